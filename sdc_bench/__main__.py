@@ -1,0 +1,5 @@
+import sys
+
+from sdc_bench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,255 @@
+"""The training loop for CNN methods: staged fine-tuning with early stopping on inner validation loss.
+
+Images arrive as cached uint8 arrays; conversion, augmentation and normalisation happen on the training
+device in batches (see :mod:`sdc_bench.zoo.augment`), so no per-image Python work runs in the hot loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from sdc_bench.zoo.augment import build_augmentation, normalize, to_float
+from sdc_bench.zoo.backbones import BuiltBackbone
+from sdc_bench.zoo.imbalance import build_imbalance
+from sdc_bench.zoo.methods import Method
+
+__all__ = ["ArraySet", "EpochRecord", "FitResult", "FitSettings", "fit_cnn", "predict_proba"]
+
+
+@dataclass(frozen=True)
+class ArraySet:
+    """Images (N, H, W) uint8 — a memory-mapped cache slice is fine — and integer labels (N,)."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """Settings of the loop that are not hyperparameters of the method."""
+
+    batch_size: int = 32
+    patience: int = 3
+    device: str = "cpu"
+    eval_batch_size: int = 128
+    progress: bool = False
+    max_epochs: int | None = None  # a cap on epochs per stage, e.g. for smoke runs
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    stage: str
+    epoch: int  # counted over all stages, from 1
+    train_loss: float
+    val_loss: float
+    val_balanced_accuracy: float
+
+
+@dataclass
+class FitResult:
+    model: nn.Module
+    history: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    stopped_early: bool = False
+
+    @property
+    def best_val_loss(self) -> float:
+        return min((r.val_loss for r in self.history), default=math.inf)
+
+    @property
+    def epochs_trained(self) -> int:
+        return len(self.history)
+
+
+EpochCallback = Callable[[EpochRecord], None]
+
+
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    recalls = [float(np.mean(y_pred[y_true == k] == k)) for k in range(num_classes) if np.any(y_true == k)]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def _to_batch(images: np.ndarray, index: np.ndarray, device: torch.device) -> torch.Tensor:
+    batch = torch.from_numpy(np.ascontiguousarray(images[index]))
+    if batch.ndim == 3:
+        batch = batch.unsqueeze(1)
+    return batch.to(device, non_blocking=True)
+
+
+def _frozen_backbone(model: nn.Module) -> list[nn.Parameter]:
+    """Freeze all but the classifier; return the classifier's parameters."""
+    head = list(model.get_classifier().parameters())  # type: ignore[operator]
+    head_ids = {id(p) for p in head}
+    for param in model.parameters():
+        param.requires_grad_(id(param) in head_ids)
+    return head
+
+
+def _set_bn_eval_if_frozen(model: nn.Module) -> None:
+    # frozen features must stay frozen: batch-norm statistics must not drift either
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in module.parameters()):
+            module.eval()
+
+
+def predict_proba(
+    built: BuiltBackbone, images: np.ndarray, *, batch_size: int = 128, device: str = "cpu"
+) -> np.ndarray:
+    """Class probabilities (N, K) as float64 rows that sum to 1."""
+    model = built.model
+    dev = torch.device(device)
+    model.eval()
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            index = np.arange(start, min(start + batch_size, len(images)))
+            x = normalize(to_float(_to_batch(images, index, dev)), built.mean, built.std)
+            logits = model(x).float()
+            out.append(torch.softmax(logits, dim=1).double().cpu().numpy())
+    proba = np.concatenate(out) if out else np.zeros((0, built.num_classes))
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _evaluate(built: BuiltBackbone, data: ArraySet, settings: FitSettings) -> tuple[float, float]:
+    proba = predict_proba(built, data.images, batch_size=settings.eval_batch_size, device=settings.device)
+    eps = 1e-12
+    loss = float(-np.mean(np.log(proba[np.arange(len(proba)), data.labels] + eps)))
+    return loss, _balanced_accuracy(data.labels, proba.argmax(1), built.num_classes)
+
+
+def fit_cnn(
+    built: BuiltBackbone,
+    method: Method,
+    params: Mapping[str, Any],
+    train: ArraySet,
+    val: ArraySet,
+    *,
+    seed: int,
+    settings: FitSettings = FitSettings(),
+    on_epoch: EpochCallback | None = None,
+) -> FitResult:
+    """Train ``built.model`` with ``method``'s recipe; keep the weights of the best validation loss.
+
+    Stages: with ``method.staged``, ``head_epochs`` epochs train the classifier on a frozen backbone, then
+    ``epochs`` epochs fine-tune everything (backbone LR = ``lr * backbone_lr_mult``) under a per-step
+    cosine schedule; otherwise one stage of ``epochs`` (head only when ``method.freeze_backbone``).
+    ``on_epoch`` receives each epoch's record (Optuna reports and prunes through it; it may raise).
+    """
+    device = torch.device(settings.device)
+    model = built.model.to(device)
+    num_classes = built.num_classes
+    generator = torch.Generator(device=device).manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    augmentation = build_augmentation(method.augment, strength=float(params.get("aug_strength", 1.0))).to(device)
+    strategy_params = {"gamma": params["focal_gamma"]} if "focal_gamma" in params and method.imbalance == "focal" else {}
+    strategy = build_imbalance(method.imbalance, **strategy_params)
+    class_counts = np.bincount(train.labels, minlength=num_classes)
+    criterion = strategy.loss(class_counts).to(device)
+
+    def cap(epochs: int) -> int:
+        return min(int(epochs), settings.max_epochs) if settings.max_epochs else int(epochs)
+
+    stages: list[tuple[str, int, bool]] = []  # (name, epochs, head_only)
+    if method.staged and not method.freeze_backbone:
+        stages.append(("head", cap(params.get("head_epochs", 1)), True))
+        stages.append(("finetune", cap(params["epochs"]), False))
+    else:
+        stages.append(("head" if method.freeze_backbone else "full", cap(params["epochs"]), method.freeze_backbone))
+
+    result = FitResult(model)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_loss = math.inf
+    epoch_counter = 0
+    lr = float(params["lr"])
+    weight_decay = float(params["weight_decay"])
+    smoothing = float(params.get("label_smoothing", 0.0))
+    bar = tqdm(total=sum(s[1] for s in stages), desc=f"{method.name}", unit="ep", disable=not settings.progress, leave=False)
+    for stage_name, epochs, head_only in stages:
+        if epochs <= 0:
+            continue
+        if head_only:
+            groups: list[dict[str, Any]] = [{"params": _frozen_backbone(model), "lr": lr}]
+        else:
+            for param in model.parameters():
+                param.requires_grad_(True)
+            head_ids = {id(p) for p in model.get_classifier().parameters()}  # type: ignore[operator]
+            body = [p for p in model.parameters() if id(p) not in head_ids]
+            head = [p for p in model.parameters() if id(p) in head_ids]
+            mult = float(params.get("backbone_lr_mult", 1.0)) if method.staged else 1.0
+            groups = [{"params": body, "lr": lr * mult}, {"params": head, "lr": lr}]
+        optimizer = torch.optim.AdamW(groups, weight_decay=weight_decay)
+        epoch_length = len(strategy.sample_indices(train.labels, np.random.default_rng(0)))
+        steps_per_epoch = max(1, math.ceil(epoch_length / settings.batch_size))
+        # head warm-up keeps a constant LR; every other stage anneals (cosine) to zero over its steps
+        scheduler = (
+            None if stage_name == "head" and method.staged
+            else torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
+        )  # fmt: skip
+        patience_left = settings.patience
+        for _ in range(epochs):
+            epoch_counter += 1
+            model.train()
+            if head_only:
+                _set_bn_eval_if_frozen(model)
+            order = strategy.sample_indices(train.labels, rng)
+            order = order[rng.permutation(len(order))]
+            running = torch.zeros((), device=device)
+            seen = 0
+            for start in range(0, len(order), settings.batch_size):
+                index = order[start : start + settings.batch_size]
+                if len(index) < 2:  # a batch of one breaks batch norm; it is dropped
+                    continue
+                x = to_float(_to_batch(train.images, index, device))
+                y = torch.from_numpy(train.labels[index]).to(device, non_blocking=True)
+                targets = F.one_hot(y, num_classes).float()
+                if smoothing > 0:
+                    targets = targets * (1 - smoothing) + smoothing / num_classes
+                x, targets = augmentation(x, targets, generator)
+                logits = model(normalize(x, built.mean, built.std))
+                loss = criterion(logits, targets)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                running += loss.detach() * len(index)  # no host sync per step
+                seen += len(index)
+            train_loss = float(running) / max(seen, 1)
+            val_loss, val_bacc = _evaluate(built, val, settings)
+            record = EpochRecord(stage_name, epoch_counter, train_loss, val_loss, val_bacc)
+            result.history.append(record)
+            bar.update(1)
+            bar.set_postfix(stage=stage_name, val_loss=f"{val_loss:.3f}", val_bacc=f"{val_bacc:.3f}")
+            if val_loss < best_loss - 1e-6:
+                best_loss = val_loss
+                best_state = copy.deepcopy(model.state_dict())
+                result.best_epoch = epoch_counter
+                patience_left = settings.patience
+            elif stage_name != "head":
+                patience_left -= 1
+            if on_epoch is not None:
+                on_epoch(record)
+            if patience_left <= 0:
+                result.stopped_early = True
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    for param in model.parameters():
+        param.requires_grad_(True)
+    model.eval()
+    return result

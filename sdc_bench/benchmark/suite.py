@@ -1,0 +1,155 @@
+"""Suite specs: TOML files (package data or a user's path) parsed into frozen dataclasses, with overrides."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sdc_bench.errors import ConfigError
+
+__all__ = ["DataSpec", "ProtocolSpec", "Suite", "TrainSpec", "apply_overrides", "builtin_suites", "load_suite"]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where images come from and how they are preprocessed."""
+
+    source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
+    n_images: int = 300
+    classes: tuple[str, ...] = ()  # empty: all of the source's classes
+    prevalence: tuple[float, ...] = ()  # empty: the source's default
+    modalities: tuple[str, ...] = ("xray", "mri")
+    site: str = "site_a"
+    size: int = 64
+    resize: str = "letterbox"
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    outer_folds: int = 5
+    inner_val_fraction: float = 0.25
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    batch_size: int = 32
+    patience: int = 3
+    max_epochs: int = 0  # 0: no cap beyond each method's own epochs
+    device: str = "auto"  # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
+    deterministic: bool = True
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str = "custom"
+    description: str = ""
+    seed: int = 0
+    methods: tuple[str, ...] = ("sdc_dl", "scratch")
+    backbones: tuple[str, ...] = ("tf_efficientnet_lite0",)
+    data: DataSpec = field(default_factory=DataSpec)
+    protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}; known keys: {', '.join(known)}")
+        default = getattr(cls(), key)
+        if is_dataclass(default) and isinstance(value, dict):
+            value = _build(type(default), value, f"{where}.{key}")
+        elif isinstance(default, tuple):
+            if not isinstance(value, list | tuple):
+                raise ConfigError(f"{where}.{key} must be a list, got {value!r}")
+            value = tuple(value)
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+        elif isinstance(default, int | float) and not isinstance(default, bool):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ConfigError(f"{where}.{key} must be a number, got {value!r}")
+            value = type(default)(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def builtin_suites() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in resources.files("sdc_bench.suites").iterdir() if p.name.endswith(".toml"))
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """A built-in suite by name (``smoke``, ``quick``, ``full``) or a TOML file by path."""
+    text: str
+    where = str(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise ConfigError(f"suite file {path} does not exist; give a built-in name ({', '.join(builtin_suites())}) or a .toml path")
+        text = path.read_text()
+    else:
+        resource = resources.files("sdc_bench.suites") / f"{name_or_path}.toml"
+        if not resource.is_file():
+            raise ConfigError(f"unknown suite {name_or_path!r}; built-in suites: {', '.join(builtin_suites())}, or pass a .toml path")
+        text = resource.read_text()
+        where = f"suite {name_or_path}"
+    try:
+        values = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML ({exc})") from None
+    values.setdefault("name", path.stem if path.suffix == ".toml" else str(name_or_path))
+    suite: Suite = _build(Suite, values, where)
+    return validate_suite(suite, where)
+
+
+def validate_suite(suite: Suite, where: str) -> Suite:
+    from sdc_bench.zoo.backbones import BACKBONES
+    from sdc_bench.zoo.methods import METHODS
+
+    for method in suite.methods:
+        METHODS.entry(method)
+    for backbone in suite.backbones:
+        BACKBONES.entry(backbone)
+    if not suite.methods or not suite.backbones:
+        raise ConfigError(f"{where}: a suite needs at least one method and one backbone")
+    for method, overrides in suite.params.items():
+        METHODS.get(method).params(overrides)
+    if suite.data.resize not in {"letterbox", "resize", "center_crop"}:
+        raise ConfigError(f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}")
+    if suite.data.size < 16:
+        raise ConfigError(f"{where}: data.size must be at least 16 px, got {suite.data.size}")
+    return suite
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text  # a bare word is a string
+
+
+def apply_overrides(suite: Suite, assignments: list[str]) -> Suite:
+    """Apply ``key=value`` overrides with dotted keys (``data.size=128``, ``params.sdc_dl.lr=3e-4``)."""
+    values = suite.to_dict()
+    for assignment in assignments:
+        if "=" not in assignment:
+            raise ConfigError(f"--set {assignment!r}: expected key=value, e.g. data.size=128")
+        key, _, raw = assignment.partition("=")
+        parts = key.strip().split(".")
+        node = values
+        for part in parts[:-1]:
+            if part not in node and parts[0] != "params":
+                raise ConfigError(f"--set {key}: unknown key {part!r}")
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a table")
+        node[parts[-1]] = _parse_value(raw.strip())
+    rebuilt: Suite = _build(Suite, values, "--set")
+    return validate_suite(replace(rebuilt), "--set")

@@ -1,0 +1,248 @@
+"""The ``sdc-bench`` command line: run, list, data, report, regress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sdc_bench import __version__
+from sdc_bench.errors import SdcBenchError
+
+__all__ = ["build_parser", "main"]
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and not os.environ.get("CI")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from sdc_bench.benchmark.plan import plan_cells
+    from sdc_bench.benchmark.runner import RunOptions, run_suite
+    from sdc_bench.benchmark.suite import apply_overrides, load_suite
+
+    if args.resume is not None:
+        run_json = Path(args.resume) / "run.json"
+        if not run_json.is_file():
+            raise SdcBenchError(f"--resume {args.resume}: no run.json there; give the folder of an earlier run")
+        from sdc_bench.benchmark.suite import Suite, _build
+
+        stored = json.loads(run_json.read_text())
+        suite: Suite = _build(Suite, stored["suite"], str(run_json))
+    else:
+        suite = load_suite(args.suite)
+        if args.set:
+            suite = apply_overrides(suite, args.set)
+        if args.seed is not None:
+            suite = replace(suite, seed=args.seed)
+    if args.dry_run:
+        cells = plan_cells(suite, suite.protocol.outer_folds)
+        print(f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {suite.protocol.outer_folds} outer folds)")
+        for cell in cells:
+            print(f"  {cell.cell_id}  seed={cell.seed}  augment={cell.augment}  imbalance={cell.imbalance}")
+        return 0
+    options = RunOptions(
+        data=args.data,
+        out=Path(args.out) if args.out else None,
+        resume=Path(args.resume) if args.resume else None,
+        progress=_progress_wanted(args),
+        skip_bad=args.skip_bad,
+        weights_dir=Path(args.weights_dir) if args.weights_dir else None,
+    )
+    root = run_suite(suite, options)
+    print(f"run folder: {root}")
+    table = root / "tables" / "main_comparison.md"
+    if table.is_file():
+        print(table.read_text())
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from sdc_bench.benchmark.suite import builtin_suites
+    from sdc_bench.zoo.catalog import catalog
+
+    if args.registry == "suites":
+        rows = [{"name": name} for name in builtin_suites()]
+    else:
+        rows = catalog(args.registry)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sdc-bench {args.registry}")
+    columns = list(rows[0]) if rows else ["name"]
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    Console(width=200).print(table)
+    return 0
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from sdc_bench.data.synthspine import SynthConfig, contact_sheet, generate
+
+    kwargs: dict[str, object] = {"n_images": args.n, "seed": args.seed, "size": args.size, "site": args.site, "bit_depth": args.bit_depth}
+    if args.classes:
+        kwargs["classes"] = tuple(args.classes.split(","))
+    if args.modalities:
+        kwargs["modalities"] = tuple(args.modalities.split(","))
+    config = SynthConfig(**kwargs)  # type: ignore[arg-type]
+    out = Path(args.out)
+    manifest = generate(out, config, fmt=args.format, progress=_progress_wanted(args))
+    print(f"wrote {len(manifest)} images of {manifest['patient_id'].nunique()} patients to {out} (manifest: {out / 'manifest.csv'})")
+    if args.preview:
+        sheet = contact_sheet(out / "contact_sheet.png", seed=args.seed, site=args.site)
+        print(f"contact sheet: {sheet}")
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from sdc_bench.data.audit import audit_manifest
+    from sdc_bench.data.sources import load_source
+
+    manifest = load_source(args.source, skip_bad=args.skip_bad)
+    report = audit_manifest(manifest, n_folds=args.folds, progress=_progress_wanted(args))
+    print(report.table())
+    out = Path(args.out) if args.out else Path("audit.json")
+    report.to_json(out)
+    print(f"audit written to {out}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sdc_bench.reports.build import build_reports
+
+    written = build_reports(Path(args.run_dir), n_bootstrap=args.bootstrap)
+    print(f"rebuilt {len(written)} files in {args.run_dir}")
+    return 0
+
+
+def _cmd_regress(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sdc_bench.benchmark.regress import (
+        Tolerance,
+        baseline_from_metrics,
+        compare,
+        load_baseline,
+        verdict_table,
+        write_baseline,
+    )
+    from sdc_bench.benchmark.store import RunStore
+    from sdc_bench.reports.build import build_reports
+    from sdc_bench.reports.tables import to_markdown
+
+    store = RunStore(Path(args.run_dir))
+    if not store.metrics.is_file():
+        build_reports(store.root)
+    metrics = pd.read_csv(store.metrics, dtype={"outer_fold": int}, keep_default_na=False, na_values=[""])
+    baseline = Path(args.baseline)
+    if args.update_baseline:
+        suite = json.loads(store.run_json.read_text())["suite"]["name"] if store.run_json.is_file() else store.root.name
+        payload = baseline_from_metrics(metrics, suite=suite, tolerance=Tolerance(args.abs_tol, args.rel_tol), previous=baseline)
+        write_baseline(baseline, payload)
+        print(f"baseline written: {baseline} ({len(payload['metrics'])} metrics)")
+        return 0
+    verdicts = compare(load_baseline(baseline), metrics)
+    table = verdict_table(verdicts)
+    for column, fmt in (("baseline", "{:.4f}"), ("candidate", "{:.4f}"), ("delta", "{:+.4f}"), ("band", "{:.4f}")):
+        table[column] = table[column].map(fmt.format)
+    print(to_markdown(table.drop(columns=["augment", "imbalance"])))
+    failed = [v for v in verdicts if v.failed]
+    improved = [v for v in verdicts if v.status == "improved"]
+    if improved:
+        print(f"{len(improved)} metric(s) improved beyond tolerance; accept with --update-baseline")
+    if failed:
+        print(f"REGRESSION: {len(failed)} of {len(verdicts)} metrics outside tolerance")
+        return 1
+    print(f"ok: {len(verdicts)} metrics within tolerance of {baseline}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sdc-bench",
+        description="Benchmark transfer-learning recipes for spinal-disorder classification against baselines, with confidence intervals.",
+    )
+    parser.add_argument("--version", action="version", version=f"sdc-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a benchmark suite end to end", description="Run a suite: data, patient-grouped folds, training of every method, predictions, metrics, tables and figures.")
+    run.add_argument("--suite", default="smoke", help="built-in suite name (smoke, quick, full) or a path to a .toml suite (default: smoke)")
+    run.add_argument("--data", help="use this dataset instead of the suite's (a CSV manifest or a folder of class sub-folders)")
+    run.add_argument("--out", help="run folder (default: reports/<suite>-<timestamp>)")
+    run.add_argument("--seed", type=int, help="run seed; every cell's seed is derived from it (default: the suite's)")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a suite value, e.g. --set data.size=128 (repeatable)")
+    run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run; finished cells are not recomputed")
+    run.add_argument("--dry-run", action="store_true", help="print the planned cells and exit")
+    run.add_argument("--skip-bad", action="store_true", help="skip unreadable or invalid images (listed in the audit) instead of stopping")
+    run.add_argument("--weights-dir", help="folder of <backbone>.safetensors/.pth weight files (also $SDC_BENCH_WEIGHTS_DIR)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=_cmd_run)
+
+    listing = sub.add_parser("list", help="list a registry of the zoo", description="List backbones, augmentations, imbalance strategies, methods or suites with their metadata.")
+    listing.add_argument("registry", choices=["backbones", "augmentations", "imbalance", "methods", "suites"])
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(func=_cmd_list)
+
+    data = sub.add_parser("data", help="generate or check datasets", description="Generate SynthSpine data or audit a dataset.")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    synth = data_sub.add_parser("synth", help="generate a SynthSpine dataset", description="Render a procedural spine dataset (PNG or DICOM) with a manifest.csv.")
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--n", type=int, default=1000, help="number of images (default: 1000)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    synth.add_argument("--size", type=int, default=256, help="image size in px (default: 256)")
+    synth.add_argument("--format", choices=["png", "dicom"], default="png", help="file format (default: png)")
+    synth.add_argument("--site", default="site_a", help="acquisition site profile (default: site_a)")
+    synth.add_argument("--classes", help="comma-separated subset of classes (default: all five)")
+    synth.add_argument("--modalities", help="comma-separated subset of xray,mri (default: both)")
+    synth.add_argument("--bit-depth", type=int, choices=[8, 16], default=8, help="PNG bit depth (default: 8)")
+    synth.add_argument("--preview", action="store_true", help="also write contact_sheet.png (classes x views)")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=_cmd_data_synth)
+    check = data_sub.add_parser("check", help="audit a dataset", description="Count classes, patients, modalities; find duplicates, unreadable files and classes too small for the folds.")
+    check.add_argument("source", help="a CSV manifest or a folder of class sub-folders")
+    check.add_argument("--folds", type=int, default=5, help="planned number of outer folds (default: 5)")
+    check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
+    check.add_argument("--skip-bad", action="store_true", help="skip bad files and list them instead of stopping")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=_cmd_data_check)
+
+    report = sub.add_parser("report", help="rebuild metrics, tables and figures of a run", description="Re-derive metrics.csv, tables and figures from a run folder's stored predictions, without training.")
+    report.add_argument("run_dir", help="a run folder")
+    report.add_argument("--bootstrap", type=int, default=1000, help="patient-level bootstrap resamples (default: 1000)")
+    report.set_defaults(func=_cmd_report)
+
+    regress = sub.add_parser("regress", help="check a run against a baseline", description="Compare a run's metrics with a baseline file; exit 1 when any metric moves outside its tolerance.")
+    regress.add_argument("run_dir", help="a run folder")
+    regress.add_argument("--baseline", required=True, help="baseline JSON, e.g. benchmark/baselines/smoke.json")
+    regress.add_argument("--update-baseline", action="store_true", help="write the run's metrics as the new baseline instead of checking")
+    regress.add_argument("--abs-tol", type=float, default=0.05, help="absolute tolerance for a new baseline (default: 0.05)")
+    regress.add_argument("--rel-tol", type=float, default=0.0, help="relative tolerance for a new baseline (default: 0)")
+    regress.set_defaults(func=_cmd_regress)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SdcBenchError as exc:
+        print(f"sdc-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sdc-bench: interrupted; finished cells are kept, continue with --resume RUN_DIR", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

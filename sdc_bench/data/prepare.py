@@ -1,0 +1,110 @@
+"""The data stage as the runner sees it: a suite's data spec -> manifest -> audit -> tensor cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sdc_bench.benchmark.suite import DataSpec
+from sdc_bench.data.cache import TensorCache, build_cache
+from sdc_bench.data.decode import Preprocess
+from sdc_bench.data.manifest import fingerprint
+from sdc_bench.data.sources import load_source
+from sdc_bench.errors import DataError
+
+__all__ = ["PreparedData", "cache_root", "prepare_data", "synthspine_dataset"]
+
+CACHE_ENV = "SDC_BENCH_CACHE"
+
+
+def cache_root() -> Path:
+    """Where generated datasets and tensor caches live (``$SDC_BENCH_CACHE``, default ``~/.cache/sdc-bench``)."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sdc-bench")
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    manifest: pd.DataFrame  # one row per image, index aligned with ``images``
+    images: np.ndarray  # (N, size, size) uint8, memory-mapped
+    classes: tuple[str, ...]
+    fingerprint: str
+    origin: str  # 'synthspine:<folder>' or the user's source path
+    preprocess: Preprocess
+
+    def labels(self) -> np.ndarray:
+        lookup = {name: code for code, name in enumerate(self.classes)}
+        return self.manifest["label"].map(lookup).to_numpy(dtype=np.int64)
+
+    def rows(self, sample_ids: list[str] | tuple[str, ...]) -> np.ndarray:
+        position = pd.Series(np.arange(len(self.manifest)), index=self.manifest["sample_id"])
+        return position.loc[list(sample_ids)].to_numpy()
+
+
+def synthspine_dataset(spec: DataSpec, seed: int, *, progress: bool = True) -> Path:
+    """Generate (once) the SynthSpine dataset a data spec describes; return the folder holding manifest.csv."""
+    from sdc_bench.data.synthspine import SynthConfig, generate
+
+    config = SynthConfig(
+        n_images=spec.n_images,
+        seed=seed,
+        size=max(spec.size, 128),  # render at >= 128 px; the cache downsamples with antialiasing
+        classes=tuple(spec.classes) or SynthConfig().classes,
+        prevalence=tuple(spec.prevalence) or None,
+        modalities=tuple(spec.modalities),
+        site=spec.site,
+    )
+    key = hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    folder = cache_root() / "synthspine" / key
+    if (folder / "manifest.csv").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=folder.parent))
+    try:
+        generate(staging, config, progress=progress)
+        os.replace(staging, folder)  # a killed generation never leaves a half dataset behind
+    except OSError:
+        if not (folder / "manifest.csv").is_file():  # lost a race with another process: theirs is as good
+            raise
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def prepare_data(
+    spec: DataSpec,
+    *,
+    seed: int,
+    source: str | Path | None = None,
+    progress: bool = True,
+    skip_bad: bool = False,
+) -> PreparedData:
+    """Resolve the source, validate the manifest, and decode every image once into the tensor cache."""
+    chosen = source if source is not None else spec.source
+    classes_filter = tuple(spec.classes) or None
+    if str(chosen) == "synthspine":
+        folder = synthspine_dataset(spec, seed, progress=progress)
+        manifest = load_source(folder / "manifest.csv", classes=classes_filter)
+        origin = f"synthspine:{folder}"
+    else:
+        manifest = load_source(chosen, classes=classes_filter, skip_bad=skip_bad)
+        origin = str(chosen)
+    if manifest.empty:
+        raise DataError(f"{origin}: no images left to use; check the source and the suite's data.classes")
+    classes = classes_filter or tuple(sorted(manifest["label"].unique()))
+    missing = [c for c in classes if c not in set(manifest["label"])]
+    if missing:
+        raise DataError(f"{origin}: classes {missing} have no images; remove them from data.classes or add images")
+    preprocess = Preprocess(size=spec.size, resize=spec.resize)
+    cache: TensorCache = build_cache(manifest, preprocess, cache_root() / "tensors", progress=progress)
+    manifest = manifest.reset_index(drop=True)
+    images = cache.images[cache.indices(manifest["sample_id"].tolist())] if list(cache.sample_ids) != manifest["sample_id"].tolist() else cache.images
+    return PreparedData(manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess)

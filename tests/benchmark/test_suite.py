@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sdc_bench.benchmark.plan import plan_cells
+from sdc_bench.benchmark.suite import apply_overrides, builtin_suites, load_suite
+from sdc_bench.errors import ConfigError, UnknownNameError
+
+
+def test_builtin_smoke_suite_loads() -> None:
+    suite = load_suite("smoke")
+    assert "smoke" in builtin_suites()
+    assert suite.methods == ("sdc_dl", "scratch")
+    assert suite.data.size == 64 and suite.protocol.outer_folds == 2
+
+
+def test_overrides_with_dotted_keys() -> None:
+    suite = apply_overrides(load_suite("smoke"), ["data.size=96", "seed=3", "params.sdc_dl.lr=0.0005", "methods=['scratch']"])
+    assert suite.data.size == 96 and suite.seed == 3 and suite.methods == ("scratch",)
+    assert suite.params["sdc_dl"]["lr"] == 0.0005
+
+
+@pytest.mark.parametrize(
+    ("assignment", "match"),
+    [("data.sise=96", "sise"), ("data.size=big", "number"), ("methods=['nope']", "nope"), ("params.sdc_dl.lrr=1", "lrr"), ("novalue", "key=value")],
+)
+def test_bad_overrides_name_the_key(assignment: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        apply_overrides(load_suite("smoke"), [assignment])
+
+
+def test_unknown_suite_and_bad_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="smoke"):
+        load_suite("smok")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("methods = [")
+    with pytest.raises(ConfigError, match="TOML"):
+        load_suite(bad)
+    unknown = tmp_path / "u.toml"
+    unknown.write_text('backbones = ["resnet19"]')
+    with pytest.raises(UnknownNameError, match="resnet18"):
+        load_suite(unknown)
+
+
+def test_plan_has_one_cell_per_method_backbone_fold_with_distinct_seeds() -> None:
+    suite = load_suite("smoke")
+    cells = plan_cells(suite, 2)
+    assert len(cells) == 4
+    assert len({c.cell_id for c in cells}) == 4
+    assert len({c.seed for c in cells}) == 4
+    assert plan_cells(suite, 2) == cells
