@@ -1,0 +1,393 @@
+"""The tensor cache: every image of a manifest decoded and resized once, stored as one ``uint8`` memmap.
+
+A cache is two files in ``cache_dir``: ``<key>.u8`` (raw ``uint8`` of shape
+``(N, size, size)``) and ``<key>.json`` (sample ids, shape, settings). The key hashes
+the manifest fingerprint with the preprocessing settings, so a changed image, label
+or setting gives a new cache. Both files are written to a temporary name and moved
+into place with :func:`os.replace`, the JSON last: a cache counts as present only
+when its JSON exists and the data file has the size the JSON states, so a run killed
+mid-write leaves at most an ignored temporary file, never a half cache that is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from sdc_bench.data.decode import Preprocess, load_preprocessed
+from sdc_bench.data.manifest import fingerprint
+from sdc_bench.errors import DataError
+
+__all__ = [
+    "CACHE_FORMAT_VERSION",
+    "TensorCache",
+    "build_cache",
+    "cache_from_array",
+    "cache_key",
+    "open_cache",
+]
+
+CACHE_FORMAT_VERSION = 1
+"""Bumped whenever decoding or the file layout changes, so old caches are not reused."""
+
+_STALE_TEMP_S = 3600.0  # a live writer touches its temp file with every image
+
+
+class TensorCache:
+    """Preprocessed images of a manifest, indexed by sample id.
+
+    Attributes
+    ----------
+    images : numpy.ndarray
+        ``(N, size, size)`` ``uint8`` array, a read-only :class:`numpy.memmap`
+        when opened from disk.
+    sample_ids : list of str
+        The sample id of each row of ``images``.
+    key : str
+        The cache key (file stem in the cache folder).
+    path : pathlib.Path or None
+        The ``.u8`` data file, or ``None`` for an in-memory cache.
+
+    Notes
+    -----
+    Index ``images`` with an array of rows (``images[cache.indices(ids)]``): that
+    copies into ordinary memory, ready for :func:`torch.from_numpy`. A plain slice is
+    a read-only view of the file, which ``torch.from_numpy`` warns about.
+
+    Examples
+    --------
+    >>> cache = build_cache(manifest, Preprocess(size=128), "cache/")  # doctest: +SKIP
+    >>> batch = torch.from_numpy(cache.images[cache.indices(["a", "b"])])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, images: np.ndarray, sample_ids: Sequence[str], *, key: str = "", path: Path | None = None
+    ) -> None:
+        if images.ndim != 3 or images.dtype != np.uint8:
+            raise ValueError(
+                f"TensorCache needs a (N, size, size) uint8 array, got {images.dtype} {images.shape}"
+            )
+        if len(sample_ids) != images.shape[0]:
+            raise ValueError(f"TensorCache got {len(sample_ids)} sample ids for {images.shape[0]} images")
+        self.images = images
+        self.sample_ids = [str(s) for s in sample_ids]
+        self.key = key
+        self.path = path
+        self._row = {sample_id: row for row, sample_id in enumerate(self.sample_ids)}
+        if len(self._row) != len(self.sample_ids):
+            raise ValueError("TensorCache sample ids must be unique")
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def __repr__(self) -> str:
+        return f"TensorCache(key={self.key!r}, images={self.images.shape}, path={self.path})"
+
+    @property
+    def size(self) -> int:
+        """Side of the stored squares, in pixels."""
+        return int(self.images.shape[1])
+
+    def indices(self, sample_ids: Sequence[str]) -> np.ndarray:
+        """Rows of ``images`` holding the given samples.
+
+        Parameters
+        ----------
+        sample_ids : sequence of str
+            Sample ids, e.g. one fold's test set.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``int64`` row indices, in the order given.
+
+        Raises
+        ------
+        DataError
+            When a sample id is not in the cache (e.g. splits from another dataset).
+        """
+        try:
+            return np.fromiter((self._row[str(s)] for s in sample_ids), dtype=np.int64, count=len(sample_ids))
+        except KeyError as error:
+            raise DataError(
+                f"sample_id {error.args[0]!r} is not in tensor cache {self.key or '(in memory)'}; "
+                "the splits or predictions belong to another manifest - rebuild them"
+            ) from None
+
+
+def cache_key(manifest: pd.DataFrame, preprocess: Preprocess) -> str:
+    """The cache key of a manifest under a preprocessing setting.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        A validated manifest.
+    preprocess : Preprocess
+        The preprocessing settings.
+
+    Returns
+    -------
+    str
+        24 hex digits of ``sha256(fingerprint + settings + sample order + format version)``.
+    """
+    payload = {
+        "fingerprint": fingerprint(manifest),
+        "preprocess": asdict(preprocess),
+        # The cache is stored in manifest order, so the order is part of the key.
+        "order": hashlib.sha256("\x1e".join(map(str, manifest["sample_id"])).encode()).hexdigest(),
+        "version": CACHE_FORMAT_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
+    return cache_dir / f"{key}.u8", cache_dir / f"{key}.json"
+
+
+def open_cache(cache_dir: str | Path, key: str) -> TensorCache | None:
+    """Open a complete cache, or return ``None`` when it is absent or incomplete.
+
+    Parameters
+    ----------
+    cache_dir : str or pathlib.Path
+        The cache folder.
+    key : str
+        The cache key.
+
+    Returns
+    -------
+    TensorCache or None
+        The cache with its images memory-mapped read-only.
+    """
+    data_path, meta_path = _paths(Path(cache_dir), key)
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        shape = tuple(int(n) for n in meta["shape"])
+        sample_ids = [str(s) for s in meta["sample_ids"]]
+        if meta.get("version") != CACHE_FORMAT_VERSION or len(shape) != 3 or len(sample_ids) != shape[0]:
+            return None
+        if data_path.stat().st_size != int(np.prod(shape)):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    images = np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape)
+    return TensorCache(images, sample_ids, key=key, path=data_path)
+
+
+def _remove_stale_temps(cache_dir: Path, key: str) -> None:
+    now = time.time()
+    for leftover in cache_dir.glob(f".{key}.*.tmp"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > _STALE_TEMP_S:
+                leftover.unlink()
+
+
+@contextlib.contextmanager
+def _temp_file(cache_dir: Path, key: str, suffix: str) -> Iterator[Path]:
+    """A temporary file beside the target, removed unless it was moved into place."""
+    handle, name = tempfile.mkstemp(prefix=f".{key}.", suffix=f"{suffix}.tmp", dir=cache_dir)
+    os.close(handle)
+    temp = Path(name)
+    try:
+        yield temp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def _commit(
+    cache_dir: Path,
+    key: str,
+    temp_data: Path,
+    shape: tuple[int, ...],
+    sample_ids: list[str],
+    extra: dict[str, Any],
+) -> TensorCache:
+    """Move the data file into place, then write the JSON that makes the cache valid."""
+    data_path, meta_path = _paths(cache_dir, key)
+    _fsync(temp_data)
+    os.replace(temp_data, data_path)
+    meta = {
+        "version": CACHE_FORMAT_VERSION,
+        "key": key,
+        "shape": list(shape),
+        "sample_ids": sample_ids,
+        **extra,
+    }
+    with _temp_file(cache_dir, key, ".json") as temp_meta:
+        temp_meta.write_text(json.dumps(meta), encoding="utf-8")
+        _fsync(temp_meta)
+        os.replace(temp_meta, meta_path)
+    cache = open_cache(cache_dir, key)
+    if cache is None:  # pragma: no cover - only when another process deletes the files meanwhile
+        raise DataError(
+            f"{data_path}: tensor cache vanished right after it was written; check the cache folder"
+        )
+    return cache
+
+
+def _decode_one(task: tuple[str, Preprocess]) -> np.ndarray:
+    path, preprocess = task
+    return load_preprocessed(path, preprocess)
+
+
+def _decoded(paths: list[str], preprocess: Preprocess, num_workers: int) -> Iterator[np.ndarray]:
+    if num_workers <= 0:
+        for path in paths:
+            yield load_preprocessed(path, preprocess)
+        return
+    # spawn, not fork: a forked child of a process running torch/OpenMP threads can deadlock.
+    with ProcessPoolExecutor(
+        max_workers=num_workers, mp_context=multiprocessing.get_context("spawn")
+    ) as pool:
+        chunk = max(1, min(64, len(paths) // (num_workers * 8) or 1))
+        yield from pool.map(_decode_one, [(p, preprocess) for p in paths], chunksize=chunk)
+
+
+def build_cache(
+    manifest: pd.DataFrame,
+    preprocess: Preprocess,
+    cache_dir: str | Path,
+    *,
+    progress: bool = True,
+    num_workers: int = 0,
+) -> TensorCache:
+    """Decode and resize every image of a manifest once, or reuse the cache built before.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        A validated manifest; rows are stored in its order.
+    preprocess : Preprocess
+        Output size, resize mode and frame/slice policies.
+    cache_dir : str or pathlib.Path
+        Folder for the cache files (created when absent).
+    progress : bool
+        Show a tqdm bar while decoding.
+    num_workers : int
+        Decode in this many processes; 0 decodes in this process.
+
+    Returns
+    -------
+    TensorCache
+        The cache, images memory-mapped read-only.
+
+    Raises
+    ------
+    DataError
+        When an image cannot be decoded (the message names the file) or the cache
+        folder cannot be written.
+
+    Examples
+    --------
+    >>> cache = build_cache(manifest, Preprocess(size=224), "~/.cache/sdc-bench")  # doctest: +SKIP
+    >>> cache.images.shape  # doctest: +SKIP
+    (1200, 224, 224)
+    """
+    if len(manifest) == 0:
+        raise DataError("build_cache: the manifest has no rows; nothing to cache")
+    if num_workers < 0:
+        raise ValueError(f"num_workers={num_workers} must be >= 0")
+    cache_dir = Path(cache_dir).expanduser()
+    key = cache_key(manifest, preprocess)
+    existing = open_cache(cache_dir, key)
+    if existing is not None:
+        return existing
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"{cache_dir}: cannot create the cache folder ({error.strerror}); pass another cache_dir"
+        ) from None
+    _remove_stale_temps(cache_dir, key)
+
+    sample_ids = [str(s) for s in manifest["sample_id"]]
+    paths = [str(p) for p in manifest["path"]]
+    shape = (len(paths), preprocess.size, preprocess.size)
+    with _temp_file(cache_dir, key, ".u8") as temp_data:
+        try:
+            images = np.memmap(temp_data, dtype=np.uint8, mode="w+", shape=shape)
+        except OSError as error:
+            raise DataError(
+                f"{cache_dir}: cannot write the tensor cache ({error.strerror}); free space or pass another cache_dir"
+            ) from None
+        bar = tqdm(total=len(paths), desc="caching images", unit="img", disable=not progress, leave=False)
+        with bar:
+            for row, image in enumerate(_decoded(paths, preprocess, num_workers)):
+                images[row] = image
+                bar.update(1)
+        images.flush()
+        del images
+        return _commit(
+            cache_dir,
+            key,
+            temp_data,
+            shape,
+            sample_ids,
+            {"fingerprint": fingerprint(manifest), "preprocess": asdict(preprocess)},
+        )
+
+
+def cache_from_array(
+    images: np.ndarray, sample_ids: Sequence[str], cache_dir: str | Path, key: str
+) -> TensorCache:
+    """Store in-memory images (e.g. generated ones) as a tensor cache, with the same atomic write.
+
+    A complete cache with the same key, shape and sample ids is reused as it is:
+    the caller's key must change whenever the images do.
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        ``(N, size, size)`` ``uint8`` array.
+    sample_ids : sequence of str
+        One unique id per image.
+    cache_dir : str or pathlib.Path
+        Folder for the cache files (created when absent).
+    key : str
+        The cache key, e.g. a hash of the generator settings; letters, digits, ``-`` and ``_``.
+
+    Returns
+    -------
+    TensorCache
+        The cache, images memory-mapped read-only.
+    """
+    images = np.asarray(images)
+    sample_ids = [str(s) for s in sample_ids]
+    if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
+        raise ValueError(
+            f"cache_from_array needs a (N, size, size) uint8 array, got {images.dtype} {images.shape}"
+        )
+    if len(sample_ids) != images.shape[0] or len(set(sample_ids)) != len(sample_ids):
+        raise ValueError("cache_from_array needs one unique sample id per image")
+    if not key or not all(c.isalnum() or c in "-_" for c in key):
+        raise ValueError(f"cache key {key!r} must be non-empty letters, digits, '-' or '_'")
+    cache_dir = Path(cache_dir).expanduser()
+    existing = open_cache(cache_dir, key)
+    if existing is not None and existing.images.shape == images.shape and existing.sample_ids == sample_ids:
+        return existing
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(cache_dir, key)
+    with _temp_file(cache_dir, key, ".u8") as temp_data:
+        with open(temp_data, "wb") as handle:
+            np.ascontiguousarray(images).tofile(handle)
+        return _commit(cache_dir, key, temp_data, images.shape, sample_ids, {})

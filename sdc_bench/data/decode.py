@@ -1,0 +1,455 @@
+"""Decode one image file (PNG, JPEG, TIFF, BMP, DICOM, NIfTI) to a 2-D float array and resize it.
+
+Every reader returns a ``float32`` array of shape ``(rows, columns)`` with values in
+``[0, 1]``; the tensor cache stores it, resized, as ``uint8``. Intensity rules:
+
+* 8-bit images (PNG, JPEG, TIFF, BMP) are divided by 255, so the stored contrast is kept.
+* Every other source (16-bit and float images, DICOM without a window, NIfTI) is
+  min-max normalised per image, because its nominal range (e.g. 16 bits) rarely
+  matches the range of values actually used (often 10-12 bits).
+* Colour images become grayscale by ITU-R BT.601 luma,
+  ``Y = 0.299 R + 0.587 G + 0.114 B`` (alpha is ignored), computed in floating point.
+* DICOM follows the display pipeline of PS3.3 C.11: the modality LUT (rescale
+  slope/intercept or a Modality LUT Sequence) first; then the VOI transform (window
+  centre/width with the LINEAR, LINEAR_EXACT or SIGMOID function, which maps the
+  window onto ``[0, 1]``, or a VOI LUT Sequence) when present, else min-max;
+  MONOCHROME1 is then inverted so that bone is bright in every image. A multi-frame
+  object is reduced to one frame by the ``frame`` policy.
+* A NIfTI volume is reoriented to RAS and one mid slice is taken (by default the
+  mid-sagittal one, shown with superior up and anterior to the right); a 4-D series
+  uses its first volume.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from sdc_bench.errors import ConfigError, DataError
+
+__all__ = [
+    "FRAME_POLICIES",
+    "IMAGE_SUFFIXES",
+    "NIFTI_SLICES",
+    "RESIZE_MODES",
+    "Preprocess",
+    "is_dicom",
+    "load_preprocessed",
+    "read_image",
+    "resize_image",
+    "to_uint8",
+]
+
+RESIZE_MODES: tuple[str, ...] = ("letterbox", "resize", "center_crop")
+"""``letterbox``: keep the aspect ratio and pad with 0; ``resize``: stretch; ``center_crop``: fit the short side and crop."""
+
+FRAME_POLICIES: tuple[str, ...] = ("middle", "first", "mip")
+"""How a multi-frame DICOM becomes one image: middle frame, first frame, or maximum intensity projection."""
+
+NIFTI_SLICES: tuple[str, ...] = ("mid_sagittal", "mid_coronal", "mid_axial")
+"""Which slice of a 3-D NIfTI volume is read."""
+
+PIL_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".dicom")
+NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
+IMAGE_SUFFIXES: tuple[str, ...] = PIL_SUFFIXES + DICOM_SUFFIXES + NIFTI_SUFFIXES
+"""File name endings :func:`read_image` reads (lower case); files without a suffix are read when they are DICOM."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How every image becomes one ``uint8`` square for the tensor cache.
+
+    Parameters
+    ----------
+    size : int
+        Side of the square output, in pixels.
+    resize : str
+        One of :data:`RESIZE_MODES`.
+    frame : str
+        Multi-frame DICOM policy, one of :data:`FRAME_POLICIES`.
+    nifti_slices : str
+        NIfTI slice policy, one of :data:`NIFTI_SLICES`.
+
+    Examples
+    --------
+    >>> Preprocess(size=128, resize="center_crop")
+    Preprocess(size=128, resize='center_crop', frame='middle', nifti_slices='mid_sagittal')
+    """
+
+    size: int = 224
+    resize: str = "letterbox"
+    frame: str = "middle"
+    nifti_slices: str = "mid_sagittal"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
+            raise ConfigError(f"Preprocess.size={self.size!r} must be a positive integer (e.g. 224)")
+        _check_choice("Preprocess.resize", self.resize, RESIZE_MODES)
+        _check_choice("Preprocess.frame", self.frame, FRAME_POLICIES)
+        _check_choice("Preprocess.nifti_slices", self.nifti_slices, NIFTI_SLICES)
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name}={value!r} is not supported; use one of {', '.join(choices)}")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def is_dicom(path: str | Path) -> bool:
+    """Whether a file is DICOM: a ``.dcm``/``.dicom`` suffix or the ``DICM`` marker at byte 128.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    bool
+    """
+    if str(path).lower().endswith(DICOM_SUFFIXES):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def _is_nifti(path: str | Path) -> bool:
+    return str(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def _min_max(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(values).all():
+        finite = values[np.isfinite(values)]
+        fill = float(finite.min()) if finite.size else 0.0
+        values = np.nan_to_num(values, nan=fill, posinf=finite.max() if finite.size else 0.0, neginf=fill)
+    low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return np.zeros(values.shape, dtype=np.float32)
+    return ((values - low) / (high - low)).astype(np.float32)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R BT.601 luma of the last axis' first three channels."""
+    return rgb[..., :3].astype(np.float32) @ _LUMA
+
+
+# ----------------------------------------------------------------------------- PIL formats
+def _read_pil(path: Path) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return _pil_to_array(image)
+    except UnidentifiedImageError:
+        raise DataError(
+            f"{path}: not a readable image (format not recognised); expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI"
+        ) from None
+    except Image.DecompressionBombError as error:
+        raise DataError(
+            f"{path}: image is too large to decode safely ({_first_line(error)}); downscale it"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise DataError(
+            f"{path}: corrupt or truncated image ({_first_line(error)}); replace or remove the file"
+        ) from None
+
+
+def _pil_to_array(image: Image.Image) -> np.ndarray:
+    mode = image.mode
+    if mode in ("1", "L", "P", "PA", "LA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"):
+        if mode in ("L", "LA"):
+            return np.asarray(image.getchannel(0), dtype=np.float32) / 255.0
+        if mode == "1":
+            return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+        rgb = image if mode in ("RGB", "RGBA", "RGBX") else image.convert("RGB")
+        return _luma(np.asarray(rgb)) / 255.0
+    # 16-bit ("I;16*"), 32-bit integer ("I") and float ("F") images keep their precision.
+    values = np.asarray(image)
+    if values.ndim == 3:
+        values = _luma(values)
+    return _min_max(values)
+
+
+# ----------------------------------------------------------------------------- DICOM
+def _dicom_window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """VOI window of PS3.3 C.11.2.1.2, mapped onto [0, 1]."""
+    if function == "SIGMOID":
+        return (1.0 / (1.0 + np.exp(-4.0 * (values - center) / max(width, 1e-6)))).astype(np.float32)
+    if function == "LINEAR_EXACT":
+        if width <= 0:
+            width = 1.0
+        scaled = (values - center) / width + 0.5
+    else:  # LINEAR
+        width = max(width, 1.0)
+        if width == 1.0:
+            return (values >= center - 0.5).astype(np.float32)
+        scaled = (values - (center - 0.5)) / (width - 1.0) + 0.5
+    return np.clip(scaled, 0.0, 1.0).astype(np.float32)
+
+
+def _first_value(value: Any) -> float:
+    try:
+        return (
+            float(value[0])
+            if not isinstance(value, (str, bytes)) and hasattr(value, "__len__")
+            else float(value)
+        )
+    except (TypeError, ValueError, IndexError):
+        return float("nan")
+
+
+def _read_dicom(path: Path, frame: str) -> np.ndarray:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        try:
+            dataset = pydicom.dcmread(path)
+        except InvalidDicomError:
+            # Files written without the 128-byte preamble are common in the wild.
+            dataset = pydicom.dcmread(path, force=True)
+    except Exception as error:  # pydicom raises many exception types on bad input
+        raise DataError(
+            f"{path}: not a readable DICOM file ({_first_line(error)}); replace or remove it"
+        ) from None
+
+    if not any(tag in dataset for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
+        raise DataError(
+            f"{path}: DICOM file has no pixel data (e.g. a report or structured document); remove it from the source"
+        )
+    try:
+        pixels = dataset.pixel_array
+    except (NotImplementedError, RuntimeError) as error:
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", "unknown")
+        raise DataError(
+            f"{path}: cannot decode DICOM pixel data with transfer syntax {syntax} ({_first_line(error)}); "
+            "install pylibjpeg[all] or python-gdcm, or convert the file"
+        ) from None
+    except Exception as error:  # truncated pixel data and similar
+        raise DataError(
+            f"{path}: corrupt or truncated DICOM pixel data ({_first_line(error)}); replace the file"
+        ) from None
+
+    samples = int(getattr(dataset, "SamplesPerPixel", 1) or 1)
+    frames = int(getattr(dataset, "NumberOfFrames", 1) or 1)
+    if samples > 1:
+        # Colour DICOM: pydicom returns RGB; no modality/VOI LUT applies to colour data.
+        display = _min_max(_luma(np.asarray(pixels)))
+        is_stack = frames > 1
+    else:
+        values = np.asarray(apply_modality_lut(pixels, dataset), dtype=np.float64)
+        is_stack = frames > 1 and values.ndim == 3
+        center = _first_value(dataset.get("WindowCenter"))
+        width = _first_value(dataset.get("WindowWidth"))
+        function = str(dataset.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+        if np.isfinite(center) and np.isfinite(width) and width > 0:
+            display = _dicom_window(values, center, width, function)
+        elif "VOILUTSequence" in dataset:
+            display = _min_max(apply_voi_lut(values, dataset, prefer_lut=True))
+        else:
+            display = _min_max(values)
+        if str(dataset.get("PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1":
+            display = 1.0 - display
+    if is_stack:
+        if frame == "first":
+            display = display[0]
+        elif frame == "mip":
+            display = display.max(axis=0)
+        else:
+            display = display[display.shape[0] // 2]
+    if display.ndim != 2:
+        raise DataError(
+            f"{path}: DICOM pixel data has shape {display.shape}; expected a 2-D image or a frame stack"
+        )
+    return np.ascontiguousarray(display, dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- NIfTI
+def _read_nifti(path: Path, nifti_slice: str) -> np.ndarray:
+    import nibabel as nib
+
+    try:
+        image: Any = nib.load(path)
+        if image.ndim >= 3:
+            image = nib.as_closest_canonical(
+                image
+            )  # RAS+: axis 0 left->right, 1 posterior->anterior, 2 inferior->superior
+        data = np.asanyarray(image.dataobj)
+    except Exception as error:  # nibabel raises many exception types on bad input
+        raise DataError(
+            f"{path}: not a readable NIfTI file ({_first_line(error)}); replace or remove it"
+        ) from None
+    if data.ndim > 3:
+        data = data.reshape((*data.shape[:3], -1))[..., 0]
+    if data.ndim == 2:
+        slice_ = data
+    elif data.ndim == 3:
+        if nifti_slice == "mid_sagittal":
+            slice_ = data[data.shape[0] // 2, :, :]  # (anterior, superior)
+        elif nifti_slice == "mid_coronal":
+            slice_ = data[:, data.shape[1] // 2, :]  # (right, superior)
+        else:
+            slice_ = data[:, :, data.shape[2] // 2]  # (right, anterior)
+        # Rows from the second axis' far end (superior / anterior) down, columns along the first.
+        slice_ = slice_.T[::-1, :]
+    else:
+        raise DataError(f"{path}: NIfTI data has shape {data.shape}; expected a 2-D image or a 3-D volume")
+    return _min_max(np.ascontiguousarray(slice_))
+
+
+# ----------------------------------------------------------------------------- public
+def read_image(path: str | Path, *, frame: str = "middle", nifti_slice: str = "mid_sagittal") -> np.ndarray:
+    """Decode one image file to a 2-D ``float32`` array in ``[0, 1]``.
+
+    The format is chosen by suffix, and by the ``DICM`` marker for DICOM files
+    without one; see the module docstring for the intensity rules.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        PNG, JPEG, TIFF, BMP (8- or 16-bit, grayscale or colour), DICOM, or NIfTI
+        (``.nii``/``.nii.gz``) file.
+    frame : str
+        Multi-frame DICOM policy, one of :data:`FRAME_POLICIES`.
+    nifti_slice : str
+        NIfTI slice policy, one of :data:`NIFTI_SLICES`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32``, shape ``(rows, columns)``, values in ``[0, 1]``.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, corrupt or truncated, not an image, or a DICOM
+        without pixel data; the message names the file.
+
+    Examples
+    --------
+    >>> image = read_image("spine/scoliosis/p01.dcm", frame="middle")  # doctest: +SKIP
+    >>> image.dtype, image.min() >= 0, image.max() <= 1  # doctest: +SKIP
+    (dtype('float32'), True, True)
+    """
+    _check_choice("frame", frame, FRAME_POLICIES)
+    _check_choice("nifti_slice", nifti_slice, NIFTI_SLICES)
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: image file does not exist; check the path")
+    if os.path.getsize(path) == 0:
+        raise DataError(f"{path}: image file is empty; replace or remove it")
+    if _is_nifti(path):
+        return _read_nifti(path, nifti_slice)
+    if is_dicom(path):
+        return _read_dicom(path, frame)
+    return _read_pil(path)
+
+
+def _pil_resize(image: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    # Pillow's bilinear filter widens its support when shrinking, i.e. it antialiases.
+    resized = Image.fromarray(np.ascontiguousarray(image, dtype=np.float32), mode="F").resize(
+        (columns, rows), Image.Resampling.BILINEAR
+    )
+    return np.asarray(resized, dtype=np.float32)
+
+
+def resize_image(image: np.ndarray, size: int, mode: str = "letterbox") -> np.ndarray:
+    """Resize a 2-D image to a ``size`` x ``size`` square.
+
+    Antialiased bilinear resampling (Pillow), so shrinking does not alias.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        2-D array (any real dtype), typically from :func:`read_image`.
+    size : int
+        Side of the output square.
+    mode : str
+        ``letterbox`` scales the long side to ``size`` and pads the short side
+        symmetrically with 0 (aspect kept); ``resize`` stretches to the square;
+        ``center_crop`` scales the short side to ``size`` and crops the centre.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float32`` array of shape ``(size, size)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> resize_image(np.ones((100, 50), np.float32), 64).shape
+    (64, 64)
+    """
+    _check_choice("resize mode", mode, RESIZE_MODES)
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ConfigError(f"size={size!r} must be a positive integer")
+    size = int(size)
+    image = np.asarray(image)
+    if image.ndim != 2 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"resize_image expects a non-empty 2-D array, got shape {image.shape}")
+    rows, columns = image.shape
+    if mode == "resize":
+        return _pil_resize(image, size, size)
+    if mode == "letterbox":
+        scale = size / max(rows, columns)
+        new_rows = min(size, max(1, round(rows * scale)))
+        new_columns = min(size, max(1, round(columns * scale)))
+        out = np.zeros((size, size), dtype=np.float32)
+        top, left = (size - new_rows) // 2, (size - new_columns) // 2
+        out[top : top + new_rows, left : left + new_columns] = _pil_resize(image, new_rows, new_columns)
+        return out
+    scale = size / min(rows, columns)
+    new_rows = max(size, round(rows * scale))
+    new_columns = max(size, round(columns * scale))
+    resized = _pil_resize(image, new_rows, new_columns)
+    top, left = (new_rows - size) // 2, (new_columns - size) // 2
+    return np.ascontiguousarray(resized[top : top + size, left : left + size])
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Map a ``[0, 1]`` float image to ``uint8`` (rounded, clipped)."""
+    return np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def load_preprocessed(path: str | Path, preprocess: Preprocess) -> np.ndarray:
+    """Decode, resize and quantise one image exactly as the tensor cache stores it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The image file.
+    preprocess : Preprocess
+        Output size, resize mode and frame/slice policies.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8`` array of shape ``(preprocess.size, preprocess.size)``.
+
+    Raises
+    ------
+    DataError
+        When the file cannot be decoded (see :func:`read_image`).
+    """
+    image = read_image(path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices)
+    return to_uint8(resize_image(image, preprocess.size, preprocess.resize))

@@ -1,0 +1,424 @@
+"""The manifest contract: validate a table of images, read one from a CSV file, fingerprint it.
+
+A manifest is a :class:`pandas.DataFrame` with one row per image and the columns
+:data:`MANIFEST_COLUMNS`. Everything after the data source (audit, tensor cache,
+folds) reads only a validated manifest, so every check on user data happens here
+or in :mod:`sdc_bench.data.sources`, and fails with a one-line
+:class:`~sdc_bench.errors.DataError` that names the file, the row and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sdc_bench.errors import ConfigError, DataError
+
+__all__ = [
+    "MANIFEST_COLUMNS",
+    "MODALITIES",
+    "REQUIRED_COLUMNS",
+    "ColumnMap",
+    "fingerprint",
+    "read_manifest_csv",
+    "validate_manifest",
+]
+
+MANIFEST_COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "patient_id", "modality", "view", "source")
+"""Columns of a validated manifest, in this order; extra columns follow them."""
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "patient_id", "modality")
+"""Columns :func:`validate_manifest` requires; ``view`` and ``source`` are filled when absent."""
+
+MODALITIES: tuple[str, ...] = ("xray", "mri")
+"""Imaging modalities a manifest may name."""
+
+# Spellings people use for a modality, mapped to the canonical name.
+_MODALITY_ALIASES = {
+    "xray": "xray",
+    "x-ray": "xray",
+    "x_ray": "xray",
+    "radiograph": "xray",
+    "cr": "xray",
+    "dx": "xray",
+    "mri": "mri",
+    "mr": "mri",
+}
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Names of the CSV columns that hold each manifest field.
+
+    Parameters
+    ----------
+    path : str
+        Column with the image path (absolute, or relative to the CSV's folder).
+    label : str
+        Column with the class name.
+    patient_id : str
+        Column with the patient identifier. When the column is absent each image
+        counts as its own patient (and the audit says so).
+    modality : str
+        Column with ``xray`` or ``mri``; when absent every row gets the default modality.
+    view : str
+        Column with the view (e.g. ``AP``, ``lateral``, ``T2-sag``); optional.
+    sample_id : str
+        Column with a unique, stable image identifier; when absent it is derived
+        from the path relative to the CSV's folder.
+
+    Examples
+    --------
+    >>> ColumnMap(path="filename", label="diagnosis", patient_id="subject")
+    ColumnMap(path='filename', label='diagnosis', patient_id='subject', modality='modality', view='view', sample_id='sample_id')
+    """
+
+    path: str = "path"
+    label: str = "label"
+    patient_id: str = "patient_id"
+    modality: str = "modality"
+    view: str = "view"
+    sample_id: str = "sample_id"
+
+
+def _csv_line(index: int) -> int:
+    """Line number in the CSV file of data row ``index`` (line 1 is the header)."""
+    return int(index) + 2
+
+
+def _is_blank(series: pd.Series) -> pd.Series:
+    return series.isna() | (series.astype(str).str.strip() == "")
+
+
+def _normalise_modality(value: str) -> str | None:
+    return _MODALITY_ALIASES.get(str(value).strip().lower())
+
+
+def validate_manifest(df: pd.DataFrame, *, where: str) -> pd.DataFrame:
+    """Check a manifest and return a normalised copy.
+
+    Checks that the required columns are present, ``sample_id`` values are unique
+    and non-empty, labels and patient ids are non-empty, modalities are one of
+    :data:`MODALITIES` (common spellings such as ``X-ray`` or ``MR`` are accepted)
+    and paths are absolute. The copy has the columns of :data:`MANIFEST_COLUMNS`
+    first, as strings (``view`` filled with ``''`` and ``source`` with ``where``
+    when absent), followed by any extra columns unchanged, and a fresh
+    ``RangeIndex``. ``df.attrs`` is kept.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The manifest to check.
+    where : str
+        Name of the file or source the manifest came from; every error names it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The normalised copy.
+
+    Raises
+    ------
+    DataError
+        When any check fails; the message names ``where``, the column and the row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"sample_id": ["a"], "path": ["/data/a.png"], "label": ["normal"],
+    ...                    "patient_id": ["p1"], "modality": ["X-ray"]})
+    >>> validate_manifest(df, where="example")["modality"].tolist()
+    ['xray']
+    """
+    missing = [column for column in REQUIRED_COLUMNS if column not in df.columns]
+    if missing:
+        raise DataError(
+            f"{where}: manifest lacks column(s) {', '.join(missing)}; "
+            f"it has {', '.join(map(str, df.columns)) or 'no columns'}"
+        )
+    if len(df) == 0:
+        raise DataError(f"{where}: manifest has no rows; add at least one image per class")
+
+    out = df.copy()
+    out.attrs = dict(df.attrs)
+    out = out.reset_index(drop=True)
+    if "view" not in out.columns:
+        out["view"] = ""
+    if "source" not in out.columns:
+        out["source"] = where
+    for column in ("view", "source"):
+        out[column] = out[column].fillna("").astype(str).str.strip()
+
+    for column in ("sample_id", "label", "patient_id", "path", "modality"):
+        blank = _is_blank(out[column])
+        if blank.any():
+            row = int(blank.to_numpy().nonzero()[0][0])
+            raise DataError(
+                f"{where}: row {row} has an empty {column!r} "
+                f"({int(blank.sum())} row(s) in all); fill it in or drop the row"
+            )
+        out[column] = out[column].astype(str).str.strip()
+
+    duplicated = out["sample_id"].duplicated(keep=False)
+    if duplicated.any():
+        repeated = out.loc[duplicated, "sample_id"].unique()
+        rows = out.index[out["sample_id"] == repeated[0]].tolist()
+        raise DataError(
+            f"{where}: sample_id {repeated[0]!r} appears in rows {rows} "
+            f"({len(repeated)} repeated id(s) in all); sample ids must be unique"
+        )
+
+    modality = out["modality"].map(_normalise_modality)
+    bad = modality.isna()
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise DataError(
+            f"{where}: row {row} has modality {out.at[row, 'modality']!r}; use one of {', '.join(MODALITIES)}"
+        )
+    out["modality"] = modality.astype(str)
+
+    relative = ~out["path"].map(os.path.isabs)
+    if relative.any():
+        row = int(relative.to_numpy().nonzero()[0][0])
+        raise DataError(
+            f"{where}: row {row} has a relative path {out.at[row, 'path']!r}; "
+            "manifest paths must be absolute (read_manifest_csv resolves them against the CSV's folder)"
+        )
+
+    extra = [column for column in out.columns if column not in MANIFEST_COLUMNS]
+    return out[list(MANIFEST_COLUMNS) + extra]
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def _suggest(name: str, available: Sequence[str], *, cutoff: float = 0.6) -> str | None:
+    """The available column closest to ``name`` (case and punctuation ignored), if any is close enough."""
+    squashed = {_squash(a): a for a in available}
+    matches = difflib.get_close_matches(_squash(name), list(squashed), n=1, cutoff=cutoff)
+    return squashed[matches[0]] if matches else None
+
+
+def _missing_column_error(csv_path: Path, field: str, name: str, available: Sequence[str]) -> DataError:
+    suggestion = _suggest(name, available)
+    hint = (
+        f"did you mean {suggestion!r}? map it with ColumnMap({field}={suggestion!r})"
+        if suggestion
+        else f"map the right column with ColumnMap({field}='<column>')"
+    )
+    return DataError(
+        f"{csv_path}: no column {name!r} for {field}; available columns: {', '.join(available)}; {hint}"
+    )
+
+
+def _derived_sample_id(path_value: str) -> str:
+    """A stable id from the path as written in the CSV (relative to its folder)."""
+    return Path(path_value.strip().replace("\\", "/")).as_posix()
+
+
+def read_manifest_csv(
+    path: str | Path,
+    *,
+    columns: ColumnMap = ColumnMap(),
+    classes: Sequence[str] | None = None,
+    check_files: bool = True,
+    skip_bad: bool = False,
+    modality: str = "xray",
+) -> pd.DataFrame:
+    """Read a manifest from a CSV file and validate it.
+
+    Relative image paths are resolved against the CSV's folder. A missing
+    ``sample_id`` column is derived from the path as written in the CSV (stable
+    across machines). A missing patient column makes each image its own patient
+    and sets ``df.attrs["patient_from"] = "file"`` (otherwise ``"column"``). Extra
+    columns are kept. Rows skipped with ``skip_bad`` are listed in
+    ``df.attrs["skipped"]`` as ``(path, reason)`` pairs.
+
+    An optional column (patient, modality, view, sample id) that is absent under
+    its default name is filled in, unless the CSV holds a column with a close
+    spelling or the :class:`ColumnMap` names it explicitly; then it is an error,
+    so a misspelt patient column never silently turns into one patient per image.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The CSV file.
+    columns : ColumnMap
+        Names of the CSV columns that hold each field.
+    classes : sequence of str, optional
+        The allowed class names; a label outside them is an error (or skipped).
+    check_files : bool
+        Check that every image file exists.
+    skip_bad : bool
+        Skip rows with a missing file, an empty or unknown label, or an empty
+        patient id instead of raising; they are listed in ``df.attrs["skipped"]``.
+    modality : str
+        Modality for every row when the CSV has no modality column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The validated manifest (see :func:`validate_manifest`).
+
+    Raises
+    ------
+    DataError
+        When the file cannot be read, a column is missing or misspelt, or a row is
+        bad and ``skip_bad`` is false.
+
+    Examples
+    --------
+    >>> df = read_manifest_csv("data/spine.csv", columns=ColumnMap(label="diagnosis"))  # doctest: +SKIP
+    """
+    csv_path = Path(path).expanduser()
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: manifest CSV not found; check the path")
+    if _normalise_modality(modality) is None:
+        raise ConfigError(
+            f"modality={modality!r} is not a known modality; use one of {', '.join(MODALITIES)}"
+        )
+    try:
+        raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(
+            f"{csv_path}: cannot be read as CSV ({reason}); save it as UTF-8 comma-separated text"
+        ) from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    available = list(raw.columns)
+    defaults = ColumnMap()
+
+    def column(field: str, *, required: bool) -> str | None:
+        name = getattr(columns, field)
+        if name in raw.columns:
+            return name
+        explicit = name != getattr(defaults, field)
+        # A close spelling of an optional column is almost always a typo, not an absent field.
+        taken = {getattr(columns, f.name) for f in dataclasses.fields(columns)}
+        close = _suggest(name, [a for a in available if a not in taken], cutoff=0.85)
+        if required or explicit or close is not None:
+            raise _missing_column_error(csv_path, field, name, available)
+        return None
+
+    path_col = column("path", required=True)
+    label_col = column("label", required=True)
+    patient_col = column("patient_id", required=False)
+    modality_col = column("modality", required=False)
+    view_col = column("view", required=False)
+    sample_col = column("sample_id", required=False)
+    assert path_col is not None and label_col is not None
+
+    mapped = {path_col, label_col, patient_col, modality_col, view_col, sample_col} - {None}
+    df = pd.DataFrame(index=raw.index)
+    df["path"] = raw[path_col].str.strip()
+    df["label"] = raw[label_col].str.strip()
+    df["sample_id"] = raw[sample_col].str.strip() if sample_col else df["path"].map(_derived_sample_id)
+    if patient_col:
+        df["patient_id"] = raw[patient_col].str.strip()
+        patient_from = "column"
+    else:
+        df["patient_id"] = df["sample_id"]
+        patient_from = "file"
+    df["modality"] = raw[modality_col].str.strip() if modality_col else modality
+    df["view"] = raw[view_col].str.strip() if view_col else ""
+    if "source" not in raw.columns or "source" in mapped:
+        df["source"] = csv_path.parent.name if csv_path.name == "manifest.csv" else csv_path.stem
+    for extra in raw.columns:
+        if extra not in mapped and extra not in df.columns:
+            df[extra] = raw[extra]
+
+    folder = csv_path.resolve().parent
+    skipped: list[tuple[str, str]] = []
+    keep = pd.Series(True, index=df.index)
+    allowed = set(classes) if classes is not None else None
+
+    def bad_row(index: int, path_value: str, reason: str, fix: str) -> None:
+        if not skip_bad:
+            raise DataError(f"{csv_path}: line {_csv_line(index)}: {reason}; {fix} (or pass skip_bad=True)")
+        skipped.append((path_value, reason))
+        keep.at[index] = False
+
+    absolute = []
+    for index, path_value, label, patient in zip(
+        df.index, df["path"], df["label"], df["patient_id"], strict=True
+    ):
+        resolved = Path(os.path.expanduser(path_value))
+        if not resolved.is_absolute():
+            resolved = folder / resolved
+        resolved_str = os.path.normpath(resolved)
+        absolute.append(resolved_str)
+        if path_value == "":
+            bad_row(index, path_value, f"empty {path_col!r}", "give every row an image path")
+        elif label == "":
+            bad_row(index, resolved_str, f"empty {label_col!r}", "give every row a class label")
+        elif allowed is not None and label not in allowed:
+            bad_row(
+                index,
+                resolved_str,
+                f"label {label!r} in column {label_col!r} is not one of the classes {sorted(allowed)}",
+                "fix the label or the class list",
+            )
+        elif patient == "":
+            bad_row(index, resolved_str, f"empty {patient_col!r}", "give every row a patient id")
+        elif check_files and not os.path.isfile(resolved_str):
+            bad_row(index, resolved_str, f"image file {resolved_str} does not exist", "fix the path")
+    df["path"] = absolute
+
+    df = df[keep]
+    if skipped and len(df) == 0:
+        raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
+    df.attrs["patient_from"] = patient_from
+    df.attrs["skipped"] = skipped
+    return validate_manifest(df, where=str(csv_path))
+
+
+def fingerprint(df: pd.DataFrame) -> str:
+    """A short, stable hash of a manifest's content.
+
+    SHA-256 over the rows sorted by ``sample_id``, each contributing
+    ``(sample_id, label, patient_id, file size, file mtime_ns)``; a file that
+    cannot be stat'ed contributes ``-1`` for size and time. Row order, paths and
+    extra columns do not change it; relabelling, regrouping or touching a file does.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A validated manifest.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the hash.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"sample_id": ["a"], "label": ["x"], "patient_id": ["p"], "path": [""]})
+    >>> len(fingerprint(df))
+    16
+    """
+    rows = []
+    for sample_id, label, patient_id, path in zip(
+        df["sample_id"], df["label"], df["patient_id"], df["path"], strict=True
+    ):
+        try:
+            stat = os.stat(path)
+            size, mtime_ns = stat.st_size, stat.st_mtime_ns
+        except (OSError, ValueError, TypeError):
+            size, mtime_ns = -1, -1
+        rows.append((str(sample_id), str(label), str(patient_id), int(size), int(mtime_ns)))
+    rows.sort()
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update("\x1f".join(map(str, row)).encode("utf-8"))
+        digest.update(b"\x1e")
+    return digest.hexdigest()[:16]

@@ -1,0 +1,359 @@
+"""Turn a data source (a CSV manifest, or a folder of class sub-folders) into a validated manifest.
+
+:func:`load_source` dispatches on what it is given:
+
+* a ``.csv`` file, or a folder holding ``manifest.csv``: read with
+  :func:`~sdc_bench.data.manifest.read_manifest_csv`;
+* a folder with one sub-folder per class: every image below a class folder
+  (recursively) is one row, its label the class folder's name.
+
+Patients are taken, in this order, from the CSV patient column; from
+``patient_regex`` applied to the file name (first group, or the whole match); from
+the DICOM ``PatientID`` tag of DICOM files; else each image is its own patient and
+``df.attrs["patient_from"]`` is ``"file"``, which the audit reports, because folds
+can then leak one patient's images across training and test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
+from sdc_bench.data.manifest import MODALITIES, ColumnMap, read_manifest_csv, validate_manifest
+from sdc_bench.errors import ConfigError, DataError
+
+__all__ = ["MANIFEST_FILE_NAME", "is_image_file", "load_source"]
+
+MANIFEST_FILE_NAME = "manifest.csv"
+"""A folder holding a file of this name is read as a CSV source."""
+
+
+def is_image_file(path: str | Path) -> bool:
+    """Whether :func:`~sdc_bench.data.decode.read_image` would try to read this file.
+
+    True for the suffixes in :data:`~sdc_bench.data.decode.IMAGE_SUFFIXES` and for
+    DICOM files under any other name (the ``DICM`` marker at byte 128 is checked).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    bool
+    """
+    if str(path).lower().endswith(IMAGE_SUFFIXES):
+        return True
+    # DICOM files are often named by UID ("1.2.840.113619.2.55.3") or have no suffix at all.
+    return is_dicom(path)
+
+
+def _compile_patient_regex(patient_regex: str | None) -> re.Pattern[str] | None:
+    if patient_regex is None:
+        return None
+    try:
+        return re.compile(patient_regex)
+    except re.error as error:
+        raise ConfigError(
+            f"patient_regex='{patient_regex}' is not a valid regular expression ({error})"
+        ) from None
+
+
+def _patient_from_name(pattern: re.Pattern[str], path: Path) -> str | None:
+    match = pattern.search(path.name)
+    if match is None:
+        return None
+    value = match.group(1) if pattern.groups else match.group(0)
+    return value if value else None
+
+
+def _dicom_patient_id(path: Path) -> str | None:
+    import pydicom
+
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID"], force=True)
+    except Exception:  # an unreadable header is reported by the audit and the decoder, not here
+        return None
+    value = str(dataset.get("PatientID", "") or "").strip()
+    return value or None
+
+
+def _check_modality(modality: str) -> None:
+    if modality not in MODALITIES:
+        raise ConfigError(f"modality={modality!r} is not supported; use one of {', '.join(MODALITIES)}")
+
+
+def _visible(entry: os.DirEntry[str]) -> bool:
+    # Dot files (.DS_Store, ._foo from macOS, .ipynb_checkpoints) are file-system clutter, not data.
+    return not entry.name.startswith(".")
+
+
+def _walk_files(folder: Path) -> list[Path]:
+    files: list[Path] = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
+    return files
+
+
+def _patients_with_regex(
+    csv_df: pd.DataFrame, pattern: re.Pattern[str], where: str, skip_bad: bool
+) -> pd.DataFrame:
+    """Fill patient ids of a CSV without a patient column from the file names."""
+    patients = [_patient_from_name(pattern, Path(p)) for p in csv_df["path"]]
+    missing = [p for p, patient in zip(csv_df["path"], patients, strict=True) if patient is None]
+    if missing and not skip_bad:
+        raise DataError(
+            f"{where}: patient_regex '{pattern.pattern}' does not match file name {Path(missing[0]).name!r} "
+            f"({len(missing)} file(s) in all); fix the pattern or pass skip_bad=True"
+        )
+    out = csv_df.copy()
+    out.attrs = dict(csv_df.attrs)
+    out["patient_id"] = [p if p is not None else "" for p in patients]
+    out = out[out["patient_id"] != ""].copy()
+    if len(out) == 0:
+        raise DataError(f"{where}: patient_regex '{pattern.pattern}' matched no file name; fix the pattern")
+    out.attrs = dict(csv_df.attrs)
+    out.attrs["skipped"] = list(csv_df.attrs.get("skipped", [])) + [
+        (path, f"patient_regex '{pattern.pattern}' does not match the file name") for path in missing
+    ]
+    out.attrs["patient_from"] = "regex"
+    return out
+
+
+def _patients_from_dicom(csv_df: pd.DataFrame) -> pd.DataFrame:
+    """Take patient ids of DICOM rows of a CSV without a patient column from their PatientID tag."""
+    ids = [(_dicom_patient_id(Path(p)) if is_dicom(p) else None) for p in csv_df["path"]]
+    found = sum(i is not None for i in ids)
+    if found == 0:
+        return csv_df
+    out = csv_df.copy()
+    out.attrs = dict(csv_df.attrs)
+    out["patient_id"] = [i if i is not None else s for i, s in zip(ids, out["sample_id"], strict=True)]
+    out.attrs["patient_from"] = "dicom" if found == len(ids) else "dicom+file"
+    return out
+
+
+def _load_csv(
+    csv_path: Path,
+    *,
+    columns: ColumnMap,
+    pattern: re.Pattern[str] | None,
+    classes: Sequence[str] | None,
+    modality: str,
+    skip_bad: bool,
+) -> pd.DataFrame:
+    df = read_manifest_csv(csv_path, columns=columns, classes=classes, skip_bad=skip_bad, modality=modality)
+    if df.attrs.get("patient_from") == "file":
+        if pattern is not None:
+            df = _patients_with_regex(df, pattern, str(csv_path), skip_bad)
+        else:
+            df = _patients_from_dicom(df)
+        df = validate_manifest(df, where=str(csv_path))
+    return df
+
+
+def _load_folder(
+    folder: Path,
+    *,
+    pattern: re.Pattern[str] | None,
+    classes: Sequence[str] | None,
+    modality: str,
+    skip_bad: bool,
+) -> pd.DataFrame:
+    with os.scandir(folder) as entries:
+        visible = sorted((e for e in entries if _visible(e)), key=lambda e: e.name)
+    class_dirs = [Path(e.path) for e in visible if e.is_dir()]
+    loose_files = [Path(e.path) for e in visible if e.is_file()]
+    if not class_dirs:
+        if not loose_files:
+            raise DataError(f"{folder}: source folder is empty; put images in one sub-folder per class")
+        if any(is_dicom(p) for p in loose_files[:50]):
+            raise DataError(
+                f"{folder}: holds DICOM files but no class sub-folders; labels come from class sub-folders "
+                f"(e.g. {folder}/scoliosis/*.dcm) or from a CSV manifest with path,label columns"
+            )
+        raise DataError(
+            f"{folder}: holds files but no class sub-folders; put images in one sub-folder per class "
+            f"or give a CSV manifest with path,label columns"
+        )
+
+    skipped: list[tuple[str, str]] = []
+
+    def bad(path: Path, reason: str, fix: str) -> None:
+        if not skip_bad:
+            raise DataError(f"{path}: {reason}; {fix} (or pass skip_bad=True)")
+        skipped.append((str(path), reason))
+
+    for loose in loose_files:
+        if is_image_file(loose):
+            bad(loose, "image outside any class sub-folder", "move it into its class folder")
+    names = [d.name for d in class_dirs]
+    if classes is not None:
+        unknown = [n for n in names if n not in classes]
+        for name in unknown:
+            bad(
+                folder / name,
+                f"class folder {name!r} is not one of the classes {list(classes)}",
+                "rename or remove it",
+            )
+        absent = [c for c in classes if c not in names]
+        if absent:
+            raise DataError(
+                f"{folder}: no class folder for {', '.join(map(repr, absent))}; "
+                f"found {', '.join(names)} - create it or remove it from the class list"
+            )
+        class_dirs = [d for d in class_dirs if d.name in classes]
+
+    rows: list[dict[str, str]] = []
+    for class_dir in class_dirs:
+        files = _walk_files(class_dir)
+        images = []
+        for file in files:
+            if is_image_file(file):
+                images.append(file)
+            else:
+                bad(file, "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI)", "remove it")
+        if not images:
+            bad(
+                class_dir,
+                f"class folder {class_dir.name!r} holds no images",
+                "add images or remove the folder",
+            )
+            continue
+        for image in images:
+            rows.append(
+                {
+                    "sample_id": image.relative_to(folder).as_posix(),
+                    "path": os.path.abspath(image),
+                    "label": class_dir.name,
+                    "modality": modality,
+                    "view": "",
+                    "source": folder.name,
+                }
+            )
+    if not rows:
+        raise DataError(
+            f"{folder}: no images found in its class folders; add images (PNG, JPEG, TIFF, BMP, DICOM, NIfTI)"
+        )
+
+    patient_from = "file"
+    if pattern is not None:
+        patient_from = "regex"
+        kept = []
+        for row in rows:
+            patient = _patient_from_name(pattern, Path(row["path"]))
+            if patient is None:
+                bad(
+                    Path(row["path"]),
+                    f"patient_regex '{pattern.pattern}' does not match the file name",
+                    "fix the pattern",
+                )
+                continue
+            row["patient_id"] = patient
+            kept.append(row)
+        rows = kept
+        if not rows:
+            raise DataError(
+                f"{folder}: patient_regex '{pattern.pattern}' matched no file name; fix the pattern"
+            )
+    else:
+        found = 0
+        for row in rows:
+            patient = _dicom_patient_id(Path(row["path"])) if is_dicom(row["path"]) else None
+            found += patient is not None
+            row["patient_id"] = patient if patient is not None else row["sample_id"]
+        if found:
+            patient_from = "dicom" if found == len(rows) else "dicom+file"
+
+    df = pd.DataFrame(
+        rows, columns=["sample_id", "path", "label", "patient_id", "modality", "view", "source"]
+    )
+    df.attrs["patient_from"] = patient_from
+    df.attrs["skipped"] = skipped
+    return validate_manifest(df, where=str(folder))
+
+
+def load_source(
+    source: str | Path,
+    *,
+    columns: ColumnMap = ColumnMap(),  # noqa: B008 - a frozen dataclass is a safe default
+    patient_regex: str | None = None,
+    classes: Sequence[str] | None = None,
+    modality: str = "xray",
+    skip_bad: bool = False,
+) -> pd.DataFrame:
+    """Read a data source into a validated manifest.
+
+    Parameters
+    ----------
+    source : str or pathlib.Path
+        A CSV manifest, a folder holding ``manifest.csv``, or a folder with one
+        sub-folder per class (images below it, recursively: PNG, JPEG, TIFF, BMP,
+        DICOM with or without a ``.dcm`` suffix, NIfTI). Dot files are ignored.
+    columns : ColumnMap
+        CSV column names (CSV sources only).
+    patient_regex : str, optional
+        Regular expression searched in each file name; its first group (or the
+        whole match) is the patient id. Used when there is no patient column.
+    classes : sequence of str, optional
+        The allowed class names; other labels or class folders are errors (or skipped).
+    modality : str
+        ``xray`` or ``mri``, for rows that do not name one.
+    skip_bad : bool
+        Skip bad rows and files (non-images, missing files, unknown labels, names
+        the pattern does not match) instead of raising; they are listed in
+        ``df.attrs["skipped"]`` as ``(path, reason)`` pairs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A validated manifest; ``df.attrs["patient_from"]`` is one of ``column``,
+        ``regex``, ``dicom``, ``dicom+file`` or ``file``.
+
+    Raises
+    ------
+    DataError
+        When the source is missing, empty, unlabelled or holds bad files; the
+        message names the file or folder.
+    ConfigError
+        When ``patient_regex`` or ``modality`` is invalid.
+
+    Examples
+    --------
+    >>> df = load_source("data/spine_xr", patient_regex=r"^(P\\d+)_")  # doctest: +SKIP
+    >>> df.attrs["patient_from"]  # doctest: +SKIP
+    'regex'
+    """
+    _check_modality(modality)
+    pattern = _compile_patient_regex(patient_regex)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(
+            f"{path}: data source does not exist; give a CSV manifest or a folder of class sub-folders"
+        )
+    if path.is_file():
+        if path.suffix.lower() != ".csv":
+            raise DataError(
+                f"{path}: a file source must be a CSV manifest (.csv); or give a folder of class sub-folders"
+            )
+        return _load_csv(
+            path, columns=columns, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad
+        )
+    manifest = path / MANIFEST_FILE_NAME
+    if manifest.is_file():
+        return _load_csv(
+            manifest,
+            columns=columns,
+            pattern=pattern,
+            classes=classes,
+            modality=modality,
+            skip_bad=skip_bad,
+        )
+    return _load_folder(path, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad)
