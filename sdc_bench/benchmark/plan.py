@@ -28,11 +28,18 @@ class Cell:
 
 
 def plan_cells(suite: Suite, n_folds: int) -> list[Cell]:
+    """Feature-based methods ignore the backbone list: their extractor takes the backbone's place once."""
     cells: list[Cell] = []
+    pairs: list[tuple[str, str]] = []
     for backbone in suite.backbones:
         for method_name in suite.methods:
             method = METHODS.get(method_name)
-            for fold in range(n_folds):
-                seed = derive_seed(suite.seed, method_name, backbone, fold)
-                cells.append(Cell(method_name, backbone, fold, seed, method.augment, method.imbalance))
+            pair = (method_name, method.feature_extractor if method.kind == "features" else backbone)
+            if pair not in pairs:
+                pairs.append(pair)
+    for method_name, backbone in pairs:
+        method = METHODS.get(method_name)
+        for fold in range(n_folds):
+            seed = derive_seed(suite.seed, method_name, backbone, fold)
+            cells.append(Cell(method_name, backbone, fold, seed, method.augment, method.imbalance))
     return cells

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.determinism import deterministic, seed_everything
 from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_proba
+from sdc_bench.benchmark.fit_features import fit_features
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.store import RunStore, environment_info, git_revision, write_json, write_parquet
 from sdc_bench.benchmark.suite import Suite
@@ -96,46 +97,47 @@ def _run_cell(
     fit_rows, val_rows, test_rows = data.rows(fit_ids), data.rows(val_ids), data.rows(fold.test)
 
     seed_everything(cell.seed)
-    built = create_backbone(
-        cell.backbone,
-        num_classes=len(data.classes),
-        in_chans=1,
-        pretrained=method.pretrained,
-        img_size=suite.data.size,
-        weights_dir=options.weights_dir,
-    )
     params = method.params(suite.params.get(cell.method))
-    settings = FitSettings(
-        batch_size=suite.train.batch_size,
-        patience=suite.train.patience,
-        device=device,
-        max_epochs=suite.train.max_epochs or None,
-        progress=options.progress,
-    )
+    fit_set = ArraySet(data.images[fit_rows], labels[fit_rows])
+    val_set = ArraySet(data.images[val_rows], labels[val_rows])
     started = time.perf_counter()
-    result = fit_cnn(
-        built,
-        method,
-        params,
-        ArraySet(data.images[fit_rows], labels[fit_rows]),
-        ArraySet(data.images[val_rows], labels[val_rows]),
-        seed=cell.seed,
-        settings=settings,
-    )
-    proba = predict_proba(built, data.images[test_rows], device=device)
+    if method.kind == "features":
+        feature_model = fit_features(method, params, fit_set, val_set, num_classes=len(data.classes), seed=cell.seed)
+        proba = feature_model.predict_proba(data.images[test_rows])
+        weights_source, weights_location, history, best_epoch = "none", "", [], 0
+    else:
+        built = create_backbone(
+            cell.backbone,
+            num_classes=len(data.classes),
+            in_chans=1,
+            pretrained=method.pretrained,
+            img_size=suite.data.size,
+            weights_dir=options.weights_dir,
+        )
+        settings = FitSettings(
+            batch_size=suite.train.batch_size,
+            patience=suite.train.patience,
+            device=device,
+            max_epochs=suite.train.max_epochs or None,
+            progress=options.progress,
+        )
+        result = fit_cnn(built, method, params, fit_set, val_set, seed=cell.seed, settings=settings)
+        proba = predict_proba(built, data.images[test_rows], device=device)
+        weights_source, weights_location = built.weights_source, built.weights_location
+        history, best_epoch = [asdict(r) for r in result.history], result.best_epoch
     info = {
         "cell": asdict(cell),
         "params": params,
-        "weights_source": built.weights_source,
-        "weights_location": built.weights_location,
+        "weights_source": weights_source,
+        "weights_location": weights_location,
         "n_fit": len(fit_rows),
         "n_val": len(val_rows),
         "n_test": len(test_rows),
         "fit_sample_ids": list(fit_ids),
         "val_sample_ids": list(val_ids),
-        "best_epoch": result.best_epoch,
-        "epochs_trained": result.epochs_trained,
-        "history": [asdict(r) for r in result.history],
+        "best_epoch": best_epoch,
+        "epochs_trained": len(history),
+        "history": history,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return predictions_frame(run_id, cell, data, test_rows, proba), info

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sdc_bench.errors import ConfigError
 from sdc_bench.zoo._registry import Registry
 
-__all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "get_method"]
+__all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space", "get_method"]
 
 
 class TrialLike(Protocol):
@@ -43,6 +43,11 @@ def cnn_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
     if method.imbalance in {"focal"}:
         params["focal_gamma"] = trial.suggest_float("focal_gamma", 0.5, 3.0)
     return params
+
+
+def features_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
+    """Inverse regularisation strength of the logistic regression."""
+    return {"C": trial.suggest_float("C", 1e-3, 10.0, log=True)}
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,11 @@ class Method:
         }
     )
     search_space: SearchSpace = cnn_search_space
+
+    @property
+    def feature_extractor(self) -> str:
+        """For ``kind == "features"``: the registered extractor, which stands in for the backbone."""
+        return str(self.defaults.get("features", ""))
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated with ``overrides``; unknown names are refused."""
@@ -162,6 +172,21 @@ _register(
 _register(replace(SDC_DL, name="sdc_dl_no_aug", description="SDC-DL ablation: no augmentation", augment="none", role="ablation"))
 _register(
     replace(SDC_DL, name="sdc_dl_no_imbalance", description="SDC-DL ablation: no imbalance handling", imbalance="none", role="ablation")
+)
+
+
+_register(
+    Method(
+        "classical",
+        "Classical pipeline: HOG + intensity histogram features, class-weighted logistic regression",
+        kind="features",
+        pretrained=False,
+        augment="none",
+        imbalance="weighted_ce",
+        staged=False,
+        defaults={"features": "hog_hist", "C": 0.1, "max_iter": 2000},
+        search_space=features_search_space,
+    )
 )
 
 
