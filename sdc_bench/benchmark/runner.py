@@ -165,6 +165,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     store.log_line(f"run {run_id}: suite {suite.name}, seed {suite.seed}, device {device}, data {data.origin}")
     audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
     audit.to_json(root / "audit.json")
+    _write_data_artifacts(store, data, suite.seed)
     if store.splits_json.is_file():
         folds = load_splits(store.splits_json)
     else:
@@ -219,6 +220,30 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     write_json(store.run_json, manifest_payload)
     store.log_line(f"done in {manifest_payload['seconds']}s")
     return root
+
+
+def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
+    """The run's own copy of the manifest (for the dataset-flow table) and a few images per class (sample grid)."""
+    columns = [c for c in ("sample_id", "label", "patient_id", "modality", "view", "source", "site") if c in data.manifest]
+    write_parquet(store.root / "manifest.parquet", data.manifest[columns].astype(str))
+    rng = np.random.default_rng(seed)
+    rows = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(data.manifest["label"].to_numpy() == name), size=min(per_class, int((data.manifest["label"] == name).sum())), replace=False)
+            for name in data.classes
+        ]
+    )
+    rows.sort()
+    target = store.root / "samples.npz"
+    tmp = store.root / ".samples.tmp.npz"
+    np.savez_compressed(
+        tmp,
+        images=np.asarray(data.images[rows]),
+        labels=data.manifest["label"].to_numpy()[rows].astype(str),
+        sample_ids=data.manifest["sample_id"].to_numpy()[rows].astype(str),
+        modality=data.manifest["modality"].to_numpy()[rows].astype(str),
+    )
+    tmp.replace(target)
 
 
 def _weights_of(store: RunStore, cell: Cell) -> str:
