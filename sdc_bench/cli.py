@@ -27,13 +27,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.suite import apply_overrides, load_suite
 
     if args.resume is not None:
-        run_json = Path(args.resume) / "run.json"
-        if not run_json.is_file():
-            raise SdcBenchError(f"--resume {args.resume}: no run.json there; give the folder of an earlier run")
-        from sdc_bench.benchmark.suite import Suite, _build
+        from sdc_bench.benchmark.runner import load_run_suite
 
-        stored = json.loads(run_json.read_text())
-        suite: Suite = _build(Suite, stored["suite"], str(run_json))
+        suite = load_run_suite(Path(args.resume))[0]
     else:
         suite = load_suite(args.suite)
         if args.set:
@@ -41,10 +37,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if args.seed is not None:
             suite = replace(suite, seed=args.seed)
     if args.dry_run:
+        from sdc_bench.benchmark.estimate import estimate_cost
+
         cells = plan_cells(suite, suite.protocol.outer_folds)
-        print(f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {suite.protocol.outer_folds} outer folds)")
+        print(f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell")
         for cell in cells:
             print(f"  {cell.cell_id}  seed={cell.seed}  augment={cell.augment}  imbalance={cell.imbalance}")
+        print(estimate_cost(suite, cells))
         return 0
     options = RunOptions(
         data=args.data,
@@ -53,12 +52,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=_progress_wanted(args),
         skip_bad=args.skip_bad,
         weights_dir=Path(args.weights_dir) if args.weights_dir else None,
+        storage=args.storage,
+        workers=args.workers,
     )
     root = run_suite(suite, options)
     print(f"run folder: {root}")
     table = root / "tables" / "main_comparison.md"
     if table.is_file():
         print(table.read_text())
+    return 0
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from sdc_bench.benchmark.runner import run_worker
+
+    ran = run_worker(Path(args.run_dir), args.storage, progress=_progress_wanted(args), weights_dir=Path(args.weights_dir) if args.weights_dir else None)
+    print(f"worker finished: {ran} cell(s) run here")
     return 0
 
 
@@ -185,8 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the planned cells and exit")
     run.add_argument("--skip-bad", action="store_true", help="skip unreadable or invalid images (listed in the audit) instead of stopping")
     run.add_argument("--weights-dir", help="folder of <backbone>.safetensors/.pth weight files (also $SDC_BENCH_WEIGHTS_DIR)")
+    run.add_argument("--storage", help="Optuna storage: default SQLite in the run folder; a .log file (JournalStorage) for processes on one machine; postgresql://USER@HOST/DB for workers on many machines")
+    run.add_argument("--workers", type=int, default=1, help="local worker processes sharing the run (default: 1)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=_cmd_run)
+
+    worker = sub.add_parser("worker", help="join a run as a worker", description="Join an existing run (its folder must be reachable) and claim cells from its queue until none is left.")
+    worker.add_argument("run_dir", help="the run folder (shared file system)")
+    worker.add_argument("--storage", help="the run's Optuna storage, e.g. postgresql://USER@HOST/DB (default: the one in run.json)")
+    worker.add_argument("--weights-dir", help="folder of <backbone>.safetensors/.pth weight files")
+    worker.add_argument("--quiet", action="store_true", help="no progress bars")
+    worker.set_defaults(func=_cmd_worker)
 
     listing = sub.add_parser("list", help="list a registry of the zoo", description="List backbones, augmentations, imbalance strategies, methods or suites with their metadata.")
     listing.add_argument("registry", choices=["backbones", "augmentations", "imbalance", "methods", "suites"])

@@ -136,13 +136,16 @@ def fit_cnn(
     method: Method,
     params: Mapping[str, Any],
     train: ArraySet,
-    val: ArraySet,
+    val: ArraySet | None,
     *,
     seed: int,
     settings: FitSettings = FitSettings(),
     on_epoch: EpochCallback | None = None,
 ) -> FitResult:
     """Train ``built.model`` with ``method``'s recipe; keep the weights of the best validation loss.
+
+    With ``val=None`` (a refit on all outer-training data with a searched epoch count) every epoch
+    runs and the final weights are kept.
 
     Stages: with ``method.staged``, ``head_epochs`` epochs train the classifier on a frozen backbone, then
     ``epochs`` epochs fine-tune everything (backbone LR = ``lr * backbone_lr_mult``) under a per-step
@@ -229,12 +232,14 @@ def fit_cnn(
                 running += loss.detach() * len(index)  # no host sync per step
                 seen += len(index)
             train_loss = float(running) / max(seen, 1)
-            val_loss, val_bacc = _evaluate(built, val, settings)
+            val_loss, val_bacc = _evaluate(built, val, settings) if val is not None else (math.nan, math.nan)
             record = EpochRecord(stage_name, epoch_counter, train_loss, val_loss, val_bacc)
             result.history.append(record)
             bar.update(1)
             bar.set_postfix(stage=stage_name, val_loss=f"{val_loss:.3f}", val_bacc=f"{val_bacc:.3f}")
-            if val_loss < best_loss - 1e-6:
+            if val is None:
+                result.best_epoch = epoch_counter
+            elif val_loss < best_loss - 1e-6:
                 best_loss = val_loss
                 best_state = copy.deepcopy(model.state_dict())
                 result.best_epoch = epoch_counter

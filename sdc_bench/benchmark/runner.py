@@ -1,42 +1,39 @@
-"""Runs a suite: data -> folds -> one fit per cell -> predictions -> metrics, tables, figures.
+"""Runs a suite: data -> folds -> cells (search, refit, predict) -> predictions -> reports.
 
 Each finished cell is written atomically to ``cells/``; ``--resume`` skips those, so a killed run loses at
-most the cell in flight, and everything downstream is re-derived from the stored predictions.
+most the cell in flight (and, inside it, only the trial in flight: finished trials live in the Optuna
+storage). Everything downstream is re-derived from the stored predictions.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from sdc_bench.benchmark.determinism import deterministic, seed_everything
-from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_proba
-from sdc_bench.benchmark.fit_features import fit_features
+from sdc_bench.benchmark.cell import CellContext, run_cell
+from sdc_bench.benchmark.determinism import deterministic
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.store import RunStore, environment_info, git_revision, write_json, write_parquet
-from sdc_bench.benchmark.suite import Suite
+from sdc_bench.benchmark.suite import Suite, _build
+from sdc_bench.benchmark.sweep import open_storage, storage_url
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
-from sdc_bench.data.splits import (
-    Fold,
-    assert_patient_disjoint,
-    inner_split,
-    load_splits,
-    outer_folds,
-    save_splits,
-)
+from sdc_bench.data.splits import load_splits, outer_folds, save_splits
 from sdc_bench.errors import ConfigError
-from sdc_bench.zoo.backbones import create_backbone
-from sdc_bench.zoo.methods import METHODS
 
-__all__ = ["RunOptions", "predictions_frame", "resolve_device", "run_suite"]
+__all__ = ["RunOptions", "load_run_suite", "resolve_device", "run_suite", "run_worker"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +45,8 @@ class RunOptions:
     progress: bool = True
     skip_bad: bool = False
     weights_dir: Path | None = None
+    storage: str | None = None  # Optuna storage; default SQLite in the run folder
+    workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
 
 
 def resolve_device(requested: str) -> str:
@@ -58,105 +57,79 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
-def predictions_frame(
-    run_id: str, cell: Cell, data: PreparedData, rows: np.ndarray, proba: np.ndarray, split: str = "test"
-) -> pd.DataFrame:
-    """The predictions contract (DESIGN.md): one row per image of the cell, one ``p_<class>`` per class."""
-    manifest = data.manifest.iloc[rows]
-    classes = np.asarray(data.classes)
-    frame = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "method": cell.method,
-            "backbone": cell.backbone,
-            "augment": cell.augment,
-            "imbalance": cell.imbalance,
-            "seed": cell.seed,
-            "outer_fold": cell.outer_fold,
-            "split": split,
-            "sample_id": manifest["sample_id"].to_numpy(),
-            "patient_id": manifest["patient_id"].astype(str).to_numpy(),
-            "y_true": manifest["label"].to_numpy(),
-            "y_pred": classes[proba.argmax(axis=1)],
-        }
+def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
+    run_json = run_dir / "run.json"
+    if not run_json.is_file():
+        raise ConfigError(f"{run_dir}: no run.json there; give the folder of an earlier sdc-bench run")
+    payload = json.loads(run_json.read_text())
+    return _build(Suite, payload["suite"], str(run_json)), payload
+
+
+def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
+    """The run's own copy of the manifest (for the dataset-flow table) and a few images per class (sample grid)."""
+    columns = [c for c in ("sample_id", "label", "patient_id", "modality", "view", "source", "site") if c in data.manifest]
+    write_parquet(store.root / "manifest.parquet", data.manifest[columns].astype(str))
+    rng = np.random.default_rng(seed)
+    labels = data.manifest["label"].to_numpy()
+    rows = np.sort(
+        np.concatenate(
+            [rng.choice(np.flatnonzero(labels == name), size=min(per_class, int((labels == name).sum())), replace=False) for name in data.classes]
+        )
     )
-    for code, name in enumerate(data.classes):
-        frame[f"p_{name}"] = proba[:, code]
-    return frame
+    tmp = store.root / ".samples.tmp.npz"
+    np.savez_compressed(
+        tmp,
+        images=np.asarray(data.images[rows]),
+        labels=labels[rows].astype(str),
+        sample_ids=data.manifest["sample_id"].to_numpy()[rows].astype(str),
+        modality=data.manifest["modality"].to_numpy()[rows].astype(str),
+    )
+    tmp.replace(store.root / "samples.npz")
 
 
-def _run_cell(
-    cell: Cell, suite: Suite, data: PreparedData, fold: Fold, run_id: str, device: str, options: RunOptions
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    method = METHODS.get(cell.method)
-    labels = data.labels()
-    train_manifest = data.manifest.iloc[data.rows(fold.train)]
-    fit_ids, val_ids = inner_split(train_manifest, suite.protocol.inner_val_fraction, cell.seed)
-    assert_patient_disjoint(data.manifest, fit_ids, val_ids)
-    assert_patient_disjoint(data.manifest, list(fold.train), list(fold.test))
-    fit_rows, val_rows, test_rows = data.rows(fit_ids), data.rows(val_ids), data.rows(fold.test)
+def _context(suite: Suite, data: PreparedData, store: RunStore, run_id: str, device: str, url: str, options: RunOptions) -> CellContext:
+    return CellContext(
+        suite=suite,
+        data=data,
+        folds=load_splits(store.splits_json),
+        run_id=run_id,
+        device=device,
+        storage_url=url,
+        progress=options.progress,
+        weights_dir=options.weights_dir,
+    )
 
-    seed_everything(cell.seed)
-    params = method.params(suite.params.get(cell.method))
-    fit_set = ArraySet(data.images[fit_rows], labels[fit_rows])
-    val_set = ArraySet(data.images[val_rows], labels[val_rows])
-    started = time.perf_counter()
-    if method.kind == "features":
-        feature_model = fit_features(method, params, fit_set, val_set, num_classes=len(data.classes), seed=cell.seed)
-        proba = feature_model.predict_proba(data.images[test_rows])
-        weights_source, weights_location, history, best_epoch = "none", "", [], 0
-    else:
-        built = create_backbone(
-            cell.backbone,
-            num_classes=len(data.classes),
-            in_chans=1,
-            pretrained=method.pretrained,
-            img_size=suite.data.size,
-            weights_dir=options.weights_dir,
-        )
-        settings = FitSettings(
-            batch_size=suite.train.batch_size,
-            patience=suite.train.patience,
-            device=device,
-            max_epochs=suite.train.max_epochs or None,
-            progress=options.progress,
-        )
-        result = fit_cnn(built, method, params, fit_set, val_set, seed=cell.seed, settings=settings)
-        proba = predict_proba(built, data.images[test_rows], device=device)
-        weights_source, weights_location = built.weights_source, built.weights_location
-        history, best_epoch = [asdict(r) for r in result.history], result.best_epoch
-    info = {
-        "cell": asdict(cell),
-        "params": params,
-        "weights_source": weights_source,
-        "weights_location": weights_location,
-        "n_fit": len(fit_rows),
-        "n_val": len(val_rows),
-        "n_test": len(test_rows),
-        "fit_sample_ids": list(fit_ids),
-        "val_sample_ids": list(val_ids),
-        "best_epoch": best_epoch,
-        "epochs_trained": len(history),
-        "history": history,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return predictions_frame(run_id, cell, data, test_rows, proba), info
+
+def _do_cell(cell: Cell, ctx: CellContext, store: RunStore, bar: Any | None = None) -> None:
+    if store.cell_done(cell.cell_id):
+        return
+    frame, info = run_cell(cell, ctx)
+    info["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    store.write_cell(cell.cell_id, frame, info)
+    accuracy = float((frame["y_true"] == frame["y_pred"]).mean())
+    trials = f", {info['search']['n_trials']} trials ({info['search']['n_pruned']} pruned)" if info["search"] else ""
+    line = f"{cell.cell_id}: accuracy {accuracy:.3f} on {len(frame)} images{trials}, {info['epochs_trained']} epochs, {info['seconds']:.1f}s"
+    store.log_line(line)
+    if bar is not None:
+        bar.write(line)
 
 
 def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     """Run every cell of ``suite`` (skipping finished ones on resume) and write all derived reports."""
-    from sdc_bench.reports.build import build_reports
-
     if options.resume is not None:
         root = Path(options.resume)
-        if not (root / "run.json").is_file():
-            raise ConfigError(f"--resume {root}: no run.json there; give the folder of an earlier run")
+        suite, previous = load_run_suite(root)
+        options = RunOptions(**{**asdict(options), "data": previous.get("source"), "storage": options.storage or previous.get("storage")})
+        run_id = str(previous["run_id"])
     else:
         root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
         if root.exists() and any(root.iterdir()):
             raise ConfigError(f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}")
+        # unique across machines and folders: runs may share one Optuna database
+        run_id = f"{root.name}-{secrets.token_hex(3)}"
+    if options.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {options.workers}")
     store = RunStore(root)
-    run_id = root.name
     device = resolve_device(suite.train.device)
     started = time.time()
     # the data are checked before anything is written, so a bad source leaves no half run folder behind
@@ -166,15 +139,19 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
     audit.to_json(root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
-    if store.splits_json.is_file():
-        folds = load_splits(store.splits_json)
-    else:
+    if not store.splits_json.is_file():
         folds = outer_folds(data.manifest, suite.protocol.outer_folds, suite.seed)
         save_splits(store.splits_json, folds, {"seed": suite.seed, "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint})
-    manifest_payload: dict[str, Any] = {
+    storage_spec = options.storage
+    if options.workers > 1 and not storage_spec:
+        storage_spec = str(root / "optuna-journal.log")
+    url = storage_url(storage_spec, root)
+    payload: dict[str, Any] = {
         "run_id": run_id,
         "suite": suite.to_dict(),
         "seed": suite.seed,
+        "source": options.data,
+        "storage": storage_spec,
         "data": {
             "origin": data.origin,
             "fingerprint": data.fingerprint,
@@ -183,71 +160,88 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
             "classes": list(data.classes),
             "preprocess": asdict(data.preprocess),
         },
+        "search": asdict(suite.search),
         "git_revision": git_revision(),
         "environment": environment_info(),
         "device": device,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "status": "running",
     }
-    write_json(store.run_json, manifest_payload)
+    write_json(store.run_json, payload)
 
-    cells = plan_cells(suite, len(folds))
-    todo = [c for c in cells if not store.cell_done(c.cell_id)]
-    if len(todo) < len(cells):
-        store.log_line(f"resume: {len(cells) - len(todo)} of {len(cells)} cells already done")
+    ctx = _context(suite, data, store, run_id, device, url, options)
+    cells = plan_cells(suite, len(ctx.folds))
+    done_before = sum(store.cell_done(c.cell_id) for c in cells)
+    if done_before:
+        store.log_line(f"resume: {done_before} of {len(cells)} cells already done")
+    distributed = options.workers > 1 or (storage_spec or "").startswith(("postgresql", "journal:")) or (storage_spec or "").endswith(".log")
     with deterministic(suite.train.deterministic and device == "cpu"):
-        bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=f"{suite.name} cells", unit="cell", disable=not options.progress)
-        for cell in todo:
-            frame, info = _run_cell(cell, suite, data, folds[cell.outer_fold], run_id, device, options)
-            store.write_cell(cell.cell_id, frame, info)
-            accuracy = float((frame["y_true"] == frame["y_pred"]).mean())
-            line = f"{cell.cell_id}: accuracy {accuracy:.3f} on {len(frame)} images, {info['epochs_trained']} epochs, {info['seconds']:.1f}s"
-            store.log_line(line)
-            if options.progress:
-                bar.write(line)
-            bar.update(1)
+        bar = tqdm(total=len(cells), initial=done_before, desc=f"{suite.name} cells", unit="cell", disable=not options.progress)
+        if distributed:
+            _run_distributed(ctx, store, cells, url, options, bar)
+        else:
+            for cell in cells:
+                if not store.cell_done(cell.cell_id):
+                    _do_cell(cell, ctx, store, bar)
+                    bar.update(1)
         bar.close()
-
-    predictions = store.collect_predictions([c.cell_id for c in cells])
-    write_parquet(store.predictions, predictions)
-    build_reports(root)
-    manifest_payload.update(
-        status="done",
-        finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        seconds=round(time.time() - started, 1),
-        weights={c.cell_id: _weights_of(store, c) for c in cells},
-    )
-    write_json(store.run_json, manifest_payload)
-    store.log_line(f"done in {manifest_payload['seconds']}s")
+    _finish(store, cells, payload, started)
     return root
 
 
-def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
-    """The run's own copy of the manifest (for the dataset-flow table) and a few images per class (sample grid)."""
-    columns = [c for c in ("sample_id", "label", "patient_id", "modality", "view", "source", "site") if c in data.manifest]
-    write_parquet(store.root / "manifest.parquet", data.manifest[columns].astype(str))
-    rng = np.random.default_rng(seed)
-    rows = np.concatenate(
-        [
-            rng.choice(np.flatnonzero(data.manifest["label"].to_numpy() == name), size=min(per_class, int((data.manifest["label"] == name).sum())), replace=False)
-            for name in data.classes
-        ]
-    )
-    rows.sort()
-    target = store.root / "samples.npz"
-    tmp = store.root / ".samples.tmp.npz"
-    np.savez_compressed(
-        tmp,
-        images=np.asarray(data.images[rows]),
-        labels=data.manifest["label"].to_numpy()[rows].astype(str),
-        sample_ids=data.manifest["sample_id"].to_numpy()[rows].astype(str),
-        modality=data.manifest["modality"].to_numpy()[rows].astype(str),
-    )
-    tmp.replace(target)
+def _run_distributed(ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, bar: Any) -> None:
+    from sdc_bench.benchmark.queue import init_queue, work_queue
+
+    storage = open_storage(url)
+    init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
+    helpers = [
+        subprocess.Popen([sys.executable, "-m", "sdc_bench", "worker", str(store.root), "--storage", url, "--quiet"])
+        for _ in range(options.workers - 1)
+    ]
+
+    def handle(cell: Cell) -> None:
+        _do_cell(cell, ctx, store, bar)
+        bar.n = sum(store.cell_done(c.cell_id) for c in cells)
+        bar.refresh()
+
+    work_queue(storage, ctx.run_id, cells, handle)
+    for helper in helpers:
+        helper.wait()
+    # remote workers may still hold cells: wait for them (a dead one's cell is re-queued by its heartbeat)
+    while not all(store.cell_done(c.cell_id) for c in cells):
+        work_queue(storage, ctx.run_id, cells, handle)
+        time.sleep(2.0)
+    failed = [h.returncode for h in helpers if h.returncode]
+    if failed:
+        store.log_line(f"{len(failed)} local worker(s) exited with errors {failed}; their cells were re-run")
 
 
-def _weights_of(store: RunStore, cell: Cell) -> str:
-    import json
+def _finish(store: RunStore, cells: list[Cell], payload: dict[str, Any], started: float) -> None:
+    from sdc_bench.reports.build import build_reports
 
-    info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
-    return f"{info['weights_source']}:{info['weights_location']}" if info["weights_location"] else info["weights_source"]
+    predictions = store.collect_predictions([c.cell_id for c in cells])
+    write_parquet(store.predictions, predictions)
+    build_reports(store.root)
+    weights = {}
+    for cell in cells:
+        info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
+        weights[cell.cell_id] = info["weights"]
+    payload.update(status="done", finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seconds=round(time.time() - started, 1), weights=weights)
+    write_json(store.run_json, payload)
+    store.log_line(f"done in {payload['seconds']}s")
+
+
+def run_worker(run_dir: Path, storage: str | None, *, progress: bool = False, weights_dir: Path | None = None) -> int:
+    """Join a run: claim cells from its queue until none is left. Returns the number of cells run here."""
+    from sdc_bench.benchmark.queue import work_queue
+
+    suite, payload = load_run_suite(run_dir)
+    store = RunStore(run_dir)
+    url = storage or storage_url(payload.get("storage"), run_dir)
+    device = resolve_device(suite.train.device)
+    options = RunOptions(progress=progress, weights_dir=weights_dir)
+    data = prepare_data(suite.data, seed=suite.seed, source=payload.get("source"), progress=progress)
+    ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)
+    cells = plan_cells(suite, len(ctx.folds))
+    with deterministic(suite.train.deterministic and device == "cpu"):
+        return work_queue(open_storage(url), ctx.run_id, cells, lambda cell: _do_cell(cell, ctx, store))

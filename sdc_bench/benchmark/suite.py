@@ -43,6 +43,17 @@ class TrainSpec:
 
 
 @dataclass(frozen=True)
+class SearchSpec:
+    """The Optuna search of each cell; ``n_trials = 0`` trains each method's defaults without a search."""
+
+    n_trials: int = 0
+    sampler: str = "tpe"  # multivariate TPE, seeded per cell
+    n_startup_trials: int = 4  # random trials before TPE models the space
+    pruner: str = "hyperband"  # 'hyperband' | 'median' | 'none'
+    objective: str = "balanced_accuracy"  # inner-validation score to maximise
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str = "custom"
     description: str = ""
@@ -52,6 +63,7 @@ class Suite:
     data: DataSpec = field(default_factory=DataSpec)
     protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
+    search: SearchSpec = field(default_factory=SearchSpec)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,6 +135,12 @@ def validate_suite(suite: Suite, where: str) -> Suite:
         METHODS.get(method).params(overrides)
     if suite.data.resize not in {"letterbox", "resize", "center_crop"}:
         raise ConfigError(f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}")
+    if suite.search.pruner not in {"hyperband", "median", "none"}:
+        raise ConfigError(f"{where}: search.pruner must be hyperband, median or none, got {suite.search.pruner!r}")
+    if suite.search.sampler not in {"tpe", "random"}:
+        raise ConfigError(f"{where}: search.sampler must be tpe or random, got {suite.search.sampler!r}")
+    if suite.search.n_trials < 0:
+        raise ConfigError(f"{where}: search.n_trials must be 0 or more, got {suite.search.n_trials}")
     if suite.data.size < 16:
         raise ConfigError(f"{where}: data.size must be at least 16 px, got {suite.data.size}")
     return suite

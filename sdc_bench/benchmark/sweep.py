@@ -1,0 +1,172 @@
+"""Optuna under the outer folds: storage by scale, seeded samplers, pruners, and one study per cell.
+
+Storage (Optuna's own engines, nothing home-made):
+
+- default: SQLite in the run folder (``optuna.db``), one process;
+- ``journal:PATH`` (or a ``.log`` path): a JournalStorage file for several processes on one machine;
+- ``postgresql://...``: RDB storage for workers on many machines, with heartbeats so a killed worker's
+  trial is failed and re-queued (``RetryHeartbeatStaleTrialCallback``).
+
+Reproducibility across kills: trial *k* of a cell always samples with a seed derived from the cell seed
+and *k* (the number of finished trials before it), and a study that holds an interrupted trial is
+rebuilt from its finished trials before continuing, so a resumed search proposes exactly what an
+uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import optuna
+from optuna.storages import (
+    BaseStorage,
+    JournalStorage,
+    RDBStorage,
+    RetryHeartbeatStaleTrialCallback,
+)
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from sdc_bench.benchmark.determinism import derive_seed
+from sdc_bench.benchmark.suite import SearchSpec
+from sdc_bench.errors import ConfigError
+
+__all__ = ["FINISHED", "SearchOutcome", "make_pruner", "make_sampler", "open_storage", "search", "storage_url"]
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# heartbeats and stale-trial retry are "experimental" in Optuna since 2.8; they are what we rely on
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def storage_url(spec: str | None, run_dir: Path) -> str:
+    """Normalise a ``--storage`` value to what :func:`open_storage` takes (recorded in run.json)."""
+    if not spec:
+        return f"sqlite:///{(run_dir / 'optuna.db').resolve()}"
+    if spec.endswith(".log") and not spec.startswith("journal:"):
+        return f"journal:{Path(spec).resolve()}"
+    return spec
+
+
+def open_storage(url: str) -> BaseStorage:
+    if url.startswith("journal:"):
+        path = url.removeprefix("journal:")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+    if url.startswith("sqlite:"):
+        return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if url.startswith(("postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")):
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3 driver
+        return RDBStorage(
+            url,
+            heartbeat_interval=5,
+            grace_period=20,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
+            engine_kwargs={"pool_pre_ping": True},
+        )
+    raise ConfigError(f"--storage {url!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB")
+
+
+def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:
+    if spec.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=spec.n_startup_trials)
+
+
+def make_pruner(spec: SearchSpec, max_epochs: int) -> optuna.pruners.BasePruner:
+    if spec.pruner == "none":
+        return optuna.pruners.NopPruner()
+    if spec.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(2, max_epochs), reduction_factor=3)
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    best_params: dict[str, Any]
+    best_value: float
+    best_epoch: int
+    n_trials: int
+    n_pruned: int
+    epochs_trained: int  # over all trials of the cell: what pruning saves
+
+
+Objective = Callable[[Trial, dict[str, Any]], tuple[float, int]]  # (trial, params) -> (score, best_epoch)
+
+
+def _rebuild_without_interrupted(storage: BaseStorage, name: str, direction: Literal["maximize", "minimize"]) -> None:
+    """Drop RUNNING/FAIL/WAITING trials left by a killed process, keeping finished ones in order."""
+    study = optuna.load_study(study_name=name, storage=storage)
+    trials = study.get_trials(deepcopy=True)
+    if all(t.state in FINISHED for t in trials):
+        return
+    keep = [t for t in trials if t.state in FINISHED]
+    attrs = dict(study.user_attrs)
+    optuna.delete_study(study_name=name, storage=storage)
+    fresh = optuna.create_study(study_name=name, storage=storage, direction=direction)
+    for key, value in attrs.items():
+        fresh.set_user_attr(key, value)
+    fresh.add_trials(keep)
+
+
+def search(
+    name: str,
+    storage: BaseStorage,
+    spec: SearchSpec,
+    seed: int,
+    max_epochs: int,
+    suggest: Callable[[Trial], dict[str, Any]],
+    objective: Objective,
+    *,
+    user_attrs: dict[str, Any] | None = None,
+    exclusive: bool = True,
+) -> SearchOutcome:
+    """Run (or finish) the study ``name`` up to ``spec.n_trials`` finished trials and return its best.
+
+    ``exclusive``: this process alone works on the study (true except for shared multi-worker studies),
+    which allows the rebuild that makes resumed searches reproducible.
+    """
+    direction: Literal["maximize"] = "maximize"
+    try:
+        if exclusive:
+            _rebuild_without_interrupted(storage, name, direction)
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+    for key, value in (user_attrs or {}).items():
+        if study.user_attrs.get(key) != value:
+            study.set_user_attr(key, value)
+    study.pruner = make_pruner(spec, max_epochs)
+
+    def run_trial(trial: Trial) -> float:
+        params = suggest(trial)
+        score, best_epoch = objective(trial, params)
+        trial.set_user_attr("best_epoch", best_epoch)
+        return score
+
+    while True:
+        finished = len(study.get_trials(deepcopy=False, states=FINISHED))
+        if finished >= spec.n_trials:
+            break
+        study.sampler = make_sampler(spec, derive_seed(seed, "trial", finished))
+        study.optimize(run_trial, n_trials=1, catch=())
+    trials = study.get_trials(deepcopy=False, states=FINISHED)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and not math.isnan(t.value)]
+    if not complete:
+        raise ConfigError(f"study {name}: every trial was pruned or failed; raise search.n_trials or use pruner = 'none'")
+    best: FrozenTrial = max(complete, key=lambda t: (t.value, -t.number))
+    epochs = sum(len(t.intermediate_values) for t in trials)
+    return SearchOutcome(
+        best_params=dict(best.params),
+        best_value=float(best.value),  # type: ignore[arg-type]
+        best_epoch=int(best.user_attrs.get("best_epoch", 0)),
+        n_trials=len(trials),
+        n_pruned=sum(t.state == TrialState.PRUNED for t in trials),
+        epochs_trained=epochs,
+    )

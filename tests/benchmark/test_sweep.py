@@ -1,0 +1,189 @@
+"""The sweep: nested search that never sees test patients, SIGKILL + resume, workers on Journal and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+from sdc_bench.benchmark.sweep import open_storage, storage_url
+from sdc_bench.cli import main
+
+SEARCH_SUITE = """
+description = "test: tiny run with a pruned search"
+seed = 11
+methods = ["sdc_dl", "classical"]
+backbones = ["tf_efficientnet_lite0"]
+
+[data]
+source = "synthspine"
+n_images = 96
+classes = ["normal", "scoliosis", "spondylolisthesis"]
+prevalence = [0.4, 0.3, 0.3]
+modalities = ["xray"]
+size = 32
+
+[protocol]
+outer_folds = 2
+
+[train]
+batch_size = 16
+max_epochs = 2
+device = "cpu"
+
+[search]
+n_trials = 3
+n_startup_trials = 2
+pruner = "hyperband"
+
+[params.sdc_dl]
+head_epochs = 1
+epochs = 1
+"""
+
+
+@pytest.fixture(scope="module")
+def suite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("suite") / "search.toml"
+    path.write_text(SEARCH_SUITE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference_run(suite_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "reference"
+    assert main(["run", "--suite", str(suite_file), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _studies(run_dir: Path, url: str | None = None) -> dict[str, optuna.Study]:
+    storage = open_storage(url or storage_url(None, run_dir))
+    run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    return {n.split("/", 1)[1]: optuna.load_study(study_name=n, storage=storage) for n in names if n.startswith(f"{run_id}/")}
+
+
+def _predictions(run_dir: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(run_dir / "predictions.parquet").drop(columns="run_id")
+    return frame.sort_values(["method", "backbone", "outer_fold", "sample_id"]).reset_index(drop=True)
+
+
+def test_no_test_patient_is_ever_in_a_cells_study(reference_run: Path) -> None:
+    splits = json.loads((reference_run / "splits.json").read_text())["folds"]
+    manifest = pd.read_parquet(reference_run / "manifest.parquet").set_index("sample_id")
+    studies = _studies(reference_run)
+    cell_studies = {k: v for k, v in studies.items() if not k.startswith("__")}
+    assert len(cell_studies) == 4  # 2 methods x 2 folds
+    for cell_id, study in cell_studies.items():
+        fold = splits[study.user_attrs["outer_fold"]]
+        searched = study.user_attrs["fit_sample_ids"] + study.user_attrs["val_sample_ids"]
+        test_patients = set(manifest.loc[fold["test"], "patient_id"])
+        assert not set(manifest.loc[searched, "patient_id"]) & test_patients, cell_id
+        assert set(searched) <= set(fold["train"])
+        finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+        assert len(finished) == 3
+
+
+def test_cnn_trials_report_every_epoch_and_search_is_recorded(reference_run: Path) -> None:
+    studies = _studies(reference_run)
+    sdc = [s for k, s in studies.items() if k.startswith("sdc_dl")]
+    for study in sdc:
+        for trial in study.trials:
+            assert trial.intermediate_values, "no trial.report per epoch"
+            assert set(trial.params) >= {"lr", "weight_decay", "epochs"}
+    info = json.loads((reference_run / "cells" / "sdc_dl__tf_efficientnet_lite0__fold0.json").read_text())
+    assert info["search"]["n_trials"] == 3
+    assert info["params"]["lr"] == pytest.approx(info["search"]["best_params"]["lr"])
+
+
+def _run_subprocess(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "sdc_bench", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(reference_run: Path, suite_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    process = _run_subprocess(["run", "--suite", str(suite_file), "--out", str(out), "--quiet"], tmp_path)
+    # kill in the middle of a search: after the first cell, once a trial of the next one has finished
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        cells = list((out / "cells").glob("*.parquet")) if (out / "cells").exists() else []
+        if cells and (out / "optuna.db").exists():
+            studies = _studies(out) if (out / "run.json").exists() else {}
+            running = [s for k, s in studies.items() if not (out / "cells" / f"{k}.parquet").exists() and len(s.trials) >= 2]
+            if running:
+                break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in (out / "cells").glob("*.parquet")}
+    assert 0 < len(done_before) < 4
+    assert not (out / "predictions.parquet").exists()
+
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    for name, mtime in done_before.items():
+        assert (out / "cells" / name).stat().st_mtime_ns == mtime, f"{name} was recomputed"
+    resumed, reference = _predictions(out), _predictions(reference_run)
+    assert len(resumed) == len(reference) == 2 * 96  # no row lost or duplicated
+    pd.testing.assert_frame_equal(resumed, reference)
+    assert (out / "metrics.csv").read_bytes() == (reference_run / "metrics.csv").read_bytes()
+
+
+def _assert_every_cell_once(run_dir: Path, url: str) -> None:
+    studies = _studies(run_dir, url)
+    queue = studies["__cells__"]
+    claims = [t for t in queue.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert sorted(t.params["cell_index"] for t in claims) == [0, 1, 2, 3]
+    log = (run_dir / "log.txt").read_text()
+    for cell_id in ("sdc_dl__tf_efficientnet_lite0__fold0", "classical__hog_hist__fold1"):
+        assert log.count(f"{cell_id}: accuracy") == 1
+    for name, study in studies.items():
+        if not name.startswith("__"):
+            finished = [t for t in study.trials if t.state.is_finished()]
+            assert len(finished) == 3, name
+    predictions = pd.read_parquet(run_dir / "predictions.parquet")
+    assert not predictions.duplicated(["method", "backbone", "sample_id"]).any()
+    assert len(predictions) == 2 * 96
+
+
+def test_two_workers_share_a_journal_storage(suite_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "journal"
+    assert main(["run", "--suite", str(suite_file), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    url = storage_url(str(out / "optuna-journal.log"), out)
+    _assert_every_cell_once(out, url)
+    workers = {json.loads(p.read_text())["worker"] for p in (out / "cells").glob("*.json")}
+    assert len(workers) == 2, workers  # both processes did cells
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("SDC_BENCH_TEST_POSTGRES")
+    if url:
+        return url
+    script = Path(__file__).resolve().parents[2] / ".ci" / "postgres.sh"
+    try:
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip().splitlines()[-1] if result.returncode == 0 and result.stdout.strip() else None
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql(suite_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("psycopg", reason="install the postgres extra")
+    url = _postgres_url()
+    if url is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide PostgreSQL: .ci/postgres.sh could not start a server")
+        pytest.skip("no local PostgreSQL server could be started (.ci/postgres.sh failed)")
+    out = tmp_path / "pg"
+    assert main(["run", "--suite", str(suite_file), "--out", str(out), "--storage", url, "--workers", "2", "--quiet"]) == 0
+    _assert_every_cell_once(out, url)
