@@ -1,0 +1,171 @@
+"""Tests of sdc_bench.reports.figures and .style: every figure is written as non-empty PDF + PNG
+with embedded TrueType fonts, optional figures return nothing without their input, and the
+house style keeps method colours fixed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sdc_bench.reports import figures, style
+from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
+from sdc_bench.reports.build import load_cells, load_optuna_importances, load_optuna_trials
+from sdc_bench.reports.metrics import compute_metrics
+
+SPEC = SyntheticRun(
+    methods=("sdc_dl", "scratch", "classical"),
+    backbones=("resnet18", "tf_efficientnet_lite0"),
+    n_folds=3,
+    n_patients=45,
+    n_trials=4,
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = make_synthetic_run(tmp_path_factory.mktemp("run"), SPEC)
+    predictions = pd.read_parquet(root / "predictions.parquet")
+    with np.load(root / "samples.npz") as npz:
+        samples = {k: npz[k] for k in npz.files}
+    return {
+        "root": root,
+        "predictions": predictions,
+        "metrics": compute_metrics(predictions, n_bootstrap=50, seed=0),
+        "throughput": pd.read_csv(root / "throughput.csv"),
+        "trials": load_optuna_trials(root / "optuna.db"),
+        "importances": load_optuna_importances(root / "optuna.db", seed=0),
+        "cells": load_cells(root),
+        "samples": samples,
+        "palette": style.method_palette(predictions["method"]),
+        "markers": style.backbone_markers(predictions["backbone"]),
+    }
+
+
+@pytest.fixture(autouse=True)
+def fast_png(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files, not resolution, are under test: a lower PNG resolution keeps the suite quick."""
+    monkeypatch.setattr(style, "PNG_DPI", 60)
+
+
+def draws(run: dict) -> dict[str, Callable[[Path], list[Path]]]:
+    metrics, predictions = run["metrics"], run["predictions"]
+    looks = {"palette": run["palette"], "markers": run["markers"]}
+    return {
+        "method_comparison": lambda stem: figures.method_comparison(metrics, stem, **looks),
+        "fold_scores": lambda stem: figures.fold_scores(metrics, stem, **looks),
+        "per_class": lambda stem: figures.per_class_sensitivity_specificity(metrics, stem, **looks),
+        "critical_difference": lambda stem: figures.critical_difference(metrics, stem),
+        "external_validation": lambda stem: figures.external_validation(metrics, stem, **looks),
+        "roc_curves": lambda stem: figures.roc_curves(predictions, stem, **looks),
+        "confusion_counts": lambda stem: figures.confusion_matrices(predictions, stem),
+        "confusion_normalised": lambda stem: figures.confusion_matrices(predictions, stem, normalise=True),
+        "reliability": lambda stem: figures.reliability_diagrams(predictions, stem, **looks),
+        "pareto_front": lambda stem: figures.pareto_front(metrics, run["throughput"], stem, **looks),
+        "optuna_history": lambda stem: figures.optuna_history(run["trials"], stem, palette=run["palette"]),
+        "param_importances": lambda stem: figures.param_importances(run["importances"], stem),
+        "learning_curves": lambda stem: figures.learning_curves(run["cells"], stem, palette=run["palette"]),
+        "sample_grid": lambda stem: figures.sample_grid(run["samples"], stem),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "method_comparison",
+        "fold_scores",
+        "per_class",
+        "critical_difference",
+        "external_validation",
+        "roc_curves",
+        "confusion_counts",
+        "confusion_normalised",
+        "reliability",
+        "pareto_front",
+        "optuna_history",
+        "param_importances",
+        "learning_curves",
+        "sample_grid",
+    ],
+)
+def test_figure_is_written_as_pdf_and_png(run: dict, tmp_path: Path, name: str) -> None:
+    paths = draws(run)[name](tmp_path / name)
+    assert [p.suffix for p in paths] == [".pdf", ".png"]
+    pdf, png = paths
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 2000
+    content = pdf.read_bytes()
+    assert content.startswith(b"%PDF") and len(content) > 2000
+    if b"/Font" in content:  # text is embedded TrueType (pdf.fonttype 42), never Type 3
+        assert b"/FontFile2" in content and b"/Type3" not in content
+    width_in = int.from_bytes(png.read_bytes()[16:20], "big") / style.PNG_DPI
+    # journal widths: the tight bounding box trims white space but never adds a column
+    assert width_in <= style.DOUBLE_COLUMN_IN + 0.15, (name, width_in)
+    if name in ("method_comparison", "roc_curves", "per_class"):
+        assert width_in >= style.DOUBLE_COLUMN_IN * 0.85, (name, width_in)
+
+
+def test_optional_figures_draw_nothing_without_their_input(run: dict, tmp_path: Path) -> None:
+    metrics = run["metrics"]
+    internal = metrics[~metrics["split"].str.startswith("external:")]
+    assert figures.external_validation(internal, tmp_path / "external") == []
+    assert figures.pareto_front(metrics, pd.DataFrame(), tmp_path / "pareto") == []
+    assert figures.optuna_history(pd.DataFrame(), tmp_path / "history") == []
+    assert figures.param_importances(pd.DataFrame(), tmp_path / "importances") == []
+    assert figures.learning_curves([{"cell": {"method": "a"}, "history": []}], tmp_path / "curves") == []
+    two = metrics[metrics["method"].isin(["sdc_dl"]) & (metrics["backbone"] == "resnet18")]
+    assert figures.critical_difference(two, tmp_path / "cd") == []  # fewer than 3 configurations
+    assert not list(tmp_path.iterdir())
+
+
+def test_pareto_points_mark_the_front(run: dict) -> None:
+    points = figures.pareto_points(run["metrics"], run["throughput"])
+    assert set(points["backbone"]) == set(SPEC.backbones)  # classical's hog_hist was never measured
+    for _, device in points.groupby("device"):
+        best = device["score"].idxmax()
+        fastest = device[device["images_per_s"] == device["images_per_s"].max()]["score"].idxmax()
+        assert device.loc[best, "optimal"] and device.loc[fastest, "optimal"]
+        for _, row in device[device["optimal"]].iterrows():
+            dominated = (
+                (device["images_per_s"] >= row["images_per_s"])
+                & (device["score"] >= row["score"])
+                & ((device["images_per_s"] > row["images_per_s"]) | (device["score"] > row["score"]))
+            )
+            assert not dominated.any()
+
+
+def test_param_importances_are_deterministic(run: dict) -> None:
+    again = load_optuna_importances(run["root"] / "optuna.db", seed=0)
+    pd.testing.assert_frame_equal(run["importances"], again)
+    assert set(run["importances"]["param"]) == {"lr", "weight_decay", "aug_strength", "backbone_lr_mult"}
+    assert set(run["trials"]["outer_fold"]) == set(range(SPEC.n_folds))  # parsed from '<run>/<cell>' names
+
+
+def test_critical_difference_cliques() -> None:
+    ranks = np.array([1.0, 1.5, 2.8, 4.0, 4.2])
+    assert figures._cliques(ranks, 1.0) == [(0, 1), (3, 4)]
+    assert figures._cliques(ranks, 10.0) == [(0, 4)]
+    assert figures._cliques(ranks, 0.1) == []
+
+
+def test_method_colours_are_fixed_and_distinct() -> None:
+    palette = style.method_palette(["zeta_method", "scratch", "sdc_dl", "alpha_method"])
+    assert palette["sdc_dl"] == style.method_palette(["sdc_dl"])["sdc_dl"]
+    assert palette["scratch"] == style.method_palette(["scratch", "other"])["scratch"]
+    assert len(set(palette.values())) == len(palette)
+    assert palette == style.method_palette(reversed(list(palette)))
+
+
+def test_configuration_labels_are_short_and_unique() -> None:
+    configurations = [
+        ("sdc_dl", "resnet18", "aug", "weighted_ce"),
+        ("sdc_dl", "resnet18", "aug", "focal"),
+        ("scratch", "resnet18", "none", "none"),
+    ]
+    labels = style.configuration_labels(configurations)
+    assert len(set(labels.values())) == 3
+    assert labels[configurations[2]] == "scratch / none"
+    assert style.configuration_labels([("a", "b", "c", "d")]) == {("a", "b", "c", "d"): "a"}
+    assert "\n" in style.wrap_label("sdc_dl_no_imbalance / tf_efficientnet_lite0", 20)
