@@ -114,6 +114,8 @@ class _Trainer:
             device=ctx.device,
             max_epochs=ctx.suite.train.max_epochs or None,
             progress=ctx.progress,
+            precision=ctx.suite.train.precision,
+            channels_last=ctx.suite.train.channels_last,
         )
 
         def report(record: Any) -> None:
@@ -128,10 +130,20 @@ class _Trainer:
         score = best.val_balanced_accuracy if best is not None else float("nan")
 
         def predictor(images: np.ndarray) -> np.ndarray:
-            return predict_proba(built, images, device=ctx.device)
+            return predict_proba(built, images, settings=settings)
 
         predictor.weights = f"{built.weights_source}:{built.weights_location}" if built.weights_location else built.weights_source  # type: ignore[attr-defined]
         return predictor, score, result.best_epoch, [asdict(r) for r in result.history]
+
+
+def _searched_defaults(method: Method, params: dict[str, Any]) -> dict[str, Any]:
+    """The method's default values of the parameters its search space suggests."""
+    recorder = optuna.trial.FixedTrial({k: v for k, v in params.items() if isinstance(v, int | float)})
+    try:
+        names = method.search_space(recorder, method).keys()
+    except ValueError:  # a default the search does not range over: start from a sampled trial instead
+        return {}
+    return {name: params[name] for name in names if name in params}
 
 
 def _refit_params(method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:
@@ -178,6 +190,7 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
             suggest=lambda trial: method.params({**overrides, **method.search_space(trial, method)}),
             objective=objective,
             user_attrs={"fit_sample_ids": list(fit_ids), "val_sample_ids": list(val_ids), "outer_fold": cell.outer_fold},
+            first_trial=_searched_defaults(method, method.params(overrides)),
         )
         params = _refit_params(method, method.params({**overrides, **outcome.best_params}), outcome.best_epoch)
         search_info = asdict(outcome)

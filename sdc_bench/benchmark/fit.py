@@ -6,6 +6,7 @@ device in batches (see :mod:`sdc_bench.zoo.augment`), so no per-image Python wor
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from sdc_bench.errors import ConfigError
 from sdc_bench.zoo.augment import build_augmentation, normalize, to_float
 from sdc_bench.zoo.backbones import BuiltBackbone
 from sdc_bench.zoo.imbalance import build_imbalance
@@ -48,6 +50,17 @@ class FitSettings:
     eval_batch_size: int = 128
     progress: bool = False
     max_epochs: int | None = None  # a cap on epochs per stage, e.g. for smoke runs
+    precision: str = "fp32"  # autocast dtype for forward passes: 'fp32' | 'bf16' | 'fp16'
+    channels_last: bool = False
+
+    def autocast(self) -> Any:
+        """The autocast context of this precision on this device (a no-op for fp32)."""
+        device_type = torch.device(self.device).type
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        if self.precision == "fp16" and device_type != "cuda":
+            raise ConfigError("train.precision='fp16' needs a CUDA device; use 'bf16' on CPU")
+        return torch.autocast(device_type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
 
 @dataclass(frozen=True)
@@ -107,28 +120,45 @@ def _set_bn_eval_if_frozen(model: nn.Module) -> None:
 
 
 def predict_proba(
-    built: BuiltBackbone, images: np.ndarray, *, batch_size: int = 128, device: str = "cpu"
+    built: BuiltBackbone,
+    images: np.ndarray,
+    *,
+    batch_size: int = 128,
+    device: str = "cpu",
+    settings: FitSettings | None = None,
 ) -> np.ndarray:
     """Class probabilities (N, K) as float64 rows that sum to 1."""
+    settings = settings or FitSettings(device=device)
     model = built.model
-    dev = torch.device(device)
+    dev = torch.device(settings.device)
     model.eval()
     out: list[np.ndarray] = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             index = np.arange(start, min(start + batch_size, len(images)))
             x = normalize(to_float(_to_batch(images, index, dev)), built.mean, built.std)
-            logits = model(x).float()
+            if settings.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with settings.autocast():
+                logits = model(x).float()
             out.append(torch.softmax(logits, dim=1).double().cpu().numpy())
     proba = np.concatenate(out) if out else np.zeros((0, built.num_classes))
     return proba / proba.sum(axis=1, keepdims=True)
 
 
 def _evaluate(built: BuiltBackbone, data: ArraySet, settings: FitSettings) -> tuple[float, float]:
-    proba = predict_proba(built, data.images, batch_size=settings.eval_batch_size, device=settings.device)
-    eps = 1e-12
-    loss = float(-np.mean(np.log(proba[np.arange(len(proba)), data.labels] + eps)))
-    return loss, _balanced_accuracy(data.labels, proba.argmax(1), built.num_classes)
+    proba = predict_proba(built, data.images, batch_size=settings.eval_batch_size, settings=settings)
+    return balanced_nll(data.labels, proba), _balanced_accuracy(data.labels, proba.argmax(1), built.num_classes)
+
+
+def balanced_nll(labels: np.ndarray, proba: np.ndarray) -> float:
+    """Class-balanced validation loss: the mean over classes of each class's mean negative log-likelihood.
+
+    Plain cross-entropy on an imbalanced validation set rewards confidence in the majority class and
+    so fights class-weighted training; early stopping on this loss agrees with balanced accuracy.
+    """
+    nll = -np.log(proba[np.arange(len(proba)), labels] + 1e-12)
+    return float(np.mean([nll[labels == k].mean() for k in np.unique(labels)]))
 
 
 def fit_cnn(
@@ -147,13 +177,15 @@ def fit_cnn(
     With ``val=None`` (a refit on all outer-training data with a searched epoch count) every epoch
     runs and the final weights are kept.
 
-    Stages: with ``method.staged``, ``head_epochs`` epochs train the classifier on a frozen backbone, then
-    ``epochs`` epochs fine-tune everything (backbone LR = ``lr * backbone_lr_mult``) under a per-step
+    Stages: with ``method.staged``, ``head_epochs`` epochs train the classifier on a frozen backbone (a
+    warm-up: its epochs are not checkpoint candidates), then ``epochs`` epochs fine-tune everything (backbone LR = ``lr * backbone_lr_mult``) under a per-step
     cosine schedule; otherwise one stage of ``epochs`` (head only when ``method.freeze_backbone``).
     ``on_epoch`` receives each epoch's record (Optuna reports and prunes through it; it may raise).
     """
     device = torch.device(settings.device)
     model = built.model.to(device)
+    if settings.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     num_classes = built.num_classes
     generator = torch.Generator(device=device).manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -181,9 +213,12 @@ def fit_cnn(
     weight_decay = float(params["weight_decay"])
     smoothing = float(params.get("label_smoothing", 0.0))
     bar = tqdm(total=sum(s[1] for s in stages), desc=f"{method.name}", unit="ep", disable=not settings.progress, leave=False)
-    for stage_name, epochs, head_only in stages:
+    for stage_index, (stage_name, epochs, head_only) in enumerate(stages):
         if epochs <= 0:
             continue
+        if stage_index > 0 and stage_index == len(stages) - 1:
+            # the head warm-up prepares fine-tuning; checkpoints are chosen among the final stage's epochs
+            best_loss, best_state = math.inf, None
         if head_only:
             groups: list[dict[str, Any]] = [{"params": _frozen_backbone(model), "lr": lr}]
         else:
@@ -222,8 +257,12 @@ def fit_cnn(
                 if smoothing > 0:
                     targets = targets * (1 - smoothing) + smoothing / num_classes
                 x, targets = augmentation(x, targets, generator)
-                logits = model(normalize(x, built.mean, built.std))
-                loss = criterion(logits, targets)
+                x = normalize(x, built.mean, built.std)
+                if settings.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                with settings.autocast():
+                    logits = model(x)
+                loss = criterion(logits.float(), targets)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -126,11 +126,13 @@ def search(
     *,
     user_attrs: dict[str, Any] | None = None,
     exclusive: bool = True,
+    first_trial: dict[str, Any] | None = None,
 ) -> SearchOutcome:
     """Run (or finish) the study ``name`` up to ``spec.n_trials`` finished trials and return its best.
 
     ``exclusive``: this process alone works on the study (true except for shared multi-worker studies),
     which allows the rebuild that makes resumed searches reproducible.
+    ``first_trial``: parameters tried first (the method's defaults), so a search never ends below them.
     """
     direction: Literal["maximize"] = "maximize"
     try:
@@ -143,6 +145,8 @@ def search(
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
     study.pruner = make_pruner(spec, max_epochs)
+    if first_trial and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(first_trial, skip_if_exists=True)
 
     def run_trial(trial: Trial) -> float:
         params = suggest(trial)

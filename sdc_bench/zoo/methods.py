@@ -31,7 +31,7 @@ SearchSpace = Callable[[TrialLike, "Method"], dict[str, Any]]
 def cnn_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
     """Learning rate, weight decay, epochs per stage, augmentation strength, backbone LR multiplier."""
     params: dict[str, Any] = {
-        "lr": trial.suggest_float("lr", 1e-4, 3e-3, log=True),
+        "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
         "epochs": trial.suggest_int("epochs", 3, max(3, int(method.defaults["epochs"]) * 2)),
     }
@@ -78,12 +78,12 @@ class Method:
     role: str = "baseline"  # 'proposed' | 'baseline' | 'ablation'
     defaults: Mapping[str, Any] = field(
         default_factory=lambda: {
-            "lr": 1e-3,
+            "lr": 3e-3,
             "weight_decay": 1e-4,
             "epochs": 8,
             "head_epochs": 2,
-            "backbone_lr_mult": 0.3,
-            "aug_strength": 1.0,
+            "backbone_lr_mult": 0.5,
+            "aug_strength": 0.5,
             "label_smoothing": 0.0,
         }
     )
