@@ -14,7 +14,7 @@ import numpy as np
 from sdc_bench.errors import ConfigError
 from sdc_bench.zoo._registry import Registry
 
-__all__ = ["FEATURES", "hog", "intensity_histogram", "hog_histogram"]
+__all__ = ["FEATURES", "hog", "hog_histogram", "intensity_histogram"]
 
 FeatureExtractor = Callable[[np.ndarray], np.ndarray]
 FEATURES = Registry[FeatureExtractor]("feature extractor")
