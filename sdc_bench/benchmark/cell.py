@@ -136,14 +136,31 @@ class _Trainer:
         return predictor, score, result.best_epoch, [asdict(r) for r in result.history]
 
 
+class _RangeRecorder:
+    """A stand-in trial that records the range of each parameter a search space suggests."""
+
+    def __init__(self) -> None:
+        self.ranges: dict[str, tuple[float, float, bool]] = {}
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.ranges[name] = (low, high, False)
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        self.ranges[name] = (low, high, True)
+        return low
+
+
 def _searched_defaults(method: Method, params: dict[str, Any]) -> dict[str, Any]:
-    """The method's default values of the parameters its search space suggests."""
-    recorder = optuna.trial.FixedTrial({k: v for k, v in params.items() if isinstance(v, int | float)})
-    try:
-        names = method.search_space(recorder, method).keys()
-    except ValueError:  # a default the search does not range over: start from a sampled trial instead
-        return {}
-    return {name: params[name] for name in names if name in params}
+    """The method's defaults for the searched parameters, clipped into the search ranges (trial 0)."""
+    recorder = _RangeRecorder()
+    method.search_space(recorder, method)
+    first: dict[str, Any] = {}
+    for name, (low, high, integer) in recorder.ranges.items():
+        if isinstance(params.get(name), int | float):
+            value = min(max(params[name], low), high)
+            first[name] = int(value) if integer else float(value)
+    return first
 
 
 def _refit_params(method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:
