@@ -47,8 +47,9 @@ class BackboneSpec:
             return self.mean, self.std
         return (sum(self.mean) / len(self.mean),), (sum(self.std) / len(self.std),)
 
-    def weight_sources(self, weights_dir: str | Path | None = None) -> list[str]:
-        return [*available_sources(self.name, self.packages, weights_dir=weights_dir), "hub"]
+    def weight_sources(self, weights_dir: str | Path | None = None, *, hub: bool = False) -> list[str]:
+        """Sources that could serve ImageNet weights now; ``hub`` says whether the hub is reachable."""
+        return [*available_sources(self.name, self.packages, weights_dir=weights_dir), *(["hub"] if hub else [])]
 
 
 BACKBONES = Registry[BackboneSpec]("backbone")

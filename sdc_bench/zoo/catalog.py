@@ -9,7 +9,9 @@ __all__ = ["catalog"]
 
 def _backbone_rows() -> list[dict[str, Any]]:
     from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, create_backbone
+    from sdc_bench.zoo.weights import hub_reachable
 
+    hub = hub_reachable()
     rows = []
     for entry in BACKBONES.entries():
         spec = entry.obj
@@ -24,7 +26,7 @@ def _backbone_rows() -> list[dict[str, Any]]:
                 "mean": list(spec.mean),
                 "std": list(spec.std),
                 "weights_license": spec.weights_license,
-                "weight_sources_now": ",".join(spec.weight_sources()),
+                "weight_sources_now": ",".join(spec.weight_sources(hub=hub)) or "none (offline)",
                 "description": entry.description,
             }
         )
