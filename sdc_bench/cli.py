@@ -239,6 +239,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--bootstrap", type=int, default=1000, help="patient-level bootstrap resamples (default: 1000)")
     report.set_defaults(func=_cmd_report)
 
+    from sdc_bench.benchmark.throughput import add_cli as add_throughput_cli
+
+    add_throughput_cli(sub)
+
     regress = sub.add_parser("regress", help="check a run against a baseline", description="Compare a run's metrics with a baseline file; exit 1 when any metric moves outside its tolerance.")
     regress.add_argument("run_dir", help="a run folder")
     regress.add_argument("--baseline", required=True, help="baseline JSON, e.g. benchmark/baselines/smoke.json")

@@ -8,7 +8,7 @@ import pytest
 
 from sdc_bench.cli import build_parser, main
 
-SUBCOMMANDS = [["run"], ["list"], ["data"], ["data", "synth"], ["data", "check"], ["report"], ["regress"]]
+SUBCOMMANDS = [["run"], ["list"], ["data"], ["data", "synth"], ["data", "check"], ["report"], ["regress"], ["throughput"], ["worker"]]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -16,7 +16,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "list", "data", "report", "regress"):
+    for command in ("run", "list", "data", "report", "regress", "throughput", "worker"):
         assert command in out
 
 
