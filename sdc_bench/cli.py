@@ -141,7 +141,10 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         Tolerance,
         baseline_from_metrics,
         compare,
+        compare_throughput,
         load_baseline,
+        load_throughput_baseline,
+        throughput_baseline,
         verdict_table,
         write_baseline,
     )
@@ -154,13 +157,24 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         build_reports(store.root)
     metrics = pd.read_csv(store.metrics, dtype={"outer_fold": int}, keep_default_na=False, na_values=[""])
     baseline = Path(args.baseline)
+    throughput_csv = store.root / "throughput.csv"
+    throughput = pd.read_csv(throughput_csv) if throughput_csv.is_file() else None
     if args.update_baseline:
-        suite = json.loads(store.run_json.read_text())["suite"]["name"] if store.run_json.is_file() else store.root.name
-        payload = baseline_from_metrics(metrics, suite=suite, tolerance=Tolerance(args.abs_tol, args.rel_tol), previous=baseline)
+        run_suite = json.loads(store.run_json.read_text())["suite"] if store.run_json.is_file() else {}
+        payload = baseline_from_metrics(metrics, suite=run_suite.get("name", store.root.name), tolerance=Tolerance(args.abs_tol, args.rel_tol), previous=baseline)
+        reference = run_suite.get("throughput", {}).get("reference_backbone", "resnet18")
+        if throughput is not None:
+            payload["throughput"] = throughput_baseline(throughput, reference)
         write_baseline(baseline, payload)
-        print(f"baseline written: {baseline} ({len(payload['metrics'])} metrics)")
+        print(f"baseline written: {baseline} ({len(payload['metrics'])} metrics, {len(payload.get('throughput', {}).get('ratios', []))} speed ratios)")
         return 0
     verdicts = compare(load_baseline(baseline), metrics)
+    reference, expected_speed = load_throughput_baseline(baseline)
+    if expected_speed:
+        if throughput is None:
+            print(f"the baseline has speed ratios but {throughput_csv} is missing; run with the throughput stage enabled")
+            return 1
+        verdicts += compare_throughput(expected_speed, throughput, reference)
     table = verdict_table(verdicts)
     for column, fmt in (("baseline", "{:.4f}"), ("candidate", "{:.4f}"), ("delta", "{:+.4f}"), ("band", "{:.4f}")):
         table[column] = table[column].map(fmt.format)

@@ -88,6 +88,69 @@ def compare(expected: list[Expected], candidate: pd.DataFrame) -> list[Verdict]:
     return verdicts
 
 
+def throughput_ratios(table: pd.DataFrame, reference: str) -> dict[tuple[str, str], float]:
+    """images/s of each (backbone, mode) divided by the reference backbone's, from one throughput table.
+
+    Both were measured in the same run on the same machine, so the ratio is what a regression check can
+    compare across machines (an absolute time never is).
+    """
+    ok = table[table["status"] == "ok"] if "status" in table else table
+    ratios: dict[tuple[str, str], float] = {}
+    for mode, group in ok.groupby("mode"):
+        speeds = group.groupby("backbone")["images_per_s"].max()
+        if reference not in speeds or not speeds[reference] > 0:
+            continue
+        for backbone, speed in speeds.items():
+            if backbone != reference:
+                ratios[(str(backbone), str(mode))] = float(speed) / float(speeds[reference])
+    return ratios
+
+
+def compare_throughput(expected: list[Expected], table: pd.DataFrame, reference: str) -> list[Verdict]:
+    """Verdicts for expected speed ratios (key: backbone, mode, 'speed_ratio', reference)."""
+    ratios = throughput_ratios(table, reference)
+    candidate = pd.DataFrame(
+        [{"backbone": b, "mode": m, "value": r} for (b, m), r in ratios.items()], columns=["backbone", "mode", "value"]
+    )
+    verdicts = []
+    for item in expected:
+        hit = candidate[(candidate["backbone"] == item.key[0]) & (candidate["mode"] == item.key[1])]
+        if hit.empty:
+            verdicts.append(Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing"))
+            continue
+        got = float(hit["value"].iloc[0])
+        delta, band = got - item.value, item.tolerance.band(item.value)
+        status = "regressed" if -delta > band else "improved" if delta > band else "ok"
+        verdicts.append(Verdict(item.key, item.value, got, delta, delta / item.value if item.value else 0.0, band, status))
+    return verdicts
+
+
+def load_throughput_baseline(path: str | Path) -> tuple[str, list[Expected]]:
+    """The throughput part of a baseline: (reference backbone, expected ratios); empty when absent."""
+    payload = json.loads(Path(path).read_text())
+    section = payload.get("throughput")
+    if not section:
+        return "", []
+    default = _tolerance(section.get("default_tolerance"), Tolerance(relative=0.3))
+    try:
+        expected = [
+            Expected((str(e["backbone"]), str(e["mode"]), "speed_ratio", section["reference_backbone"]), float(e["value"]), _tolerance(e.get("tolerance"), default))
+            for e in section["ratios"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(f"baseline {path}: malformed throughput section ({exc}); regenerate it with --update-baseline") from None
+    return str(section["reference_backbone"]), expected
+
+
+def throughput_baseline(table: pd.DataFrame, reference: str, tolerance: Tolerance = Tolerance(relative=0.3)) -> dict[str, Any]:
+    ratios = throughput_ratios(table, reference)
+    return {
+        "reference_backbone": reference,
+        "default_tolerance": {"abs": tolerance.absolute, "rel": tolerance.relative},
+        "ratios": [{"backbone": b, "mode": m, "value": round(r, 4)} for (b, m), r in sorted(ratios.items())],
+    }
+
+
 def _tolerance(payload: dict[str, Any] | None, fallback: Tolerance) -> Tolerance:
     if not payload:
         return fallback
@@ -145,7 +208,10 @@ def write_baseline(path: str | Path, payload: dict[str, Any]) -> None:
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     rows = []
     for v in verdicts:
-        row = dict(zip(KEY, v.key))
+        if len(v.key) == 4:  # a throughput ratio: (backbone, mode, 'speed_ratio', reference)
+            row = {"method": f"throughput vs {v.key[3]}", "backbone": v.key[0], "augment": "", "imbalance": "", "split": v.key[1], "metric": v.key[2], "class_name": ""}
+        else:
+            row = dict(zip(KEY, v.key))
         row.update({k: getattr(v, k) for k in ("baseline", "candidate", "delta", "band", "status")})
         rows.append(row)
     return pd.DataFrame(rows)

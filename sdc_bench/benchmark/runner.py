@@ -185,7 +185,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
                     _do_cell(cell, ctx, store, bar)
                     bar.update(1)
         bar.close()
-    _finish(store, cells, payload, started)
+    _finish(store, cells, payload, started, suite, device, options.progress)
     return root
 
 
@@ -216,11 +216,37 @@ def _run_distributed(ctx: CellContext, store: RunStore, cells: list[Cell], url: 
         store.log_line(f"{len(failed)} local worker(s) exited with errors {failed}; their cells were re-run")
 
 
-def _finish(store: RunStore, cells: list[Cell], payload: dict[str, Any], started: float) -> None:
+def _throughput_stage(suite: Suite, store: RunStore, device: str, progress: bool) -> None:
+    """Speed of the trained backbones (and the reference model) on this machine, beside the results."""
+    from sdc_bench.benchmark.throughput import ThroughputConfig, measure, write_throughput
+    from sdc_bench.zoo.methods import METHODS
+
+    spec = suite.throughput
+    if not spec.enabled or store.root.joinpath("throughput.csv").is_file():
+        return
+    trained = [b for b in suite.backbones if any(METHODS.get(m).kind == "cnn" for m in suite.methods)]
+    backbones = tuple(dict.fromkeys([*trained, spec.reference_backbone]))
+    config = ThroughputConfig(
+        backbones=backbones,
+        batch_sizes=(spec.batch_size,),
+        precisions=(spec.precision,),
+        channels_last=(suite.train.channels_last,),
+        modes=spec.modes,
+        img_size=suite.data.size,
+        device=device,
+        timed_steps=spec.timed_steps,
+    )
+    write_throughput(measure(config, progress=progress), store.root / "throughput.csv")
+    store.log_line(f"throughput: {len(backbones)} backbones measured on {device}")
+
+
+def _finish(store: RunStore, cells: list[Cell], payload: dict[str, Any], started: float, suite: Suite, device: str, progress: bool) -> None:
     from sdc_bench.reports.build import build_reports
 
     predictions = store.collect_predictions([c.cell_id for c in cells])
     write_parquet(store.predictions, predictions)
+    with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
+        _throughput_stage(suite, store, device, progress)
     build_reports(store.root)
     weights = {}
     for cell in cells:

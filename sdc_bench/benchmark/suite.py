@@ -56,6 +56,22 @@ class SearchSpec:
 
 
 @dataclass(frozen=True)
+class ThroughputSpec:
+    """The run's throughput stage: the suite's backbones (plus a reference model) at the suite's size.
+
+    Regression checks compare each backbone's speed as a ratio to ``reference_backbone`` measured in the
+    same run, so a slower or busier machine does not read as a regression.
+    """
+
+    enabled: bool = True
+    batch_size: int = 32
+    precision: str = "fp32"
+    modes: tuple[str, ...] = ("infer", "train")
+    timed_steps: int = 10
+    reference_backbone: str = "resnet18"
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str = "custom"
     description: str = ""
@@ -66,6 +82,7 @@ class Suite:
     protocol: ProtocolSpec = field(default_factory=ProtocolSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     search: SearchSpec = field(default_factory=SearchSpec)
+    throughput: ThroughputSpec = field(default_factory=ThroughputSpec)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
 
     def to_dict(self) -> dict[str, Any]:

@@ -93,3 +93,29 @@ def test_malformed_baseline_is_a_clear_error(tmp_path: Path) -> None:
         load_baseline(bad)
     with pytest.raises(DataError, match="update-baseline"):
         load_baseline(tmp_path / "absent.json")
+
+
+def _throughput(lite0: float, resnet: float) -> pd.DataFrame:
+    rows = []
+    for backbone, speed in (("tf_efficientnet_lite0", lite0), ("resnet18", resnet)):
+        for mode, factor in (("infer", 3.0), ("train", 1.0)):
+            rows.append({"backbone": backbone, "mode": mode, "images_per_s": speed * factor, "status": "ok", "device": "cpu", "precision": "fp32", "batch_size": 32})
+    return pd.DataFrame(rows)
+
+
+def test_throughput_is_judged_as_a_ratio_to_the_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = _run_dir(tmp_path, _metrics())
+    (run / "run.json").write_text(json.dumps({"suite": {"name": "unit", "throughput": {"reference_backbone": "resnet18"}}}))
+    _throughput(200.0, 100.0).to_csv(run / "throughput.csv", index=False)
+    baseline = tmp_path / "baseline.json"
+    assert main(["regress", str(run), "--baseline", str(baseline), "--update-baseline"]) == 0
+    section = json.loads(baseline.read_text())["throughput"]
+    assert {(r["backbone"], r["mode"]): r["value"] for r in section["ratios"]} == {("tf_efficientnet_lite0", "infer"): 2.0, ("tf_efficientnet_lite0", "train"): 2.0}
+
+    _throughput(100.0, 50.0).to_csv(run / "throughput.csv", index=False)  # a machine half as fast: same ratios
+    assert main(["regress", str(run), "--baseline", str(baseline)]) == 0
+    _throughput(120.0, 100.0).to_csv(run / "throughput.csv", index=False)  # lite0 alone 40% slower
+    assert main(["regress", str(run), "--baseline", str(baseline)]) == 1
+    assert "speed_ratio" in capsys.readouterr().out
+    (run / "throughput.csv").unlink()
+    assert main(["regress", str(run), "--baseline", str(baseline)]) == 1
