@@ -47,6 +47,7 @@ class CellContext:
     storage_url: str
     progress: bool = False
     weights_dir: Path | None = None
+    external: dict[str, PreparedData] | None = None  # external validation sets, predicted by every final model
 
 
 def predictions_frame(
@@ -217,6 +218,10 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         params = method.params(overrides)
         predictor, _, best_epoch, history = trainer.fit(params, fit_set, val_set, cell.seed)
     proba = predictor(data.images[test_rows])
+    frames = [predictions_frame(ctx.run_id, cell, data, test_rows, proba)]
+    for name, external in (ctx.external or {}).items():
+        rows = np.arange(len(external.manifest))
+        frames.append(predictions_frame(ctx.run_id, cell, external, rows, predictor(external.images), split=f"external:{name}"))
     info = {
         "cell": asdict(cell),
         "params": params,
@@ -232,4 +237,4 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "history": history,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return predictions_frame(ctx.run_id, cell, data, test_rows, proba), info
+    return pd.concat(frames, ignore_index=True), info

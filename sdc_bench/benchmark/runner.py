@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.determinism import deterministic
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.store import RunStore, environment_info, git_revision, write_json, write_parquet
-from sdc_bench.benchmark.suite import Suite, _build
+from sdc_bench.benchmark.suite import Suite, _build, external_data
 from sdc_bench.benchmark.sweep import open_storage, storage_url
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
@@ -87,6 +87,19 @@ def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_cl
     tmp.replace(store.root / "samples.npz")
 
 
+def _external_sets(suite: Suite, data: PreparedData, progress: bool) -> dict[str, PreparedData]:
+    """External validation sets, restricted to the training classes (another site, another seed)."""
+    sets: dict[str, PreparedData] = {}
+    for index, name in enumerate(suite.external):
+        spec = replace(external_data(suite, name), classes=data.classes)
+        external = prepare_data(spec, seed=suite.seed + 1000 + index, progress=progress)
+        overlap = set(external.manifest["patient_id"]) & set(data.manifest["patient_id"])
+        if overlap:
+            raise ConfigError(f"external set {name!r} shares {len(overlap)} patients with the training data; it must be disjoint")
+        sets[name] = external
+    return sets
+
+
 def _context(suite: Suite, data: PreparedData, store: RunStore, run_id: str, device: str, url: str, options: RunOptions) -> CellContext:
     return CellContext(
         suite=suite,
@@ -97,6 +110,7 @@ def _context(suite: Suite, data: PreparedData, store: RunStore, run_id: str, dev
         storage_url=url,
         progress=options.progress,
         weights_dir=options.weights_dir,
+        external=_external_sets(suite, data, options.progress),
     )
 
 

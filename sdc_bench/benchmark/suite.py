@@ -83,6 +83,8 @@ class Suite:
     train: TrainSpec = field(default_factory=TrainSpec)
     search: SearchSpec = field(default_factory=SearchSpec)
     throughput: ThroughputSpec = field(default_factory=ThroughputSpec)
+    # external validation sets: name -> data-spec values that differ from [data] (e.g. site = "site_b")
+    external: dict[str, dict[str, Any]] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
 
     def to_dict(self) -> dict[str, Any]:
@@ -154,6 +156,10 @@ def validate_suite(suite: Suite, where: str) -> Suite:
         METHODS.get(method).params(overrides)
     if suite.data.resize not in {"letterbox", "resize", "center_crop"}:
         raise ConfigError(f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}")
+    for name, values in suite.external.items():
+        external_data(suite, name)
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: external.{name} must be a table of data settings, e.g. site = 'site_b'")
     if suite.train.precision not in {"fp32", "bf16", "fp16"}:
         raise ConfigError(f"{where}: train.precision must be fp32, bf16 or fp16, got {suite.train.precision!r}")
     if suite.search.pruner not in {"hyperband", "median", "none"}:
@@ -165,6 +171,15 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     if suite.data.size < 16:
         raise ConfigError(f"{where}: data.size must be at least 16 px, got {suite.data.size}")
     return suite
+
+
+def external_data(suite: Suite, name: str) -> DataSpec:
+    """The data spec of external set ``name``: the suite's [data] with that set's values changed."""
+    values = suite.external.get(name)
+    if values is None:
+        raise ConfigError(f"no external dataset {name!r}; known: {', '.join(suite.external) or 'none'}")
+    spec: DataSpec = _build(DataSpec, {**asdict(suite.data), **values}, f"external.{name}")
+    return spec
 
 
 def _parse_value(text: str) -> Any:
@@ -184,7 +199,7 @@ def apply_overrides(suite: Suite, assignments: list[str]) -> Suite:
         parts = key.strip().split(".")
         node = values
         for part in parts[:-1]:
-            if part not in node and parts[0] != "params":
+            if part not in node and parts[0] not in {"params", "external"}:
                 raise ConfigError(f"--set {key}: unknown key {part!r}")
             node = node.setdefault(part, {})
             if not isinstance(node, dict):

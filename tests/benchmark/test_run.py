@@ -175,3 +175,18 @@ def test_a_folder_source_runs_end_to_end(tiny_suite: Path, tmp_path: Path) -> No
     assert len(predictions) == 90
     audit = json.loads((out / "audit.json").read_text())
     assert "notes.txt" in json.dumps(audit)
+
+
+def test_external_validation_set_is_predicted_by_every_final_model(tiny_suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "external"
+    args = ["run", "--suite", str(tiny_suite), "--out", str(out), "--quiet", "--set", "methods=['classical']"]
+    assert main([*args, "--set", "external.site_b.site='site_b'", "--set", "external.site_b.n_images=40"]) == 0
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    external = predictions[predictions["split"] == "external:site_b"]
+    internal = predictions[predictions["split"] == "test"]
+    assert len(internal) == 96
+    assert len(external) == 2 * external["sample_id"].nunique()  # one row per image per outer-fold model
+    assert external["sample_id"].str.startswith("site_b").all()
+    assert not set(external["patient_id"]) & set(internal["patient_id"])
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert "external:site_b" in set(metrics["split"])

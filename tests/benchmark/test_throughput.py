@@ -39,8 +39,17 @@ GRID = ThroughputConfig(
 )
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    # tiny models gain nothing from a second thread, and one thread does not stall when the cores are shared
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
-def table() -> pd.DataFrame:
+def table(_one_thread: None) -> pd.DataFrame:
     return measure(GRID, progress=False)
 
 
