@@ -97,10 +97,13 @@ def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int)
 
 
 def _to_batch(images: np.ndarray, index: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Gather uint8 rows of the cache; on a GPU via pinned memory with an asynchronous copy."""
     batch = torch.from_numpy(np.ascontiguousarray(images[index]))
     if batch.ndim == 3:
         batch = batch.unsqueeze(1)
-    return batch.to(device, non_blocking=True)
+    if device.type == "cuda":
+        return batch.pin_memory().to(device, non_blocking=True)
+    return batch
 
 
 def _frozen_backbone(model: nn.Module) -> list[nn.Parameter]:
