@@ -15,6 +15,7 @@ uninterrupted one would have.
 
 from __future__ import annotations
 
+import binascii
 import math
 import warnings
 from collections.abc import Callable
@@ -79,12 +80,36 @@ def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=spec.n_startup_trials)
 
 
-def make_pruner(spec: SearchSpec, max_epochs: int) -> optuna.pruners.BasePruner:
+class _KeyedHyperbandPruner(optuna.pruners.HyperbandPruner):
+    """Hyperband whose bracket of a trial depends on a stable key, not on the study's name.
+
+    Optuna hashes ``study_name`` and the trial number to pick the bracket; our study names carry a
+    per-run id, which would make pruning (and so results) differ between two runs with the same seed.
+    """
+
+    def __init__(self, key: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._key = key
+
+    def _get_bracket_id(self, study: optuna.study.Study, trial: FrozenTrial) -> int:
+        if len(self._pruners) == 0:
+            return 0
+        assert self._n_brackets is not None
+        n = binascii.crc32(f"{self._key}_{trial.number}".encode()) % self._total_trial_allocation_budget
+        for bracket_id in range(self._n_brackets):
+            n -= self._trial_allocation_budgets[bracket_id]
+            if n < 0:
+                return bracket_id
+        raise AssertionError("unreachable: budgets sum to the total")
+
+
+def make_pruner(spec: SearchSpec, max_epochs: int, key: str = "") -> optuna.pruners.BasePruner:
+    """``key`` (the cell id) fixes Hyperband's bracket assignment independently of the run."""
     if spec.pruner == "none":
         return optuna.pruners.NopPruner()
     if spec.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
-    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(2, max_epochs), reduction_factor=3)
+    return _KeyedHyperbandPruner(key, min_resource=1, max_resource=max(2, max_epochs), reduction_factor=3)
 
 
 @dataclass(frozen=True)
@@ -144,7 +169,7 @@ def search(
     for key, value in (user_attrs or {}).items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
-    study.pruner = make_pruner(spec, max_epochs)
+    study.pruner = make_pruner(spec, max_epochs, key=name.rsplit("/", 1)[-1])
     if first_trial and not study.get_trials(deepcopy=False):
         study.enqueue_trial(first_trial, skip_if_exists=True)
 

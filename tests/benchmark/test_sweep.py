@@ -187,3 +187,14 @@ def test_two_workers_on_postgresql(suite_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "pg"
     assert main(["run", "--suite", str(suite_file), "--out", str(out), "--storage", url, "--workers", "2", "--quiet"]) == 0
     _assert_every_cell_once(out, url)
+
+
+def test_two_runs_with_one_seed_search_and_predict_alike(reference_run: Path, suite_file: Path, tmp_path: Path) -> None:
+    """Runs get distinct ids (they may share a database), yet the same seed gives the same search."""
+    again = tmp_path / "again"
+    assert main(["run", "--suite", str(suite_file), "--out", str(again), "--quiet"]) == 0
+    first, second = _studies(reference_run), _studies(again)
+    for name, study in first.items():
+        assert [t.state for t in study.trials] == [t.state for t in second[name].trials], name
+        assert [t.params for t in study.trials] == [t.params for t in second[name].trials], name
+    pd.testing.assert_frame_equal(_predictions(again), _predictions(reference_run))
