@@ -27,18 +27,30 @@ _results: dict[str, dict[str, Any]] = {}
 
 @pytest.fixture(scope="module")
 def prepared() -> tuple[Any, Any, list[Any]]:
-    suite = apply_overrides(load_suite("quick"), ["methods=['sdc_dl']", f"search.n_trials={N_TRIALS}", "search.n_startup_trials=3"])
+    suite = apply_overrides(
+        load_suite("quick"),
+        ["methods=['sdc_dl']", f"search.n_trials={N_TRIALS}", "search.n_startup_trials=3"],
+    )
     data = prepare_data(suite.data, seed=suite.seed, progress=False)
     folds = outer_folds(data.manifest, suite.protocol.outer_folds, suite.seed)
     return suite, data, folds
 
 
 @pytest.mark.parametrize("pruner", ["none", "hyperband"])
-def test_search_with_and_without_pruning(benchmark: Any, prepared: tuple[Any, Any, list[Any]], pruner: str, tmp_path: Path) -> None:
+def test_search_with_and_without_pruning(
+    benchmark: Any, prepared: tuple[Any, Any, list[Any]], pruner: str, tmp_path: Path
+) -> None:
     suite, data, folds = prepared
     suite = replace(suite, search=replace(suite.search, pruner=pruner))
     cell = plan_cells(suite, len(folds))[0]
-    ctx = CellContext(suite=suite, data=data, folds=folds, run_id=f"prune-{pruner}", device="cpu", storage_url=storage_url(None, tmp_path))
+    ctx = CellContext(
+        suite=suite,
+        data=data,
+        folds=folds,
+        run_id=f"prune-{pruner}",
+        device="cpu",
+        storage_url=storage_url(None, tmp_path),
+    )
 
     def search_cell() -> dict[str, Any]:
         with deterministic(True):
@@ -46,8 +58,16 @@ def test_search_with_and_without_pruning(benchmark: Any, prepared: tuple[Any, An
 
     info = benchmark.pedantic(search_cell, rounds=1, iterations=1)
     _results[pruner] = {**info, "seconds": benchmark.stats.stats.median}
-    benchmark.extra_info.update(epochs_trained=info["epochs_trained"], best_inner_balanced_accuracy=info["best_value"], pruned=info["n_pruned"])
-    print(f"\n{pruner}: {info['epochs_trained']} epochs over {info['n_trials']} trials ({info['n_pruned']} pruned), best inner balanced accuracy {info['best_value']:.3f}, {benchmark.stats.stats.median:.0f}s")
+    benchmark.extra_info.update(
+        epochs_trained=info["epochs_trained"],
+        best_inner_balanced_accuracy=info["best_value"],
+        pruned=info["n_pruned"],
+    )
+    print(
+        f"\n{pruner}: {info['epochs_trained']} epochs over {info['n_trials']} trials ({info['n_pruned']} pruned), best inner balanced accuracy {info['best_value']:.3f}, {benchmark.stats.stats.median:.0f}s"
+    )
     if len(_results) == 2:
         ratio = _results["none"]["epochs_trained"] / _results["hyperband"]["epochs_trained"]
-        print(f"pruning trains {ratio:.2f}x fewer epochs; best score {_results['hyperband']['best_value']:.3f} vs {_results['none']['best_value']:.3f} without pruning")
+        print(
+            f"pruning trains {ratio:.2f}x fewer epochs; best score {_results['hyperband']['best_value']:.3f} vs {_results['none']['best_value']:.3f} without pruning"
+        )

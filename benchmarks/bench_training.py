@@ -55,7 +55,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def arrays(dataset: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> ArraySet:
     manifest = load_source(dataset[0])
-    cache = build_cache(manifest, Preprocess(size=SIZE, resize="resize"), tmp_path_factory.mktemp("cache"), progress=False)
+    cache = build_cache(
+        manifest, Preprocess(size=SIZE, resize="resize"), tmp_path_factory.mktemp("cache"), progress=False
+    )
     classes = sorted(manifest["label"].unique())
     labels = manifest["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     return ArraySet(cache.images[cache.indices(manifest["sample_id"].tolist())], labels)
@@ -82,7 +84,9 @@ def test_sdc_bench_epoch(benchmark: Any, arrays: ArraySet) -> None:
     started = time.perf_counter()
     benchmark.pedantic(epoch, rounds=2, iterations=1)
     _results["sdc_bench_epoch_s"] = benchmark.stats.stats.median
-    print(f"\nsdc-bench epoch: {N_IMAGES / benchmark.stats.stats.median:.1f} images/s ({time.perf_counter() - started:.1f}s)")
+    print(
+        f"\nsdc-bench epoch: {N_IMAGES / benchmark.stats.stats.median:.1f} images/s ({time.perf_counter() - started:.1f}s)"
+    )
 
 
 def test_naive_epoch(benchmark: Any, dataset: tuple[Path, Path]) -> None:
@@ -95,7 +99,13 @@ def test_naive_epoch(benchmark: Any, dataset: tuple[Path, Path]) -> None:
             transforms.Normalize([0.5], [0.5]),
         ]
     )
-    loader = DataLoader(datasets.ImageFolder(str(dataset[1]), transform=transform), batch_size=BATCH, shuffle=True, num_workers=2, drop_last=False)
+    loader = DataLoader(
+        datasets.ImageFolder(str(dataset[1]), transform=transform),
+        batch_size=BATCH,
+        shuffle=True,
+        num_workers=2,
+        drop_last=False,
+    )
 
     def epoch() -> None:
         model = _model().model.train()
@@ -110,7 +120,9 @@ def test_naive_epoch(benchmark: Any, dataset: tuple[Path, Path]) -> None:
     benchmark.pedantic(epoch, rounds=2, iterations=1)
     _results["naive_epoch_s"] = benchmark.stats.stats.median
     ratio = _results["naive_epoch_s"] / _results["sdc_bench_epoch_s"]
-    print(f"\nnaive epoch: {N_IMAGES / benchmark.stats.stats.median:.1f} images/s; sdc-bench / naive = {ratio:.2f}x (target >= 1.5x)")
+    print(
+        f"\nnaive epoch: {N_IMAGES / benchmark.stats.stats.median:.1f} images/s; sdc-bench / naive = {ratio:.2f}x (target >= 1.5x)"
+    )
     benchmark.extra_info["speedup"] = ratio
     assert ratio >= 1.5
 
@@ -146,6 +158,8 @@ def test_train_step_vs_bare_step(benchmark: Any, arrays: ArraySet) -> None:
         timings.append(time.perf_counter() - started)
     loop_images_per_s = 16 * BATCH / float(np.median(timings))
     ratio = loop_images_per_s / bare_images_per_s
-    print(f"\nbare step {bare_images_per_s:.1f} images/s, sdc-bench loop {loop_images_per_s:.1f} images/s: ratio {ratio:.3f} (target >= 0.85)")
+    print(
+        f"\nbare step {bare_images_per_s:.1f} images/s, sdc-bench loop {loop_images_per_s:.1f} images/s: ratio {ratio:.3f} (target >= 0.85)"
+    )
     benchmark.extra_info["ratio_to_bare_step"] = ratio
     assert ratio >= 0.85

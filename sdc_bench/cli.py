@@ -40,7 +40,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from sdc_bench.benchmark.estimate import estimate_cost
 
         cells = plan_cells(suite, suite.protocol.outer_folds)
-        print(f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell")
+        print(
+            f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell"
+        )
         for cell in cells:
             print(f"  {cell.cell_id}  seed={cell.seed}  augment={cell.augment}  imbalance={cell.imbalance}")
         print(estimate_cost(suite, cells))
@@ -66,7 +68,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_worker(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import run_worker
 
-    ran = run_worker(Path(args.run_dir), args.storage, progress=_progress_wanted(args), weights_dir=Path(args.weights_dir) if args.weights_dir else None)
+    ran = run_worker(
+        Path(args.run_dir),
+        args.storage,
+        progress=_progress_wanted(args),
+        weights_dir=Path(args.weights_dir) if args.weights_dir else None,
+    )
     print(f"worker finished: {ran} cell(s) run here")
     return 0
 
@@ -98,7 +105,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_data_synth(args: argparse.Namespace) -> int:
     from sdc_bench.data.synthspine import SynthConfig, contact_sheet, generate
 
-    kwargs: dict[str, object] = {"n_images": args.n, "seed": args.seed, "size": args.size, "site": args.site, "bit_depth": args.bit_depth}
+    kwargs: dict[str, object] = {
+        "n_images": args.n,
+        "seed": args.seed,
+        "size": args.size,
+        "site": args.site,
+        "bit_depth": args.bit_depth,
+    }
     if args.classes:
         kwargs["classes"] = tuple(args.classes.split(","))
     if args.modalities:
@@ -106,7 +119,9 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     config = SynthConfig(**kwargs)  # type: ignore[arg-type]
     out = Path(args.out)
     manifest = generate(out, config, fmt=args.format, progress=_progress_wanted(args))
-    print(f"wrote {len(manifest)} images of {manifest['patient_id'].nunique()} patients to {out} (manifest: {out / 'manifest.csv'})")
+    print(
+        f"wrote {len(manifest)} images of {manifest['patient_id'].nunique()} patients to {out} (manifest: {out / 'manifest.csv'})"
+    )
     if args.preview:
         sheet = contact_sheet(out / "contact_sheet.png", seed=args.seed, site=args.site)
         print(f"contact sheet: {sheet}")
@@ -161,22 +176,36 @@ def _cmd_regress(args: argparse.Namespace) -> int:
     throughput = pd.read_csv(throughput_csv) if throughput_csv.is_file() else None
     if args.update_baseline:
         run_suite = json.loads(store.run_json.read_text())["suite"] if store.run_json.is_file() else {}
-        payload = baseline_from_metrics(metrics, suite=run_suite.get("name", store.root.name), tolerance=Tolerance(args.abs_tol, args.rel_tol), previous=baseline)
+        payload = baseline_from_metrics(
+            metrics,
+            suite=run_suite.get("name", store.root.name),
+            tolerance=Tolerance(args.abs_tol, args.rel_tol),
+            previous=baseline,
+        )
         reference = run_suite.get("throughput", {}).get("reference_backbone", "resnet18")
         if throughput is not None:
             payload["throughput"] = throughput_baseline(throughput, reference)
         write_baseline(baseline, payload)
-        print(f"baseline written: {baseline} ({len(payload['metrics'])} metrics, {len(payload.get('throughput', {}).get('ratios', []))} speed ratios)")
+        print(
+            f"baseline written: {baseline} ({len(payload['metrics'])} metrics, {len(payload.get('throughput', {}).get('ratios', []))} speed ratios)"
+        )
         return 0
     verdicts = compare(load_baseline(baseline), metrics)
     reference, expected_speed = load_throughput_baseline(baseline)
     if expected_speed:
         if throughput is None:
-            print(f"the baseline has speed ratios but {throughput_csv} is missing; run with the throughput stage enabled")
+            print(
+                f"the baseline has speed ratios but {throughput_csv} is missing; run with the throughput stage enabled"
+            )
             return 1
         verdicts += compare_throughput(expected_speed, throughput, reference)
     table = verdict_table(verdicts)
-    for column, fmt in (("baseline", "{:.4f}"), ("candidate", "{:.4f}"), ("delta", "{:+.4f}"), ("band", "{:.4f}")):
+    for column, fmt in (
+        ("baseline", "{:.4f}"),
+        ("candidate", "{:.4f}"),
+        ("delta", "{:+.4f}"),
+        ("band", "{:.4f}"),
+    ):
         table[column] = table[column].map(fmt.format)
     print(to_markdown(table.drop(columns=["augment", "imbalance"])))
     failed = [v for v in verdicts if v.failed]
@@ -198,36 +227,85 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sdc-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a benchmark suite end to end", description="Run a suite: data, patient-grouped folds, training of every method, predictions, metrics, tables and figures.")
-    run.add_argument("--suite", default="smoke", help="built-in suite name (smoke, quick, full) or a path to a .toml suite (default: smoke)")
-    run.add_argument("--data", help="use this dataset instead of the suite's (a CSV manifest or a folder of class sub-folders)")
+    run = sub.add_parser(
+        "run",
+        help="run a benchmark suite end to end",
+        description="Run a suite: data, patient-grouped folds, training of every method, predictions, metrics, tables and figures.",
+    )
+    run.add_argument(
+        "--suite",
+        default="smoke",
+        help="built-in suite name (smoke, quick, full) or a path to a .toml suite (default: smoke)",
+    )
+    run.add_argument(
+        "--data",
+        help="use this dataset instead of the suite's (a CSV manifest or a folder of class sub-folders)",
+    )
     run.add_argument("--out", help="run folder (default: reports/<suite>-<timestamp>)")
-    run.add_argument("--seed", type=int, help="run seed; every cell's seed is derived from it (default: the suite's)")
-    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a suite value, e.g. --set data.size=128 (repeatable)")
-    run.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run; finished cells are not recomputed")
+    run.add_argument(
+        "--seed", type=int, help="run seed; every cell's seed is derived from it (default: the suite's)"
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a suite value, e.g. --set data.size=128 (repeatable)",
+    )
+    run.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run; finished cells are not recomputed"
+    )
     run.add_argument("--dry-run", action="store_true", help="print the planned cells and exit")
-    run.add_argument("--skip-bad", action="store_true", help="skip unreadable or invalid images (listed in the audit) instead of stopping")
-    run.add_argument("--weights-dir", help="folder of <backbone>.safetensors/.pth weight files (also $SDC_BENCH_WEIGHTS_DIR)")
-    run.add_argument("--storage", help="Optuna storage: default SQLite in the run folder; a .log file (JournalStorage) for processes on one machine; postgresql://USER@HOST/DB for workers on many machines")
-    run.add_argument("--workers", type=int, default=1, help="local worker processes sharing the run (default: 1)")
+    run.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip unreadable or invalid images (listed in the audit) instead of stopping",
+    )
+    run.add_argument(
+        "--weights-dir",
+        help="folder of <backbone>.safetensors/.pth weight files (also $SDC_BENCH_WEIGHTS_DIR)",
+    )
+    run.add_argument(
+        "--storage",
+        help="Optuna storage: default SQLite in the run folder; a .log file (JournalStorage) for processes on one machine; postgresql://USER@HOST/DB for workers on many machines",
+    )
+    run.add_argument(
+        "--workers", type=int, default=1, help="local worker processes sharing the run (default: 1)"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=_cmd_run)
 
-    worker = sub.add_parser("worker", help="join a run as a worker", description="Join an existing run (its folder must be reachable) and claim cells from its queue until none is left.")
+    worker = sub.add_parser(
+        "worker",
+        help="join a run as a worker",
+        description="Join an existing run (its folder must be reachable) and claim cells from its queue until none is left.",
+    )
     worker.add_argument("run_dir", help="the run folder (shared file system)")
-    worker.add_argument("--storage", help="the run's Optuna storage, e.g. postgresql://USER@HOST/DB (default: the one in run.json)")
+    worker.add_argument(
+        "--storage",
+        help="the run's Optuna storage, e.g. postgresql://USER@HOST/DB (default: the one in run.json)",
+    )
     worker.add_argument("--weights-dir", help="folder of <backbone>.safetensors/.pth weight files")
     worker.add_argument("--quiet", action="store_true", help="no progress bars")
     worker.set_defaults(func=_cmd_worker)
 
-    listing = sub.add_parser("list", help="list a registry of the zoo", description="List backbones, augmentations, imbalance strategies, methods or suites with their metadata.")
+    listing = sub.add_parser(
+        "list",
+        help="list a registry of the zoo",
+        description="List backbones, augmentations, imbalance strategies, methods or suites with their metadata.",
+    )
     listing.add_argument("registry", choices=["backbones", "augmentations", "imbalance", "methods", "suites"])
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(func=_cmd_list)
 
-    data = sub.add_parser("data", help="generate or check datasets", description="Generate SynthSpine data or audit a dataset.")
+    data = sub.add_parser(
+        "data", help="generate or check datasets", description="Generate SynthSpine data or audit a dataset."
+    )
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    synth = data_sub.add_parser("synth", help="generate a SynthSpine dataset", description="Render a procedural spine dataset (PNG or DICOM) with a manifest.csv.")
+    synth = data_sub.add_parser(
+        "synth",
+        help="generate a SynthSpine dataset",
+        description="Render a procedural spine dataset (PNG or DICOM) with a manifest.csv.",
+    )
     synth.add_argument("--out", required=True, help="output folder")
     synth.add_argument("--n", type=int, default=1000, help="number of images (default: 1000)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -237,32 +315,60 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--classes", help="comma-separated subset of classes (default: all five)")
     synth.add_argument("--modalities", help="comma-separated subset of xray,mri (default: both)")
     synth.add_argument("--bit-depth", type=int, choices=[8, 16], default=8, help="PNG bit depth (default: 8)")
-    synth.add_argument("--preview", action="store_true", help="also write contact_sheet.png (classes x views)")
+    synth.add_argument(
+        "--preview", action="store_true", help="also write contact_sheet.png (classes x views)"
+    )
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=_cmd_data_synth)
-    check = data_sub.add_parser("check", help="audit a dataset", description="Count classes, patients, modalities; find duplicates, unreadable files and classes too small for the folds.")
+    check = data_sub.add_parser(
+        "check",
+        help="audit a dataset",
+        description="Count classes, patients, modalities; find duplicates, unreadable files and classes too small for the folds.",
+    )
     check.add_argument("source", help="a CSV manifest or a folder of class sub-folders")
     check.add_argument("--folds", type=int, default=5, help="planned number of outer folds (default: 5)")
     check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
-    check.add_argument("--skip-bad", action="store_true", help="skip bad files and list them instead of stopping")
+    check.add_argument(
+        "--skip-bad", action="store_true", help="skip bad files and list them instead of stopping"
+    )
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=_cmd_data_check)
 
-    report = sub.add_parser("report", help="rebuild metrics, tables and figures of a run", description="Re-derive metrics.csv, tables and figures from a run folder's stored predictions, without training.")
+    report = sub.add_parser(
+        "report",
+        help="rebuild metrics, tables and figures of a run",
+        description="Re-derive metrics.csv, tables and figures from a run folder's stored predictions, without training.",
+    )
     report.add_argument("run_dir", help="a run folder")
-    report.add_argument("--bootstrap", type=int, default=1000, help="patient-level bootstrap resamples (default: 1000)")
+    report.add_argument(
+        "--bootstrap", type=int, default=1000, help="patient-level bootstrap resamples (default: 1000)"
+    )
     report.set_defaults(func=_cmd_report)
 
     from sdc_bench.benchmark.throughput import add_cli as add_throughput_cli
 
     add_throughput_cli(sub)
 
-    regress = sub.add_parser("regress", help="check a run against a baseline", description="Compare a run's metrics with a baseline file; exit 1 when any metric moves outside its tolerance.")
+    regress = sub.add_parser(
+        "regress",
+        help="check a run against a baseline",
+        description="Compare a run's metrics with a baseline file; exit 1 when any metric moves outside its tolerance.",
+    )
     regress.add_argument("run_dir", help="a run folder")
-    regress.add_argument("--baseline", required=True, help="baseline JSON, e.g. benchmark/baselines/smoke.json")
-    regress.add_argument("--update-baseline", action="store_true", help="write the run's metrics as the new baseline instead of checking")
-    regress.add_argument("--abs-tol", type=float, default=0.05, help="absolute tolerance for a new baseline (default: 0.05)")
-    regress.add_argument("--rel-tol", type=float, default=0.0, help="relative tolerance for a new baseline (default: 0)")
+    regress.add_argument(
+        "--baseline", required=True, help="baseline JSON, e.g. benchmark/baselines/smoke.json"
+    )
+    regress.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write the run's metrics as the new baseline instead of checking",
+    )
+    regress.add_argument(
+        "--abs-tol", type=float, default=0.05, help="absolute tolerance for a new baseline (default: 0.05)"
+    )
+    regress.add_argument(
+        "--rel-tol", type=float, default=0.0, help="relative tolerance for a new baseline (default: 0)"
+    )
     regress.set_defaults(func=_cmd_regress)
     return parser
 
@@ -276,7 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sdc-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sdc-bench: interrupted; finished cells are kept, continue with --resume RUN_DIR", file=sys.stderr)
+        print(
+            "sdc-bench: interrupted; finished cells are kept, continue with --resume RUN_DIR", file=sys.stderr
+        )
         return 130
 
 

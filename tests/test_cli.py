@@ -8,7 +8,17 @@ import pytest
 
 from sdc_bench.cli import build_parser, main
 
-SUBCOMMANDS = [["run"], ["list"], ["data"], ["data", "synth"], ["data", "check"], ["report"], ["regress"], ["throughput"], ["worker"]]
+SUBCOMMANDS = [
+    ["run"],
+    ["list"],
+    ["data"],
+    ["data", "synth"],
+    ["data", "check"],
+    ["report"],
+    ["regress"],
+    ["throughput"],
+    ["worker"],
+]
 
 
 def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -21,7 +31,9 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS, ids=" ".join)
-def test_each_subcommand_help_describes_its_options(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_subcommand_help_describes_its_options(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
     assert exit_info.value.code == 0
@@ -39,11 +51,22 @@ def test_run_help_names_the_stable_options(capsys: pytest.CaptureFixture[str]) -
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sdc_bench", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sdc_bench", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def test_missing_manifest_is_one_line_exit_2(tmp_path: Path) -> None:
-    result = _cli("run", "--suite", "smoke", "--data", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "run"), cwd=tmp_path)
+    result = _cli(
+        "run",
+        "--suite",
+        "smoke",
+        "--data",
+        str(tmp_path / "absent.csv"),
+        "--out",
+        str(tmp_path / "run"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -47,7 +47,9 @@ class CellContext:
     storage_url: str
     progress: bool = False
     weights_dir: Path | None = None
-    external: dict[str, PreparedData] | None = None  # external validation sets, predicted by every final model
+    external: dict[str, PreparedData] | None = (
+        None  # external validation sets, predicted by every final model
+    )
 
 
 def predictions_frame(
@@ -93,13 +95,25 @@ class _Trainer:
         return ArraySet(self.ctx.data.images[rows], self.labels[rows])
 
     def fit(
-        self, params: dict[str, Any], train: ArraySet, val: ArraySet | None, seed: int, trial: optuna.Trial | None = None
+        self,
+        params: dict[str, Any],
+        train: ArraySet,
+        val: ArraySet | None,
+        seed: int,
+        trial: optuna.Trial | None = None,
     ) -> tuple[Any, float, int, list[dict[str, Any]]]:
         """Returns (predictor, inner-validation balanced accuracy, best epoch, history)."""
         ctx, method = self.ctx, self.method
         seed_everything(seed)
         if method.kind == "features":
-            model = fit_features(method, params, train, val if val is not None else train, num_classes=len(ctx.data.classes), seed=seed)
+            model = fit_features(
+                method,
+                params,
+                train,
+                val if val is not None else train,
+                num_classes=len(ctx.data.classes),
+                seed=seed,
+            )
             return model.predict_proba, model.val_balanced_accuracy, 0, []
         built = create_backbone(
             self.cell.backbone,
@@ -133,7 +147,11 @@ class _Trainer:
         def predictor(images: np.ndarray) -> np.ndarray:
             return predict_proba(built, images, settings=settings)
 
-        predictor.weights = f"{built.weights_source}:{built.weights_location}" if built.weights_location else built.weights_source  # type: ignore[attr-defined]
+        predictor.weights = (
+            f"{built.weights_source}:{built.weights_location}"
+            if built.weights_location
+            else built.weights_source
+        )  # type: ignore[attr-defined]
         return predictor, score, result.best_epoch, [asdict(r) for r in result.history]
 
 
@@ -196,7 +214,9 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     if suite.search.n_trials > 0:
 
         def objective(trial: optuna.Trial, params: dict[str, Any]) -> tuple[float, int]:
-            _, score, best_epoch, _ = trainer.fit(params, fit_set, val_set, derive_seed(cell.seed, "trial", trial.number), trial)
+            _, score, best_epoch, _ = trainer.fit(
+                params, fit_set, val_set, derive_seed(cell.seed, "trial", trial.number), trial
+            )
             return score, best_epoch
 
         outcome = search(
@@ -207,13 +227,21 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
             _max_search_epochs(method, suite),
             suggest=lambda trial: method.params({**overrides, **method.search_space(trial, method)}),
             objective=objective,
-            user_attrs={"fit_sample_ids": list(fit_ids), "val_sample_ids": list(val_ids), "outer_fold": cell.outer_fold},
+            user_attrs={
+                "fit_sample_ids": list(fit_ids),
+                "val_sample_ids": list(val_ids),
+                "outer_fold": cell.outer_fold,
+            },
             first_trial=_searched_defaults(method, method.params(overrides)),
         )
-        params = _refit_params(method, method.params({**overrides, **outcome.best_params}), outcome.best_epoch)
+        params = _refit_params(
+            method, method.params({**overrides, **outcome.best_params}), outcome.best_epoch
+        )
         search_info = asdict(outcome)
         # the refit sees all outer-training patients, for the searched number of epochs
-        predictor, _, best_epoch, history = trainer.fit(params, trainer.arrays(data.rows(fold.train)), None, cell.seed)
+        predictor, _, best_epoch, history = trainer.fit(
+            params, trainer.arrays(data.rows(fold.train)), None, cell.seed
+        )
     else:
         params = method.params(overrides)
         predictor, _, best_epoch, history = trainer.fit(params, fit_set, val_set, cell.seed)
@@ -221,7 +249,11 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     frames = [predictions_frame(ctx.run_id, cell, data, test_rows, proba)]
     for name, external in (ctx.external or {}).items():
         rows = np.arange(len(external.manifest))
-        frames.append(predictions_frame(ctx.run_id, cell, external, rows, predictor(external.images), split=f"external:{name}"))
+        frames.append(
+            predictions_frame(
+                ctx.run_id, cell, external, rows, predictor(external.images), split=f"external:{name}"
+            )
+        )
     info = {
         "cell": asdict(cell),
         "params": params,

@@ -60,12 +60,18 @@ def estimate_cost(suite: Suite, cells: list[Cell], device: str | None = None) ->
         method = METHODS.get(cell.method)
         if method.kind == "features":
             continue
-        epochs = int(method.defaults.get("epochs", 1)) + (int(method.defaults.get("head_epochs", 0)) if method.staged else 0)
+        epochs = int(method.defaults.get("epochs", 1)) + (
+            int(method.defaults.get("head_epochs", 0)) if method.staged else 0
+        )
         if suite.train.max_epochs:
             epochs = min(epochs, suite.train.max_epochs * (2 if method.staged else 1))
-        images = suite.search.n_trials * epochs * n_fit * pruning + epochs * (n_train if suite.search.n_trials else n_fit)
+        images = suite.search.n_trials * epochs * n_fit * pruning + epochs * (
+            n_train if suite.search.n_trials else n_fit
+        )
         if cell.backbone not in speeds:
-            speeds[cell.backbone] = measure_train_speed(cell.backbone, suite.data.size, min(suite.train.batch_size, 8), device, steps=2)
+            speeds[cell.backbone] = measure_train_speed(
+                cell.backbone, suite.data.size, min(suite.train.batch_size, 8), device, steps=2
+            )
         total_images += images
         seconds += images / speeds[cell.backbone] * 1.3  # validation passes and data handling
     rates = ", ".join(f"{name} {speed:.0f} img/s" for name, speed in speeds.items())

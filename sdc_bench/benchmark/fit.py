@@ -60,7 +60,9 @@ class FitSettings:
             return contextlib.nullcontext()
         if self.precision == "fp16" and device_type != "cuda":
             raise ConfigError("train.precision='fp16' needs a CUDA device; use 'bf16' on CPU")
-        return torch.autocast(device_type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
+        return torch.autocast(
+            device_type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16
+        )
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,9 @@ def _frozen_backbone(model: nn.Module) -> list[nn.Parameter]:
 def _set_bn_eval_if_frozen(model: nn.Module) -> None:
     # frozen features must stay frozen: batch-norm statistics must not drift either
     for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in module.parameters()):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+            p.requires_grad for p in module.parameters()
+        ):
             module.eval()
 
 
@@ -151,7 +155,9 @@ def predict_proba(
 
 def _evaluate(built: BuiltBackbone, data: ArraySet, settings: FitSettings) -> tuple[float, float]:
     proba = predict_proba(built, data.images, batch_size=settings.eval_batch_size, settings=settings)
-    return balanced_nll(data.labels, proba), _balanced_accuracy(data.labels, proba.argmax(1), built.num_classes)
+    return balanced_nll(data.labels, proba), _balanced_accuracy(
+        data.labels, proba.argmax(1), built.num_classes
+    )
 
 
 def balanced_nll(labels: np.ndarray, proba: np.ndarray) -> float:
@@ -192,8 +198,12 @@ def fit_cnn(
     num_classes = built.num_classes
     generator = torch.Generator(device=device).manual_seed(seed)
     rng = np.random.default_rng(seed)
-    augmentation = build_augmentation(method.augment, strength=float(params.get("aug_strength", 1.0))).to(device)
-    strategy_params = {"gamma": params["focal_gamma"]} if "focal_gamma" in params and method.imbalance == "focal" else {}
+    augmentation = build_augmentation(method.augment, strength=float(params.get("aug_strength", 1.0))).to(
+        device
+    )
+    strategy_params = (
+        {"gamma": params["focal_gamma"]} if "focal_gamma" in params and method.imbalance == "focal" else {}
+    )
     strategy = build_imbalance(method.imbalance, **strategy_params)
     class_counts = np.bincount(train.labels, minlength=num_classes)
     criterion = strategy.loss(class_counts).to(device)
@@ -206,7 +216,9 @@ def fit_cnn(
         stages.append(("head", cap(params.get("head_epochs", 1)), True))
         stages.append(("finetune", cap(params["epochs"]), False))
     else:
-        stages.append(("head" if method.freeze_backbone else "full", cap(params["epochs"]), method.freeze_backbone))
+        stages.append(
+            ("head" if method.freeze_backbone else "full", cap(params["epochs"]), method.freeze_backbone)
+        )
 
     result = FitResult(model)
     best_state: dict[str, torch.Tensor] | None = None
@@ -215,7 +227,13 @@ def fit_cnn(
     lr = float(params["lr"])
     weight_decay = float(params["weight_decay"])
     smoothing = float(params.get("label_smoothing", 0.0))
-    bar = tqdm(total=sum(s[1] for s in stages), desc=f"{method.name}", unit="ep", disable=not settings.progress, leave=False)
+    bar = tqdm(
+        total=sum(s[1] for s in stages),
+        desc=f"{method.name}",
+        unit="ep",
+        disable=not settings.progress,
+        leave=False,
+    )
     for stage_index, (stage_name, epochs, head_only) in enumerate(stages):
         if epochs <= 0:
             continue

@@ -37,7 +37,9 @@ class FeatureModel:
         return proba / proba.sum(axis=1, keepdims=True)
 
 
-def fit_features(method: Method, params: Mapping[str, Any], train: ArraySet, val: ArraySet, *, num_classes: int, seed: int) -> FeatureModel:
+def fit_features(
+    method: Method, params: Mapping[str, Any], train: ArraySet, val: ArraySet, *, num_classes: int, seed: int
+) -> FeatureModel:
     """Extract features, rebalance them with the method's imbalance strategy, fit a logistic regression.
 
     Loss-type strategies (class weights) become sample weights; sampler strategies resample the rows;
@@ -56,12 +58,16 @@ def fit_features(method: Method, params: Mapping[str, Any], train: ArraySet, val
         sample_weight = weights[labels]
     pipeline = make_pipeline(
         StandardScaler(),
-        LogisticRegression(C=float(params.get("C", 0.1)), max_iter=int(params.get("max_iter", 2000)), random_state=seed),
+        LogisticRegression(
+            C=float(params.get("C", 0.1)), max_iter=int(params.get("max_iter", 2000)), random_state=seed
+        ),
     )
     pipeline.fit(features, labels, logisticregression__sample_weight=sample_weight)
     model = FeatureModel(extractor, pipeline, num_classes, float("nan"), float("nan"))
     proba = model.predict_proba(val.images)
     model.val_loss = balanced_nll(val.labels, proba)
-    recalls = [np.mean(proba.argmax(1)[val.labels == k] == k) for k in range(num_classes) if np.any(val.labels == k)]
+    recalls = [
+        np.mean(proba.argmax(1)[val.labels == k] == k) for k in range(num_classes) if np.any(val.labels == k)
+    ]
     model.val_balanced_accuracy = float(np.mean(recalls))
     return model

@@ -29,7 +29,9 @@ class _QueueEmpty(Exception):
     """Optuna handed out a fresh trial: nothing is left to claim."""
 
 
-def init_queue(storage: BaseStorage, run_id: str, cells: Sequence[Cell], done: Callable[[Cell], bool]) -> None:
+def init_queue(
+    storage: BaseStorage, run_id: str, cells: Sequence[Cell], done: Callable[[Cell], bool]
+) -> None:
     """Enqueue every cell not yet done (idempotent: a queue that exists is left as it is)."""
     study = optuna.create_study(study_name=queue_name(run_id), storage=storage, load_if_exists=True)
     if study.user_attrs.get("n_cells") is not None:
@@ -48,7 +50,9 @@ def queue_counts(storage: BaseStorage, run_id: str) -> dict[str, int]:
     return counts
 
 
-def work_queue(storage: BaseStorage, run_id: str, cells: Sequence[Cell], handle: Callable[[Cell], None]) -> int:
+def work_queue(
+    storage: BaseStorage, run_id: str, cells: Sequence[Cell], handle: Callable[[Cell], None]
+) -> int:
     """Claim and run cells until none is waiting; returns how many this worker ran."""
     study = optuna.load_study(study_name=queue_name(run_id), storage=storage)
     ran = 0

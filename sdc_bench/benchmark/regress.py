@@ -18,7 +18,16 @@ import pandas as pd
 from sdc_bench.benchmark.store import write_json
 from sdc_bench.errors import DataError
 
-__all__ = ["TRACKED", "Expected", "Tolerance", "Verdict", "baseline_from_metrics", "compare", "load_baseline", "verdict_table"]
+__all__ = [
+    "TRACKED",
+    "Expected",
+    "Tolerance",
+    "Verdict",
+    "baseline_from_metrics",
+    "compare",
+    "load_baseline",
+    "verdict_table",
+]
 
 KEY = ("method", "backbone", "augment", "imbalance", "split", "metric", "class_name")
 LOWER_IS_BETTER = {"brier", "ece"}
@@ -67,12 +76,17 @@ class Verdict:
 def compare(expected: list[Expected], candidate: pd.DataFrame) -> list[Verdict]:
     """Judge each expected value against the candidate's pooled metrics (a tidy metrics table)."""
     pooled = candidate[candidate["scope"] == "pooled"] if "scope" in candidate else candidate
-    lookup = {tuple(str(v) for v in row[: len(KEY)]): float(row[-1]) for row in pooled[[*KEY, "value"]].itertuples(index=False)}
+    lookup = {
+        tuple(str(v) for v in row[: len(KEY)]): float(row[-1])
+        for row in pooled[[*KEY, "value"]].itertuples(index=False)
+    }
     verdicts = []
     for item in expected:
         got = lookup.get(item.key)
         if got is None or math.isnan(got):
-            verdicts.append(Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing"))
+            verdicts.append(
+                Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing")
+            )
             continue
         delta = got - item.value
         band = item.tolerance.band(item.value)
@@ -110,18 +124,23 @@ def compare_throughput(expected: list[Expected], table: pd.DataFrame, reference:
     """Verdicts for expected speed ratios (key: backbone, mode, 'speed_ratio', reference)."""
     ratios = throughput_ratios(table, reference)
     candidate = pd.DataFrame(
-        [{"backbone": b, "mode": m, "value": r} for (b, m), r in ratios.items()], columns=["backbone", "mode", "value"]
+        [{"backbone": b, "mode": m, "value": r} for (b, m), r in ratios.items()],
+        columns=["backbone", "mode", "value"],
     )
     verdicts = []
     for item in expected:
         hit = candidate[(candidate["backbone"] == item.key[0]) & (candidate["mode"] == item.key[1])]
         if hit.empty:
-            verdicts.append(Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing"))
+            verdicts.append(
+                Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing")
+            )
             continue
         got = float(hit["value"].iloc[0])
         delta, band = got - item.value, item.tolerance.band(item.value)
         status = "regressed" if -delta > band else "improved" if delta > band else "ok"
-        verdicts.append(Verdict(item.key, item.value, got, delta, delta / item.value if item.value else 0.0, band, status))
+        verdicts.append(
+            Verdict(item.key, item.value, got, delta, delta / item.value if item.value else 0.0, band, status)
+        )
     return verdicts
 
 
@@ -134,15 +153,23 @@ def load_throughput_baseline(path: str | Path) -> tuple[str, list[Expected]]:
     default = _tolerance(section.get("default_tolerance"), Tolerance(relative=0.3))
     try:
         expected = [
-            Expected((str(e["backbone"]), str(e["mode"]), "speed_ratio", section["reference_backbone"]), float(e["value"]), _tolerance(e.get("tolerance"), default))
+            Expected(
+                (str(e["backbone"]), str(e["mode"]), "speed_ratio", section["reference_backbone"]),
+                float(e["value"]),
+                _tolerance(e.get("tolerance"), default),
+            )
             for e in section["ratios"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"baseline {path}: malformed throughput section ({exc}); regenerate it with --update-baseline") from None
+        raise DataError(
+            f"baseline {path}: malformed throughput section ({exc}); regenerate it with --update-baseline"
+        ) from None
     return str(section["reference_backbone"]), expected
 
 
-def throughput_baseline(table: pd.DataFrame, reference: str, tolerance: Tolerance = Tolerance(relative=0.3)) -> dict[str, Any]:
+def throughput_baseline(
+    table: pd.DataFrame, reference: str, tolerance: Tolerance = Tolerance(relative=0.3)
+) -> dict[str, Any]:
     ratios = throughput_ratios(table, reference)
     return {
         "reference_backbone": reference,
@@ -172,13 +199,22 @@ def load_baseline(path: str | Path) -> list[Expected]:
             for entry in payload["metrics"]
         ]
     except FileNotFoundError:
-        raise DataError(f"baseline {path} does not exist; create it with `sdc-bench regress RUN_DIR --baseline {path} --update-baseline`") from None
+        raise DataError(
+            f"baseline {path} does not exist; create it with `sdc-bench regress RUN_DIR --baseline {path} --update-baseline`"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"baseline {path} is malformed ({exc.__class__.__name__}: {exc}); regenerate it with --update-baseline") from None
+        raise DataError(
+            f"baseline {path} is malformed ({exc.__class__.__name__}: {exc}); regenerate it with --update-baseline"
+        ) from None
 
 
 def baseline_from_metrics(
-    metrics: pd.DataFrame, *, suite: str, tolerance: Tolerance, tracked: tuple[tuple[str, str], ...] = TRACKED, previous: Path | None = None
+    metrics: pd.DataFrame,
+    *,
+    suite: str,
+    tolerance: Tolerance,
+    tracked: tuple[tuple[str, str], ...] = TRACKED,
+    previous: Path | None = None,
 ) -> dict[str, Any]:
     """A baseline payload from a run's metrics; per-entry tolerances of a previous baseline are kept."""
     kept: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -186,7 +222,9 @@ def baseline_from_metrics(
     if previous is not None and previous.is_file():
         old = json.loads(previous.read_text())
         default_payload = old.get("default_tolerance", default_payload)
-        kept = {tuple(str(e[k]) for k in KEY): e["tolerance"] for e in old.get("metrics", []) if "tolerance" in e}
+        kept = {
+            tuple(str(e[k]) for k in KEY): e["tolerance"] for e in old.get("metrics", []) if "tolerance" in e
+        }
     pooled = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == "test")]
     entries = []
     for metric, class_name in tracked:
@@ -209,7 +247,15 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
     rows = []
     for v in verdicts:
         if len(v.key) == 4:  # a throughput ratio: (backbone, mode, 'speed_ratio', reference)
-            row = {"method": f"throughput vs {v.key[3]}", "backbone": v.key[0], "augment": "", "imbalance": "", "split": v.key[1], "metric": v.key[2], "class_name": ""}
+            row = {
+                "method": f"throughput vs {v.key[3]}",
+                "backbone": v.key[0],
+                "augment": "",
+                "imbalance": "",
+                "split": v.key[1],
+                "metric": v.key[2],
+                "class_name": "",
+            }
         else:
             row = dict(zip(KEY, v.key))
         row.update({k: getattr(v, k) for k in ("baseline", "candidate", "delta", "band", "status")})

@@ -53,7 +53,9 @@ def resolve_device(requested: str) -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"train.device={requested!r} but no CUDA device is visible; use device='cpu' or 'auto'")
+        raise ConfigError(
+            f"train.device={requested!r} but no CUDA device is visible; use device='cpu' or 'auto'"
+        )
     return requested
 
 
@@ -67,13 +69,24 @@ def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
     """The run's own copy of the manifest (for the dataset-flow table) and a few images per class (sample grid)."""
-    columns = [c for c in ("sample_id", "label", "patient_id", "modality", "view", "source", "site") if c in data.manifest]
+    columns = [
+        c
+        for c in ("sample_id", "label", "patient_id", "modality", "view", "source", "site")
+        if c in data.manifest
+    ]
     write_parquet(store.root / "manifest.parquet", data.manifest[columns].astype(str))
     rng = np.random.default_rng(seed)
     labels = data.manifest["label"].to_numpy()
     rows = np.sort(
         np.concatenate(
-            [rng.choice(np.flatnonzero(labels == name), size=min(per_class, int((labels == name).sum())), replace=False) for name in data.classes]
+            [
+                rng.choice(
+                    np.flatnonzero(labels == name),
+                    size=min(per_class, int((labels == name).sum())),
+                    replace=False,
+                )
+                for name in data.classes
+            ]
         )
     )
     tmp = store.root / ".samples.tmp.npz"
@@ -95,12 +108,16 @@ def _external_sets(suite: Suite, data: PreparedData, progress: bool) -> dict[str
         external = prepare_data(spec, seed=suite.seed + 1000 + index, progress=progress)
         overlap = set(external.manifest["patient_id"]) & set(data.manifest["patient_id"])
         if overlap:
-            raise ConfigError(f"external set {name!r} shares {len(overlap)} patients with the training data; it must be disjoint")
+            raise ConfigError(
+                f"external set {name!r} shares {len(overlap)} patients with the training data; it must be disjoint"
+            )
         sets[name] = external
     return sets
 
 
-def _context(suite: Suite, data: PreparedData, store: RunStore, run_id: str, device: str, url: str, options: RunOptions) -> CellContext:
+def _context(
+    suite: Suite, data: PreparedData, store: RunStore, run_id: str, device: str, url: str, options: RunOptions
+) -> CellContext:
     return CellContext(
         suite=suite,
         data=data,
@@ -121,7 +138,11 @@ def _do_cell(cell: Cell, ctx: CellContext, store: RunStore, bar: Any | None = No
     info["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     store.write_cell(cell.cell_id, frame, info)
     accuracy = float((frame["y_true"] == frame["y_pred"]).mean())
-    trials = f", {info['search']['n_trials']} trials ({info['search']['n_pruned']} pruned)" if info["search"] else ""
+    trials = (
+        f", {info['search']['n_trials']} trials ({info['search']['n_pruned']} pruned)"
+        if info["search"]
+        else ""
+    )
     line = f"{cell.cell_id}: accuracy {accuracy:.3f} on {len(frame)} images{trials}, {info['epochs_trained']} epochs, {info['seconds']:.1f}s"
     store.log_line(line)
     if bar is not None:
@@ -133,12 +154,20 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     if options.resume is not None:
         root = Path(options.resume)
         suite, previous = load_run_suite(root)
-        options = RunOptions(**{**asdict(options), "data": previous.get("source"), "storage": options.storage or previous.get("storage")})
+        options = RunOptions(
+            **{
+                **asdict(options),
+                "data": previous.get("source"),
+                "storage": options.storage or previous.get("storage"),
+            }
+        )
         run_id = str(previous["run_id"])
     else:
         root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
         if root.exists() and any(root.iterdir()):
-            raise ConfigError(f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}")
+            raise ConfigError(
+                f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}"
+            )
         # unique across machines and folders: runs may share one Optuna database
         run_id = f"{root.name}-{secrets.token_hex(3)}"
     if options.workers < 1:
@@ -147,15 +176,23 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     device = resolve_device(suite.train.device)
     started = time.time()
     # the data are checked before anything is written, so a bad source leaves no half run folder behind
-    data = prepare_data(suite.data, seed=suite.seed, source=options.data, progress=options.progress, skip_bad=options.skip_bad)
+    data = prepare_data(
+        suite.data, seed=suite.seed, source=options.data, progress=options.progress, skip_bad=options.skip_bad
+    )
     root.mkdir(parents=True, exist_ok=True)
-    store.log_line(f"run {run_id}: suite {suite.name}, seed {suite.seed}, device {device}, data {data.origin}")
+    store.log_line(
+        f"run {run_id}: suite {suite.name}, seed {suite.seed}, device {device}, data {data.origin}"
+    )
     audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
     audit.to_json(root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
     if not store.splits_json.is_file():
         folds = outer_folds(data.manifest, suite.protocol.outer_folds, suite.seed)
-        save_splits(store.splits_json, folds, {"seed": suite.seed, "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint})
+        save_splits(
+            store.splits_json,
+            folds,
+            {"seed": suite.seed, "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint},
+        )
     storage_spec = options.storage
     if options.workers > 1 and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
@@ -188,9 +225,19 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     done_before = sum(store.cell_done(c.cell_id) for c in cells)
     if done_before:
         store.log_line(f"resume: {done_before} of {len(cells)} cells already done")
-    distributed = options.workers > 1 or (storage_spec or "").startswith(("postgresql", "journal:")) or (storage_spec or "").endswith(".log")
+    distributed = (
+        options.workers > 1
+        or (storage_spec or "").startswith(("postgresql", "journal:"))
+        or (storage_spec or "").endswith(".log")
+    )
     with deterministic(suite.train.deterministic and device == "cpu"):
-        bar = tqdm(total=len(cells), initial=done_before, desc=f"{suite.name} cells", unit="cell", disable=not options.progress)
+        bar = tqdm(
+            total=len(cells),
+            initial=done_before,
+            desc=f"{suite.name} cells",
+            unit="cell",
+            disable=not options.progress,
+        )
         if distributed:
             _run_distributed(ctx, store, cells, url, options, bar)
         else:
@@ -203,13 +250,17 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     return root
 
 
-def _run_distributed(ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, bar: Any) -> None:
+def _run_distributed(
+    ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, bar: Any
+) -> None:
     from sdc_bench.benchmark.queue import init_queue, work_queue
 
     storage = open_storage(url)
     init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
     helpers = [
-        subprocess.Popen([sys.executable, "-m", "sdc_bench", "worker", str(store.root), "--storage", url, "--quiet"])
+        subprocess.Popen(
+            [sys.executable, "-m", "sdc_bench", "worker", str(store.root), "--storage", url, "--quiet"]
+        )
         for _ in range(options.workers - 1)
     ]
 
@@ -254,7 +305,15 @@ def _throughput_stage(suite: Suite, store: RunStore, device: str, progress: bool
     store.log_line(f"throughput: {len(backbones)} backbones measured on {device}")
 
 
-def _finish(store: RunStore, cells: list[Cell], payload: dict[str, Any], started: float, suite: Suite, device: str, progress: bool) -> None:
+def _finish(
+    store: RunStore,
+    cells: list[Cell],
+    payload: dict[str, Any],
+    started: float,
+    suite: Suite,
+    device: str,
+    progress: bool,
+) -> None:
     from sdc_bench.reports.build import build_reports
 
     predictions = store.collect_predictions([c.cell_id for c in cells])
@@ -266,12 +325,19 @@ def _finish(store: RunStore, cells: list[Cell], payload: dict[str, Any], started
     for cell in cells:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
         weights[cell.cell_id] = info["weights"]
-    payload.update(status="done", finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), seconds=round(time.time() - started, 1), weights=weights)
+    payload.update(
+        status="done",
+        finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        seconds=round(time.time() - started, 1),
+        weights=weights,
+    )
     write_json(store.run_json, payload)
     store.log_line(f"done in {payload['seconds']}s")
 
 
-def run_worker(run_dir: Path, storage: str | None, *, progress: bool = False, weights_dir: Path | None = None) -> int:
+def run_worker(
+    run_dir: Path, storage: str | None, *, progress: bool = False, weights_dir: Path | None = None
+) -> int:
     """Join a run: claim cells from its queue until none is left. Returns the number of cells run here."""
     from sdc_bench.benchmark.queue import work_queue
 

@@ -10,7 +10,15 @@ from typing import Any
 
 from sdc_bench.errors import ConfigError
 
-__all__ = ["DataSpec", "ProtocolSpec", "Suite", "TrainSpec", "apply_overrides", "builtin_suites", "load_suite"]
+__all__ = [
+    "DataSpec",
+    "ProtocolSpec",
+    "Suite",
+    "TrainSpec",
+    "apply_overrides",
+    "builtin_suites",
+    "load_suite",
+]
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,11 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
 
 
 def builtin_suites() -> list[str]:
-    return sorted(p.name.removesuffix(".toml") for p in resources.files("sdc_bench.suites").iterdir() if p.name.endswith(".toml"))
+    return sorted(
+        p.name.removesuffix(".toml")
+        for p in resources.files("sdc_bench.suites").iterdir()
+        if p.name.endswith(".toml")
+    )
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
@@ -125,12 +137,16 @@ def load_suite(name_or_path: str | Path) -> Suite:
     path = Path(name_or_path)
     if path.suffix == ".toml":
         if not path.is_file():
-            raise ConfigError(f"suite file {path} does not exist; give a built-in name ({', '.join(builtin_suites())}) or a .toml path")
+            raise ConfigError(
+                f"suite file {path} does not exist; give a built-in name ({', '.join(builtin_suites())}) or a .toml path"
+            )
         text = path.read_text()
     else:
         resource = resources.files("sdc_bench.suites") / f"{name_or_path}.toml"
         if not resource.is_file():
-            raise ConfigError(f"unknown suite {name_or_path!r}; built-in suites: {', '.join(builtin_suites())}, or pass a .toml path")
+            raise ConfigError(
+                f"unknown suite {name_or_path!r}; built-in suites: {', '.join(builtin_suites())}, or pass a .toml path"
+            )
         text = resource.read_text()
         where = f"suite {name_or_path}"
     try:
@@ -155,15 +171,23 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     for method, overrides in suite.params.items():
         METHODS.get(method).params(overrides)
     if suite.data.resize not in {"letterbox", "resize", "center_crop"}:
-        raise ConfigError(f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}")
+        raise ConfigError(
+            f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}"
+        )
     for name, values in suite.external.items():
         external_data(suite, name)
         if not isinstance(values, dict):
-            raise ConfigError(f"{where}: external.{name} must be a table of data settings, e.g. site = 'site_b'")
+            raise ConfigError(
+                f"{where}: external.{name} must be a table of data settings, e.g. site = 'site_b'"
+            )
     if suite.train.precision not in {"fp32", "bf16", "fp16"}:
-        raise ConfigError(f"{where}: train.precision must be fp32, bf16 or fp16, got {suite.train.precision!r}")
+        raise ConfigError(
+            f"{where}: train.precision must be fp32, bf16 or fp16, got {suite.train.precision!r}"
+        )
     if suite.search.pruner not in {"hyperband", "median", "none"}:
-        raise ConfigError(f"{where}: search.pruner must be hyperband, median or none, got {suite.search.pruner!r}")
+        raise ConfigError(
+            f"{where}: search.pruner must be hyperband, median or none, got {suite.search.pruner!r}"
+        )
     if suite.search.sampler not in {"tpe", "random"}:
         raise ConfigError(f"{where}: search.sampler must be tpe or random, got {suite.search.sampler!r}")
     if suite.search.n_trials < 0:

@@ -37,7 +37,15 @@ from sdc_bench.benchmark.determinism import derive_seed
 from sdc_bench.benchmark.suite import SearchSpec
 from sdc_bench.errors import ConfigError
 
-__all__ = ["FINISHED", "SearchOutcome", "make_pruner", "make_sampler", "open_storage", "search", "storage_url"]
+__all__ = [
+    "FINISHED",
+    "SearchOutcome",
+    "make_pruner",
+    "make_sampler",
+    "open_storage",
+    "search",
+    "storage_url",
+]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -71,7 +79,9 @@ def open_storage(url: str) -> BaseStorage:
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
             engine_kwargs={"pool_pre_ping": True},
         )
-    raise ConfigError(f"--storage {url!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB")
+    raise ConfigError(
+        f"--storage {url!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
 
 
 def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:
@@ -125,7 +135,9 @@ class SearchOutcome:
 Objective = Callable[[Trial, dict[str, Any]], tuple[float, int]]  # (trial, params) -> (score, best_epoch)
 
 
-def _rebuild_without_interrupted(storage: BaseStorage, name: str, direction: Literal["maximize", "minimize"]) -> None:
+def _rebuild_without_interrupted(
+    storage: BaseStorage, name: str, direction: Literal["maximize", "minimize"]
+) -> None:
     """Drop RUNNING/FAIL/WAITING trials left by a killed process, keeping finished ones in order."""
     study = optuna.load_study(study_name=name, storage=storage)
     trials = study.get_trials(deepcopy=True)
@@ -165,7 +177,9 @@ def search(
             _rebuild_without_interrupted(storage, name, direction)
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        study = optuna.create_study(study_name=name, storage=storage, direction=direction, load_if_exists=True)
+        study = optuna.create_study(
+            study_name=name, storage=storage, direction=direction, load_if_exists=True
+        )
     for key, value in (user_attrs or {}).items():
         if study.user_attrs.get(key) != value:
             study.set_user_attr(key, value)
@@ -186,9 +200,15 @@ def search(
         study.sampler = make_sampler(spec, derive_seed(seed, "trial", finished))
         study.optimize(run_trial, n_trials=1, catch=())
     trials = study.get_trials(deepcopy=False, states=FINISHED)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None and not math.isnan(t.value)]
+    complete = [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE and t.value is not None and not math.isnan(t.value)
+    ]
     if not complete:
-        raise ConfigError(f"study {name}: every trial was pruned or failed; raise search.n_trials or use pruner = 'none'")
+        raise ConfigError(
+            f"study {name}: every trial was pruned or failed; raise search.n_trials or use pruner = 'none'"
+        )
     best: FrozenTrial = max(complete, key=lambda t: (t.value, -t.number))
     epochs = sum(len(t.intermediate_values) for t in trials)
     return SearchOutcome(

@@ -102,9 +102,15 @@ def prepare_data(
     classes = classes_filter or tuple(sorted(manifest["label"].unique()))
     missing = [c for c in classes if c not in set(manifest["label"])]
     if missing:
-        raise DataError(f"{origin}: classes {missing} have no images; remove them from data.classes or add images")
+        raise DataError(
+            f"{origin}: classes {missing} have no images; remove them from data.classes or add images"
+        )
     preprocess = Preprocess(size=spec.size, resize=spec.resize)
     cache: TensorCache = build_cache(manifest, preprocess, cache_root() / "tensors", progress=progress)
     manifest = manifest.reset_index(drop=True)
-    images = cache.images[cache.indices(manifest["sample_id"].tolist())] if list(cache.sample_ids) != manifest["sample_id"].tolist() else cache.images
+    images = (
+        cache.images[cache.indices(manifest["sample_id"].tolist())]
+        if list(cache.sample_ids) != manifest["sample_id"].tolist()
+        else cache.images
+    )
     return PreparedData(manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess)

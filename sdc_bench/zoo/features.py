@@ -39,13 +39,17 @@ def hog(images: np.ndarray, *, cell: int = 8, bins: int = 9, eps: float = 1e-6) 
     upper_weight = angle - 0.5 - lower
     lower_bin, upper_bin = np.mod(lower, bins), np.mod(lower + 1, bins)
     hist = np.zeros((n, cells_y, cells_x, bins), dtype=np.float32)
-    cell_index = (np.arange(cells_y * cell) // cell)[:, None] * cells_x + (np.arange(cells_x * cell) // cell)[None, :]
+    cell_index = (np.arange(cells_y * cell) // cell)[:, None] * cells_x + (np.arange(cells_x * cell) // cell)[
+        None, :
+    ]
     flat = hist.reshape(n, cells_y * cells_x * bins)
     for bin_index, weight in ((lower_bin, 1.0 - upper_weight), (upper_bin, upper_weight)):
         target = (cell_index[None] * bins + bin_index).reshape(n, -1)
         values = (magnitude * weight).reshape(n, -1)
         for row in range(n):  # one bincount per image: vectorised over its pixels
-            flat[row] += np.bincount(target[row], weights=values[row], minlength=flat.shape[1]).astype(np.float32)
+            flat[row] += np.bincount(target[row], weights=values[row], minlength=flat.shape[1]).astype(
+                np.float32
+            )
     blocks = np.concatenate(
         [hist[:, :-1, :-1], hist[:, 1:, :-1], hist[:, :-1, 1:], hist[:, 1:, 1:]], axis=-1
     )  # (n, cells_y-1, cells_x-1, 4*bins)

@@ -99,7 +99,9 @@ class Method:
         merged = dict(self.defaults)
         for key, value in (overrides or {}).items():
             if key not in merged and key not in {"focal_gamma"}:
-                raise ConfigError(f"method {self.name!r} has no parameter {key!r}; known: {', '.join(sorted(merged))}")
+                raise ConfigError(
+                    f"method {self.name!r} has no parameter {key!r}; known: {', '.join(sorted(merged))}"
+                )
             merged[key] = value
         return merged
 
@@ -167,11 +169,31 @@ _register(
     )
 )
 _register(
-    replace(SDC_DL, name="sdc_dl_no_staging", description="SDC-DL ablation: no head warm-up / discriminative LR", staged=False, role="ablation")
+    replace(
+        SDC_DL,
+        name="sdc_dl_no_staging",
+        description="SDC-DL ablation: no head warm-up / discriminative LR",
+        staged=False,
+        role="ablation",
+    )
 )
-_register(replace(SDC_DL, name="sdc_dl_no_aug", description="SDC-DL ablation: no augmentation", augment="none", role="ablation"))
 _register(
-    replace(SDC_DL, name="sdc_dl_no_imbalance", description="SDC-DL ablation: no imbalance handling", imbalance="none", role="ablation")
+    replace(
+        SDC_DL,
+        name="sdc_dl_no_aug",
+        description="SDC-DL ablation: no augmentation",
+        augment="none",
+        role="ablation",
+    )
+)
+_register(
+    replace(
+        SDC_DL,
+        name="sdc_dl_no_imbalance",
+        description="SDC-DL ablation: no imbalance handling",
+        imbalance="none",
+        role="ablation",
+    )
 )
 
 

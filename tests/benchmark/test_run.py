@@ -77,7 +77,19 @@ def test_run_folder_holds_every_artifact(run_dir: Path) -> None:
 
 def test_predictions_follow_the_contract(run_dir: Path) -> None:
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
-    required = ["run_id", "method", "backbone", "augment", "imbalance", "seed", "outer_fold", "sample_id", "patient_id", "y_true", "y_pred"]
+    required = [
+        "run_id",
+        "method",
+        "backbone",
+        "augment",
+        "imbalance",
+        "seed",
+        "outer_fold",
+        "sample_id",
+        "patient_id",
+        "y_true",
+        "y_pred",
+    ]
     assert set(required) <= set(predictions.columns)
     proba = predictions[[c for c in predictions.columns if c.startswith("p_")]]
     assert list(proba.columns) == ["p_normal", "p_scoliosis", "p_spondylolisthesis"]
@@ -103,12 +115,16 @@ def test_no_patient_in_two_outer_folds(run_dir: Path) -> None:
         info = json.loads(info_path.read_text())
         fold = splits["folds"][info["cell"]["outer_fold"]]
         assert set(info["fit_sample_ids"]) | set(info["val_sample_ids"]) <= set(fold["train"])
-        assert not set(sample_patient.loc[info["val_sample_ids"]]) & set(sample_patient.loc[info["fit_sample_ids"]])
+        assert not set(sample_patient.loc[info["val_sample_ids"]]) & set(
+            sample_patient.loc[info["fit_sample_ids"]]
+        )
 
 
 def test_metrics_derive_from_predictions_and_report_rebuilds(run_dir: Path) -> None:
     metrics = pd.read_csv(run_dir / "metrics.csv")
-    pooled = metrics[(metrics["scope"] == "pooled") & (metrics["metric"] == "accuracy")].set_index("method")["value"]
+    pooled = metrics[(metrics["scope"] == "pooled") & (metrics["metric"] == "accuracy")].set_index("method")[
+        "value"
+    ]
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
     for method, group in predictions.groupby("method"):
         assert pooled[method] == pytest.approx((group["y_true"] == group["y_pred"]).mean(), abs=1e-6)
@@ -148,7 +164,9 @@ def test_resume_skips_finished_cells(run_dir: Path, tiny_suite: Path, tmp_path: 
     )
 
 
-def test_out_folder_that_is_not_empty_is_refused(run_dir: Path, tiny_suite: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_out_folder_that_is_not_empty_is_refused(
+    run_dir: Path, tiny_suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["run", "--suite", str(tiny_suite), "--out", str(run_dir), "--quiet"]) == 2
     assert "--resume" in capsys.readouterr().err
 
@@ -160,7 +178,17 @@ def test_a_folder_source_runs_end_to_end(tiny_suite: Path, tmp_path: Path) -> No
     from sdc_bench.data.synthspine import SynthConfig, generate
 
     generated = tmp_path / "generated"
-    manifest = generate(generated, SynthConfig(n_images=90, seed=3, size=64, classes=("normal", "scoliosis", "spondylolisthesis"), modalities=("xray",)), progress=False)
+    manifest = generate(
+        generated,
+        SynthConfig(
+            n_images=90,
+            seed=3,
+            size=64,
+            classes=("normal", "scoliosis", "spondylolisthesis"),
+            modalities=("xray",),
+        ),
+        progress=False,
+    )
     folder = tmp_path / "folder"
     for row in manifest.itertuples():
         target = folder / row.label / f"{row.patient_id}_{Path(row.path).name}"
@@ -169,8 +197,41 @@ def test_a_folder_source_runs_end_to_end(tiny_suite: Path, tmp_path: Path) -> No
     (folder / "normal" / "notes.txt").write_text("not an image")
     out = tmp_path / "run"
     # the stray text file is refused with a clear error, then skipped on request
-    assert main(["run", "--suite", str(tiny_suite), "--data", str(folder), "--out", str(out), "--quiet", "--set", "methods=['classical']"]) == 2
-    assert main(["run", "--suite", str(tiny_suite), "--data", str(folder), "--out", str(out), "--quiet", "--skip-bad", "--set", "methods=['classical']"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--suite",
+                str(tiny_suite),
+                "--data",
+                str(folder),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "methods=['classical']",
+            ]
+        )
+        == 2
+    )
+    assert (
+        main(
+            [
+                "run",
+                "--suite",
+                str(tiny_suite),
+                "--data",
+                str(folder),
+                "--out",
+                str(out),
+                "--quiet",
+                "--skip-bad",
+                "--set",
+                "methods=['classical']",
+            ]
+        )
+        == 0
+    )
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert len(predictions) == 90
     audit = json.loads((out / "audit.json").read_text())
@@ -180,7 +241,9 @@ def test_a_folder_source_runs_end_to_end(tiny_suite: Path, tmp_path: Path) -> No
 def test_external_validation_set_is_predicted_by_every_final_model(tiny_suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "external"
     args = ["run", "--suite", str(tiny_suite), "--out", str(out), "--quiet", "--set", "methods=['classical']"]
-    assert main([*args, "--set", "external.site_b.site='site_b'", "--set", "external.site_b.n_images=40"]) == 0
+    assert (
+        main([*args, "--set", "external.site_b.site='site_b'", "--set", "external.site_b.n_images=40"]) == 0
+    )
     predictions = pd.read_parquet(out / "predictions.parquet")
     external = predictions[predictions["split"] == "external:site_b"]
     internal = predictions[predictions["split"] == "test"]

@@ -17,14 +17,22 @@ def test_builtin_smoke_suite_loads() -> None:
 
 
 def test_overrides_with_dotted_keys() -> None:
-    suite = apply_overrides(load_suite("smoke"), ["data.size=96", "seed=3", "params.sdc_dl.lr=0.0005", "methods=['scratch']"])
+    suite = apply_overrides(
+        load_suite("smoke"), ["data.size=96", "seed=3", "params.sdc_dl.lr=0.0005", "methods=['scratch']"]
+    )
     assert suite.data.size == 96 and suite.seed == 3 and suite.methods == ("scratch",)
     assert suite.params["sdc_dl"]["lr"] == 0.0005
 
 
 @pytest.mark.parametrize(
     ("assignment", "match"),
-    [("data.sise=96", "sise"), ("data.size=big", "number"), ("methods=['nope']", "nope"), ("params.sdc_dl.lrr=1", "lrr"), ("novalue", "key=value")],
+    [
+        ("data.sise=96", "sise"),
+        ("data.size=big", "number"),
+        ("methods=['nope']", "nope"),
+        ("params.sdc_dl.lrr=1", "lrr"),
+        ("novalue", "key=value"),
+    ],
 )
 def test_bad_overrides_name_the_key(assignment: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):

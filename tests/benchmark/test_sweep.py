@@ -68,7 +68,11 @@ def _studies(run_dir: Path, url: str | None = None) -> dict[str, optuna.Study]:
     storage = open_storage(url or storage_url(None, run_dir))
     run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
     names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-    return {n.split("/", 1)[1]: optuna.load_study(study_name=n, storage=storage) for n in names if n.startswith(f"{run_id}/")}
+    return {
+        n.split("/", 1)[1]: optuna.load_study(study_name=n, storage=storage)
+        for n in names
+        if n.startswith(f"{run_id}/")
+    }
 
 
 def _predictions(run_dir: Path) -> pd.DataFrame:
@@ -88,7 +92,11 @@ def test_no_test_patient_is_ever_in_a_cells_study(reference_run: Path) -> None:
         test_patients = set(manifest.loc[fold["test"], "patient_id"])
         assert not set(manifest.loc[searched, "patient_id"]) & test_patients, cell_id
         assert set(searched) <= set(fold["train"])
-        finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+        finished = [
+            t
+            for t in study.trials
+            if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        ]
         assert len(finished) == 3
 
 
@@ -106,10 +114,18 @@ def test_cnn_trials_report_every_epoch_and_search_is_recorded(reference_run: Pat
 
 def _run_subprocess(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "sdc_bench", *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sdc_bench", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
-def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(reference_run: Path, suite_file: Path, tmp_path: Path) -> None:
+def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(
+    reference_run: Path, suite_file: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "killed"
     process = _run_subprocess(["run", "--suite", str(suite_file), "--out", str(out), "--quiet"], tmp_path)
     # kill in the middle of a search: after the first cell, once a trial of the next one has finished
@@ -118,7 +134,11 @@ def test_sigkill_mid_sweep_then_resume_matches_an_uninterrupted_run(reference_ru
         cells = list((out / "cells").glob("*.parquet")) if (out / "cells").exists() else []
         if cells and (out / "optuna.db").exists():
             studies = _studies(out) if (out / "run.json").exists() else {}
-            running = [s for k, s in studies.items() if not (out / "cells" / f"{k}.parquet").exists() and len(s.trials) >= 2]
+            running = [
+                s
+                for k, s in studies.items()
+                if not (out / "cells" / f"{k}.parquet").exists() and len(s.trials) >= 2
+            ]
             if running:
                 break
         time.sleep(0.2)
@@ -173,7 +193,9 @@ def _postgres_url() -> str | None:
         result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return result.stdout.strip().splitlines()[-1] if result.returncode == 0 and result.stdout.strip() else None
+    return (
+        result.stdout.strip().splitlines()[-1] if result.returncode == 0 and result.stdout.strip() else None
+    )
 
 
 @pytest.mark.postgres
@@ -185,11 +207,29 @@ def test_two_workers_on_postgresql(suite_file: Path, tmp_path: Path) -> None:
             pytest.fail("CI must provide PostgreSQL: .ci/postgres.sh could not start a server")
         pytest.skip("no local PostgreSQL server could be started (.ci/postgres.sh failed)")
     out = tmp_path / "pg"
-    assert main(["run", "--suite", str(suite_file), "--out", str(out), "--storage", url, "--workers", "2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--suite",
+                str(suite_file),
+                "--out",
+                str(out),
+                "--storage",
+                url,
+                "--workers",
+                "2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     _assert_every_cell_once(out, url)
 
 
-def test_two_runs_with_one_seed_search_and_predict_alike(reference_run: Path, suite_file: Path, tmp_path: Path) -> None:
+def test_two_runs_with_one_seed_search_and_predict_alike(
+    reference_run: Path, suite_file: Path, tmp_path: Path
+) -> None:
     """Runs get distinct ids (they may share a database), yet the same seed gives the same search."""
     again = tmp_path / "again"
     assert main(["run", "--suite", str(suite_file), "--out", str(again), "--quiet"]) == 0

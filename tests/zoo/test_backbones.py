@@ -56,7 +56,9 @@ def test_explicit_file_wins_over_package(tmp_path: Path) -> None:
     reference = create_backbone("tf_efficientnet_lite0", num_classes=1000, in_chans=3).model.state_dict()
     path = tmp_path / "custom.pth"
     torch.save(reference, path)
-    built = create_backbone("tf_efficientnet_lite0", num_classes=1000, in_chans=3, pretrained=True, weights_file=path)
+    built = create_backbone(
+        "tf_efficientnet_lite0", num_classes=1000, in_chans=3, pretrained=True, weights_file=path
+    )
     assert built.weights_source == "file"
     assert torch.equal(built.model.conv_stem.weight, reference["conv_stem.weight"])
 

@@ -38,7 +38,9 @@ def test_method_trains_and_lowers_the_loss(name: str) -> None:
     torch.manual_seed(0)
     built = create_backbone("resnet10t", num_classes=3, in_chans=1, pretrained=False)
     params = method.params({"epochs": 2, "head_epochs": 1, "lr": 3e-3})
-    result = fit_cnn(built, method, params, data, data, seed=0, settings=FitSettings(batch_size=16, patience=5))
+    result = fit_cnn(
+        built, method, params, data, data, seed=0, settings=FitSettings(batch_size=16, patience=5)
+    )
     losses = [r.train_loss for r in result.history]
     assert len(losses) == (3 if method.staged else 2)
     assert all(np.isfinite(losses))
@@ -56,7 +58,18 @@ def test_search_spaces_are_declared_beside_each_method() -> None:
 
     for name in METHODS.names():
         method = METHODS.get(name)
-        trial = optuna.trial.FixedTrial({"lr": 1e-3, "weight_decay": 1e-4, "epochs": 4, "head_epochs": 2, "backbone_lr_mult": 0.3, "aug_strength": 1.0, "focal_gamma": 2.0, "C": 1.0})
+        trial = optuna.trial.FixedTrial(
+            {
+                "lr": 1e-3,
+                "weight_decay": 1e-4,
+                "epochs": 4,
+                "head_epochs": 2,
+                "backbone_lr_mult": 0.3,
+                "aug_strength": 1.0,
+                "focal_gamma": 2.0,
+                "C": 1.0,
+            }
+        )
         params = method.search_space(trial, method)
         assert params and set(params) <= set(method.defaults) | {"focal_gamma"}, name
         method.params(params)  # every searched value is a known parameter
@@ -68,5 +81,10 @@ def test_ablations_differ_from_sdc_dl_in_one_field() -> None:
     sdc = METHODS.get("sdc_dl")
     for name in ("sdc_dl_no_staging", "sdc_dl_no_aug", "sdc_dl_no_imbalance"):
         ablation = METHODS.get(name)
-        changed = [f.name for f in fields(Method) if f.name not in {"name", "description", "role"} and getattr(sdc, f.name) != getattr(ablation, f.name)]
+        changed = [
+            f.name
+            for f in fields(Method)
+            if f.name not in {"name", "description", "role"}
+            and getattr(sdc, f.name) != getattr(ablation, f.name)
+        ]
         assert len(changed) == 1, (name, changed)
