@@ -147,11 +147,12 @@ class _Trainer:
         def predictor(images: np.ndarray) -> np.ndarray:
             return predict_proba(built, images, settings=settings)
 
-        predictor.weights = (
+        weights = (
             f"{built.weights_source}:{built.weights_location}"
             if built.weights_location
             else built.weights_source
-        )  # type: ignore[attr-defined]
+        )
+        predictor.weights = weights  # type: ignore[attr-defined]
         return predictor, score, result.best_epoch, [asdict(r) for r in result.history]
 
 
