@@ -991,7 +991,8 @@ def learning_curves(
                 }
             )
     frame = pd.DataFrame.from_records(records)
-    if frame.empty:
+    # refits after a search train without a validation split: no curve to draw then
+    if frame.empty or not frame[["val_balanced_accuracy", "val_loss"]].astype(float).notna().any().any():
         return []
     apply_style()
     palette = dict(palette or method_palette(frame["method"]))
