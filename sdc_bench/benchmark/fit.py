@@ -25,7 +25,16 @@ from sdc_bench.zoo.backbones import BuiltBackbone
 from sdc_bench.zoo.imbalance import build_imbalance
 from sdc_bench.zoo.methods import Method
 
-__all__ = ["ArraySet", "EpochRecord", "FitResult", "FitSettings", "fit_cnn", "predict_proba"]
+__all__ = [
+    "ArraySet",
+    "EpochRecord",
+    "FitResult",
+    "FitSettings",
+    "balanced_accuracy",
+    "balanced_nll",
+    "fit_cnn",
+    "predict_proba",
+]
 
 
 @dataclass(frozen=True)
@@ -93,7 +102,8 @@ class FitResult:
 EpochCallback = Callable[[EpochRecord], None]
 
 
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
+    """Mean recall over the classes present in ``y_true`` (the inner-validation score of every method)."""
     recalls = [float(np.mean(y_pred[y_true == k] == k)) for k in range(num_classes) if np.any(y_true == k)]
     return float(np.mean(recalls)) if recalls else float("nan")
 
@@ -155,7 +165,7 @@ def predict_proba(
 
 def _evaluate(built: BuiltBackbone, data: ArraySet, settings: FitSettings) -> tuple[float, float]:
     proba = predict_proba(built, data.images, batch_size=settings.eval_batch_size, settings=settings)
-    return balanced_nll(data.labels, proba), _balanced_accuracy(
+    return balanced_nll(data.labels, proba), balanced_accuracy(
         data.labels, proba.argmax(1), built.num_classes
     )
 

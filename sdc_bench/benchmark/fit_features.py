@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sdc_bench.benchmark.fit import ArraySet, balanced_nll
+from sdc_bench.benchmark.fit import ArraySet, balanced_accuracy, balanced_nll
 from sdc_bench.zoo.features import FEATURES
 from sdc_bench.zoo.imbalance import build_imbalance
 from sdc_bench.zoo.methods import Method
@@ -66,8 +66,5 @@ def fit_features(
     model = FeatureModel(extractor, pipeline, num_classes, float("nan"), float("nan"))
     proba = model.predict_proba(val.images)
     model.val_loss = balanced_nll(val.labels, proba)
-    recalls = [
-        np.mean(proba.argmax(1)[val.labels == k] == k) for k in range(num_classes) if np.any(val.labels == k)
-    ]
-    model.val_balanced_accuracy = float(np.mean(recalls))
+    model.val_balanced_accuracy = balanced_accuracy(val.labels, proba.argmax(1), num_classes)
     return model
