@@ -32,12 +32,17 @@ class _QueueEmpty(Exception):
 def init_queue(
     storage: BaseStorage, run_id: str, cells: Sequence[Cell], done: Callable[[Cell], bool]
 ) -> None:
-    """Enqueue every cell not yet done (idempotent: a queue that exists is left as it is)."""
+    """Enqueue every cell that is neither done nor already waiting or claimed.
+
+    Idempotent, and on a resumed run it re-queues the cells of workers that failed.
+    """
     study = optuna.create_study(study_name=queue_name(run_id), storage=storage, load_if_exists=True)
-    if study.user_attrs.get("n_cells") is not None:
-        return
+    live = {
+        trial.system_attrs.get("fixed_params", trial.params).get("cell_index")
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+    }
     for index, cell in enumerate(cells):
-        if not done(cell):
+        if not done(cell) and index not in live:
             study.enqueue_trial({"cell_index": index}, user_attrs={"cell_id": cell.cell_id})
     study.set_user_attr("n_cells", len(cells))
 

@@ -31,7 +31,7 @@ from sdc_bench.benchmark.sweep import open_storage, storage_url
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
 from sdc_bench.data.splits import load_splits, outer_folds, save_splits
-from sdc_bench.errors import ConfigError
+from sdc_bench.errors import ConfigError, SdcBenchError
 
 __all__ = ["RunOptions", "load_run_suite", "resolve_device", "run_suite", "run_worker"]
 
@@ -253,7 +253,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
 def _run_distributed(
     ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, bar: Any
 ) -> None:
-    from sdc_bench.benchmark.queue import init_queue, work_queue
+    from sdc_bench.benchmark.queue import init_queue, queue_counts, work_queue
 
     storage = open_storage(url)
     init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
@@ -273,8 +273,17 @@ def _run_distributed(
     for helper in helpers:
         helper.wait()
     # remote workers may still hold cells: wait for them (a dead one's cell is re-queued by its heartbeat)
+    heartbeats = url.startswith("postgresql")
     while not all(store.cell_done(c.cell_id) for c in cells):
         work_queue(storage, ctx.run_id, cells, handle)
+        counts = queue_counts(storage, ctx.run_id)
+        # nothing waiting and no claim that can still finish: a worker failed; never wait forever
+        if counts["waiting"] == 0 and (counts["running"] == 0 or not heartbeats):
+            missing = [c.cell_id for c in cells if not store.cell_done(c.cell_id)]
+            raise SdcBenchError(
+                f"{len(missing)} cell(s) were not finished by any worker (first: {missing[0]}); "
+                f"see {store.log} and the workers' output, then `sdc-bench run --resume {store.root}`"
+            )
         time.sleep(2.0)
     failed = [h.returncode for h in helpers if h.returncode]
     if failed:

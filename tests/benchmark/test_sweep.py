@@ -238,3 +238,24 @@ def test_two_runs_with_one_seed_search_and_predict_alike(
         assert [t.state for t in study.trials] == [t.state for t in second[name].trials], name
         assert [t.params for t in study.trials] == [t.params for t in second[name].trials], name
     pd.testing.assert_frame_equal(_predictions(again), _predictions(reference_run))
+
+
+def test_queue_requeues_the_cells_of_failed_workers(tmp_path: Path) -> None:
+    from sdc_bench.benchmark.plan import Cell
+    from sdc_bench.benchmark.queue import init_queue, queue_counts, queue_name
+
+    storage = open_storage(storage_url(str(tmp_path / "q.log"), tmp_path))
+    cells = [Cell("sdc_dl", "b", fold, fold, "a", "i") for fold in range(3)]
+    init_queue(storage, "run", cells, lambda cell: False)
+    init_queue(storage, "run", cells, lambda cell: False)  # idempotent
+    assert queue_counts(storage, "run")["waiting"] == 3
+    study = optuna.load_study(study_name=queue_name("run"), storage=storage)
+    claim = study.ask()
+    claim.suggest_int("cell_index", 0, 2)
+    study.tell(claim, state=optuna.trial.TrialState.FAIL)  # a worker died with an error in its cell
+    assert queue_counts(storage, "run")["waiting"] == 2
+    init_queue(storage, "run", cells, lambda cell: False)  # resume: the failed cell goes back in the queue
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert sorted(t.system_attrs["fixed_params"]["cell_index"] for t in waiting) == [0, 1, 2]
+    init_queue(storage, "run", cells, lambda cell: False)  # waiting cells are not queued twice
+    assert queue_counts(storage, "run")["waiting"] == 3
