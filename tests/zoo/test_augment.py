@@ -294,6 +294,41 @@ def test_equalize_flattens_a_skewed_histogram() -> None:
     torch.testing.assert_close(_equalize(flat), flat, atol=0.5 / 255, rtol=0)
 
 
+@pytest.mark.parametrize(("height", "width", "kernel_size"), [(32, 32, 5), (40, 24, 3), (200, 160, 25)])
+def test_box_mean_matches_average_pooling_with_replicate_borders(height: int, width: int, kernel_size: int) -> None:
+    import torch.nn.functional as F
+
+    from sdc_bench.zoo.augment import _box_mean
+
+    images = torch.rand(3, 2, height, width, generator=torch.Generator().manual_seed(1))
+    pad = kernel_size // 2
+    expected = F.avg_pool2d(F.pad(images, (pad, pad, pad, pad), mode="replicate"), kernel_size, stride=1)
+    out = _box_mean(images, kernel_size)
+    assert out.shape == images.shape
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)
+
+
+def test_local_contrast_amplifies_faint_detail_up_to_the_clip_limit() -> None:
+    from sdc_bench.zoo.augment import _local_contrast
+
+    # a ramp from dark to bright with faint stripes: the stripes' amplitude grows, capped by the clip limit
+    ramp = torch.linspace(0.1, 0.9, 64).view(1, 1, 1, 64).expand(2, 1, 64, 64)
+    stripes = 0.01 * torch.sign(torch.sin(torch.arange(64.0) * 1.5)).view(1, 1, 64, 1)
+    images = ramp + stripes
+    out = _local_contrast(images, torch.tensor([1.0, 3.0]))
+    torch.testing.assert_close(out[0], images[0], atol=1e-6, rtol=0)  # clip limit 1: no gain
+    centre = (slice(None), slice(16, 48), slice(16, 48))
+    amplitude_in = (images[1][centre] - ramp[1][centre]).abs().mean()
+    amplitude_out = (out[1][centre] - _local_mean_of(out[1])[centre]).abs().mean()
+    assert 1.5 * amplitude_in < amplitude_out <= 3.0 * amplitude_in + 1e-4
+
+
+def _local_mean_of(image: torch.Tensor) -> torch.Tensor:
+    from sdc_bench.zoo.augment import _box_mean
+
+    return _box_mean(image.unsqueeze(0), 9)[0]
+
+
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 3.0])
 def test_beta_sampler_matches_its_moments(alpha: float) -> None:
     from sdc_bench.zoo.augment import _sample_beta
