@@ -143,15 +143,27 @@ def _pooled_scores(
     return {tuple(str(r[c]) for c in CONFIG): float(r["value"]) for _, r in rows.iterrows()}
 
 
+def _legend_columns(width_in: float, labels: Sequence[str], ncol: int) -> int:
+    """Columns of a legend below the axes that keep it inside ``width_in`` inches."""
+    # about 0.052 in per character at 7 pt, plus the handle
+    entry_in = 0.45 + 0.052 * max((len(str(label)) for label in labels), default=0)
+    return max(1, min(ncol, len(labels), int(width_in // entry_in)))
+
+
+def _legend_height_in(width_in: float, labels: Sequence[str], ncol: int) -> float:
+    """Height a :func:`_legend_below` legend needs: its rows at 7 pt plus padding."""
+    if not labels:
+        return 0.0
+    rows = math.ceil(len(labels) / _legend_columns(width_in, labels, ncol))
+    return 0.1 + 0.16 * rows
+
+
 def _legend_below(
     figure: plt.Figure, handles: list[Any], labels: list[str], *, ncol: int = 4, title: str | None = None
 ) -> None:
     if not handles:
         return
-    # about 0.052 in per character at 7 pt, plus the handle: keep the legend inside the page width
-    width_in = figure.get_figwidth()
-    entry_in = 0.45 + 0.052 * max(len(str(label)) for label in labels)
-    ncol = max(1, min(ncol, len(handles), int(width_in // entry_in)))
+    ncol = _legend_columns(figure.get_figwidth(), labels, ncol)
     figure.legend(
         handles,
         labels,
@@ -519,8 +531,11 @@ def external_validation(
         DOUBLE_COLUMN_IN if len(splits) > 1 or max(map(len, look.labels.values())) > 24 else SINGLE_COLUMN_IN
     )
     row_labels, row_height = _row_labels(look, wrap=44 if width > SINGLE_COLUMN_IN else 24)
+    legend_labels = ["internal (out-of-fold)", "external (fold-model soft vote)"]
+    # title + x axis (~0.9 in) + legend + rows, and at least ~0.5 in of plot even for one configuration
+    height = 0.9 + _legend_height_in(width, legend_labels, 2) + max(0.5, row_height * n)
     figure, axes = plt.subplots(
-        1, len(splits), figsize=(width, 0.8 + row_height * n),
+        1, len(splits), figsize=(width, height),
         sharey=True, sharex=True, squeeze=False, layout="constrained",
     )  # fmt: skip
     y = np.arange(n)[::-1]
@@ -540,7 +555,7 @@ def external_validation(
         Line2D([], [], marker="o", mfc="white", mec="#333333", ls="none", ms=4),
         Line2D([], [], marker="o", color="#333333", ls="none", ms=4),
     ]
-    _legend_below(figure, handles, ["internal (out-of-fold)", "external (fold-model soft vote)"], ncol=2)
+    _legend_below(figure, handles, legend_labels, ncol=2)
     return save_figure(figure, stem)
 
 
