@@ -295,7 +295,9 @@ def test_equalize_flattens_a_skewed_histogram() -> None:
 
 
 @pytest.mark.parametrize(("height", "width", "kernel_size"), [(32, 32, 5), (40, 24, 3), (200, 160, 25)])
-def test_box_mean_matches_average_pooling_with_replicate_borders(height: int, width: int, kernel_size: int) -> None:
+def test_box_mean_matches_average_pooling_with_replicate_borders(
+    height: int, width: int, kernel_size: int
+) -> None:
     import torch.nn.functional as F
 
     from sdc_bench.zoo.augment import _box_mean
