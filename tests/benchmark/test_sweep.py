@@ -198,14 +198,20 @@ def _postgres_url() -> str | None:
     )
 
 
-@pytest.mark.postgres
-def test_two_workers_on_postgresql(suite_file: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def postgres_url() -> str:
     pytest.importorskip("psycopg", reason="install the postgres extra")
     url = _postgres_url()
     if url is None:
         if os.environ.get("CI"):
             pytest.fail("CI must provide PostgreSQL: .ci/postgres.sh could not start a server")
         pytest.skip("no local PostgreSQL server could be started (.ci/postgres.sh failed)")
+    return url
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql(suite_file: Path, tmp_path: Path, postgres_url: str) -> None:
+    url = postgres_url
     out = tmp_path / "pg"
     assert (
         main(
@@ -259,3 +265,66 @@ def test_queue_requeues_the_cells_of_failed_workers(tmp_path: Path) -> None:
     assert sorted(t.system_attrs["fixed_params"]["cell_index"] for t in waiting) == [0, 1, 2]
     init_queue(storage, "run", cells, lambda cell: False)  # waiting cells are not queued twice
     assert queue_counts(storage, "run")["waiting"] == 3
+
+
+_CLAIM_AND_HANG = """
+import pathlib, sys, time
+from sdc_bench.benchmark.plan import Cell
+from sdc_bench.benchmark.queue import work_queue
+from sdc_bench.benchmark.sweep import open_storage
+
+marker, url, run_id = sys.argv[1:4]
+cells = [Cell("sdc_dl", "b", fold, fold, "a", "i") for fold in range(3)]
+
+def hang(cell):
+    pathlib.Path(marker).write_text(cell.cell_id)
+    time.sleep(600)
+
+work_queue(open_storage(url), run_id, cells, hang)
+"""
+
+
+@pytest.mark.postgres
+def test_a_killed_workers_cell_is_requeued_by_its_heartbeat(tmp_path: Path, postgres_url: str) -> None:
+    """SIGKILL a worker holding a cell: once its heartbeat is stale another worker runs that cell."""
+    import uuid
+
+    from sdc_bench.benchmark.plan import Cell
+    from sdc_bench.benchmark.queue import init_queue, queue_counts, queue_name, work_queue
+
+    run_id = f"killed-worker-{uuid.uuid4().hex[:8]}"  # the test database outlives test runs
+    storage = open_storage(postgres_url)
+    cells = [Cell("sdc_dl", "b", fold, fold, "a", "i") for fold in range(3)]
+    init_queue(storage, run_id, cells, lambda cell: False)
+    marker = tmp_path / "claimed"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _CLAIM_AND_HANG, str(marker), postgres_url, run_id], stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 120
+    while not marker.exists() and worker.poll() is None and time.time() < deadline:
+        time.sleep(0.1)
+    assert marker.exists(), worker.stderr.read().decode() if worker.poll() is not None else "no claim"
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait()
+    killed = marker.read_text()
+    assert queue_counts(storage, run_id)["running"] == 1
+
+    # the run's own loop: keep working until every cell is done (the dead claim goes stale after 20 s)
+    handled: list[str] = []
+    started = time.time()
+    while len(handled) < len(cells) and time.time() - started < 90:
+        work_queue(storage, run_id, cells, lambda cell: handled.append(cell.cell_id))
+        time.sleep(1.0)
+    waited = time.time() - started
+    assert sorted(handled) == sorted(c.cell_id for c in cells)  # each cell exactly once here
+    assert handled[-1] == killed  # the others first; the dead worker's cell after its grace period
+    assert waited >= 15, f"the claim was taken back after {waited:.0f} s, before its heartbeat went stale"
+    counts = queue_counts(storage, run_id)
+    assert (counts["complete"], counts["fail"], counts["running"], counts["waiting"]) == (3, 1, 0, 0)
+    queue = optuna.load_study(study_name=queue_name(run_id), storage=storage)
+    retried = [
+        t
+        for t in queue.trials
+        if t.state == optuna.trial.TrialState.COMPLETE and "failed_trial" in t.system_attrs
+    ]
+    assert len(retried) == 1 and cells[retried[0].params["cell_index"]].cell_id == killed
