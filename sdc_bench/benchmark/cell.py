@@ -215,9 +215,10 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     if suite.search.n_trials > 0:
 
         def objective(trial: optuna.Trial, params: dict[str, Any]) -> tuple[float, int]:
-            _, score, best_epoch, _ = trainer.fit(
+            _, score, best_epoch, history = trainer.fit(
                 params, fit_set, val_set, derive_seed(cell.seed, "trial", trial.number), trial
             )
+            trial.set_user_attr("history", history)  # the learning curve of a searched cell
             return score, best_epoch
 
         outcome = search(

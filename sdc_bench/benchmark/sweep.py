@@ -19,7 +19,7 @@ import binascii
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -130,6 +130,9 @@ class SearchOutcome:
     n_trials: int
     n_pruned: int
     epochs_trained: int  # over all trials of the cell: what pruning saves
+    best_trial: int = -1
+    # the best trial's per-epoch records (inner validation), as the objective stored them
+    best_history: list[dict[str, Any]] = field(default_factory=list)
 
 
 Objective = Callable[[Trial, dict[str, Any]], tuple[float, int]]  # (trial, params) -> (score, best_epoch)
@@ -218,4 +221,6 @@ def search(
         n_trials=len(trials),
         n_pruned=sum(t.state == TrialState.PRUNED for t in trials),
         epochs_trained=epochs,
+        best_trial=best.number,
+        best_history=list(best.user_attrs.get("history", [])),
     )

@@ -802,7 +802,8 @@ def build_reports(
         )
         training.items += writer.figure(
             "learning_curves",
-            "Inner-validation balanced accuracy and loss per epoch, mean over outer folds.",
+            "Inner-validation balanced accuracy and loss per epoch, mean over outer folds "
+            "(for searched cells, the best inner trial's curve; the refit has no validation split).",
             lambda stem: figures.learning_curves(cells, stem, palette=palette),
         )
     else:

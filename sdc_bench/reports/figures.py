@@ -983,6 +983,21 @@ def param_importances(importances: pd.DataFrame, stem: str | Path) -> list[Path]
     return save_figure(figure, stem)
 
 
+def _validated_history(info: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A cell's per-epoch records with validation scores: its own, else its best search trial's."""
+
+    def validated(history: Any) -> bool:
+        return bool(history) and any(
+            isinstance(e.get("val_loss"), int | float) and math.isfinite(e["val_loss"]) for e in history
+        )
+
+    own = info.get("history") or []
+    if validated(own):
+        return list(own)
+    searched = (info.get("search") or {}).get("best_history") or []
+    return list(searched) if validated(searched) else []
+
+
 def learning_curves(
     cells: Sequence[Mapping[str, Any]],
     stem: str | Path,
@@ -990,11 +1005,15 @@ def learning_curves(
     palette: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Inner-validation balanced accuracy and loss per training epoch, mean over outer folds,
-    one panel row per backbone (epochs of both stages counted in order)."""
+    one panel row per backbone (epochs of both stages counted in order).
+
+    A searched cell's final model is refit without a validation split; its curve is that of the
+    search's best trial (``search.best_history``), which trained on the same inner split.
+    """
     records = []
     for info in cells:
         cell = info.get("cell", {})
-        for step, entry in enumerate(info.get("history") or [], start=1):
+        for step, entry in enumerate(_validated_history(info), start=1):
             records.append(
                 {
                     "method": str(cell.get("method", "")),
@@ -1006,7 +1025,6 @@ def learning_curves(
                 }
             )
     frame = pd.DataFrame.from_records(records)
-    # refits after a search train without a validation split: no curve to draw then
     if frame.empty or not frame[["val_balanced_accuracy", "val_loss"]].astype(float).notna().any().any():
         return []
     apply_style()

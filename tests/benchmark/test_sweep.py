@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -110,6 +111,13 @@ def test_cnn_trials_report_every_epoch_and_search_is_recorded(reference_run: Pat
     info = json.loads((reference_run / "cells" / "sdc_dl__tf_efficientnet_lite0__fold0.json").read_text())
     assert info["search"]["n_trials"] == 3
     assert info["params"]["lr"] == pytest.approx(info["search"]["best_params"]["lr"])
+    # the refit has no validation split; the best trial's curve is kept for the learning-curve figure
+    assert all(math.isnan(r["val_loss"]) for r in info["history"])
+    best = studies["sdc_dl__tf_efficientnet_lite0__fold0"].trials[info["search"]["best_trial"]]
+    curve = info["search"]["best_history"]
+    assert [r["epoch"] for r in curve] == sorted(best.intermediate_values)
+    assert [r["val_balanced_accuracy"] for r in curve] == list(best.intermediate_values.values())
+    assert all(math.isfinite(r["val_loss"]) for r in curve)
 
 
 def _run_subprocess(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:

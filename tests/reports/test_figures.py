@@ -120,6 +120,28 @@ def test_optional_figures_draw_nothing_without_their_input(run: dict, tmp_path: 
     assert not list(tmp_path.iterdir())
 
 
+def test_learning_curves_of_searched_cells_come_from_the_best_trial(tmp_path: Path) -> None:
+    def records(losses: list[float]) -> list[dict]:
+        return [
+            {"epoch": i + 1, "val_loss": loss, "val_balanced_accuracy": 1 - loss / 2}
+            for i, loss in enumerate(losses)
+        ]
+
+    nan = float("nan")
+    refit = [{"epoch": 1, "val_loss": nan, "val_balanced_accuracy": nan}]
+    searched = {
+        "cell": {"method": "sdc_dl", "backbone": "b", "outer_fold": 0},
+        "history": refit,
+        "search": {"best_history": records([1.0, 0.8, 0.7])},
+    }
+    assert figures._validated_history(searched) == searched["search"]["best_history"]
+    unsearched = {"cell": {"method": "scratch", "backbone": "b"}, "history": records([1.2, 1.1])}
+    assert figures._validated_history(unsearched) == unsearched["history"]
+    assert figures._validated_history({"history": refit, "search": {}}) == []
+    written = figures.learning_curves([searched, unsearched], tmp_path / "curves")
+    assert {p.suffix for p in written} == {".pdf", ".png"}
+
+
 def test_pareto_points_mark_the_front(run: dict) -> None:
     points = figures.pareto_points(run["metrics"], run["throughput"])
     assert set(points["backbone"]) == set(SPEC.backbones)  # classical's hog_hist was never measured
