@@ -10,7 +10,8 @@ or directly ``python benchmarks/gpu_session.py --out DIR [--part throughput|trai
 
 - ``throughput``: ``BACKBONES`` (10 backbones, 8 families), bf16 autocast, channels_last, batch 256,
   224 px, inference and training step, each without and with ``torch.compile``. Written after every
-  backbone to ``gpu_throughput_224px.csv`` / ``.md``, so a call cut off at its limit keeps what it measured.
+  configuration to ``gpu_throughput_224px.csv`` / ``.md``; run again with the same ``--out`` (e.g. after a
+  call was cut off at its limit) and it measures only what is missing.
 - ``training``: ``benchmarks/bench_training.py`` on CUDA (bf16, batch ``--train-batch``): sdc-bench's epoch
   against a naive ImageFolder loop, and its training step against the bare model step; JSON and log.
 
@@ -49,30 +50,32 @@ BACKBONES = (
 
 def run_throughput(out: Path, *, dry_run: bool) -> Path:
     target = out / ("cpu_dry_run_throughput.csv" if dry_run else "gpu_throughput_224px.csv")
-    backbones = ("resnet10t", "mobilenetv3_small_100") if dry_run else BACKBONES
-    tables: list[pd.DataFrame] = []
-    for name in backbones:
-        config = ThroughputConfig(
-            (name,),
-            batch_sizes=(2,) if dry_run else (256,),
-            precisions=("bf16",),
-            channels_last=(True,),
-            compile=(False,) if dry_run else (False, True),
-            modes=("infer", "train"),
-            img_size=32 if dry_run else 224,
-            device="cpu" if dry_run else "cuda",
-            warmup_steps=1 if dry_run else 5,  # compilation happens in the warm-up
-            timed_steps=2 if dry_run else 20,
-            repeats=1 if dry_run else 3,
+    config = ThroughputConfig(
+        ("resnet10t", "mobilenetv3_small_100") if dry_run else BACKBONES,
+        batch_sizes=(2,) if dry_run else (256,),
+        precisions=("bf16",),
+        channels_last=(True,),
+        compile=(False,) if dry_run else (False, True),
+        modes=("infer", "train"),
+        img_size=32 if dry_run else 224,
+        device="cpu" if dry_run else "cuda",
+        warmup_steps=1 if dry_run else 5,  # compilation happens in the warm-up
+        timed_steps=2 if dry_run else 20,
+        repeats=1 if dry_run else 3,
+    )
+    started = time.perf_counter()
+
+    def written(rows: pd.DataFrame) -> None:
+        write_throughput(rows, target)  # after every configuration: a call cut off keeps what it measured
+        last = rows.iloc[-1].to_dict()
+        print(
+            f"[{time.perf_counter() - started:5.0f}s] {last['backbone']} {last['mode']}"
+            f"{' compiled' if last['compiled'] else ''}: {last['images_per_s']:.0f} images/s {last['status']}",
+            flush=True,
         )
-        started = time.perf_counter()
-        tables.append(measure(config, progress=False))
-        write_throughput(pd.concat(tables, ignore_index=True), target)  # partial results survive a cut-off
-        rows = tables[-1]
-        summary = ", ".join(
-            f"{r.mode}{'+compile' if r.compiled else ''} {r.images_per_s:.0f}/s" for r in rows.itertuples()
-        )
-        print(f"throughput {name}: {summary} ({time.perf_counter() - started:.0f}s)", flush=True)
+
+    previous = pd.read_csv(target, keep_default_na=False, na_values=[""]) if target.is_file() else None
+    write_throughput(measure(config, progress=False, previous=previous, on_row=written), target)
     return target
 
 

@@ -56,6 +56,7 @@ from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, creat
 __all__ = [
     "COLUMNS",
     "PEAK_TFLOPS",
+    "RESUME_KEY",
     "ThroughputConfig",
     "add_cli",
     "cli_main",
@@ -499,13 +500,35 @@ def _model_stats(backbone: str, config: ThroughputConfig, img_size: int) -> tupl
     return stats
 
 
-def measure(config: ThroughputConfig, *, progress: bool = True) -> pd.DataFrame:
+RESUME_KEY = (
+    "backbone", "device_name", "mode", "precision", "channels_last", "compiled", "requested_batch_size",
+    "img_size",
+)  # fmt: skip
+"""Columns that identify a configuration when a measurement is resumed from an earlier table."""
+
+
+def _key(values: Sequence[Any]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+def measure(
+    config: ThroughputConfig,
+    *,
+    progress: bool = True,
+    previous: pd.DataFrame | None = None,
+    on_row: Callable[[pd.DataFrame], object] | None = None,
+) -> pd.DataFrame:
     """Measure every configuration of ``config``; one row per configuration, columns :data:`COLUMNS`.
 
     A configuration that cannot run (fp16 on CPU, bf16 on a GPU without it), fails to compile, or runs out
     of memory even at batch size 1 still gets a row, with ``status`` ``skipped``/``failed``, NaN timings
     and the reason in ``error``. On CUDA ``torch.backends.cudnn.benchmark`` is on while measuring (as in
     timm) and restored afterwards.
+
+    ``previous`` is an earlier table (e.g. of an interrupted run): its ``ok`` and ``skipped`` rows for
+    configurations of ``config`` on this device (:data:`RESUME_KEY`) are kept instead of measured again;
+    ``failed`` rows are measured again. ``on_row`` receives the table so far after every configuration
+    (to write it, so an interrupted measurement keeps what it measured).
 
     Examples
     --------
@@ -518,15 +541,33 @@ def measure(config: ThroughputConfig, *, progress: bool = True) -> pd.DataFrame:
     device = _resolve_device(config.device)
     name = _device_name(device)
     sizes = {b: config.img_size or BACKBONES.get(b).default_size for b in config.backbones}
-    stats = {b: _model_stats(b, config, sizes[b]) for b in config.backbones}
     cases = list(_cases(config, sizes))
-    rows = []
+    done: dict[tuple[str, ...], dict[str, Any]] = {}
+    if previous is not None and len(previous):
+        missing = [c for c in (*RESUME_KEY, "status") if c not in previous.columns]
+        if missing:
+            raise ConfigError(f"cannot resume from a throughput table without column(s) {missing}")
+        for record in previous.to_dict("records"):
+            if record["status"] in ("ok", "skipped"):
+                done[_key([record[c] for c in RESUME_KEY])] = {c: record.get(c) for c in COLUMNS}
+
+    def case_key(case: _Case, batch_size: int) -> tuple[str, ...]:
+        values = (case.backbone, name, case.mode, case.precision, case.channels_last, case.compiled)
+        return _key([*values, batch_size, case.img_size])
+
+    todo = {c.backbone for c, b in cases if case_key(c, b) not in done}
+    stats = {b: _model_stats(b, config, sizes[b]) for b in config.backbones if b in todo}
+    rows: list[dict[str, Any]] = []
     cudnn_benchmark = torch.backends.cudnn.benchmark
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
     try:
         bar = tqdm(cases, desc="throughput", unit="config", disable=not progress)
         for case, batch_size in bar:
+            kept = done.get(case_key(case, batch_size))
+            if kept is not None:
+                rows.append(kept)
+                continue
             bar.set_postfix_str(
                 f"{case.backbone} {case.mode} {case.precision} b{batch_size}"
                 f"{' cl' if case.channels_last else ''}{' compiled' if case.compiled else ''}"
@@ -539,6 +580,8 @@ def measure(config: ThroughputConfig, *, progress: bool = True) -> pd.DataFrame:
                 outcome = _run_with_decay(case, batch_size, config, device)
                 _free_memory(device)
             rows.append(_row(case, batch_size, outcome, device, name, stats[case.backbone]))
+            if on_row is not None:
+                on_row(pd.DataFrame(rows, columns=list(COLUMNS)))
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
     return pd.DataFrame(rows, columns=list(COLUMNS))
@@ -766,9 +809,29 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", required=True, help="output table, .csv or .parquet (a .md view is written beside it)"
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the ok/skipped rows already in --out for the same configurations on this device and "
+        "measure only the rest (the table is rewritten after every configuration)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=cli_main)
     return parser
+
+
+def _read_previous(out: Path) -> pd.DataFrame | None:
+    """The table an interrupted ``--resume`` run left at ``out`` (``None`` when there is none yet)."""
+    if not out.is_file():
+        return None
+    try:
+        if out.suffix == ".csv":
+            return pd.read_csv(out, keep_default_na=False, na_values=[""])
+        return pd.read_parquet(out)
+    except Exception as exc:  # any parse error: say which file and what to do
+        raise ConfigError(
+            f"--resume: cannot read {out} ({type(exc).__name__}: {exc}); move it away or drop --resume"
+        ) from exc
 
 
 def cli_main(args: argparse.Namespace) -> int:
@@ -790,7 +853,12 @@ def cli_main(args: argparse.Namespace) -> int:
         timed_steps=args.steps,
         repeats=args.repeats,
     )
-    table = measure(config, progress=not args.quiet)
+    previous = _read_previous(out) if args.resume else None
+    if previous is not None:
+        print(f"resuming from {out} ({len(previous)} row(s) there)")
+    table = measure(
+        config, progress=not args.quiet, previous=previous, on_row=lambda rows: write_throughput(rows, out)
+    )
     paths = write_throughput(table, out)
     print(markdown_table(table))
     not_ok = int((table["status"] != "ok").sum())

@@ -317,6 +317,71 @@ def test_cli_runs_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert out.with_suffix(".md").is_file()
 
 
+def _count_runs(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> list[str]:
+    """Record each configuration that is really measured; optionally die (like Ctrl-C) at the n-th."""
+    measured: list[str] = []
+    real = throughput._run_with_decay
+
+    def counting(case: object, batch_size: int, *args: object) -> object:
+        measured.append(f"{case.backbone}/{case.mode}/b{batch_size}")  # type: ignore[attr-defined]
+        if fail_at is not None and len(measured) == fail_at:
+            raise KeyboardInterrupt
+        return real(case, batch_size, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(throughput, "_run_with_decay", counting)
+    return measured
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_cli_resume_keeps_what_an_interrupted_run_measured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    out = tmp_path / f"throughput{suffix}"
+    argv = ["throughput", "--backbones", "resnet10t,mobilenetv3_small_100", "--batch-sizes", "2,3",
+            "--modes", "infer", "--img-size", "32", "--device", "cpu", "--steps", "1", "--warmup", "1",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    measured = _count_runs(monkeypatch, fail_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        cli_main(_parser().parse_args(argv))
+    assert measured == ["resnet10t/infer/b2", "resnet10t/infer/b3", "mobilenetv3_small_100/infer/b2"]
+    partial = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert partial["requested_batch_size"].tolist() == [2, 3] and set(partial["status"]) == {"ok"}
+
+    measured = _count_runs(monkeypatch)
+    assert cli_main(_parser().parse_args([*argv, "--resume"])) == 0
+    assert measured == ["mobilenetv3_small_100/infer/b2", "mobilenetv3_small_100/infer/b3"]  # only the rest
+    table = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
+    assert len(table) == 4 and set(table["status"]) == {"ok"}
+    assert table.iloc[:2]["images_per_s"].tolist() == partial["images_per_s"].tolist()  # kept, not re-timed
+
+    measured = _count_runs(monkeypatch)
+    assert cli_main(_parser().parse_args([*argv, "--resume", "--batch-sizes", "2,4"])) == 0
+    assert measured == ["resnet10t/infer/b4", "mobilenetv3_small_100/infer/b4"]  # a new batch size only
+
+
+def test_resume_measures_failed_rows_again_and_refuses_foreign_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = ThroughputConfig(("resnet10t",), batch_sizes=(2,), modes=("infer", "train"), **TINY)
+    first = measure(config, progress=False)
+    first.loc[first["mode"] == "train", "status"] = "failed"
+    measured = _count_runs(monkeypatch)
+    again = measure(config, progress=False, previous=first)
+    assert measured == ["resnet10t/train/b2"] and set(again["status"]) == {"ok"}
+    with pytest.raises(ConfigError, match="without column"):
+        measure(config, progress=False, previous=pd.DataFrame({"backbone": ["resnet10t"]}))
+
+
+def test_cli_resume_names_an_unreadable_table(tmp_path: Path) -> None:
+    out = tmp_path / "t.parquet"
+    out.write_text("not parquet")
+    args = _parser().parse_args(
+        ["throughput", "--backbones", "resnet10t", "--out", str(out), "--resume", "--device", "cpu"]
+    )
+    with pytest.raises(ConfigError, match=r"--resume: cannot read .*t\.parquet.*drop --resume"):
+        cli_main(args)
+
+
 def test_cli_refuses_a_bad_out_suffix(tmp_path: Path) -> None:
     args = _parser().parse_args(["throughput", "--backbones", "resnet10t", "--out", str(tmp_path / "t.json")])
     with pytest.raises(ConfigError, match="--out"):
