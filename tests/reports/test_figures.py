@@ -134,10 +134,10 @@ def test_learning_curves_of_searched_cells_come_from_the_best_trial(tmp_path: Pa
         "history": refit,
         "search": {"best_history": records([1.0, 0.8, 0.7])},
     }
-    assert figures._validated_history(searched) == searched["search"]["best_history"]
+    assert figures.runs._validated_history(searched) == searched["search"]["best_history"]
     unsearched = {"cell": {"method": "scratch", "backbone": "b"}, "history": records([1.2, 1.1])}
-    assert figures._validated_history(unsearched) == unsearched["history"]
-    assert figures._validated_history({"history": refit, "search": {}}) == []
+    assert figures.runs._validated_history(unsearched) == unsearched["history"]
+    assert figures.runs._validated_history({"history": refit, "search": {}}) == []
     written = figures.learning_curves([searched, unsearched], tmp_path / "curves")
     assert {p.suffix for p in written} == {".pdf", ".png"}
 
@@ -167,9 +167,9 @@ def test_param_importances_are_deterministic(run: dict) -> None:
 
 def test_critical_difference_cliques() -> None:
     ranks = np.array([1.0, 1.5, 2.8, 4.0, 4.2])
-    assert figures._cliques(ranks, 1.0) == [(0, 1), (3, 4)]
-    assert figures._cliques(ranks, 10.0) == [(0, 4)]
-    assert figures._cliques(ranks, 0.1) == []
+    assert figures.scores._cliques(ranks, 1.0) == [(0, 1), (3, 4)]
+    assert figures.scores._cliques(ranks, 10.0) == [(0, 4)]
+    assert figures.scores._cliques(ranks, 0.1) == []
 
 
 def test_method_colours_are_fixed_and_distinct() -> None:

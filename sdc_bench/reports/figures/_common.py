@@ -1,0 +1,177 @@
+"""Shared look of the figures: configurations, colours and markers, row labels, legends."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+
+from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, PROBABILITY_PREFIX
+from sdc_bench.reports.style import (
+    DOUBLE_COLUMN_IN,
+    SINGLE_COLUMN_IN,
+    backbone_markers,
+    configuration_labels,
+    method_palette,
+    panel_grid,
+    wrap_label,
+)
+
+CONFIG = list(CONFIGURATION_COLUMNS)
+Configuration = tuple[str, ...]
+_METRIC_TITLES = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "sensitivity": "Sensitivity (macro)",
+    "specificity": "Specificity (macro)",
+    "auroc": "AUROC (macro)",
+}
+_GRID_COLOUR = "#BBBBBB"
+
+
+# --------------------------------------------------------------------------- shared look
+
+
+@dataclass(frozen=True)
+class _Look:
+    """Order, labels, colours and markers of the configurations in one figure."""
+
+    order: list[Configuration]
+    labels: dict[Configuration, str]
+    colours: dict[Configuration, str]
+    markers: dict[Configuration, str]
+
+    def legend_handles(self, *, line: bool = False) -> tuple[list[Line2D], list[str]]:
+        handles = [
+            Line2D(
+                [],
+                [],
+                color=self.colours[c],
+                marker=None if line else self.markers[c],
+                linestyle="-" if line else "none",
+                markersize=4,
+            )
+            for c in self.order
+        ]
+        return handles, [self.labels[c] for c in self.order]
+
+
+def _configurations(frame: pd.DataFrame) -> list[Configuration]:
+    return sorted(frame[CONFIG].astype(str).drop_duplicates().itertuples(index=False, name=None))
+
+
+def _look(
+    configurations: Sequence[Configuration],
+    palette: Mapping[str, str] | None,
+    markers: Mapping[str, str] | None,
+    scores: Mapping[Configuration, float] | None = None,
+) -> _Look:
+    """Configurations by descending score (ties and missing scores by name)."""
+    configurations = list(dict.fromkeys(configurations))
+    palette = dict(palette or method_palette(c[0] for c in configurations))
+    markers = dict(markers or backbone_markers(c[1] for c in configurations))
+    fallback_palette = method_palette(c[0] for c in configurations)
+    fallback_markers = backbone_markers(c[1] for c in configurations)
+    scores = scores or {}
+
+    def key(c: Configuration) -> tuple[float, Configuration]:
+        value = scores.get(c, math.nan)
+        return (-value if math.isfinite(value) else math.inf, c)
+
+    order = sorted(configurations, key=key)
+    return _Look(
+        order=order,
+        labels=configuration_labels(order),
+        colours={c: palette.get(c[0], fallback_palette[c[0]]) for c in order},
+        markers={c: markers.get(c[1], fallback_markers[c[1]]) for c in order},
+    )
+
+
+def _row_labels(look: _Look, *, wrap: int) -> tuple[list[str], float]:
+    """Y tick labels of a one-row-per-configuration figure and the height (inches) each row needs."""
+    labels = [wrap_label(look.labels[c], wrap) for c in look.order]
+    lines = max(label.count("\n") + 1 for label in labels) if labels else 1
+    return labels, 0.2 + 0.1 * (lines - 1)
+
+
+def _pooled_scores(
+    metrics: pd.DataFrame, split: str, metric: str = "balanced_accuracy"
+) -> dict[Configuration, float]:
+    rows = metrics[
+        (metrics["scope"] == "pooled") & (metrics["split"] == split) & (metrics["metric"] == metric)
+    ]
+    rows = rows[rows["class_name"].isin(["overall", "macro"])]
+    return {tuple(str(r[c]) for c in CONFIG): float(r["value"]) for _, r in rows.iterrows()}
+
+
+def _legend_columns(width_in: float, labels: Sequence[str], ncol: int) -> int:
+    """Columns of a legend below the axes that keep it inside ``width_in`` inches."""
+    # about 0.052 in per character at 7 pt, plus the handle
+    entry_in = 0.45 + 0.052 * max((len(str(label)) for label in labels), default=0)
+    return max(1, min(ncol, len(labels), int(width_in // entry_in)))
+
+
+def _legend_height_in(width_in: float, labels: Sequence[str], ncol: int) -> float:
+    """Height a :func:`_legend_below` legend needs: its rows at 7 pt plus padding."""
+    if not labels:
+        return 0.0
+    rows = math.ceil(len(labels) / _legend_columns(width_in, labels, ncol))
+    return 0.1 + 0.16 * rows
+
+
+def _legend_below(
+    figure: plt.Figure, handles: list[Any], labels: list[str], *, ncol: int = 4, title: str | None = None
+) -> None:
+    if not handles:
+        return
+    ncol = _legend_columns(figure.get_figwidth(), labels, ncol)
+    figure.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=ncol,
+        frameon=False,
+        title=title,
+        handletextpad=0.4,
+        columnspacing=1.2,
+    )
+
+
+def _rows_of(frame: pd.DataFrame, configuration: Configuration) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in zip(CONFIG, configuration):
+        mask &= (frame[column].astype(str) == value).to_numpy()
+    return frame.loc[mask]
+
+
+def _class_names(predictions: pd.DataFrame) -> list[str]:
+    return [
+        str(c)[len(PROBABILITY_PREFIX) :]
+        for c in predictions.columns
+        if str(c).startswith(PROBABILITY_PREFIX)
+    ]
+
+
+def _square_grid(
+    n_panels: int, *, ncols: int = 4, extra_height: float = 0.35
+) -> tuple[plt.Figure, list[Axes]]:
+    """Small multiples of square panels: single-column width for one or two, else double-column."""
+    ncols = max(1, min(ncols, n_panels))
+    width = SINGLE_COLUMN_IN if ncols <= 2 else DOUBLE_COLUMN_IN
+    panel = (width - 0.55) / ncols
+    return panel_grid(n_panels, ncols=ncols, panel_height=panel + extra_height, width=width)
+
+
+def _balanced_accuracy(rows: pd.DataFrame) -> float:
+    """Mean per-class recall of pooled rows (to order prediction figures like the tables)."""
+    truth = rows["y_true"].astype(str).to_numpy()
+    correct = truth == rows["y_pred"].astype(str).to_numpy()
+    recalls = [correct[truth == name].mean() for name in np.unique(truth)]
+    return float(np.mean(recalls)) if recalls else math.nan
