@@ -501,8 +501,8 @@ def _model_stats(backbone: str, config: ThroughputConfig, img_size: int) -> tupl
 
 
 RESUME_KEY = (
-    "backbone", "device_name", "mode", "precision", "channels_last", "compiled", "requested_batch_size",
-    "img_size",
+    "backbone", "device_name", "threads", "mode", "precision", "channels_last", "compiled",
+    "requested_batch_size", "img_size",
 )  # fmt: skip
 """Columns that identify a configuration when a measurement is resumed from an earlier table."""
 
@@ -552,7 +552,8 @@ def measure(
                 done[_key([record[c] for c in RESUME_KEY])] = {c: record.get(c) for c in COLUMNS}
 
     def case_key(case: _Case, batch_size: int) -> tuple[str, ...]:
-        values = (case.backbone, name, case.mode, case.precision, case.channels_last, case.compiled)
+        threads = torch.get_num_threads()
+        values = (case.backbone, name, threads, case.mode, case.precision, case.channels_last, case.compiled)
         return _key([*values, batch_size, case.img_size])
 
     todo = {c.backbone for c, b in cases if case_key(c, b) not in done}

@@ -368,6 +368,13 @@ def test_resume_measures_failed_rows_again_and_refuses_foreign_tables(
     measured = _count_runs(monkeypatch)
     again = measure(config, progress=False, previous=first)
     assert measured == ["resnet10t/train/b2"] and set(again["status"]) == {"ok"}
+    torch.set_num_threads(2)  # another thread count is another configuration on a CPU
+    try:
+        measured = _count_runs(monkeypatch)
+        measure(config, progress=False, previous=again)
+        assert len(measured) == 2
+    finally:
+        torch.set_num_threads(1)
     with pytest.raises(ConfigError, match="without column"):
         measure(config, progress=False, previous=pd.DataFrame({"backbone": ["resnet10t"]}))
 
