@@ -165,7 +165,7 @@ def _cmd_regress(args: argparse.Namespace) -> int:
     )
     from sdc_bench.benchmark.store import RunStore
     from sdc_bench.reports.build import build_reports
-    from sdc_bench.reports.tables import to_markdown
+    from sdc_bench.reports.render import to_markdown
 
     store = RunStore(Path(args.run_dir))
     if not store.metrics.is_file():

@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.store import write_parquet, write_text
 from sdc_bench.errors import ConfigError
-from sdc_bench.reports.tables import to_markdown
+from sdc_bench.reports.render import to_markdown
 from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, create_backbone
 
 __all__ = [

@@ -26,6 +26,7 @@ from sdc_bench.benchmark.store import RunStore, write_text
 from sdc_bench.errors import DataError
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, OOF_SPLIT, compute_metrics
+from sdc_bench.reports.render import write_table
 from sdc_bench.reports.report import FigureItem, Section, TableItem, write_report
 from sdc_bench.reports.stats import COMPARISON_COLUMNS, compare_to_reference, friedman_nemenyi
 from sdc_bench.reports.style import backbone_markers, configuration_labels, method_palette
@@ -280,7 +281,7 @@ class _Writer:
         self.written: list[Path] = []
 
     def table(self, name: str, table: pd.DataFrame, caption: str) -> TableItem:
-        self.written += tables.write_table(table, self.store.tables_dir / name, caption=caption)
+        self.written += write_table(table, self.store.tables_dir / name, caption=caption)
         return TableItem(name, caption, table)
 
     def figure(self, name: str, caption: str, draw: Callable[[Path], list[Path]]) -> list[FigureItem]:
