@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from sdc_bench.benchmark.throughput import ThroughputConfig, measure, write_throughput
+from sdc_bench.benchmark.throughput import ThroughputConfig, measure, read_throughput, write_throughput
 
 BACKBONES = (
     "tf_efficientnet_lite0",
@@ -74,7 +74,7 @@ def run_throughput(out: Path, *, dry_run: bool) -> Path:
             flush=True,
         )
 
-    previous = pd.read_csv(target, keep_default_na=False, na_values=[""]) if target.is_file() else None
+    previous = read_throughput(target)  # a second call measures only what the first one left out
     write_throughput(measure(config, progress=False, previous=previous, on_row=written), target)
     return target
 

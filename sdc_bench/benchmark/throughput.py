@@ -64,6 +64,7 @@ __all__ = [
     "markdown_table",
     "measure",
     "peak_tflops",
+    "read_throughput",
     "reference_images_per_s",
     "write_throughput",
 ]
@@ -821,17 +822,25 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _read_previous(out: Path) -> pd.DataFrame | None:
-    """The table an interrupted ``--resume`` run left at ``out`` (``None`` when there is none yet)."""
-    if not out.is_file():
+def read_throughput(path: str | Path) -> pd.DataFrame | None:
+    """Read a table :func:`write_throughput` wrote (``None`` when ``path`` does not exist yet).
+
+    Raises
+    ------
+    ConfigError
+        If the file exists but cannot be parsed; the message names the file and what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
         return None
     try:
-        if out.suffix == ".csv":
-            return pd.read_csv(out, keep_default_na=False, na_values=[""])
-        return pd.read_parquet(out)
+        if path.suffix == ".csv":
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        return pd.read_parquet(path)
     except Exception as exc:  # any parse error: say which file and what to do
         raise ConfigError(
-            f"--resume: cannot read {out} ({type(exc).__name__}: {exc}); move it away or drop --resume"
+            f"cannot read the throughput table {path} ({type(exc).__name__}: {exc}); "
+            "move it away or measure without resuming"
         ) from exc
 
 
@@ -854,7 +863,7 @@ def cli_main(args: argparse.Namespace) -> int:
         timed_steps=args.steps,
         repeats=args.repeats,
     )
-    previous = _read_previous(out) if args.resume else None
+    previous = read_throughput(out) if args.resume else None
     if previous is not None:
         print(f"resuming from {out} ({len(previous)} row(s) there)")
     table = measure(

@@ -385,7 +385,7 @@ def test_cli_resume_names_an_unreadable_table(tmp_path: Path) -> None:
     args = _parser().parse_args(
         ["throughput", "--backbones", "resnet10t", "--out", str(out), "--resume", "--device", "cpu"]
     )
-    with pytest.raises(ConfigError, match=r"--resume: cannot read .*t\.parquet.*drop --resume"):
+    with pytest.raises(ConfigError, match=r"cannot read the throughput table .*t\.parquet.*without resuming"):
         cli_main(args)
 
 
