@@ -24,13 +24,11 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.reports._metric_engine import MetricEvaluator, keyed_rng, patient_resample_weights
 from sdc_bench.reports.metrics import (
     CONFIGURATION_COLUMNS,
     OOF_SPLIT,
     PROBABILITY_PREFIX,
-    MetricEvaluator,
-    _keyed_rng,
-    patient_resample_weights,
     validate_predictions,
 )
 
@@ -720,7 +718,7 @@ def compare_to_reference(
             (other_pred, other_proba),
             patients,
             n_bootstrap,
-            _keyed_rng(seed, (*reference, *configuration)),
+            keyed_rng(seed, (*reference, *configuration)),
             confidence,
         )
         mcnemar_result = mcnemar_exact(y_true, reference_pred, other_pred)
