@@ -16,7 +16,7 @@ or directly ``python benchmarks/gpu_session.py --out DIR [--part throughput|trai
   against a naive ImageFolder loop, and its training step against the bare model step; JSON and log.
 
 ``--dry-run`` runs the same code on the CPU at toy sizes (2 backbones, batch 2, 32 px, no compile) to check
-the script without a GPU. Copy the results to ``benchmark/results/`` and note the exact command there.
+the script without a GPU. Copy the results to ``benchmarks/results/`` and note the exact command there.
 """
 
 from __future__ import annotations
