@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from sdc_bench import __version__
-from sdc_bench.errors import SdcBenchError
+from sdc_bench.errors import ConfigError, SdcBenchError
 
 __all__ = ["build_parser", "main"]
 
@@ -19,12 +21,24 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
     return not getattr(args, "quiet", False) and not os.environ.get("CI")
 
 
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    """``--seeds 0,1,2`` -> (0, 1, 2); a bad list is a user error (one line, exit 2)."""
+    from sdc_bench.errors import ConfigError
+
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--seeds {text!r}: expected comma-separated integers >= 0, e.g. --seeds 0,1,2"
+        ) from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from sdc_bench.benchmark.plan import plan_cells
     from sdc_bench.benchmark.runner import RunOptions, run_suite
-    from sdc_bench.benchmark.suite import apply_overrides, load_suite
+    from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite
 
     if args.resume is not None:
         from sdc_bench.benchmark.runner import load_run_suite
@@ -36,12 +50,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             suite = apply_overrides(suite, args.set)
         if args.seed is not None:
             suite = replace(suite, seed=args.seed)
+        if args.seeds is not None:
+            suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
+            validate_suite(suite, "--seeds")
     if args.dry_run:
         from sdc_bench.benchmark.estimate import estimate_cost
+        from sdc_bench.benchmark.suite import protocol_seeds
 
         cells = plan_cells(suite, suite.protocol.outer_folds)
+        seeds = protocol_seeds(suite)
         print(
-            f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell"
+            f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {len(seeds)} protocol seeds ({', '.join(map(str, seeds))}) x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell"
         )
         for cell in cells:
             print(f"  {cell.cell_id}  seed={cell.seed}  augment={cell.augment}  imbalance={cell.imbalance}")
@@ -149,56 +168,120 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _band_rules(args: argparse.Namespace) -> tuple[Any, Any]:
+    from sdc_bench.benchmark.regress import BandRule
+
+    if args.k_sd <= 0 or args.floor < 0 or args.max_band <= 0 or args.speed_floor < 0:
+        raise ConfigError(
+            "--k-sd and --max-band must be positive, --floor and --speed-floor zero or more; e.g. --k-sd 4 --floor 0.02"
+        )
+    metric_rule = BandRule(k_sd=args.k_sd, floor=args.floor, max_band=args.max_band)
+    speed_rule = BandRule(k_sd=args.k_sd, floor=0.0, floor_relative=args.speed_floor, max_band=math.inf)
+    return metric_rule, speed_rule
+
+
+def _write_baseline(run_dirs: Sequence[str], out: Path, args: argparse.Namespace) -> int:
+    from sdc_bench.benchmark.regress import baseline_from_samples, samples_from_run, write_baseline
+
+    metric_rule, speed_rule = _band_rules(args)
+    samples = [sample for run_dir in run_dirs for sample in samples_from_run(run_dir)]
+    suites = {
+        json.loads((Path(r) / "run.json").read_text()).get("suite", {}).get("name", "") for r in run_dirs
+    }
+    payload = baseline_from_samples(
+        samples, suite="+".join(sorted(suites)), rule=metric_rule, speed_rule=speed_rule
+    )
+    write_baseline(out, payload)
+    ungated = [m for m in payload["metrics"] if not m["gated"]]
+    print(
+        f"baseline written: {out} (K={len(samples)} runs, {len(payload['metrics'])} metrics, "
+        f"{len(payload.get('throughput', {}).get('ratios', []))} speed ratios; {metric_rule.text()})"
+    )
+    if len(samples) < 3:
+        print(
+            f"warning: K={len(samples)} run(s) give no usable spread, so only the floor ({metric_rule.floor:g}) "
+            "sets the bands; build it from 5 or more runs (seeds, thread counts)"
+        )
+    for entry in ungated:
+        print(
+            f"not gated (band {entry['band']:.3f} > {metric_rule.max_band:g}): {entry['method']} {entry['metric']}"
+        )
+    return 0
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    return _write_baseline(args.run_dirs, Path(args.out), args)
+
+
+def _print_environment(baseline: Path, run_dir: Path) -> None:
+    from sdc_bench.benchmark.regress import (
+        environment_differences,
+        load_baseline_environments,
+        run_environment,
+    )
+
+    runs, rule = load_baseline_environments(baseline)
+    candidate = run_environment(json.loads((run_dir / "run.json").read_text()))
+    differences = environment_differences(runs, candidate)
+    if runs:
+        print(f"baseline: K={len(runs)} runs; {rule}")
+    if differences:
+        print(f"environment: the candidate differs from every baseline run in {len(differences)} fact(s):")
+        for line in differences:
+            print(f"  {line}")
+    elif runs:
+        print(
+            "environment: the candidate's CPU model, threads, versions, data and faults all occur in the baseline"
+        )
+
+
 def _cmd_regress(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sdc_bench.benchmark.regress import (
-        Tolerance,
-        baseline_from_metrics,
         compare,
         compare_throughput,
         load_baseline,
         load_throughput_baseline,
-        throughput_baseline,
         verdict_table,
-        write_baseline,
     )
     from sdc_bench.benchmark.store import RunStore
     from sdc_bench.reports.build import build_reports
     from sdc_bench.reports.render import to_markdown
 
     store = RunStore(Path(args.run_dir))
+    if not store.run_json.is_file():
+        raise ConfigError(f"{store.root}: no run.json there; give the folder of an sdc-bench run")
     if not store.metrics.is_file():
         build_reports(store.root)
-    metrics = pd.read_csv(store.metrics, dtype={"outer_fold": int}, keep_default_na=False, na_values=[""])
     baseline = Path(args.baseline)
-    throughput_csv = store.root / "throughput.csv"
-    throughput = pd.read_csv(throughput_csv) if throughput_csv.is_file() else None
     if args.update_baseline:
-        run_suite = json.loads(store.run_json.read_text())["suite"] if store.run_json.is_file() else {}
-        payload = baseline_from_metrics(
-            metrics,
-            suite=run_suite.get("name", store.root.name),
-            tolerance=Tolerance(args.abs_tol, args.rel_tol),
-            previous=baseline,
-        )
-        reference = run_suite.get("throughput", {}).get("reference_backbone", "resnet18")
-        if throughput is not None:
-            payload["throughput"] = throughput_baseline(throughput, reference)
-        write_baseline(baseline, payload)
-        print(
-            f"baseline written: {baseline} ({len(payload['metrics'])} metrics, {len(payload.get('throughput', {}).get('ratios', []))} speed ratios)"
-        )
-        return 0
-    verdicts = compare(load_baseline(baseline), metrics)
-    reference, expected_speed = load_throughput_baseline(baseline)
-    if expected_speed:
-        if throughput is None:
-            print(
-                f"the baseline has speed ratios but {throughput_csv} is missing; run with the throughput stage enabled"
+        return _write_baseline([args.run_dir], baseline, args)
+    expected = load_baseline(baseline)
+    if args.methods:
+        chosen = set(args.methods.split(","))
+        expected = [e for e in expected if e.key[0] in chosen]
+        if not expected:
+            raise ConfigError(
+                f"--methods {args.methods}: the baseline {baseline} tracks none of these methods"
             )
-            return 1
-        verdicts += compare_throughput(expected_speed, throughput, reference)
+    metrics = pd.read_csv(store.metrics, dtype={"outer_fold": int}, keep_default_na=False, na_values=[""])
+    verdicts = compare(expected, metrics)
+    reference, expected_speed = load_throughput_baseline(baseline)
+    throughput_csv = store.root / "throughput.csv"
+    speed_note = ""
+    if expected_speed and args.skip_speed:
+        speed_note = "speed ratios not checked (--skip-speed)"
+    elif expected_speed and not throughput_csv.is_file():
+        raise ConfigError(
+            f"the baseline has speed ratios but {throughput_csv} is missing; run with the throughput stage enabled or pass --skip-speed"
+        )
+    elif expected_speed:
+        verdicts += compare_throughput(expected_speed, pd.read_csv(throughput_csv), reference)
+    failed = [v for v in verdicts if v.failed]
+    if failed:
+        print(f"REGRESSION: {len(failed)} of {len(verdicts)} metrics outside their bands")
+    _print_environment(baseline, store.root)
     table = verdict_table(verdicts)
     for column, fmt in (
         ("baseline", "{:.4f}"),
@@ -206,17 +289,37 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         ("delta", "{:+.4f}"),
         ("band", "{:.4f}"),
     ):
-        table[column] = table[column].map(fmt.format)
+        table[column] = table[column].map(lambda x, f=fmt: f.format(x) if pd.notna(x) else "n/a")
     print(to_markdown(table.drop(columns=["augment", "imbalance"])))
-    failed = [v for v in verdicts if v.failed]
+    if speed_note:
+        print(speed_note)
     improved = [v for v in verdicts if v.status == "improved"]
     if improved:
-        print(f"{len(improved)} metric(s) improved beyond tolerance; accept with --update-baseline")
+        print(
+            f"{len(improved)} metric(s) improved beyond their bands; rebuild the baseline with `sdc-bench baseline`"
+        )
     if failed:
-        print(f"REGRESSION: {len(failed)} of {len(verdicts)} metrics outside tolerance")
+        print(f"REGRESSION: {len(failed)} of {len(verdicts)} metrics outside their bands (see above)")
         return 1
-    print(f"ok: {len(verdicts)} metrics within tolerance of {baseline}")
+    print(f"ok: {len(verdicts)} metrics within their bands of {baseline}")
     return 0
+
+
+def _add_band_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--k-sd", type=float, default=4.0, help="band = max(K_SD * SD, floor) (default: 4)")
+    parser.add_argument("--floor", type=float, default=0.02, help="smallest metric band (default: 0.02)")
+    parser.add_argument(
+        "--max-band",
+        type=float,
+        default=0.08,
+        help="metrics with a wider band are shown, not gated (default: 0.08)",
+    )
+    parser.add_argument(
+        "--speed-floor",
+        type=float,
+        default=0.3,
+        help="smallest speed-ratio band, relative: CPU models differ this much (default: 0.3)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,6 +347,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="run folder (default: reports/<suite>-<timestamp>)")
     run.add_argument(
         "--seed", type=int, help="run seed; every cell's seed is derived from it (default: the suite's)"
+    )
+    run.add_argument(
+        "--seeds",
+        metavar="S1,S2,...",
+        help="repeat the whole cross-validation once per protocol seed (own folds and cell seeds each), "
+        "e.g. --seeds 0,1,2; the data stay those of --seed (default: the suite's protocol.seeds, else one run)",
     )
     run.add_argument(
         "--set",
@@ -352,24 +461,35 @@ def build_parser() -> argparse.ArgumentParser:
     regress = sub.add_parser(
         "regress",
         help="check a run against a baseline",
-        description="Compare a run's metrics with a baseline file; exit 1 when any metric moves outside its tolerance.",
+        description="Compare a run's metrics and speed ratios with a baseline (a distribution over K runs); "
+        "exit 1 when a gated metric falls outside its band. A failure starts with what differs between the "
+        "baseline's environments and this run's (CPU model, threads, versions, data, injected faults).",
     )
     regress.add_argument("run_dir", help="a run folder")
-    regress.add_argument(
-        "--baseline", required=True, help="baseline JSON, e.g. benchmark/baselines/smoke.json"
-    )
+    regress.add_argument("--baseline", required=True, help="baseline JSON, e.g. baselines/smoke.json")
     regress.add_argument(
         "--update-baseline",
         action="store_true",
-        help="write the run's metrics as the new baseline instead of checking",
+        help="write this one run as the new baseline instead of checking (K=1: prefer `sdc-bench baseline`)",
     )
+    regress.add_argument("--methods", help="check only these methods (comma-separated), e.g. sdc_dl")
     regress.add_argument(
-        "--abs-tol", type=float, default=0.05, help="absolute tolerance for a new baseline (default: 0.05)"
+        "--skip-speed", action="store_true", help="do not check speed ratios (a run without throughput stage)"
     )
-    regress.add_argument(
-        "--rel-tol", type=float, default=0.0, help="relative tolerance for a new baseline (default: 0)"
-    )
+    _add_band_options(regress)
     regress.set_defaults(func=_cmd_regress)
+
+    baseline = sub.add_parser(
+        "baseline",
+        help="build a regression baseline from K runs",
+        description="Build a baseline from K run folders (different seeds, thread counts, machines): per metric "
+        "the mean, SD, min, max and K, each run's environment, and a band = max(k_sd*SD, floor). A "
+        "multi-seed run (--seeds) gives one sample per seed.",
+    )
+    baseline.add_argument("run_dirs", nargs="+", help="run folders of the same suite")
+    baseline.add_argument("--out", required=True, help="baseline JSON to write, e.g. baselines/smoke.json")
+    _add_band_options(baseline)
+    baseline.set_defaults(func=_cmd_baseline)
     return parser
 
 

@@ -16,6 +16,7 @@ SUBCOMMANDS = [
     ["data", "check"],
     ["report"],
     ["regress"],
+    ["baseline"],
     ["throughput"],
     ["worker"],
 ]
@@ -26,7 +27,7 @@ def test_top_level_help_lists_every_command(capsys: pytest.CaptureFixture[str]) 
         main(["--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    for command in ("run", "list", "data", "report", "regress", "throughput", "worker"):
+    for command in ("run", "list", "data", "report", "regress", "baseline", "throughput", "worker"):
         assert command in out
 
 

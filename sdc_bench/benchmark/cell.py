@@ -8,7 +8,7 @@ so the separation can be checked afterwards.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import optuna
 import pandas as pd
 
 from sdc_bench.benchmark.determinism import derive_seed, seed_everything
+from sdc_bench.benchmark.faults import active_faults, shuffle_labels
 from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_proba
 from sdc_bench.benchmark.fit_features import fit_features
 from sdc_bench.benchmark.plan import Cell
@@ -50,12 +51,24 @@ class CellContext:
     external: dict[str, PreparedData] | None = (
         None  # external validation sets, predicted by every final model
     )
+    folds_by_seed: dict[int, list[Fold]] | None = None  # protocol seed -> its outer folds (repeated CV)
+
+    def fold_of(self, cell: Cell) -> Fold:
+        """The outer fold of a cell, from its protocol seed's folds (``folds`` without repetitions)."""
+        if self.folds_by_seed is not None and cell.repeat_seed in self.folds_by_seed:
+            return self.folds_by_seed[cell.repeat_seed][cell.outer_fold]
+        return self.folds[cell.outer_fold]
 
 
 def predictions_frame(
     run_id: str, cell: Cell, data: PreparedData, rows: np.ndarray, proba: np.ndarray, split: str = "test"
 ) -> pd.DataFrame:
-    """The predictions contract (DESIGN.md): one row per image of the cell, one ``p_<class>`` per class."""
+    """The predictions contract (DESIGN.md): one row per image of the cell, one ``p_<class>`` per class.
+
+    ``seed`` is the cell's protocol seed (which repetition of the cross-validation), shared by every cell
+    of that repetition, so tables pair methods by (seed, outer_fold, sample_id); the cell's own derived
+    seed is in its ``cells/<cell_id>.json`` record.
+    """
     manifest = data.manifest.iloc[rows]
     classes = np.asarray(data.classes)
     frame = pd.DataFrame(
@@ -65,7 +78,7 @@ def predictions_frame(
             "backbone": cell.backbone,
             "augment": cell.augment,
             "imbalance": cell.imbalance,
-            "seed": cell.seed,
+            "seed": cell.repeat_seed,
             "outer_fold": cell.outer_fold,
             "split": split,
             "sample_id": manifest["sample_id"].to_numpy(),
@@ -104,6 +117,15 @@ class _Trainer:
     ) -> tuple[Any, float, int, list[dict[str, Any]]]:
         """Returns (predictor, inner-validation balanced accuracy, best epoch, history)."""
         ctx, method = self.ctx, self.method
+        faults = active_faults()
+        if method.kind == "cnn" and (faults.no_pretrained or faults.no_augment):
+            method = replace(
+                method,
+                pretrained=method.pretrained and not faults.no_pretrained,
+                augment="none" if faults.no_augment else method.augment,
+            )
+        if faults.label_noise:
+            train = ArraySet(train.images, shuffle_labels(train.labels, faults.label_noise, seed))
         seed_everything(seed)
         if method.kind == "features":
             model = fit_features(
@@ -200,7 +222,7 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     """Search (if the suite asks for trials), refit on the outer-training fold, predict the outer-test fold."""
     suite, data = ctx.suite, ctx.data
     method = METHODS.get(cell.method)
-    fold = ctx.folds[cell.outer_fold]
+    fold = ctx.fold_of(cell)
     train_manifest = data.manifest.iloc[data.rows(fold.train)]
     fit_ids, val_ids = inner_split(train_manifest, suite.protocol.inner_val_fraction, cell.seed)
     assert_patient_disjoint(data.manifest, fit_ids, val_ids)
@@ -244,9 +266,15 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         predictor, _, best_epoch, history = trainer.fit(
             params, trainer.arrays(data.rows(fold.train)), None, cell.seed
         )
-    else:
+    elif suite.train.early_stopping:
         params = method.params(overrides)
         predictor, _, best_epoch, history = trainer.fit(params, fit_set, val_set, cell.seed)
+    else:
+        # a fixed recipe: every outer-training patient, the method's epochs, the final weights
+        params = method.params(overrides)
+        fit_ids, val_ids = list(fold.train), []
+        fit_rows, val_rows = data.rows(fit_ids), data.rows(val_ids)
+        predictor, _, best_epoch, history = trainer.fit(params, trainer.arrays(fit_rows), None, cell.seed)
     proba = predictor(data.images[test_rows])
     frames = [predictions_frame(ctx.run_id, cell, data, test_rows, proba)]
     for name, external in (ctx.external or {}).items():

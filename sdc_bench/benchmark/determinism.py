@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["derive_seed", "deterministic", "seed_everything"]
+__all__ = ["derive_seed", "deterministic", "seed_everything", "torch_threads"]
 
 
 def derive_seed(seed: int, *parts: object) -> int:
@@ -51,3 +51,15 @@ def deterministic(enabled: bool = True) -> Iterator[None]:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
         else:
             os.environ["CUBLAS_WORKSPACE_CONFIG"] = previous[4]
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """``torch.set_num_threads(count)`` inside the block (0 keeps the current count), restored after it."""
+    previous = torch.get_num_threads()
+    if count > 0:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,35 +1,74 @@
-"""Planning: a suite becomes a list of cells (method x backbone x outer fold), each with its own seed."""
+"""Planning: a suite becomes a list of cells (method x backbone x protocol seed x outer fold), each with its own seed.
+
+A protocol seed (``protocol.seeds``; by default just ``suite.seed``) is one repetition of the whole
+patient-grouped cross-validation: its own outer folds and its own derived cell seeds. A cell's seed is
+``derive_seed(repeat_seed, method, backbone, fold)``, so a single-seed run keeps the seeds it always had.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from sdc_bench.benchmark.determinism import derive_seed
-from sdc_bench.benchmark.suite import Suite
-from sdc_bench.zoo.methods import METHODS
+from sdc_bench.benchmark.suite import Suite, protocol_seeds
 
-__all__ = ["Cell", "plan_cells"]
+__all__ = ["Cell", "CellKey", "format_cell_id", "parse_cell_id", "plan_cells"]
+
+# ``<method>__<backbone>__seed<s>__fold<k>``; the older ``<method>__<backbone>__fold<k>`` has no seed part
+_CELL_ID = re.compile(r"^(?P<method>.+?)__(?P<backbone>.+?)(?:__seed(?P<seed>\d+))?__fold(?P<fold>\d+)$")
+
+
+@dataclass(frozen=True)
+class CellKey:
+    """What a cell id says: method, backbone, protocol seed (None in ids of older runs) and outer fold."""
+
+    method: str
+    backbone: str
+    repeat_seed: int | None
+    outer_fold: int
+
+
+def format_cell_id(method: str, backbone: str, repeat_seed: int, outer_fold: int) -> str:
+    return f"{method}__{backbone}__seed{repeat_seed}__fold{outer_fold}"
+
+
+def parse_cell_id(cell_id: str) -> CellKey | None:
+    """The parts of a cell id (an Optuna study name ``<run_id>/<cell_id>`` works too); None if it is none."""
+    match = _CELL_ID.match(cell_id.rsplit("/", 1)[-1])
+    if match is None:
+        return None
+    seed = match.group("seed")
+    return CellKey(
+        match.group("method"),
+        match.group("backbone"),
+        int(seed) if seed is not None else None,
+        int(match.group("fold")),
+    )
 
 
 @dataclass(frozen=True)
 class Cell:
-    """The unit of work and of resume: one method on one backbone for one outer fold."""
+    """The unit of work and of resume: one method on one backbone for one outer fold of one protocol seed."""
 
     method: str
     backbone: str
     outer_fold: int
-    seed: int
+    seed: int  # the cell's derived seed (initialisation, inner split, search)
     augment: str
     imbalance: str
+    repeat_seed: int = 0  # the protocol seed: which repetition of the cross-validation
 
     @property
     def cell_id(self) -> str:
-        return f"{self.method}__{self.backbone}__fold{self.outer_fold}"
+        return format_cell_id(self.method, self.backbone, self.repeat_seed, self.outer_fold)
 
 
 def plan_cells(suite: Suite, n_folds: int) -> list[Cell]:
     """Feature-based methods ignore the backbone list: their extractor takes the backbone's place once."""
-    cells: list[Cell] = []
+    # imported here so that reports can parse cell ids without importing torch and the zoo
+    from sdc_bench.benchmark.determinism import derive_seed
+    from sdc_bench.zoo.methods import METHODS
+
     pairs: list[tuple[str, str]] = []
     for backbone in suite.backbones:
         for method_name in suite.methods:
@@ -37,9 +76,13 @@ def plan_cells(suite: Suite, n_folds: int) -> list[Cell]:
             pair = (method_name, method.feature_extractor if method.kind == "features" else backbone)
             if pair not in pairs:
                 pairs.append(pair)
-    for method_name, backbone in pairs:
-        method = METHODS.get(method_name)
-        for fold in range(n_folds):
-            seed = derive_seed(suite.seed, method_name, backbone, fold)
-            cells.append(Cell(method_name, backbone, fold, seed, method.augment, method.imbalance))
+    cells: list[Cell] = []
+    for repeat_seed in protocol_seeds(suite):
+        for method_name, backbone in pairs:
+            method = METHODS.get(method_name)
+            for fold in range(n_folds):
+                seed = derive_seed(repeat_seed, method_name, backbone, fold)
+                cells.append(
+                    Cell(method_name, backbone, fold, seed, method.augment, method.imbalance, repeat_seed)
+                )
     return cells

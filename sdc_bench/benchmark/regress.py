@@ -1,18 +1,29 @@
-"""Regression checks: (baseline, candidate metrics) -> verdicts, as a pure function, plus baseline files.
+"""Regression checks: (baseline, candidate) -> verdicts, as a pure function, plus baseline files.
 
-A baseline is a committed JSON file of expected metric values with per-metric tolerance bands (absolute
-and/or relative). A metric regresses when it moves in its bad direction by more than its band; moving the
-good way by more than the band is reported as ``improved`` (it passes, and suggests ``--update-baseline``).
+A baseline is a reference *distribution* (the idea of MLPerf's reference convergence points), not one
+number from one machine: it is built from K runs of a suite that differ in seed and torch thread count
+(``sdc-bench baseline RUN_DIR ... --out FILE``), and keeps, per metric, the mean, SD, min, max, K and the
+values, plus each run's environment (CPU model, threads, package versions, git revision, data fingerprint).
+
+The band rule (stored in the file and printed by ``regress``): ``band = max(k_sd * SD, floor)``, and a
+candidate metric regresses when it falls more than ``band`` below the mean (above it, for lower-is-better
+metrics such as the Brier score). A metric whose band exceeds ``max_band`` is too noisy to gate at this
+suite's size: it is shown but never fails a check. Speed ratios follow the same rule with a relative floor.
+
+A failing check starts with what differs between the baseline's environments and the candidate's, so a
+person can tell "new hardware" from "broken code".
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sdc_bench.benchmark.store import write_json
@@ -20,25 +31,34 @@ from sdc_bench.errors import DataError
 
 __all__ = [
     "TRACKED",
+    "BandRule",
     "Expected",
+    "RunSample",
     "Tolerance",
     "Verdict",
-    "baseline_from_metrics",
+    "baseline_from_samples",
     "compare",
+    "environment_differences",
     "load_baseline",
+    "load_baseline_environments",
+    "samples_from_run",
     "verdict_table",
 ]
 
 KEY = ("method", "backbone", "augment", "imbalance", "split", "metric", "class_name")
 LOWER_IS_BETTER = {"brier", "ece"}
-# what a baseline made from a run tracks by default: the headline numbers of every configuration
+# what a baseline tracks by default: the headline numbers of every configuration (macro sensitivity
+# equals balanced accuracy, so it is not tracked twice)
 TRACKED = (
     ("accuracy", "overall"),
     ("balanced_accuracy", "overall"),
-    ("sensitivity", "macro"),
     ("specificity", "macro"),
     ("auroc", "macro"),
+    ("brier", "overall"),
 )
+# the environment facts a baseline keeps per run and compares with a candidate's
+ENVIRONMENT_FIELDS = ("cpu_model", "torch_threads", "packages", "git_revision", "data_fingerprint", "faults")
+_PACKAGES_COMPARED = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "optuna", "kornia")
 
 
 @dataclass(frozen=True)
@@ -51,11 +71,51 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class BandRule:
+    """``band = max(k_sd * SD, floor, floor_relative * |mean|)``; bands above ``max_band`` are not gated."""
+
+    k_sd: float = 4.0
+    floor: float = 0.02
+    floor_relative: float = 0.0
+    max_band: float = 0.08
+
+    def band(self, mean: float, sd: float) -> float:
+        spread = self.k_sd * sd if math.isfinite(sd) else 0.0
+        return max(spread, self.floor, self.floor_relative * abs(mean))
+
+    def text(self) -> str:
+        parts = [f"{self.k_sd:g}*SD", f"{self.floor:g}"]
+        if self.floor_relative:
+            parts.append(f"{self.floor_relative:g}*|mean|")
+        gate = f"; bands over {self.max_band:g} are shown, not gated" if math.isfinite(self.max_band) else ""
+        return f"band = max({', '.join(parts)}) around the mean of K runs{gate}"
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "k_sd": self.k_sd,
+            "floor": self.floor,
+            "floor_relative": self.floor_relative,
+            "max_band": self.max_band if math.isfinite(self.max_band) else -1.0,
+        }
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> BandRule:
+        max_band = float(payload.get("max_band", 0.08))
+        return cls(
+            float(payload.get("k_sd", 4.0)),
+            float(payload.get("floor", 0.02)),
+            float(payload.get("floor_relative", 0.0)),
+            max_band if max_band >= 0 else math.inf,
+        )
+
+
+@dataclass(frozen=True)
 class Expected:
     key: tuple[str, ...]  # values for KEY
     value: float
     tolerance: Tolerance
     higher_is_better: bool = True
+    gated: bool = True  # False: too noisy at this suite's size; shown, never failed
 
 
 @dataclass(frozen=True)
@@ -66,11 +126,29 @@ class Verdict:
     delta: float
     relative_change: float
     band: float
-    status: str  # 'ok' | 'improved' | 'regressed' | 'missing'
+    status: str  # 'ok' | 'improved' | 'regressed' | 'missing' | 'not gated'
+    higher_is_better: bool = True
 
     @property
     def failed(self) -> bool:
         return self.status in {"regressed", "missing"}
+
+    @property
+    def outside_by(self) -> float:
+        """How far beyond the band the candidate fell in the bad direction (negative: inside it)."""
+        if not math.isfinite(self.delta):
+            return math.nan
+        return (-self.delta if self.higher_is_better else self.delta) - self.band
+
+
+def _status(worse: float, band: float, gated: bool) -> str:
+    if not gated:
+        return "not gated"
+    if worse > band + 1e-12:
+        return "regressed"
+    if -worse > band + 1e-12:
+        return "improved"
+    return "ok"
 
 
 def compare(expected: list[Expected], candidate: pd.DataFrame) -> list[Verdict]:
@@ -84,21 +162,17 @@ def compare(expected: list[Expected], candidate: pd.DataFrame) -> list[Verdict]:
     for item in expected:
         got = lookup.get(item.key)
         if got is None or math.isnan(got):
-            verdicts.append(
-                Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing")
-            )
+            status = "missing" if item.gated else "not gated"
+            verdicts.append(Verdict(item.key, item.value, math.nan, math.nan, math.nan, 0.0, status))
             continue
         delta = got - item.value
         band = item.tolerance.band(item.value)
         worse = -delta if item.higher_is_better else delta
-        if worse > band + 1e-12:
-            status = "regressed"
-        elif -worse > band + 1e-12:
-            status = "improved"
-        else:
-            status = "ok"
         relative = delta / abs(item.value) if item.value else float("inf") if delta else 0.0
-        verdicts.append(Verdict(item.key, item.value, got, delta, relative, band, status))
+        status = _status(worse, band, item.gated)
+        verdicts.append(
+            Verdict(item.key, item.value, got, delta, relative, band, status, item.higher_is_better)
+        )
     return verdicts
 
 
@@ -123,59 +197,167 @@ def throughput_ratios(table: pd.DataFrame, reference: str) -> dict[tuple[str, st
 def compare_throughput(expected: list[Expected], table: pd.DataFrame, reference: str) -> list[Verdict]:
     """Verdicts for expected speed ratios (key: backbone, mode, 'speed_ratio', reference)."""
     ratios = throughput_ratios(table, reference)
-    candidate = pd.DataFrame(
-        [{"backbone": b, "mode": m, "value": r} for (b, m), r in ratios.items()],
-        columns=["backbone", "mode", "value"],
+    frame = pd.DataFrame(
+        [
+            {**dict.fromkeys(KEY, ""), "backbone": b, "split": m, "metric": "speed_ratio", "value": r}
+            for (b, m), r in ratios.items()
+        ],
+        columns=[*KEY, "value"],
     )
-    verdicts = []
-    for item in expected:
-        hit = candidate[(candidate["backbone"] == item.key[0]) & (candidate["mode"] == item.key[1])]
-        if hit.empty:
-            verdicts.append(
-                Verdict(item.key, item.value, float("nan"), float("nan"), float("nan"), 0.0, "missing")
-            )
-            continue
-        got = float(hit["value"].iloc[0])
-        delta, band = got - item.value, item.tolerance.band(item.value)
-        status = "regressed" if -delta > band else "improved" if delta > band else "ok"
-        verdicts.append(
-            Verdict(item.key, item.value, got, delta, delta / item.value if item.value else 0.0, band, status)
-        )
-    return verdicts
+    as_metric = [
+        Expected(("", e.key[0], "", "", e.key[1], "speed_ratio", ""), e.value, e.tolerance, True, e.gated)
+        for e in expected
+    ]
+    return [replace(v, key=e.key) for e, v in zip(expected, compare(as_metric, frame))]
 
 
-def load_throughput_baseline(path: str | Path) -> tuple[str, list[Expected]]:
-    """The throughput part of a baseline: (reference backbone, expected ratios); empty when absent."""
-    payload = json.loads(Path(path).read_text())
-    section = payload.get("throughput")
-    if not section:
-        return "", []
-    default = _tolerance(section.get("default_tolerance"), Tolerance(relative=0.3))
+# --------------------------------------------------------------------------- samples of a baseline
+
+
+@dataclass(frozen=True)
+class RunSample:
+    """One draw of a baseline's distribution: one run (or one seed of a multi-seed run)."""
+
+    environment: dict[str, Any]
+    metrics: dict[tuple[str, ...], float]
+    speed_ratios: dict[tuple[str, str], float] = field(default_factory=dict)
+    reference_backbone: str = "resnet18"
+
+
+def _read_json(path: Path) -> dict[str, Any]:
     try:
-        expected = [
-            Expected(
-                (str(e["backbone"]), str(e["mode"]), "speed_ratio", section["reference_backbone"]),
-                float(e["value"]),
-                _tolerance(e.get("tolerance"), default),
-            )
-            for e in section["ratios"]
-        ]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(
-            f"baseline {path}: malformed throughput section ({exc}); regenerate it with --update-baseline"
-        ) from None
-    return str(section["reference_backbone"]), expected
+        payload = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist; give the folder of a finished sdc-bench run") from None
+    except ValueError as exc:
+        raise DataError(f"{path} is not valid JSON ({exc}); the run folder is damaged") from None
+    if not isinstance(payload, dict):
+        raise DataError(f"{path} does not hold a JSON object; the run folder is damaged")
+    return payload
 
 
-def throughput_baseline(
-    table: pd.DataFrame, reference: str, tolerance: Tolerance = Tolerance(relative=0.3)
-) -> dict[str, Any]:
-    ratios = throughput_ratios(table, reference)
+def run_environment(run: Mapping[str, Any], seed: Any = None) -> dict[str, Any]:
+    """The facts of a run that can move a metric without any code change (from its run.json)."""
+    environment = run.get("environment", {})
+    packages = environment.get("packages", {}) or {}
     return {
-        "reference_backbone": reference,
-        "default_tolerance": {"abs": tolerance.absolute, "rel": tolerance.relative},
-        "ratios": [{"backbone": b, "mode": m, "value": round(r, 4)} for (b, m), r in sorted(ratios.items())],
+        "run_id": run.get("run_id", ""),
+        "seed": run.get("seed") if seed is None else seed,
+        "cpu_model": environment.get("cpu_model") or environment.get("device", "unknown"),
+        "torch_threads": environment.get("torch_threads"),
+        "packages": {name: packages.get(name) for name in _PACKAGES_COMPARED},
+        "git_revision": run.get("git_revision"),
+        "data_fingerprint": run.get("data", {}).get("fingerprint"),
+        "faults": run.get("faults", {}) or {},
     }
+
+
+def _pooled_values(frame: pd.DataFrame, tracked: Sequence[tuple[str, str]]) -> dict[tuple[str, ...], float]:
+    frame = frame[frame["split"] == "test"]
+    wanted = frame[[(m, c) in set(tracked) for m, c in zip(frame["metric"], frame["class_name"])]]
+    return {
+        tuple(str(getattr(row, k)) for k in KEY): float(row.value)  # type: ignore[arg-type]
+        for row in wanted.itertuples(index=False)
+    }
+
+
+def samples_from_run(run_dir: str | Path, tracked: Sequence[tuple[str, str]] = TRACKED) -> list[RunSample]:
+    """The baseline samples of one run folder: one per protocol seed (scope ``seed`` rows) or one."""
+    root = Path(run_dir)
+    run = _read_json(root / "run.json")
+    metrics_csv = root / "metrics.csv"
+    if not metrics_csv.is_file():
+        raise DataError(
+            f"{root}: no metrics.csv; finish the run or rebuild it with `sdc-bench report {root}`"
+        )
+    metrics = pd.read_csv(metrics_csv, keep_default_na=False, na_values=[""])
+    reference = str(run.get("suite", {}).get("throughput", {}).get("reference_backbone", "resnet18"))
+    speed: dict[tuple[str, str], float] = {}
+    if (root / "throughput.csv").is_file():
+        speed = throughput_ratios(pd.read_csv(root / "throughput.csv"), reference)
+    per_seed = metrics[metrics["scope"] == "seed"] if "seed" in metrics.columns else metrics.iloc[:0]
+    if per_seed.empty:
+        pooled = _pooled_values(metrics[metrics["scope"] == "pooled"], tracked)
+        return [RunSample(run_environment(run), pooled, speed, reference)]
+    return [
+        # speed is measured once per run: it counts as a draw only once
+        RunSample(
+            run_environment(run, int(str(seed))),
+            _pooled_values(rows, tracked),
+            speed if i == 0 else {},
+            reference,
+        )
+        for i, (seed, rows) in enumerate(per_seed.groupby("seed", sort=True))
+    ]
+
+
+# --------------------------------------------------------------------------- building a baseline
+
+
+def _summary(values: Sequence[float], rule: BandRule) -> dict[str, Any]:
+    array = np.asarray(values, dtype=float)
+    mean = float(array.mean())
+    sd = float(array.std(ddof=1)) if len(array) > 1 else math.nan
+    band = rule.band(mean, sd)
+    return {
+        "mean": round(mean, 6),
+        "sd": round(sd, 6) if math.isfinite(sd) else None,
+        "min": round(float(array.min()), 6),
+        "max": round(float(array.max()), 6),
+        "k": len(array),
+        "band": round(band, 6),
+        "gated": bool(band <= rule.max_band + 1e-12),
+        "values": [round(float(v), 6) for v in array],
+    }
+
+
+def baseline_from_samples(
+    samples: Sequence[RunSample],
+    *,
+    suite: str,
+    rule: BandRule = BandRule(),
+    speed_rule: BandRule = BandRule(floor=0.0, floor_relative=0.3, max_band=math.inf),
+) -> dict[str, Any]:
+    """A baseline payload: per tracked metric (present in every sample) its distribution and band."""
+    if not samples:
+        raise DataError("a baseline needs at least one run; give one or more run folders")
+    keys = sorted(set.intersection(*(set(s.metrics) for s in samples)))
+    entries = []
+    for key in keys:
+        entry: dict[str, Any] = dict(zip(KEY, key))
+        entry["higher_is_better"] = key[5] not in LOWER_IS_BETTER
+        entry.update(_summary([s.metrics[key] for s in samples], rule))
+        entries.append(entry)
+    payload: dict[str, Any] = {
+        "format": 2,
+        "suite": suite,
+        "rule": {**rule.as_dict(), "text": rule.text()},
+        "runs": [s.environment for s in samples],
+        "metrics": entries,
+    }
+    with_speed = [s for s in samples if s.speed_ratios]
+    if with_speed:
+        speed_keys = sorted(set.intersection(*(set(s.speed_ratios) for s in with_speed)))
+        payload["throughput"] = {
+            "reference_backbone": with_speed[0].reference_backbone,
+            "rule": {**speed_rule.as_dict(), "text": speed_rule.text()},
+            "ratios": [
+                {
+                    "backbone": b,
+                    "mode": m,
+                    **_summary([s.speed_ratios[(b, m)] for s in with_speed], speed_rule),
+                }
+                for b, m in speed_keys
+            ],
+        }
+    return payload
+
+
+def write_baseline(path: str | Path, payload: dict[str, Any]) -> None:
+    write_json(path, payload)
+
+
+# --------------------------------------------------------------------------- reading a baseline
 
 
 def _tolerance(payload: dict[str, Any] | None, fallback: Tolerance) -> Tolerance:
@@ -184,63 +366,121 @@ def _tolerance(payload: dict[str, Any] | None, fallback: Tolerance) -> Tolerance
     return Tolerance(float(payload.get("abs", 0.0)), float(payload.get("rel", 0.0)))
 
 
-def load_baseline(path: str | Path) -> list[Expected]:
-    path = Path(path)
+def _read_baseline(path: Path) -> dict[str, Any]:
     try:
         payload = json.loads(path.read_text())
-        default = _tolerance(payload.get("default_tolerance"), Tolerance(absolute=0.02))
+    except FileNotFoundError:
+        raise DataError(
+            f"baseline {path} does not exist; create it with `sdc-bench baseline RUN_DIR [RUN_DIR ...] --out {path}`"
+        ) from None
+    except ValueError as exc:
+        raise DataError(
+            f"baseline {path} is not valid JSON ({exc}); rebuild it with `sdc-bench baseline`"
+        ) from None
+    if not isinstance(payload, dict):
+        raise DataError(f"baseline {path} does not hold a JSON object; rebuild it with `sdc-bench baseline`")
+    return payload
+
+
+def _expected(entry: Mapping[str, Any], key: tuple[str, ...], default: Tolerance) -> Expected:
+    if "mean" in entry:  # format 2: a distribution with its band
+        return Expected(
+            key,
+            float(entry["mean"]),
+            Tolerance(absolute=float(entry["band"])),
+            bool(entry.get("higher_is_better", True)),
+            bool(entry.get("gated", True)),
+        )
+    # format 1: one value and a hand-set tolerance
+    return Expected(key, float(entry["value"]), _tolerance(entry.get("tolerance"), default),
+                    bool(entry.get("higher_is_better", True)))  # fmt: skip
+
+
+def load_baseline(path: str | Path) -> list[Expected]:
+    path = Path(path)
+    payload = _read_baseline(path)
+    default = _tolerance(payload.get("default_tolerance"), Tolerance(absolute=0.02))
+    try:
         return [
-            Expected(
+            _expected(
+                {"higher_is_better": entry["metric"] not in LOWER_IS_BETTER, **entry},
                 tuple(str(entry[k]) for k in KEY),
-                float(entry["value"]),
-                _tolerance(entry.get("tolerance"), default),
-                bool(entry.get("higher_is_better", entry["metric"] not in LOWER_IS_BETTER)),
+                default,
             )
             for entry in payload["metrics"]
         ]
-    except FileNotFoundError:
-        raise DataError(
-            f"baseline {path} does not exist; create it with `sdc-bench regress RUN_DIR --baseline {path} --update-baseline`"
-        ) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(
-            f"baseline {path} is malformed ({exc.__class__.__name__}: {exc}); regenerate it with --update-baseline"
+            f"baseline {path} is malformed ({exc.__class__.__name__}: {exc}); rebuild it with `sdc-bench baseline`"
         ) from None
 
 
-def baseline_from_metrics(
-    metrics: pd.DataFrame,
-    *,
-    suite: str,
-    tolerance: Tolerance,
-    tracked: tuple[tuple[str, str], ...] = TRACKED,
-    previous: Path | None = None,
-) -> dict[str, Any]:
-    """A baseline payload from a run's metrics; per-entry tolerances of a previous baseline are kept."""
-    kept: dict[tuple[str, ...], dict[str, Any]] = {}
-    default_payload: dict[str, float] = {"abs": tolerance.absolute, "rel": tolerance.relative}
-    if previous is not None and previous.is_file():
-        old = json.loads(previous.read_text())
-        default_payload = old.get("default_tolerance", default_payload)
-        kept = {
-            tuple(str(e[k]) for k in KEY): e["tolerance"] for e in old.get("metrics", []) if "tolerance" in e
-        }
-    pooled = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == "test")]
-    entries = []
-    for metric, class_name in tracked:
-        rows = pooled[(pooled["metric"] == metric) & (pooled["class_name"] == class_name)]
-        for row in rows.sort_values(list(KEY)).itertuples(index=False):
-            key = tuple(str(getattr(row, k)) for k in KEY)
-            entry: dict[str, Any] = {k: v for k, v in zip(KEY, key)}
-            entry["value"] = round(float(row.value), 6)  # type: ignore[arg-type]
-            if key in kept:
-                entry["tolerance"] = kept[key]
-            entries.append(entry)
-    return {"suite": suite, "default_tolerance": default_payload, "metrics": entries}
+def load_throughput_baseline(path: str | Path) -> tuple[str, list[Expected]]:
+    """The throughput part of a baseline: (reference backbone, expected ratios); empty when absent."""
+    payload = _read_baseline(Path(path))
+    section = payload.get("throughput")
+    if not section:
+        return "", []
+    default = _tolerance(section.get("default_tolerance"), Tolerance(relative=0.3))
+    try:
+        reference = str(section["reference_backbone"])
+        expected = [
+            _expected(e, (str(e["backbone"]), str(e["mode"]), "speed_ratio", reference), default)
+            for e in section["ratios"]
+        ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"baseline {path}: malformed throughput section ({exc}); rebuild it with `sdc-bench baseline`"
+        ) from None
+    return reference, expected
 
 
-def write_baseline(path: str | Path, payload: dict[str, Any]) -> None:
-    write_json(path, payload)
+def load_baseline_environments(path: str | Path) -> tuple[list[dict[str, Any]], str]:
+    """The environments of the baseline's runs and its band rule in words (empty for a format-1 file)."""
+    payload = _read_baseline(Path(path))
+    rule = payload.get("rule", {})
+    return list(payload.get("runs", [])), str(rule.get("text", "")) if isinstance(rule, dict) else ""
+
+
+# --------------------------------------------------------------------------- explaining a verdict
+
+
+def _flatten(environment: Mapping[str, Any]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for name in ENVIRONMENT_FIELDS:
+        value = environment.get(name)
+        if name == "packages" and isinstance(value, Mapping):
+            for package, version in value.items():
+                flat[package] = str(version)
+        elif name == "faults":
+            flat[name] = ", ".join(f"{k}={v}" for k, v in sorted((value or {}).items())) or "none"
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+def environment_differences(
+    baseline_runs: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
+) -> list[str]:
+    """One line per environment fact whose candidate value no baseline run had.
+
+    >>> environment_differences([{"cpu_model": "Intel Xeon", "torch_threads": 2}],
+    ...                         {"cpu_model": "AMD EPYC", "torch_threads": 2})
+    ["cpu_model: 'AMD EPYC' (baseline runs: 'Intel Xeon' x1)"]
+    """
+    runs = [_flatten(run) for run in baseline_runs]
+    if not runs:
+        return []
+    mine = _flatten(candidate)
+    lines = []
+    for name, value in mine.items():
+        seen: dict[str, int] = {}
+        for run in runs:
+            seen[run.get(name, "None")] = seen.get(run.get(name, "None"), 0) + 1
+        if value not in seen:
+            known = ", ".join(f"{v!r} x{n}" for v, n in sorted(seen.items()))
+            lines.append(f"{name}: {value!r} (baseline runs: {known})")
+    return lines
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
@@ -261,7 +501,3 @@ def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:
         row.update({k: getattr(v, k) for k in ("baseline", "candidate", "delta", "band", "status")})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def verdicts_as_dicts(verdicts: list[Verdict]) -> list[dict[str, Any]]:
-    return [asdict(v) for v in verdicts]

@@ -23,10 +23,11 @@ import torch
 from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.cell import CellContext, run_cell
-from sdc_bench.benchmark.determinism import deterministic
+from sdc_bench.benchmark.determinism import deterministic, torch_threads
+from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.store import RunStore, environment_info, git_revision, write_json, write_parquet
-from sdc_bench.benchmark.suite import Suite, _build, external_data
+from sdc_bench.benchmark.suite import Suite, _build, data_seed, external_data, protocol_seeds
 from sdc_bench.benchmark.sweep import open_storage, storage_url
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
@@ -118,10 +119,12 @@ def _external_sets(suite: Suite, data: PreparedData, progress: bool) -> dict[str
 def _context(
     suite: Suite, data: PreparedData, store: RunStore, run_id: str, device: str, url: str, options: RunOptions
 ) -> CellContext:
+    folds_by_seed = {seed: load_splits(store.splits_json, seed) for seed in protocol_seeds(suite)}
     return CellContext(
         suite=suite,
         data=data,
-        folds=load_splits(store.splits_json),
+        folds=next(iter(folds_by_seed.values())),
+        folds_by_seed=folds_by_seed,
         run_id=run_id,
         device=device,
         storage_url=url,
@@ -152,6 +155,13 @@ def _do_cell(cell: Cell, ctx: CellContext, store: RunStore, bar: Any | None = No
 def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     """Run every cell of ``suite`` (skipping finished ones on resume) and write all derived reports."""
     if options.resume is not None:
+        suite = load_run_suite(Path(options.resume))[0]
+    with torch_threads(suite.train.threads):
+        return _run_suite(suite, options)
+
+
+def _run_suite(suite: Suite, options: RunOptions) -> Path:
+    if options.resume is not None:
         root = Path(options.resume)
         suite, previous = load_run_suite(root)
         options = RunOptions(
@@ -177,21 +187,30 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
     started = time.time()
     # the data are checked before anything is written, so a bad source leaves no half run folder behind
     data = prepare_data(
-        suite.data, seed=suite.seed, source=options.data, progress=options.progress, skip_bad=options.skip_bad
+        suite.data,
+        seed=data_seed(suite),
+        source=options.data,
+        progress=options.progress,
+        skip_bad=options.skip_bad,
     )
     root.mkdir(parents=True, exist_ok=True)
     store.log_line(
         f"run {run_id}: suite {suite.name}, seed {suite.seed}, device {device}, data {data.origin}"
     )
+    if active_faults().describe():
+        store.log_line(f"INJECTED FAULTS (a test hook, not a real result): {active_faults().describe()}")
     audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
     audit.to_json(root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
+    seeds = protocol_seeds(suite)
     if not store.splits_json.is_file():
-        folds = outer_folds(data.manifest, suite.protocol.outer_folds, suite.seed)
+        # one set of outer folds per protocol seed; the data stay those of suite.seed
+        repeats = {seed: outer_folds(data.manifest, suite.protocol.outer_folds, seed) for seed in seeds}
         save_splits(
             store.splits_json,
-            folds,
-            {"seed": suite.seed, "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint},
+            repeats[seeds[0]],
+            {"seed": seeds[0], "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint},
+            repeats=repeats,
         )
     storage_spec = options.storage
     if options.workers > 1 and not storage_spec:
@@ -201,6 +220,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
         "run_id": run_id,
         "suite": suite.to_dict(),
         "seed": suite.seed,
+        "seeds": list(seeds),
         "source": options.data,
         "storage": storage_spec,
         "data": {
@@ -214,6 +234,7 @@ def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
         "search": asdict(suite.search),
         "git_revision": git_revision(),
         "environment": environment_info(),
+        "faults": active_faults().describe(),
         "device": device,
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "status": "running",
@@ -355,8 +376,8 @@ def run_worker(
     url = storage or storage_url(payload.get("storage"), run_dir)
     device = resolve_device(suite.train.device)
     options = RunOptions(progress=progress, weights_dir=weights_dir)
-    data = prepare_data(suite.data, seed=suite.seed, source=payload.get("source"), progress=progress)
+    data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
     ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
-    with deterministic(suite.train.deterministic and device == "cpu"):
+    with deterministic(suite.train.deterministic and device == "cpu"), torch_threads(suite.train.threads):
         return work_queue(open_storage(url), ctx.run_id, cells, lambda cell: _do_cell(cell, ctx, store))

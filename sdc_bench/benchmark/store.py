@@ -70,6 +70,17 @@ def git_revision(start: Path | None = None) -> str:
         return "unknown"
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``lscpu``'s "Model name"): floating-point results differ between models."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment_info() -> dict[str, Any]:
     import torch
 
@@ -89,6 +100,7 @@ def environment_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "host": socket.gethostname(),
         "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "device": device,

@@ -18,6 +18,7 @@ __all__ = [
     "apply_overrides",
     "builtin_suites",
     "load_suite",
+    "protocol_seeds",
 ]
 
 
@@ -33,22 +34,33 @@ class DataSpec:
     site: str = "site_a"
     size: int = 64
     resize: str = "letterbox"
+    # SynthSpine's generation seed; -1 takes the suite's seed. A fixed value makes the dataset a fixed
+    # benchmark dataset, like a real one, so --seed/--seeds vary only the protocol (folds, initialisation).
+    seed: int = -1
 
 
 @dataclass(frozen=True)
 class ProtocolSpec:
     outer_folds: int = 5
     inner_val_fraction: float = 0.25
+    # repeated cross-validation: one whole patient-grouped CV per protocol seed (its own folds and cell
+    # seeds); empty means one repetition with ``suite.seed``. The data never depend on these seeds.
+    seeds: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class TrainSpec:
     batch_size: int = 32
     patience: int = 3
+    # False: without a search, train each method's fixed epochs on all outer-training patients and keep
+    # the final (cosine-annealed) weights. No checkpoint is picked on a small inner split, so a seed or a
+    # CPU's rounding cannot flip which epoch is kept: the recipe a regression suite wants.
+    early_stopping: bool = True
     max_epochs: int = 0  # 0: no cap beyond each method's own epochs
     device: str = "auto"  # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     deterministic: bool = True
     precision: str = "fp32"  # 'fp32' | 'bf16' | 'fp16' (autocast; fp16 only on CUDA)
+    threads: int = 0  # torch intra-op threads; 0 leaves torch's default (one per core)
     channels_last: bool = True  # measured on this CPU: +55% training speed for EfficientNet-Lite0
 
 
@@ -192,9 +204,32 @@ def validate_suite(suite: Suite, where: str) -> Suite:
         raise ConfigError(f"{where}: search.sampler must be tpe or random, got {suite.search.sampler!r}")
     if suite.search.n_trials < 0:
         raise ConfigError(f"{where}: search.n_trials must be 0 or more, got {suite.search.n_trials}")
+    if suite.data.seed < -1:
+        raise ConfigError(
+            f"{where}: data.seed must be -1 (the suite's seed) or 0 and more, got {suite.data.seed}"
+        )
     if suite.data.size < 16:
         raise ConfigError(f"{where}: data.size must be at least 16 px, got {suite.data.size}")
+    _check_seeds(suite.protocol.seeds, where)
     return suite
+
+
+def _check_seeds(seeds: tuple[int, ...], where: str) -> None:
+    bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or s < 0]
+    if bad:
+        raise ConfigError(f"{where}: protocol.seeds must be integers >= 0, got {bad[0]!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: protocol.seeds has duplicates ({list(seeds)}); list each seed once")
+
+
+def protocol_seeds(suite: Suite) -> tuple[int, ...]:
+    """The seeds of the repeated cross-validation; a suite without ``protocol.seeds`` runs once, with its seed."""
+    return tuple(suite.protocol.seeds) or (suite.seed,)
+
+
+def data_seed(suite: Suite) -> int:
+    """The seed SynthSpine is generated from: ``data.seed``, or the suite's seed when that is -1."""
+    return suite.data.seed if suite.data.seed >= 0 else suite.seed
 
 
 def external_data(suite: Suite, name: str) -> DataSpec:

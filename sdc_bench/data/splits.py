@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,25 +95,48 @@ def assert_patient_disjoint(
         raise AssertionError(f"patients on both sides of a split: {sorted(overlap)[:5]}")
 
 
-def save_splits(path: str | Path, folds: list[Fold], meta: dict[str, Any]) -> None:
+def _fold_records(folds: list[Fold]) -> list[dict[str, Any]]:
+    return [{"outer_fold": f.outer_fold, "train": list(f.train), "test": list(f.test)} for f in folds]
+
+
+def save_splits(
+    path: str | Path,
+    folds: list[Fold],
+    meta: dict[str, Any],
+    *,
+    repeats: Mapping[int, list[Fold]] | None = None,
+) -> None:
+    """Write ``splits.json``: ``folds`` (the first protocol seed's) and, for repeated cross-validation,
+    ``repeats`` (protocol seed -> its folds) with the list of ``seeds``. Readers that know one set of folds
+    (the dataset-flow table) keep reading ``folds``."""
     from sdc_bench.benchmark.store import write_json
 
-    write_json(
-        path,
-        {
-            **meta,
-            "folds": [
-                {"outer_fold": f.outer_fold, "train": list(f.train), "test": list(f.test)} for f in folds
-            ],
-        },
-    )
+    payload: dict[str, Any] = {**meta, "folds": _fold_records(folds)}
+    if repeats is not None and len(repeats) > 1:
+        payload["seeds"] = [int(seed) for seed in repeats]
+        payload["repeats"] = {str(seed): _fold_records(value) for seed, value in repeats.items()}
+    write_json(path, payload)
 
 
-def load_splits(path: str | Path) -> list[Fold]:
+def _folds_from(records: list[dict[str, Any]]) -> list[Fold]:
+    return [Fold(int(f["outer_fold"]), tuple(f["train"]), tuple(f["test"])) for f in records]
+
+
+def load_splits(path: str | Path, seed: int | None = None) -> list[Fold]:
+    """The outer folds of protocol seed ``seed`` (None: the file's first, i.e. ``folds``)."""
     try:
         payload = json.loads(Path(path).read_text())
-        return [Fold(int(f["outer_fold"]), tuple(f["train"]), tuple(f["test"])) for f in payload["folds"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        repeats = payload.get("repeats") or {}
+        if seed is not None and str(seed) in repeats:
+            return _folds_from(repeats[str(seed)])
+        if seed is not None and (repeats or payload.get("seed", seed) != seed):
+            known = list(repeats) or [payload.get("seed")]
+            raise DataError(
+                f"splits file {path} holds no folds for protocol seed {seed} (seeds there: {known}); "
+                "run without --splits or with the seeds it was made for"
+            )
+        return _folds_from(payload["folds"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DataError(
             f"splits file {path} is unreadable ({exc.__class__.__name__}: {exc}); regenerate it by running without --splits"
         ) from None

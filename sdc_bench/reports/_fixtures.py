@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sdc_bench.benchmark.plan import format_cell_id
+
 __all__ = ["SyntheticRun", "make_synthetic_run"]
 
 _CLASSES = ("normal", "scoliosis", "spondylolisthesis", "disc_degeneration", "fracture")
@@ -295,7 +297,9 @@ def _optuna_db(path: Path, cells: list[tuple[str, str, int]], spec: SyntheticRun
     for index, (method, backbone, fold) in enumerate(cells):
         rng = np.random.default_rng([spec.seed, index])
         study = optuna.create_study(
-            storage=storage, study_name=f"synthetic/{method}__{backbone}__fold{fold}", direction="maximize"
+            storage=storage,
+            study_name=f"synthetic/{format_cell_id(method, backbone, spec.seed, fold)}",
+            direction="maximize",
         )
         trials = []
         for number in range(spec.n_trials):
@@ -387,6 +391,7 @@ def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Pa
                     "seed": spec.seed + fold,
                     "augment": augment,
                     "imbalance": imbalance,
+                    "repeat_seed": spec.seed,
                 },
                 "params": {"lr": 0.001, "weight_decay": 0.0001, "epochs": 6},
                 "n_fit": int(n_train * 0.75),
@@ -400,7 +405,9 @@ def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Pa
                 "history": history,
                 "seconds": round(1.0 + fold * 0.1, 2),
             }
-            (root / "cells" / f"{method}__{backbone}__fold{fold}.json").write_text(json.dumps(info, indent=2))
+            (root / "cells" / f"{format_cell_id(method, backbone, spec.seed, fold)}.json").write_text(
+                json.dumps(info, indent=2)
+            )
     predictions = pd.concat(frames, ignore_index=True)
     predictions.to_parquet(root / "predictions.parquet", index=False)
     manifest.to_parquet(root / "manifest.parquet", index=False)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
+from sdc_bench.benchmark.plan import parse_cell_id
 from sdc_bench.benchmark.store import RunStore, write_text
 from sdc_bench.errors import DataError
 from sdc_bench.reports import figures, tables
@@ -88,12 +89,15 @@ def load_cells(run_dir: str | Path) -> list[dict[str, Any]]:
     return [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
 
 
-def _study_key(name: str) -> tuple[str, str, int]:
-    """``[<run_id>/]<method>__<backbone>__fold<k>`` -> (method, backbone, k); other names -> (name, '', 0)."""
-    parts = name.rsplit("/", 1)[-1].split("__")
-    if len(parts) >= 3 and parts[-1].startswith("fold") and parts[-1][4:].isdigit():
-        return parts[0], "__".join(parts[1:-1]), int(parts[-1][4:])
-    return name, "", 0
+def _study_key(name: str) -> tuple[str, str, int, int]:
+    """``[<run_id>/]<cell_id>`` -> (method, backbone, protocol seed, outer fold); other names -> (name, '', -1, 0).
+
+    Cell ids of runs made before protocol seeds had none: their seed reads as -1.
+    """
+    key = parse_cell_id(name)
+    if key is None:
+        return name, "", -1, 0
+    return key.method, key.backbone, -1 if key.repeat_seed is None else key.repeat_seed, key.outer_fold
 
 
 def _optuna_storage(path: Path) -> Any:
@@ -114,7 +118,8 @@ def load_optuna_trials(path: str | Path) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``study``, ``method``, ``backbone``, ``outer_fold``, ``number``, ``state``,
+        ``study``, ``method``, ``backbone``, ``seed`` (protocol seed; -1 in older runs),
+        ``outer_fold``, ``number``, ``state``,
         ``value``, ``last_intermediate`` (last reported value, for pruned trials),
         ``n_intermediate`` and one ``param_<name>`` column per parameter.
     """
@@ -126,7 +131,7 @@ def load_optuna_trials(path: str | Path) -> pd.DataFrame:
         for summary in sorted(
             optuna.get_all_study_summaries(storage, include_best_trial=False), key=lambda s: s.study_name
         ):
-            method, backbone, fold = _study_key(summary.study_name)
+            method, backbone, repeat, fold = _study_key(summary.study_name)
             study = optuna.load_study(study_name=summary.study_name, storage=storage)
             for trial in study.get_trials(deepcopy=False):
                 steps = sorted(trial.intermediate_values)
@@ -135,6 +140,7 @@ def load_optuna_trials(path: str | Path) -> pd.DataFrame:
                         "study": summary.study_name,
                         "method": method,
                         "backbone": backbone,
+                        "seed": repeat,
                         "outer_fold": fold,
                         "number": trial.number,
                         "state": trial.state.name,
@@ -181,7 +187,7 @@ def load_optuna_importances(path: str | Path, *, seed: int = 0, n_trees: int = 1
             except (ValueError, RuntimeError) as error:  # e.g. a single-valued search space
                 _log.info("no importances for %s: %s", summary.study_name, error)
                 continue
-            method, backbone, fold = _study_key(summary.study_name)
+            method, backbone, _, fold = _study_key(summary.study_name)
             records += [
                 {
                     "study": summary.study_name,
@@ -402,7 +408,12 @@ def _data_section(root: Path, run: Mapping[str, Any], writer: _Writer, skipped: 
                 "dataset_flow",
                 tables.dataset_flow_table(manifest, splits, classes=data.get("classes")),
                 "Dataset flow: images (patients) per class in the whole dataset and in each outer fold's train "
-                f"and test parts (split seed {splits.get('seed', '?')}).",
+                f"and test parts (split seed {splits.get('seed', '?')}"
+                + (
+                    "; the folds of the other protocol seeds are in splits.json)."
+                    if len(splits.get("seeds") or []) > 1
+                    else ")."
+                ),
             )
         )
     else:
@@ -448,11 +459,13 @@ def _protocol_section(
     suite = run.get("suite", {}) or {}
     protocol = suite.get("protocol", {}) or {}
     search = run.get("search")
+    seeds = _protocol_seeds(run, splits)
     facts = [
         (
             "Outer folds",
             f"{protocol.get('outer_folds', (splits or {}).get('n_folds', '?'))} (patient-grouped, stratified by class)",
         ),
+        ("Protocol seeds", _seeds_text(seeds)),
         ("Inner validation fraction", str(protocol.get("inner_val_fraction", "n/a"))),
         ("Hyperparameter search", _search_text(search)),
         (
@@ -474,7 +487,33 @@ def _protocol_section(
         "AUROC), with Holm's correction within each test family; Friedman test with Nemenyi post-hoc over "
         "outer folds for the ranking of all configurations.",
     ]
+    if len(seeds) > 1:
+        paragraphs.append(
+            f"Repeated cross-validation: the whole patient-grouped cross-validation ran once per protocol seed "
+            f"({', '.join(map(str, seeds))}), each with its own outer folds and cell seeds, on the same data. "
+            "Pooled estimates stack the repetitions (each image once per seed) with patient-level bootstrap "
+            "intervals only; per-seed estimates are in `metrics.csv` (scope `seed`) and the tables give their "
+            "mean ± SD. Comparisons pair images by seed: McNemar over (seed, image) pairs, the corrected "
+            "t-test over the seeds x folds scores, the paired bootstrap over the stacked repetitions."
+        )
     return Section("Protocol", paragraphs=paragraphs, facts=facts)
+
+
+def _protocol_seeds(run: Mapping[str, Any], splits: Mapping[str, Any] | None) -> list[Any]:
+    """The run's protocol seeds: ``run.json`` ``seeds``, else ``splits.json`` ``seeds``, else the one seed."""
+    seeds = run.get("seeds") or (splits or {}).get("seeds")
+    if seeds:
+        return list(seeds)
+    single = (splits or {}).get("seed", run.get("seed"))
+    return [single] if single is not None else []
+
+
+def _seeds_text(seeds: Sequence[Any]) -> str:
+    if not seeds:
+        return "n/a"
+    if len(seeds) == 1:
+        return f"{seeds[0]} (one cross-validation)"
+    return f"{', '.join(map(str, seeds))} ({len(seeds)} repetitions of the cross-validation)"
 
 
 def _environment_section(run: Mapping[str, Any]) -> Section:
@@ -502,12 +541,14 @@ def _friedman_text(metrics: pd.DataFrame) -> str | None:
     ]  # fmt: skip
     if folds.empty:
         return None
+    # a block is one outer fold of one protocol seed (r x k blocks for repeated cross-validation)
+    blocks = [c for c in ("seed", "outer_fold") if c in folds.columns]
     table = folds.assign(key=folds[CONFIG].astype(str).apply("/".join, axis=1)).pivot_table(
-        index="outer_fold", columns="key", values="value", aggfunc="first"
+        index=blocks, columns="key", values="value", aggfunc="first"
     ).dropna()  # fmt: skip
     if table.shape[0] < 2 or table.shape[1] < 3:
         return "Friedman test not run: it needs at least 3 configurations scored on at least 2 outer folds."
-    result = friedman_nemenyi(table)
+    result = friedman_nemenyi(table.reset_index(drop=True))
     return (
         f"Friedman test over {result.n_blocks} outer folds and {result.n_methods} configurations (balanced accuracy): "
         f"chi² = {result.statistic:.2f}, p = {result.p_value:.3g}"

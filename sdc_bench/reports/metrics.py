@@ -31,6 +31,19 @@ probability, it is correct when that class is ``y_true``, images fall into 15
 equal-width bins ``((m-1)/15, m/15]`` and ``ECE = sum_m |B_m|/n * |acc(B_m) - conf(B_m)|``
 (Guo et al. 2017).
 
+Repeated cross-validation
+-------------------------
+The ``seed`` column of the predictions is the protocol seed: one repetition of the
+whole cross-validation (its own outer folds). With one seed the table has ``'pooled'``
+and ``'fold'`` rows as always. With several, each seed gets a ``'seed'`` block (its own
+pooled out-of-fold metrics, computed exactly like a single-seed pooled block) and the
+``'pooled'`` block pools every repetition: the stacked predictions (each image once per
+seed) give the point estimate, and since stacked repetitions of one image are not
+independent trials, all of its intervals come from the patient-level bootstrap (a drawn
+patient brings its images of every repetition); its ``seed`` is -1 ("all"). Tables
+written before the column meant the protocol seed (it held each cell's derived seed, one
+per outer fold) are read as a single repetition with ``seed`` -1.
+
 Intervals
 ---------
 Accuracy and per-class sensitivity, specificity, PPV and NPV carry Wilson score
@@ -76,6 +89,7 @@ from sdc_bench.reports._metric_engine import (
 )
 
 __all__ = [
+    "ALL_SEEDS",
     "CLASS_METRICS",
     "CONFIGURATION_COLUMNS",
     "ECE_BINS",
@@ -91,7 +105,9 @@ __all__ = [
     "patient_bootstrap",
     "patient_resample_weights",
     "point_metrics",
+    "repeat_seeds",
     "summarize_folds",
+    "summarize_seeds",
     "validate_predictions",
     "wilson_interval",
 ]
@@ -102,11 +118,14 @@ CONFIGURATION_COLUMNS: tuple[str, ...] = ("method", "backbone", "augment", "imba
 PROBABILITY_PREFIX = "p_"
 #: Value of ``split`` for outer-fold out-of-fold predictions.
 OOF_SPLIT = "test"
+#: ``seed`` of rows that pool every protocol seed (and of tables that do not record one).
+ALL_SEEDS = -1
 #: Columns of the table :func:`compute_metrics` returns, in order.
 METRIC_TABLE_COLUMNS: tuple[str, ...] = (
     *CONFIGURATION_COLUMNS,
     "split",
     "scope",
+    "seed",
     "outer_fold",
     "metric",
     "class_name",
@@ -268,7 +287,42 @@ def validate_predictions(predictions: pd.DataFrame) -> tuple[pd.DataFrame, list[
         raise DataError("predictions column 'outer_fold' must hold whole numbers")
     frame = predictions.copy()
     frame["outer_fold"] = fold_values.astype(np.int64)
+    frame["seed"] = repeat_seeds(frame)
     return frame, names
+
+
+def repeat_seeds(predictions: pd.DataFrame) -> NDArray[np.int64]:
+    """The protocol seed (repetition of the cross-validation) of every row.
+
+    :data:`ALL_SEEDS` (-1) for every row when the table has no ``seed`` column, or when
+    it holds per-cell seeds of an older run: then each seed value covers a single outer
+    fold of its configuration and split, which a repetition of a cross-validation with
+    two or more folds never does.
+
+    Raises
+    ------
+    DataError
+        If ``seed`` has missing or non-integer values.
+    """
+    if "seed" not in predictions.columns:
+        return np.full(len(predictions), ALL_SEEDS, dtype=np.int64)
+    column = predictions["seed"]
+    if column.isna().any() or pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
+        raise DataError(
+            f"predictions column 'seed' must hold integers without gaps, got dtype {column.dtype}"
+        )
+    values = column.to_numpy(dtype=np.float64)
+    if not np.all(values == np.round(values)):
+        raise DataError("predictions column 'seed' must hold whole numbers")
+    keys = [*CONFIGURATION_COLUMNS, "split"]
+    if all(column in predictions.columns for column in (*keys, "outer_fold")):
+        folds = pd.DataFrame({**{k: predictions[k].astype(str) for k in keys}, "seed": values})
+        folds["outer_fold"] = predictions["outer_fold"].to_numpy()
+        per_seed = folds.groupby([*keys, "seed"])["outer_fold"].nunique()
+        per_group = folds.groupby(keys)["outer_fold"].nunique()
+        if (per_seed == 1).all() and (per_group > 1).any():
+            return np.full(len(predictions), ALL_SEEDS, dtype=np.int64)
+    return values.astype(np.int64)
 
 
 def _split_order(split: str) -> tuple[int, str]:
@@ -342,6 +396,16 @@ def _pooled(rows: pd.DataFrame, split: str, names: list[str], probability_column
     )
 
 
+def _stacked(blocks: Sequence[_Scoped]) -> _Scoped:
+    """The repetitions of a configuration one after the other (each image once per protocol seed)."""
+    return _Scoped(
+        y_true=np.concatenate([b.y_true for b in blocks]),
+        y_pred=np.concatenate([b.y_pred for b in blocks]),
+        proba=np.concatenate([b.proba for b in blocks]),
+        patient_ids=np.concatenate([b.patient_ids for b in blocks]),
+    )
+
+
 def _metric_rows(
     data: _Scoped,
     names: list[str],
@@ -349,9 +413,11 @@ def _metric_rows(
     n_bootstrap: int,
     rng: np.random.Generator | None,
     confidence: float,
+    wilson: bool = True,
 ) -> list[tuple[str, str, float, float, float, str]]:
     """Rows (metric, class_name, value, ci_low, ci_high, ci_method) in table order;
-    bootstrap intervals only when ``rng`` is given and ``n_bootstrap > 0``."""
+    bootstrap intervals only when ``rng`` is given and ``n_bootstrap > 0``. ``wilson=False``
+    bootstraps the proportions too (stacked repetitions are not independent trials)."""
     evaluator = MetricEvaluator(data.y_true, data.y_pred, data.proba)
     bootstrap = None
     if rng is not None and n_bootstrap > 0:
@@ -392,15 +458,16 @@ def _metric_rows(
             rows.append(
                 (metric, "macro", float(point[f"macro_{metric}"][0]), *bootstrapped(f"macro_{metric}", None))
             )
-            if metric in _WILSON_CLASS_METRICS:
+            use_wilson = wilson and metric in _WILSON_CLASS_METRICS
+            if use_wilson:
                 low, high = wilson_interval(*wilson_counts[metric], confidence=confidence)
             for index, name in enumerate(names):
                 value = float(point[metric][0, index])
-                if metric in _WILSON_CLASS_METRICS:
+                if use_wilson:
                     rows.append((metric, name, value, float(low[index]), float(high[index]), "wilson"))
                 else:
                     rows.append((metric, name, value, *bootstrapped(metric, index)))
-        elif metric == "accuracy":
+        elif metric == "accuracy" and wilson:
             low, high = wilson_interval(tp.sum(), total, confidence=confidence)
             rows.append((metric, "overall", float(point[metric][0]), float(low), float(high), "wilson"))
         else:
@@ -410,6 +477,50 @@ def _metric_rows(
         (m, c, v, np.nan, np.nan, "none") if np.isnan(v) else (m, c, v, lo, hi, method)
         for m, c, v, lo, hi, method in rows
     ]
+
+
+def _group_records(
+    key: tuple[Any, ...],
+    rows: pd.DataFrame,
+    names: list[str],
+    *,
+    n_bootstrap: int,
+    seed: int,
+    confidence: float,
+) -> list[tuple[Any, ...]]:
+    """The pooled, per-seed (several protocol seeds only) and per-fold rows of one configuration and split."""
+    split = str(key[-1])
+    probability_columns = [PROBABILITY_PREFIX + name for name in names]
+    seeds = sorted(int(s) for s in rows["seed"].unique())
+    per_seed = {s: _pooled(rows.loc[rows["seed"] == s], split, names, probability_columns) for s in seeds}
+    records: list[tuple[Any, ...]] = []
+
+    def add(scope: str, repeat: int, fold: int, data: _Scoped, bootstrap: bool, wilson: bool = True) -> None:
+        size = (len(data.y_true), len(np.unique(data.patient_ids)))
+        # a seed block draws the stream a single-seed run's pooled block draws: the same intervals
+        rng = keyed_rng(seed, (*key, "pooled")) if bootstrap else None
+        rows_of = _metric_rows(
+            data,
+            names,
+            n_bootstrap=n_bootstrap if bootstrap else 0,
+            rng=rng,
+            confidence=confidence,
+            wilson=wilson,
+        )
+        records.extend((*key, scope, repeat, fold, *row, *size) for row in rows_of)
+
+    if len(seeds) == 1:
+        add("pooled", ALL_SEEDS, -1, per_seed[seeds[0]], bootstrap=True)
+    else:
+        add("pooled", ALL_SEEDS, -1, _stacked([per_seed[s] for s in seeds]), bootstrap=True, wilson=False)
+        for repeat in seeds:
+            add("seed", repeat, -1, per_seed[repeat], bootstrap=True)
+    for repeat in seeds:
+        mine = rows.loc[rows["seed"] == repeat]
+        for fold in sorted(mine["outer_fold"].unique()):
+            fold_data = _scoped(mine.loc[mine["outer_fold"] == fold], names, probability_columns)
+            add("fold", repeat, int(fold), fold_data, bootstrap=False)
+    return records
 
 
 def compute_metrics(
@@ -429,6 +540,11 @@ def compute_metrics(
     percentile bootstrap for the rest. One ``'fold'`` block per outer fold carries the
     Wilson intervals only (``ci_method == 'none'`` elsewhere) to stay fast.
 
+    With several protocol seeds (the ``seed`` column, see the module docstring) the
+    ``'pooled'`` block pools every repetition with bootstrap intervals only, one
+    ``'seed'`` block per seed is that repetition's own pooled block, and the ``'fold'``
+    blocks carry their seed.
+
     Parameters
     ----------
     predictions : pandas.DataFrame
@@ -444,9 +560,10 @@ def compute_metrics(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`METRIC_TABLE_COLUMNS`; ``outer_fold`` is -1 on pooled rows.
-        Rows are ordered by configuration, split (``'test'`` first), scope (pooled
-        first), outer fold, metric (:data:`METRICS` order) and class (``'overall'`` or
+        Columns :data:`METRIC_TABLE_COLUMNS`; ``outer_fold`` is -1 on pooled and seed
+        rows, ``seed`` is -1 (:data:`ALL_SEEDS`) on pooled rows. Rows are ordered by
+        configuration, split (``'test'`` first), scope (pooled, seed, fold), seed,
+        outer fold, metric (:data:`METRICS` order) and class (``'overall'`` or
         ``'macro'`` first, then the classes in ``p_`` column order). Deterministic given
         the input and the seed.
 
@@ -466,31 +583,20 @@ def compute_metrics(
     as_rng(seed)
     check_confidence(confidence)
     frame, names = validate_predictions(predictions)
-    probability_columns = [PROBABILITY_PREFIX + name for name in names]
 
     records: list[tuple[Any, ...]] = []
     for key in _group_keys(frame):
         mask = np.ones(len(frame), dtype=bool)
         for column, value in zip((*CONFIGURATION_COLUMNS, "split"), key, strict=True):
             mask &= (frame[column] == value).to_numpy()
-        rows = frame.loc[mask]
-        split = str(key[-1])
-
-        pooled = _pooled(rows, split, names, probability_columns)
-        rng = keyed_rng(seed, (*key, "pooled"))
-        size = (len(pooled.y_true), len(np.unique(pooled.patient_ids)))
-        for row in _metric_rows(pooled, names, n_bootstrap=n_bootstrap, rng=rng, confidence=confidence):
-            records.append((*key, "pooled", -1, *row, *size))
-
-        for fold in sorted(rows["outer_fold"].unique()):
-            fold_data = _scoped(rows.loc[rows["outer_fold"] == fold], names, probability_columns)
-            size = (len(fold_data.y_true), len(np.unique(fold_data.patient_ids)))
-            for row in _metric_rows(fold_data, names, n_bootstrap=0, rng=None, confidence=confidence):
-                records.append((*key, "fold", int(fold), *row, *size))
+        records += _group_records(
+            key, frame.loc[mask], names, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
+        )
 
     table = pd.DataFrame.from_records(records, columns=list(METRIC_TABLE_COLUMNS))
     return table.astype(
         {
+            "seed": np.int64,
             "outer_fold": np.int64,
             "value": np.float64,
             "ci_low": np.float64,
@@ -525,3 +631,26 @@ def summarize_folds(metrics: pd.DataFrame) -> pd.DataFrame:
     grouped = folds.groupby(list(_SUMMARY_KEYS), sort=False, dropna=False)["value"]
     summary = grouped.agg(mean="mean", sd="std", n_folds="count").reset_index()
     return summary.astype({"mean": np.float64, "sd": np.float64, "n_folds": np.int64})
+
+
+def summarize_seeds(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Mean and standard deviation of each metric across protocol seeds (repeated cross-validation).
+
+    Parameters
+    ----------
+    metrics : pandas.DataFrame
+        Output of :func:`compute_metrics`; only ``scope == 'seed'`` rows are used (a
+        single-seed table has none, and gives an empty summary).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns method, backbone, augment, imbalance, split, metric, class_name, mean,
+        sd (ddof=1) and n_seeds (seeds with a defined value).
+    """
+    if "scope" not in metrics.columns:
+        raise DataError("metrics table lacks the column 'scope'; pass the output of compute_metrics")
+    seeds = metrics.loc[metrics["scope"] == "seed"]
+    grouped = seeds.groupby(list(_SUMMARY_KEYS), sort=False, dropna=False)["value"]
+    summary = grouped.agg(mean="mean", sd="std", n_seeds="count").reset_index()
+    return summary.astype({"mean": np.float64, "sd": np.float64, "n_seeds": np.int64})

@@ -543,8 +543,11 @@ def _configuration_label(configuration: Sequence[Any]) -> str:
     return "/".join(str(part) for part in configuration)
 
 
+_PAIR_KEYS = ["seed", "outer_fold", "sample_id"]
+
+
 def _aligned(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows.sort_values(["outer_fold", "sample_id"], kind="mergesort").reset_index(drop=True)
+    return rows.sort_values(_PAIR_KEYS, kind="mergesort").reset_index(drop=True)
 
 
 def compare_to_reference(
@@ -560,16 +563,20 @@ def compare_to_reference(
     """Paired comparisons of every configuration against a reference configuration.
 
     Uses the out-of-fold rows (``split == 'test'``). Each other configuration with
-    exactly the same (outer_fold, sample_id) rows is compared with the reference by
+    exactly the same (seed, outer_fold, sample_id) rows is compared with the reference
+    by
 
     - ``mcnemar_exact`` / ``accuracy``: exact McNemar on the pooled out-of-fold
-      predictions (images aligned by ``sample_id``);
+      predictions (images aligned by protocol seed and ``sample_id``);
     - ``corrected_resampled_ttest`` / ``balanced_accuracy``: Nadeau-Bengio test on
       per-fold balanced accuracy, ``n_test`` = images in the fold,
-      ``n_train`` = all images minus ``n_test``;
+      ``n_train`` = the repetition's images minus ``n_test``; with several protocol
+      seeds the r x k (seed, fold) scores are the resamples, which is what the
+      correction is for;
     - ``paired_bootstrap`` / ``auroc``, ``balanced_accuracy``, ``accuracy``: paired
       patient-level bootstrap of the pooled macro AUROC, balanced accuracy and
-      accuracy (effect sizes with percentile intervals).
+      accuracy (effect sizes with percentile intervals), over the stacked repetitions
+      (a drawn patient brings its images of every seed).
 
     Holm's correction runs within each (test, metric) family over all comparisons.
     Configurations whose rows differ from the reference's are skipped with a warning.
@@ -661,24 +668,27 @@ def compare_to_reference(
         return np.asarray(pd.Categorical(values.astype(str), categories=names).codes, dtype=np.int64)
 
     reference_rows = rows_of(reference)
-    if reference_rows["sample_id"].duplicated().any():
+    if reference_rows[["seed", "sample_id"]].duplicated().any():
         raise DataError(
             f"predictions column 'sample_id' repeats within the out-of-fold rows of {reference_label}; "
-            "each image must appear once"
+            "each image must appear once (per protocol seed)"
         )
-    keys = reference_rows[["outer_fold", "sample_id"]].astype(str).to_numpy()
+    keys = reference_rows[_PAIR_KEYS].astype(str).to_numpy()
     y_true = codes(reference_rows["y_true"])
     patients = reference_rows["patient_id"].astype(str).to_numpy()
     reference_pred = codes(reference_rows["y_pred"])
     reference_proba = reference_rows[probability_columns].to_numpy(dtype=np.float64)
+    # one resample per (protocol seed, outer fold): r x k blocks for r repetitions of k folds
+    repeat = reference_rows["seed"].to_numpy()
     folds = reference_rows["outer_fold"].to_numpy()
-    fold_values = np.unique(folds)
-    fold_sizes = np.array([np.sum(folds == fold) for fold in fold_values], dtype=np.float64)
+    fold_values = sorted(set(zip(repeat.tolist(), folds.tolist(), strict=True)))
+    fold_masks = [(repeat == s) & (folds == f) for s, f in fold_values]
+    fold_sizes = np.array([mask.sum() for mask in fold_masks], dtype=np.float64)
+    repeat_sizes = np.array([np.sum(repeat == s) for s, _ in fold_values], dtype=np.float64)
 
     def fold_balanced_accuracy(pred: NDArray[np.int64], proba: FloatArray) -> FloatArray:
         scores = []
-        for fold in fold_values:
-            in_fold = folds == fold
+        for in_fold in fold_masks:
             evaluator = MetricEvaluator(y_true[in_fold], pred[in_fold], proba[in_fold])
             scores.append(evaluator(np.ones((1, evaluator.n_images)))["balanced_accuracy"][0])
         return np.asarray(scores, dtype=np.float64)
@@ -692,10 +702,10 @@ def compare_to_reference(
         label = _configuration_label(configuration)
         other = rows_of(configuration)
         if len(other) != len(reference_rows) or not np.array_equal(
-            other[["outer_fold", "sample_id"]].astype(str).to_numpy(), keys
+            other[_PAIR_KEYS].astype(str).to_numpy(), keys
         ):
             warnings.warn(
-                f"skipping {label}: its out-of-fold (outer_fold, sample_id) rows differ from the reference {reference_label}",
+                f"skipping {label}: its out-of-fold (seed, outer_fold, sample_id) rows differ from the reference {reference_label}",
                 UserWarning,
                 stacklevel=2,
             )
@@ -740,7 +750,7 @@ def compare_to_reference(
             ttest = corrected_resampled_ttest(
                 reference_fold_scores,
                 fold_balanced_accuracy(other_pred, other_proba),
-                n_train=len(reference_rows) - fold_sizes,
+                n_train=repeat_sizes - fold_sizes,
                 n_test=fold_sizes,
                 confidence=confidence,
             )

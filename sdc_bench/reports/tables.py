@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, OOF_SPLIT, summarize_folds
+from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, OOF_SPLIT, summarize_folds, summarize_seeds
 from sdc_bench.reports.render import to_html, to_latex, to_markdown, write_table
 
 __all__ = [
     "HEADLINE",
+    "SEED_SPREAD",
     "SIGNIFICANCE_TESTS",
     "ablation_table",
     "comparisons_table",
@@ -83,6 +84,8 @@ _METRIC_NAMES = {
     "sensitivity": "sensitivity",
     "specificity": "specificity",
 }
+#: Headline columns that, in a run with several protocol seeds, get a "mean ± SD over seeds" column beside them.
+SEED_SPREAD: tuple[str, ...] = ("Balanced accuracy", "AUROC (macro)")
 _DIGITS = 3
 _MARK = "*"
 _CI_NOTE = (
@@ -110,6 +113,39 @@ def _cell(value: float, low: float, high: float, *, signed: bool = False) -> str
     if pd.isna(low) or pd.isna(high):
         return _number(value, signed=signed)
     return f"{_number(value, signed=signed)} [{_number(low, signed=signed)}, {_number(high, signed=signed)}]"
+
+
+def _seed_spread(
+    metrics: pd.DataFrame, split: str
+) -> tuple[dict[tuple[tuple[str, ...], str, str], tuple[float, float]], int]:
+    """(configuration, metric, class_name) -> (mean, SD) over protocol seeds, and the number of seeds;
+    empty and 0 for a single-seed run (no ``'seed'`` rows)."""
+    if "seed" not in metrics.columns or not (metrics["scope"] == "seed").any():
+        return {}, 0
+    summary = summarize_seeds(metrics)
+    summary = summary[summary["split"] == split]
+    n_seeds = int(metrics.loc[metrics["scope"] == "seed", "seed"].nunique())
+    spread = {
+        (tuple(str(getattr(row, c)) for c in CONFIG), str(row.metric), str(row.class_name)): (
+            _float(row.mean),
+            _float(row.sd),
+        )
+        for row in summary.itertuples(index=False)
+    }
+    return spread, n_seeds
+
+
+def _spread_text(spread: Mapping[Any, tuple[float, float]], key: Any) -> str:
+    mean, sd = spread.get(key, (math.nan, math.nan))
+    return "n/a" if not math.isfinite(mean) else f"{_number(mean)} ± {_number(sd)}"
+
+
+def _seeds_note(n_seeds: int) -> str:
+    return (
+        f"Repeated cross-validation over {n_seeds} protocol seeds: the estimate pools every repetition (each "
+        "image once per seed) and all its 95% CIs are patient-level bootstrap intervals (repetitions of one "
+        "image are not independent trials); mean ± SD: the per-seed pooled estimates across seeds."
+    )
 
 
 def _float(value: Any) -> float:
@@ -248,17 +284,22 @@ def main_table(
         configurations, reference, {c: values[c]["Balanced accuracy"][0] for c in configurations}
     )
     significant = _significance(comparisons)
+    spread, n_seeds = _seed_spread(metrics, split)
     rows, marks = [], []
     for index, configuration in enumerate(order):
         row = _config_cells(configuration, shown)
-        for _, _, title in HEADLINE:
+        for metric, class_name, title in HEADLINE:
             row[title] = _cell(*values[configuration][title])
             test = SIGNIFICANCE_TESTS.get(title)
             if test and significant.get((configuration, *test)):
                 marks.append((index, title, _MARK))
+            if n_seeds and title in SEED_SPREAD:
+                row[f"{title}, mean ± SD over {n_seeds} seeds"] = _spread_text(
+                    spread, (configuration, metric, class_name)
+                )
         rows.append(row)
     bold = [(r, title) for _, _, title in HEADLINE for r in _best_rows([values[c][title][0] for c in order])]
-    notes = [_CI_NOTE + " Bold: best value in the column."]
+    notes = [(_seeds_note(n_seeds) if n_seeds else _CI_NOTE) + " Bold: best value in the column."]
     references = _references(comparisons)
     if references:
         notes.append(
@@ -288,6 +329,7 @@ def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.Data
     if not configurations:
         return _decorate(pd.DataFrame(columns=["Class", "Method", "Sensitivity", "Specificity"]))
     shown = _shown_columns(configurations)
+    spread, n_seeds = _seed_spread(metrics, split)
     rows: list[dict[str, str]] = []
     bold: list[tuple[int, str]] = []
     for class_name in classes:
@@ -300,11 +342,23 @@ def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.Data
             row = {"Class": class_name, **_config_cells(configuration, shown)}
             for metric in ("sensitivity", "specificity"):
                 row[metric.capitalize()] = _cell(*block[configuration][metric])
+                if n_seeds:
+                    row[f"{metric.capitalize()}, mean ± SD over {n_seeds} seeds"] = _spread_text(
+                        spread, (configuration, metric, class_name)
+                    )
             rows.append(row)
         for metric in ("sensitivity", "specificity"):
             best = _best_rows([block[c][metric][0] for c in configurations])
             bold += [(start + r, metric.capitalize()) for r in best]
-    notes = ["One-vs-rest per class, pooled out-of-fold, Wilson 95% CI. Bold: best value within the class."]
+    notes = [
+        (
+            f"One-vs-rest per class, pooled out-of-fold over {n_seeds} protocol seeds, patient-level bootstrap "
+            "95% CI; mean ± SD: the per-seed estimates across seeds."
+            if n_seeds
+            else "One-vs-rest per class, pooled out-of-fold, Wilson 95% CI."
+        )
+        + " Bold: best value within the class."
+    ]
     return _decorate(pd.DataFrame(rows), bold=bold, notes=notes, group="Class")
 
 
@@ -773,13 +827,20 @@ def _search_cell(search: Any) -> str:
     return f"{search['n_trials']} trials ({search.get('n_pruned', 0)} pruned){best_text}"
 
 
+def _fold_text(fold: Any, repeat_seed: Any, repeated: bool) -> str:
+    """An outer fold, with its protocol seed when the run repeated the cross-validation."""
+    return f"{fold} (seed {repeat_seed})" if repeated else str(fold)
+
+
 def selected_params_table(cells: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Per cell: the hyperparameters used for the outer-fold fit, data sizes and training length."""
     rows = []
+    repeated = len({int(i.get("cell", {}).get("repeat_seed", 0)) for i in cells}) > 1
     for info in sorted(
         cells,
         key=lambda i: (
             *(str(i.get("cell", {}).get(k, "")) for k in ("method", "backbone", "augment", "imbalance")),
+            int(i.get("cell", {}).get("repeat_seed", 0)),
             int(i.get("cell", {}).get("outer_fold", 0)),
         ),
     ):
@@ -788,7 +849,7 @@ def selected_params_table(cells: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             {
                 "Method": str(cell.get("method", "")),
                 "Backbone": str(cell.get("backbone", "")),
-                "Fold": str(cell.get("outer_fold", "")),
+                "Fold": _fold_text(cell.get("outer_fold", ""), cell.get("repeat_seed", 0), repeated),
                 "Fit / val / test": f"{info.get('n_fit', '?')} / {info.get('n_val', '?')} / {info.get('n_test', '?')}",
                 "Epochs (best)": f"{info.get('epochs_trained', '?')} ({info.get('best_epoch', '?')})",
                 "Search": _search_cell(info.get("search")),
@@ -816,7 +877,11 @@ def search_table(trials: pd.DataFrame) -> pd.DataFrame:
     rows = []
     if trials is None or trials.empty:
         return _decorate(pd.DataFrame(columns=["Method", "Backbone", "Fold", "Trials", "Best value"]))
-    for (method, backbone, fold), group in trials.groupby(["method", "backbone", "outer_fold"], sort=True):
+    if "seed" not in trials.columns:
+        trials = trials.assign(seed=-1)
+    repeated = trials["seed"].nunique() > 1
+    keys = ["method", "backbone", "seed", "outer_fold"]
+    for (method, backbone, repeat, fold), group in trials.groupby(keys, sort=True):
         states = group["state"].value_counts()
         complete = group[group["state"] == "COMPLETE"].dropna(subset=["value"])
         best = (
@@ -833,7 +898,7 @@ def search_table(trials: pd.DataFrame) -> pd.DataFrame:
             {
                 "Method": str(method),
                 "Backbone": str(backbone),
-                "Fold": str(fold),
+                "Fold": _fold_text(fold, repeat, repeated),
                 "Trials": str(len(group)),
                 "Complete": str(int(states.get("COMPLETE", 0))),
                 "Pruned": str(int(states.get("PRUNED", 0))),

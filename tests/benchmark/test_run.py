@@ -253,3 +253,23 @@ def test_external_validation_set_is_predicted_by_every_final_model(tiny_suite: P
     assert not set(external["patient_id"]) & set(internal["patient_id"])
     metrics = pd.read_csv(out / "metrics.csv")
     assert "external:site_b" in set(metrics["split"])
+
+
+def test_a_fixed_recipe_trains_every_outer_training_patient_for_its_epochs(
+    tiny_suite: Path, tmp_path: Path
+) -> None:
+    """``train.early_stopping = false``: no inner split, no checkpoint choice, the method's epochs."""
+    out = tmp_path / "fixed"
+    args = ["--set", "train.early_stopping=false", "--set", "train.threads=1", "--set", "methods=['scratch']"]
+    assert main(["run", "--suite", str(tiny_suite), "--out", str(out), "--quiet", *args]) == 0
+    splits = json.loads((out / "splits.json").read_text())
+    for cell_file in sorted((out / "cells").glob("*.json")):
+        info = json.loads(cell_file.read_text())
+        fold = info["cell"]["outer_fold"]
+        train = next(f["train"] for f in splits["folds"] if f["outer_fold"] == fold)
+        assert info["n_val"] == 0 and info["val_sample_ids"] == []
+        assert sorted(info["fit_sample_ids"]) == sorted(train)
+        assert info["epochs_trained"] == 1  # scratch: epochs = 1, max_epochs = 1
+        assert all(np.isnan(r["val_loss"]) for r in info["history"])
+    environment = json.loads((out / "run.json").read_text())["environment"]
+    assert environment["torch_threads"] == 1 and environment["cpu_model"]

@@ -108,12 +108,14 @@ def test_cnn_trials_report_every_epoch_and_search_is_recorded(reference_run: Pat
         for trial in study.trials:
             assert trial.intermediate_values, "no trial.report per epoch"
             assert set(trial.params) >= {"lr", "weight_decay", "epochs"}
-    info = json.loads((reference_run / "cells" / "sdc_dl__tf_efficientnet_lite0__fold0.json").read_text())
+    info = json.loads(
+        (reference_run / "cells" / "sdc_dl__tf_efficientnet_lite0__seed11__fold0.json").read_text()
+    )
     assert info["search"]["n_trials"] == 3
     assert info["params"]["lr"] == pytest.approx(info["search"]["best_params"]["lr"])
     # the refit has no validation split; the best trial's curve is kept for the learning-curve figure
     assert all(math.isnan(r["val_loss"]) for r in info["history"])
-    best = studies["sdc_dl__tf_efficientnet_lite0__fold0"].trials[info["search"]["best_trial"]]
+    best = studies["sdc_dl__tf_efficientnet_lite0__seed11__fold0"].trials[info["search"]["best_trial"]]
     curve = info["search"]["best_history"]
     assert [r["epoch"] for r in curve] == sorted(best.intermediate_values)
     assert [r["val_balanced_accuracy"] for r in curve] == list(best.intermediate_values.values())
@@ -172,7 +174,7 @@ def _assert_every_cell_once(run_dir: Path, url: str) -> None:
     claims = [t for t in queue.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert sorted(t.params["cell_index"] for t in claims) == [0, 1, 2, 3]
     log = (run_dir / "log.txt").read_text()
-    for cell_id in ("sdc_dl__tf_efficientnet_lite0__fold0", "classical__hog_hist__fold1"):
+    for cell_id in ("sdc_dl__tf_efficientnet_lite0__seed11__fold0", "classical__hog_hist__seed11__fold1"):
         assert log.count(f"{cell_id}: accuracy") == 1
     for name, study in studies.items():
         if not name.startswith("__"):

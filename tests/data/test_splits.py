@@ -72,3 +72,25 @@ def test_splits_round_trip(tmp_path) -> None:
     folds = outer_folds(_manifest(), 3, seed=0)
     save_splits(tmp_path / "splits.json", folds, {"seed": 0})
     assert load_splits(tmp_path / "splits.json") == folds
+
+
+def test_splits_of_several_protocol_seeds_round_trip(tmp_path) -> None:
+    manifest = _manifest()
+    repeats = {seed: outer_folds(manifest, 3, seed=seed) for seed in (0, 1, 2)}
+    path = tmp_path / "splits.json"
+    save_splits(path, repeats[0], {"seed": 0, "n_folds": 3}, repeats=repeats)
+    assert load_splits(path) == repeats[0]  # readers that know one set of folds get the first seed's
+    for seed, folds in repeats.items():
+        assert load_splits(path, seed) == folds
+    assert repeats[0] != repeats[1]
+    with pytest.raises(DataError, match="protocol seed 7"):
+        load_splits(path, 7)
+
+
+def test_single_seed_splits_answer_for_their_seed_only(tmp_path) -> None:
+    folds = outer_folds(_manifest(), 3, seed=4)
+    save_splits(tmp_path / "splits.json", folds, {"seed": 4}, repeats={4: folds})
+    assert "repeats" not in (tmp_path / "splits.json").read_text()
+    assert load_splits(tmp_path / "splits.json", 4) == folds
+    with pytest.raises(DataError, match="protocol seed 5"):
+        load_splits(tmp_path / "splits.json", 5)

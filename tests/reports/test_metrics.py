@@ -27,6 +27,7 @@ from sdc_bench.reports.metrics import (
     patient_resample_weights,
     point_metrics,
     summarize_folds,
+    summarize_seeds,
     wilson_interval,
 )
 
@@ -534,3 +535,57 @@ def test_bad_parameters_raise_config_error() -> None:
         compute_metrics(frame, confidence=95)
     with pytest.raises(ConfigError, match="seed"):
         compute_metrics(frame, seed=-2)
+
+
+# --------------------------------------------------------------------------- protocol seeds
+
+
+def _repeated(seeds: tuple[int, ...], external_patients: int = 0) -> pd.DataFrame:
+    """One table per protocol seed (its own fold assignment and predictions), stacked."""
+    frames = []
+    for seed in seeds:
+        frame = make_predictions(np.random.default_rng(seed), external_patients=external_patients)
+        shift = seed % 3  # another seed, other folds
+        frame["outer_fold"] = (frame["outer_fold"] + shift) % 3
+        frames.append(frame.assign(seed=seed))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_single_seed_tables_are_unchanged_by_the_seed_column() -> None:
+    """The protocol seed, no seed column, or per-cell seeds (older runs) give the same numbers."""
+    legacy = make_predictions(np.random.default_rng(5), external_patients=6)  # seed = fold + 100
+    columns = ["scope", "outer_fold", "metric", "class_name", "value", "ci_low", "ci_high", "ci_method"]
+    reference = compute_metrics(legacy, n_bootstrap=80, seed=2)
+    assert set(reference["scope"]) == {"pooled", "fold"} and set(reference["seed"]) == {-1}
+    for variant in (legacy.assign(seed=7), legacy.drop(columns="seed")):
+        table = compute_metrics(variant, n_bootstrap=80, seed=2)
+        pd.testing.assert_frame_equal(table[columns], reference[columns])
+    assert set(compute_metrics(legacy.assign(seed=7), n_bootstrap=0).query("scope == 'fold'")["seed"]) == {7}
+
+
+def test_several_seeds_pool_every_repetition_with_bootstrap_intervals() -> None:
+    frame = _repeated((0, 1, 2), external_patients=5)
+    table = compute_metrics(frame, n_bootstrap=80, seed=0)
+    keys = ["method", "split", "metric", "class_name"]
+    pooled = table[table["scope"] == "pooled"]
+    assert not pooled.duplicated(keys).any() and (pooled["seed"] == -1).all()
+    assert set(pooled.loc[pooled["ci_method"] != "none", "ci_method"]) == {"bootstrap"}
+    seeds = table[table["scope"] == "seed"]
+    assert sorted(seeds["seed"].unique()) == [0, 1, 2]
+    folds = table[table["scope"] == "fold"]
+    assert len(folds.drop_duplicates(["method", "split", "seed", "outer_fold"])) == 2 * 2 * 3 * 3
+    accuracy = table[(table["metric"] == "accuracy") & (table["split"] == "test")]
+    for _, rows in accuracy.groupby("method"):
+        whole = rows[rows["scope"] == "pooled"].iloc[0]
+        assert whole["value"] == pytest.approx(rows.loc[rows["scope"] == "seed", "value"].mean())
+        assert whole["n_images"] == 3 * 90 and whole["n_patients"] == 45
+    # each seed block is exactly the pooled block of that seed's table alone
+    alone = compute_metrics(frame[frame["seed"] == 1], n_bootstrap=80, seed=0)
+    columns = ["value", "ci_low", "ci_high", "ci_method", "n_images"]
+    block = seeds[seeds["seed"] == 1].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        block[columns], alone[alone["scope"] == "pooled"].reset_index(drop=True)[columns]
+    )
+    summary = summarize_seeds(table)
+    assert (summary.loc[summary["metric"] == "accuracy", "n_seeds"] == 3).all()
+    assert summarize_seeds(alone).empty

@@ -365,3 +365,41 @@ def test_compare_to_reference_skips_configurations_on_other_samples() -> None:
     )
     with pytest.raises(DataError, match="'y_true' differs"):
         compare_to_reference(relabelled, "sdc_dl", n_bootstrap=20)
+
+
+def test_compare_to_reference_pairs_by_seed_and_fold() -> None:
+    methods = {("sdc_dl", "strong"): 2.0, ("baseline", "none"): 0.8}
+    first = make_predictions(np.random.default_rng(1), methods)
+    second = make_predictions(np.random.default_rng(2), methods)
+    second["outer_fold"] = (second["outer_fold"] + 1) % 4  # the other seed's folds differ
+    single = compare_to_reference(first, "sdc_dl", n_bootstrap=100, seed=0)
+    # one seed: the seed column's value does not matter
+    alone = compare_to_reference(first.drop(columns="seed"), "sdc_dl", n_bootstrap=100, seed=0)
+    pd.testing.assert_frame_equal(single, alone)
+
+    stacked = pd.concat([first.assign(seed=0), second.assign(seed=1)], ignore_index=True)
+    table = compare_to_reference(stacked, "sdc_dl", n_bootstrap=100, seed=0).set_index(["test", "metric"])
+    ref, other = (stacked[stacked["method"] == m] for m in ("sdc_dl", "baseline"))
+    keys = ["seed", "outer_fold", "sample_id"]
+    ref, other = (f.sort_values(keys).reset_index(drop=True) for f in (ref, other))
+    correct_a = (ref["y_true"] == ref["y_pred"]).to_numpy()
+    correct_b = (other["y_true"] == other["y_pred"]).to_numpy()
+    mcnemar = mcnemar_exact(ref["y_true"], ref["y_pred"], other["y_pred"])
+    assert table.loc[("mcnemar_exact", "accuracy"), "p_value"] == pytest.approx(mcnemar.p_value)
+    assert table.loc[("mcnemar_exact", "accuracy"), "estimate"] == pytest.approx(
+        correct_a.mean() - correct_b.mean()
+    )
+
+    def fold_scores(frame: pd.DataFrame) -> list[float]:
+        return [
+            balanced_accuracy_score(part["y_true"], part["y_pred"])
+            for _, part in frame.groupby(["seed", "outer_fold"], sort=True)
+        ]
+
+    sizes = ref.groupby(["seed", "outer_fold"]).size().to_numpy(dtype=float)
+    expected = corrected_resampled_ttest(
+        fold_scores(ref), fold_scores(other), n_train=len(first) / 2 - sizes, n_test=sizes
+    )
+    ttest = table.loc[("corrected_resampled_ttest", "balanced_accuracy")]
+    assert ttest["statistic"] == pytest.approx(expected.statistic)
+    assert ttest["p_value"] == pytest.approx(expected.p_value)

@@ -64,7 +64,9 @@ def roc_curves(
     curves: dict[Configuration, tuple[np.ndarray, np.ndarray, float, float]] = {}
     for configuration in _configurations(rows):
         mine = _rows_of(rows, configuration)
-        per_fold = [_fold_roc(part, classes, grid) for _, part in mine.groupby("outer_fold", sort=True)]
+        # one curve per outer fold of each protocol seed (the seeds' folds are different splits)
+        blocks = [c for c in ("seed", "outer_fold") if c in mine.columns]
+        per_fold = [_fold_roc(part, classes, grid) for _, part in mine.groupby(blocks, sort=True)]
         tprs = np.array([c for c, _ in per_fold])
         aucs = np.array([a for _, a in per_fold])
         curves[configuration] = (

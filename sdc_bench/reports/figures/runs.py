@@ -177,10 +177,11 @@ def optuna_history(
     for ax, (method, backbone) in zip(axes, groups):
         colour = palette.get(method, "#777777")
         mine = trials[(trials["method"].astype(str) == method) & (trials["backbone"].astype(str) == backbone)]
-        for index, fold in enumerate(folds):
-            study = mine[mine["outer_fold"] == fold].sort_values("number")
-            if study.empty:
-                continue
+        # one study per cell: with several protocol seeds, several studies share an outer fold
+        by_study = mine.groupby("study" if "study" in mine.columns else "outer_fold", sort=True)
+        for _, study in by_study:
+            index = folds.index(study["outer_fold"].iloc[0])
+            study = study.sort_values("number")
             complete = study[study["state"] == "COMPLETE"]
             pruned = study[study["state"] == "PRUNED"]
             ax.scatter(complete["number"], complete["value"], s=7, color=colour, alpha=0.55, lw=0)

@@ -163,7 +163,9 @@ def fold_scores(
     ax.set_ylim(-0.6, n - 0.4)
     ax.grid(axis="y", visible=False)
     n_folds = int(folds["outer_fold"].nunique())
-    ax.set_xlabel(f"{_METRIC_TITLES.get(metric, metric)} per outer fold ({n_folds} folds)")
+    n_seeds = int(folds["seed"].nunique()) if "seed" in folds.columns else 1
+    repeats = f" x {n_seeds} seeds" if n_seeds > 1 else ""
+    ax.set_xlabel(f"{_METRIC_TITLES.get(metric, metric)} per outer fold ({n_folds} folds{repeats})")
     return save_figure(figure, stem)
 
 
@@ -245,10 +247,12 @@ def critical_difference(
         return []
     labels = configuration_labels(_configurations(folds))
     frame = folds.assign(label=[labels[tuple(str(r[c]) for c in CONFIG)] for _, r in folds.iterrows()])
-    table = frame.pivot_table(index="outer_fold", columns="label", values="value", aggfunc="first").dropna()
+    # a block is one outer fold of one protocol seed (r x k blocks for repeated cross-validation)
+    blocks = [c for c in ("seed", "outer_fold") if c in frame.columns]
+    table = frame.pivot_table(index=blocks, columns="label", values="value", aggfunc="first").dropna()
     if table.shape[0] < 2 or table.shape[1] < 3:
         return []
-    result = friedman_nemenyi(table, alpha=alpha)
+    result = friedman_nemenyi(table.reset_index(drop=True), alpha=alpha)
     ranks = result.average_ranks.sort_values(kind="mergesort")
     apply_style()
     return _draw_critical_difference(ranks, result.critical_difference, stem, _cd_title(result, metric))
