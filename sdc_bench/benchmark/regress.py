@@ -253,7 +253,8 @@ def run_environment(run: Mapping[str, Any], seed: Any = None) -> dict[str, Any]:
 
 
 def _pooled_values(frame: pd.DataFrame, tracked: Sequence[tuple[str, str]]) -> dict[tuple[str, ...], float]:
-    frame = frame[frame["split"] == "test"]
+    # the out-of-fold test split and every external validation split (generalisation to another site)
+    frame = frame[(frame["split"] == "test") | frame["split"].astype(str).str.startswith("external:")]
     wanted = frame[[(m, c) in set(tracked) for m, c in zip(frame["metric"], frame["class_name"])]]
     return {
         tuple(str(getattr(row, k)) for k in KEY): float(row.value)  # type: ignore[arg-type]

@@ -106,7 +106,7 @@ def _external_sets(suite: Suite, data: PreparedData, progress: bool) -> dict[str
     sets: dict[str, PreparedData] = {}
     for index, name in enumerate(suite.external):
         spec = replace(external_data(suite, name), classes=data.classes)
-        external = prepare_data(spec, seed=suite.seed + 1000 + index, progress=progress)
+        external = prepare_data(spec, seed=data_seed(suite) + 1000 + index, progress=progress)
         overlap = set(external.manifest["patient_id"]) & set(data.manifest["patient_id"])
         if overlap:
             raise ConfigError(
