@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sdc_bench.benchmark.store import write_json
-from sdc_bench.errors import DataError
+from sdc_bench.core.errors import DataError
+from sdc_bench.core.store import write_json
 
 __all__ = [
     "TRACKED",

@@ -8,7 +8,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.data.spec import DataSpec
 
 __all__ = [
     "DataSpec",
@@ -20,23 +21,6 @@ __all__ = [
     "load_suite",
     "protocol_seeds",
 ]
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where images come from and how they are preprocessed."""
-
-    source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
-    n_images: int = 300
-    classes: tuple[str, ...] = ()  # empty: all of the source's classes
-    prevalence: tuple[float, ...] = ()  # empty: the source's default
-    modalities: tuple[str, ...] = ("xray", "mri")
-    site: str = "site_a"
-    size: int = 64
-    resize: str = "letterbox"
-    # SynthSpine's generation seed; -1 takes the suite's seed. A fixed value makes the dataset a fixed
-    # benchmark dataset, like a real one, so --seed/--seeds vary only the protocol (folds, initialisation).
-    seed: int = -1
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,9 @@ from optuna.storages import (
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from sdc_bench.benchmark.determinism import derive_seed
 from sdc_bench.benchmark.suite import SearchSpec
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.determinism import derive_seed
+from sdc_bench.core.errors import ConfigError
 
 __all__ = [
     "FINISHED",

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sdc_bench.benchmark.plan import format_cell_id
+from sdc_bench.core.contracts import format_cell_id
 
 __all__ = ["SyntheticRun", "make_synthetic_run"]
 

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from sdc_bench.benchmark.plan import parse_cell_id
-from sdc_bench.benchmark.store import RunStore, write_text
-from sdc_bench.errors import DataError
+from sdc_bench.core.contracts import parse_cell_id
+from sdc_bench.core.errors import DataError
+from sdc_bench.core.store import RunStore, write_text
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, OOF_SPLIT, compute_metrics
 from sdc_bench.reports.render import write_table

@@ -23,7 +23,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.reports._metric_engine import MetricEvaluator, keyed_rng, patient_resample_weights
 from sdc_bench.reports.metrics import (
     CONFIGURATION_COLUMNS,

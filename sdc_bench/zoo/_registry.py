@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sdc_bench.errors import UnknownNameError
+from sdc_bench.core.errors import UnknownNameError
 
 __all__ = ["Entry", "Registry"]
 

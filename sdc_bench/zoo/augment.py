@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._augment_ops import (
     _AUGMIX_OPS,
     _AUGMIX_RANGES,

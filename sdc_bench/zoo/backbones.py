@@ -14,7 +14,7 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._registry import Registry
 from sdc_bench.zoo.weights import (
     ResolvedWeights,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._registry import Registry
 
 __all__ = ["FEATURES", "hog", "hog_histogram", "intensity_histogram"]

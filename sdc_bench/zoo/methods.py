@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._registry import Registry
 
 __all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space", "get_method"]

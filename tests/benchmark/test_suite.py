@@ -6,7 +6,7 @@ import pytest
 
 from sdc_bench.benchmark.plan import plan_cells
 from sdc_bench.benchmark.suite import apply_overrides, builtin_suites, load_suite
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 
 
 def test_builtin_smoke_suite_loads() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sdc_bench.errors import DataError
+from sdc_bench.core.errors import DataError
 from sdc_bench.reports import style
 from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
 from sdc_bench.reports.build import build_reports

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.zoo.augment import (
     AUGMENTATIONS,
     Augmentation,

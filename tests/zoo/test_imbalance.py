@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.zoo.imbalance import (
     IMBALANCE,
     EffectiveNumberCrossEntropy,
