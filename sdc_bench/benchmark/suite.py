@@ -8,7 +8,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from sdc_bench.core.device import PRECISIONS
 from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.validation import Interval, Options, check_param
+from sdc_bench.data.decode import RESIZE_MODES
 from sdc_bench.data.spec import DataSpec
 
 __all__ = [
@@ -155,6 +158,8 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 
 def validate_suite(suite: Suite, where: str) -> Suite:
+    # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
+    from sdc_bench.benchmark.sweep import PRUNERS, SAMPLERS
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
@@ -166,34 +171,20 @@ def validate_suite(suite: Suite, where: str) -> Suite:
         raise ConfigError(f"{where}: a suite needs at least one method and one backbone")
     for method, overrides in suite.params.items():
         METHODS.get(method).params(overrides)
-    if suite.data.resize not in {"letterbox", "resize", "center_crop"}:
-        raise ConfigError(
-            f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}"
-        )
+    check_param("data.resize", suite.data.resize, Options(RESIZE_MODES), where=where)
     for name, values in suite.external.items():
         external_data(suite, name)
         if not isinstance(values, dict):
             raise ConfigError(
                 f"{where}: external.{name} must be a table of data settings, e.g. site = 'site_b'"
             )
-    if suite.train.precision not in {"fp32", "bf16", "fp16"}:
-        raise ConfigError(
-            f"{where}: train.precision must be fp32, bf16 or fp16, got {suite.train.precision!r}"
-        )
-    if suite.search.pruner not in {"hyperband", "median", "none"}:
-        raise ConfigError(
-            f"{where}: search.pruner must be hyperband, median or none, got {suite.search.pruner!r}"
-        )
-    if suite.search.sampler not in {"tpe", "random"}:
-        raise ConfigError(f"{where}: search.sampler must be tpe or random, got {suite.search.sampler!r}")
-    if suite.search.n_trials < 0:
-        raise ConfigError(f"{where}: search.n_trials must be 0 or more, got {suite.search.n_trials}")
-    if suite.data.seed < -1:
-        raise ConfigError(
-            f"{where}: data.seed must be -1 (the suite's seed) or 0 and more, got {suite.data.seed}"
-        )
-    if suite.data.size < 16:
-        raise ConfigError(f"{where}: data.size must be at least 16 px, got {suite.data.size}")
+    check_param("train.precision", suite.train.precision, Options(PRECISIONS), where=where)
+    check_param("search.pruner", suite.search.pruner, Options(PRUNERS), where=where)
+    check_param("search.sampler", suite.search.sampler, Options(SAMPLERS), where=where)
+    check_param("search.n_trials", suite.search.n_trials, Interval(int, 0), where=where)
+    # -1 takes the suite's seed
+    check_param("data.seed", suite.data.seed, Interval(int, -1), where=where)
+    check_param("data.size", suite.data.size, Interval(int, 16), where=where)
     _check_seeds(suite.protocol.seeds, where)
     return suite
 

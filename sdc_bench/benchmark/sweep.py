@@ -39,6 +39,8 @@ from sdc_bench.core.errors import ConfigError
 
 __all__ = [
     "FINISHED",
+    "PRUNERS",
+    "SAMPLERS",
     "SearchOutcome",
     "make_pruner",
     "make_sampler",
@@ -48,6 +50,10 @@ __all__ = [
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: ``search.sampler`` values: multivariate TPE (seeded per cell) or random search.
+SAMPLERS: tuple[str, ...] = ("tpe", "random")
+#: ``search.pruner`` values: Hyperband (brackets keyed by cell), the median rule, or no pruning.
+PRUNERS: tuple[str, ...] = ("hyperband", "median", "none")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # heartbeats and stale-trial retry are "experimental" in Optuna since 2.8; they are what we rely on
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
