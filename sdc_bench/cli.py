@@ -309,7 +309,7 @@ def _cmd_regress(args: argparse.Namespace) -> int:
     if failed:
         print(f"REGRESSION: {len(failed)} of {len(verdicts)} metrics outside their bands (see above)")
         return 1
-    print(f"ok: {len(verdicts)} metrics within their bands of {baseline}")
+    print(f"ok: no metric outside its band ({len(verdicts)} checked against {baseline})")
     return 0
 
 

@@ -30,7 +30,6 @@ import contextlib
 import gc
 import logging
 import math
-import platform
 import re
 import statistics
 import time
@@ -51,7 +50,7 @@ from tqdm.auto import tqdm
 from sdc_bench.core.contracts import THROUGHPUT_COLUMNS
 from sdc_bench.core.device import PRECISIONS, autocast, resolve_device
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.core.store import read_throughput
+from sdc_bench.core.store import cpu_model, read_throughput
 from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, create_backbone
 
 __all__ = [
@@ -60,7 +59,6 @@ __all__ = [
     "RESUME_KEY",
     "ThroughputConfig",
     "add_cli",
-    "cpu_name",
     "measure",
     "peak_tflops",
     "read_throughput",
@@ -206,17 +204,8 @@ def _check_choices(name: str, values: tuple[Any, ...], allowed: tuple[str, ...])
 # ---------------------------------------------------------------------------------------------- devices
 
 
-def cpu_name() -> str:
-    """The CPU model from ``/proc/cpuinfo`` (Linux), else what :mod:`platform` knows."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def _device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
 def _sync(device: torch.device) -> None:
