@@ -26,12 +26,26 @@ from tqdm.auto import tqdm
 from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
-from sdc_bench.benchmark.suite import Suite, _build, data_seed, external_data, protocol_seeds
+from sdc_bench.benchmark.suite import (
+    Suite,
+    _build,
+    data_seed,
+    external_data,
+    proposed_method,
+    protocol_seeds,
+)
 from sdc_bench.benchmark.sweep import open_storage, storage_url
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
-from sdc_bench.core.store import RunStore, environment_info, git_revision, write_json, write_parquet
+from sdc_bench.core.store import (
+    PROPOSED_METHOD_KEY,
+    RunStore,
+    environment_info,
+    git_revision,
+    write_json,
+    write_parquet,
+)
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
 from sdc_bench.data.splits import load_splits, outer_folds, save_splits
@@ -231,6 +245,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         "suite": suite.to_dict(),
         "seed": suite.seed,
         "seeds": list(seeds),
+        PROPOSED_METHOD_KEY: proposed_method(suite),
         "source": options.data,
         "storage": storage_spec,
         "data": {

@@ -22,6 +22,7 @@ __all__ = [
     "apply_overrides",
     "builtin_suites",
     "load_suite",
+    "proposed_method",
     "protocol_seeds",
 ]
 
@@ -200,6 +201,17 @@ def _check_seeds(seeds: tuple[int, ...], where: str) -> None:
 def protocol_seeds(suite: Suite) -> tuple[int, ...]:
     """The seeds of the repeated cross-validation; a suite without ``protocol.seeds`` runs once, with its seed."""
     return tuple(suite.protocol.seeds) or (suite.seed,)
+
+
+def proposed_method(suite: Suite) -> str:
+    """The suite's method whose role is ``proposed`` (the first method when none is): every comparison's reference.
+
+    Written into ``run.json`` so the reports, which may not ask the method registry, compare against it.
+    """
+    from sdc_bench.zoo.methods import METHODS  # the zoo pulls in torch
+
+    proposed = [m for m in suite.methods if METHODS.get(m).role == "proposed"]
+    return proposed[0] if proposed else suite.methods[0]
 
 
 def data_seed(suite: Suite) -> int:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -21,10 +21,12 @@ import pandas as pd
 from sdc_bench.core.errors import ConfigError
 
 __all__ = [
+    "PROPOSED_METHOD_KEY",
     "RunStore",
     "cpu_model",
     "environment_info",
     "git_revision",
+    "proposed_method",
     "read_throughput",
     "write_json",
     "write_parquet",
@@ -95,6 +97,25 @@ def read_throughput(path: str | Path) -> pd.DataFrame | None:
             f"cannot read the throughput table {path} ({type(exc).__name__}: {exc}); "
             "move it away or measure without resuming"
         ) from exc
+
+
+#: ``run.json`` key naming the method every comparison is made against (the suite's method whose role is
+#: ``proposed``); written by the benchmark, read by the reports, which may not ask the method registry.
+PROPOSED_METHOD_KEY = "proposed_method"
+# Run folders made before the key existed always compared against SDC-DL.
+_LEGACY_PROPOSED_METHOD = "sdc_dl"
+
+
+def proposed_method(run: Mapping[str, Any]) -> str:
+    """The reference method of a run, from its ``run.json`` payload.
+
+    The one place a literal method name is assumed: run folders written before ``run.json`` named the
+    proposed method compared every configuration with ``sdc_dl``, so they still report the same way.
+
+    >>> proposed_method({"proposed_method": "my_recipe"}), proposed_method({})
+    ('my_recipe', 'sdc_dl')
+    """
+    return str(run.get(PROPOSED_METHOD_KEY) or _LEGACY_PROPOSED_METHOD)
 
 
 def git_revision(start: Path | None = None) -> str:

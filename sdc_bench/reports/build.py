@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from sdc_bench.core.contracts import parse_cell_id
 from sdc_bench.core.errors import DataError
-from sdc_bench.core.store import RunStore, write_text
+from sdc_bench.core.store import RunStore, proposed_method, write_text
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, OOF_SPLIT, compute_metrics
 from sdc_bench.reports.render import write_table
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 CONFIG = list(CONFIGURATION_COLUMNS)
-REFERENCE_METHOD = "sdc_dl"
 _log = logging.getLogger(__name__)
 
 
@@ -241,12 +240,12 @@ def _reference_plan(
 def compare_methods(
     predictions: pd.DataFrame,
     *,
-    reference: str = REFERENCE_METHOD,
+    reference: str,
     backbone_order: Sequence[str] = (),
     n_bootstrap: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Paired comparisons with SDC-DL (:func:`~sdc_bench.reports.stats.compare_to_reference`).
+    """Paired comparisons with the reference method (:func:`~sdc_bench.reports.stats.compare_to_reference`).
 
     A configuration is compared with the ``reference`` configuration on the same backbone
     where there is one, else with the reference on the first backbone of
@@ -567,7 +566,7 @@ def build_reports(
     *,
     n_bootstrap: int = 1000,
     seed: int = 0,
-    reference: str = REFERENCE_METHOD,
+    reference: str | None = None,
     draw_figures: bool = True,
 ) -> list[Path]:
     """Write metrics.csv, comparisons.csv, tables/, figures/, report.md and report.html of one run.
@@ -580,8 +579,9 @@ def build_reports(
         Patient-level bootstrap resamples for intervals and paired comparisons.
     seed : int, default=0
         Seed of the bootstraps and of the hyperparameter-importance forests.
-    reference : str, default='sdc_dl'
-        Method the tables compare every other configuration with.
+    reference : str, optional
+        Method the tables compare every other configuration with; by default the run's proposed
+        method, as ``run.json`` names it (:func:`~sdc_bench.core.store.proposed_method`).
     draw_figures : bool, default=True
         False writes everything except the figures (faster; the report then has none).
 
@@ -596,6 +596,7 @@ def build_reports(
     run = _read_json(store.run_json) or {}
     splits = _read_json(store.splits_json)
     suite = run.get("suite", {}) or {}
+    reference = reference or proposed_method(run)
     skipped: list[str] = []
 
     metrics = compute_metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
