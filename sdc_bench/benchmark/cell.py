@@ -21,9 +21,10 @@ from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_prob
 from sdc_bench.benchmark.fit_features import fit_features
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
-from sdc_bench.benchmark.sweep import open_storage, search
+from sdc_bench.benchmark.sweep import search
 from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
 from sdc_bench.core.determinism import derive_seed, seed_everything
+from sdc_bench.core.storage import open_storage
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split
 from sdc_bench.zoo.backbones import create_backbone

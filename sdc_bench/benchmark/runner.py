@@ -34,10 +34,10 @@ from sdc_bench.benchmark.suite import (
     proposed_method,
     protocol_seeds,
 )
-from sdc_bench.benchmark.sweep import open_storage, storage_url
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
+from sdc_bench.core.storage import open_storage, storage_url
 from sdc_bench.core.store import (
     PROPOSED_METHOD_KEY,
     RunStore,
