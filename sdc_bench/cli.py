@@ -13,6 +13,7 @@ from typing import Any
 
 from sdc_bench import __version__
 from sdc_bench.core.errors import ConfigError, SdcBenchError
+from sdc_bench.zoo.catalog import REGISTRIES
 
 __all__ = ["build_parser", "main"]
 
@@ -408,9 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser(
         "list",
         help="list a registry of the zoo",
-        description="List backbones, augmentations, imbalance strategies, methods or suites with their metadata.",
+        description="List backbones, augmentations, imbalance strategies, methods, feature extractors or suites "
+        "with their metadata.",
     )
-    listing.add_argument("registry", choices=["backbones", "augmentations", "imbalance", "methods", "suites"])
+    listing.add_argument("registry", choices=[*REGISTRIES, "suites"])
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(func=_cmd_list)
 

@@ -165,9 +165,9 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     from sdc_bench.zoo.methods import METHODS
 
     for method in suite.methods:
-        METHODS.entry(method)
+        METHODS.get(method)
     for backbone in suite.backbones:
-        BACKBONES.entry(backbone)
+        BACKBONES.get(backbone)
     if not suite.methods or not suite.backbones:
         raise ConfigError(f"{where}: a suite needs at least one method and one backbone")
     for method, overrides in suite.params.items():
