@@ -82,14 +82,6 @@ class FitResult:
     best_epoch: int = 0
     stopped_early: bool = False
 
-    @property
-    def best_val_loss(self) -> float:
-        return min((r.val_loss for r in self.history), default=math.inf)
-
-    @property
-    def epochs_trained(self) -> int:
-        return len(self.history)
-
 
 EpochCallback = Callable[[EpochRecord], None]
 

@@ -160,7 +160,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 def validate_suite(suite: Suite, where: str) -> Suite:
     # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
-    from sdc_bench.benchmark.sweep import PRUNERS, SAMPLERS
+    from sdc_bench.benchmark.sweep import OBJECTIVES, PRUNERS, SAMPLERS
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
@@ -182,6 +182,8 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     check_param("train.precision", suite.train.precision, Options(PRECISIONS), where=where)
     check_param("search.pruner", suite.search.pruner, Options(PRUNERS), where=where)
     check_param("search.sampler", suite.search.sampler, Options(SAMPLERS), where=where)
+    # the fit loop scores trials by inner-validation balanced accuracy; another name would be silently ignored
+    check_param("search.objective", suite.search.objective, Options(OBJECTIVES), where=where)
     check_param("search.n_trials", suite.search.n_trials, Interval(int, 0), where=where)
     # -1 takes the suite's seed
     check_param("data.seed", suite.data.seed, Interval(int, -1), where=where)

@@ -30,6 +30,7 @@ from sdc_bench.core.errors import ConfigError
 
 __all__ = [
     "FINISHED",
+    "OBJECTIVES",
     "PRUNERS",
     "SAMPLERS",
     "SearchOutcome",
@@ -41,6 +42,8 @@ __all__ = [
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 #: ``search.sampler`` values: multivariate TPE (seeded per cell) or random search.
 SAMPLERS: tuple[str, ...] = ("tpe", "random")
+#: ``search.objective`` values: the inner-validation score every trial reports and the study maximises.
+OBJECTIVES: tuple[str, ...] = ("balanced_accuracy",)
 #: ``search.pruner`` values: Hyperband (brackets keyed by cell), the median rule, or no pruning.
 PRUNERS: tuple[str, ...] = ("hyperband", "median", "none")
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -67,3 +67,9 @@ def test_proposed_method_is_the_role_not_the_name() -> None:
     assert proposed_method(smoke) == "sdc_dl"
     assert proposed_method(apply_overrides(smoke, ["methods=['scratch', 'sdc_dl']"])) == "sdc_dl"
     assert proposed_method(apply_overrides(smoke, ["methods=['classical', 'scratch']"])) == "classical"
+
+
+def test_search_objective_is_validated() -> None:
+    """Only balanced accuracy is scored by the fit loop: any other objective is refused, not ignored."""
+    with pytest.raises(ConfigError, match=r"search\.objective"):
+        apply_overrides(load_suite("smoke"), ["search.objective='auroc'"])
