@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from sdc_bench.benchmark.cell import CellContext, run_cell
-from sdc_bench.benchmark.determinism import deterministic
 from sdc_bench.benchmark.plan import plan_cells
 from sdc_bench.benchmark.suite import apply_overrides, load_suite
-from sdc_bench.benchmark.sweep import storage_url
+from sdc_bench.core.determinism import deterministic
+from sdc_bench.core.storage import storage_url
 from sdc_bench.data.prepare import prepare_data
 from sdc_bench.data.splits import outer_folds
 

@@ -32,7 +32,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from sdc_bench.benchmark.throughput import ThroughputConfig, measure, read_throughput, write_throughput
+from sdc_bench.benchmark.throughput import ThroughputConfig, measure
+from sdc_bench.core.store import read_throughput
+from sdc_bench.reports.throughput import write_throughput
 
 BACKBONES = (
     "tf_efficientnet_lite0",

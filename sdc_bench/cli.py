@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sdc_bench import __version__
-from sdc_bench.errors import ConfigError, SdcBenchError
+from sdc_bench.core.errors import ConfigError, SdcBenchError
+from sdc_bench.zoo.catalog import REGISTRIES
 
 __all__ = ["build_parser", "main"]
 
@@ -23,7 +24,7 @@ def _progress_wanted(args: argparse.Namespace) -> bool:
 
 def _parse_seeds(text: str) -> tuple[int, ...]:
     """``--seeds 0,1,2`` -> (0, 1, 2); a bad list is a user error (one line, exit 2)."""
-    from sdc_bench.errors import ConfigError
+    from sdc_bench.core.errors import ConfigError
 
     try:
         return tuple(int(part) for part in text.split(","))
@@ -37,7 +38,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from sdc_bench.benchmark.plan import plan_cells
-    from sdc_bench.benchmark.runner import RunOptions, run_suite
+    from sdc_bench.benchmark.runner import RunOptions
     from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite
 
     if args.resume is not None:
@@ -76,6 +77,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         storage=args.storage,
         workers=args.workers,
     )
+    from sdc_bench.pipeline import run_suite
+
     root = run_suite(suite, options)
     print(f"run folder: {root}")
     table = root / "tables" / "main_comparison.md"
@@ -158,6 +161,12 @@ def _cmd_data_check(args: argparse.Namespace) -> int:
     report.to_json(out)
     print(f"audit written to {out}")
     return 0
+
+
+def _cmd_throughput(args: argparse.Namespace) -> int:
+    from sdc_bench.pipeline import throughput_command
+
+    return throughput_command(args)
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -245,7 +254,7 @@ def _cmd_regress(args: argparse.Namespace) -> int:
         load_throughput_baseline,
         verdict_table,
     )
-    from sdc_bench.benchmark.store import RunStore
+    from sdc_bench.core.store import RunStore
     from sdc_bench.reports.build import build_reports
     from sdc_bench.reports.render import to_markdown
 
@@ -301,7 +310,7 @@ def _cmd_regress(args: argparse.Namespace) -> int:
     if failed:
         print(f"REGRESSION: {len(failed)} of {len(verdicts)} metrics outside their bands (see above)")
         return 1
-    print(f"ok: {len(verdicts)} metrics within their bands of {baseline}")
+    print(f"ok: no metric outside its band ({len(verdicts)} checked against {baseline})")
     return 0
 
 
@@ -400,9 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser(
         "list",
         help="list a registry of the zoo",
-        description="List backbones, augmentations, imbalance strategies, methods or suites with their metadata.",
+        description="List backbones, augmentations, imbalance strategies, methods, feature extractors or suites "
+        "with their metadata.",
     )
-    listing.add_argument("registry", choices=["backbones", "augmentations", "imbalance", "methods", "suites"])
+    listing.add_argument("registry", choices=[*REGISTRIES, "suites"])
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(func=_cmd_list)
 
@@ -456,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from sdc_bench.benchmark.throughput import add_cli as add_throughput_cli
 
-    add_throughput_cli(sub)
+    add_throughput_cli(sub).set_defaults(func=_cmd_throughput)
 
     regress = sub.add_parser(
         "regress",

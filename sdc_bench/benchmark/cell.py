@@ -16,13 +16,15 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from sdc_bench.benchmark.determinism import derive_seed, seed_everything
 from sdc_bench.benchmark.faults import active_faults, shuffle_labels
 from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_proba
 from sdc_bench.benchmark.fit_features import fit_features
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
-from sdc_bench.benchmark.sweep import open_storage, search
+from sdc_bench.benchmark.sweep import search
+from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
+from sdc_bench.core.determinism import derive_seed, seed_everything
+from sdc_bench.core.storage import open_storage
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split
 from sdc_bench.zoo.backbones import create_backbone
@@ -61,7 +63,7 @@ class CellContext:
 
 
 def predictions_frame(
-    run_id: str, cell: Cell, data: PreparedData, rows: np.ndarray, proba: np.ndarray, split: str = "test"
+    run_id: str, cell: Cell, data: PreparedData, rows: np.ndarray, proba: np.ndarray, split: str = OOF_SPLIT
 ) -> pd.DataFrame:
     """The predictions contract (DESIGN.md): one row per image of the cell, one ``p_<class>`` per class.
 
@@ -71,24 +73,24 @@ def predictions_frame(
     """
     manifest = data.manifest.iloc[rows]
     classes = np.asarray(data.classes)
-    frame = pd.DataFrame(
-        {
-            "run_id": run_id,
-            "method": cell.method,
-            "backbone": cell.backbone,
-            "augment": cell.augment,
-            "imbalance": cell.imbalance,
-            "seed": cell.repeat_seed,
-            "outer_fold": cell.outer_fold,
-            "split": split,
-            "sample_id": manifest["sample_id"].to_numpy(),
-            "patient_id": manifest["patient_id"].astype(str).to_numpy(),
-            "y_true": manifest["label"].to_numpy(),
-            "y_pred": classes[proba.argmax(axis=1)],
-        }
-    )
+    values = {
+        "run_id": run_id,
+        "method": cell.method,
+        "backbone": cell.backbone,
+        "augment": cell.augment,
+        "imbalance": cell.imbalance,
+        "seed": cell.repeat_seed,
+        "outer_fold": cell.outer_fold,
+        "split": split,
+        "sample_id": manifest["sample_id"].to_numpy(),
+        "patient_id": manifest["patient_id"].astype(str).to_numpy(),
+        "y_true": manifest["label"].to_numpy(),
+        "y_pred": classes[proba.argmax(axis=1)],
+    }
+    # the contract's column order, and a contract column this frame lacks fails here, not in a report
+    frame = pd.DataFrame({column: values[column] for column in PREDICTION_COLUMNS})
     for code, name in enumerate(data.classes):
-        frame[f"p_{name}"] = proba[:, code]
+        frame[probability_column(name)] = proba[:, code]
     return frame
 
 

@@ -8,6 +8,7 @@ import torch
 
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
+from sdc_bench.core.device import resolve_device
 from sdc_bench.zoo.backbones import create_backbone
 from sdc_bench.zoo.methods import METHODS
 
@@ -46,9 +47,7 @@ def _duration(seconds: float) -> str:
 
 def estimate_cost(suite: Suite, cells: list[Cell], device: str | None = None) -> str:
     """Estimated training images and wall time of a suite, from a short measurement per backbone."""
-    from sdc_bench.benchmark.runner import resolve_device
-
-    device = device or resolve_device(suite.train.device)
+    device = device or str(resolve_device(suite.train.device, "train.device"))
     n_images = suite.data.n_images
     n_train = n_images * (1 - 1 / suite.protocol.outer_folds)
     n_fit = n_train * (1 - suite.protocol.inner_val_fraction)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 
 __all__ = ["FAULT_ENV", "Faults", "active_faults", "shuffle_labels"]
 

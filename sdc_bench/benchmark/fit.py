@@ -6,7 +6,6 @@ device in batches (see :mod:`sdc_bench.zoo.augment`), so no per-image Python wor
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 from collections.abc import Callable, Mapping
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.device import autocast
 from sdc_bench.zoo.augment import build_augmentation, normalize, to_float
 from sdc_bench.zoo.backbones import BuiltBackbone
 from sdc_bench.zoo.imbalance import build_imbalance
@@ -64,14 +63,7 @@ class FitSettings:
 
     def autocast(self) -> Any:
         """The autocast context of this precision on this device (a no-op for fp32)."""
-        device_type = torch.device(self.device).type
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        if self.precision == "fp16" and device_type != "cuda":
-            raise ConfigError("train.precision='fp16' needs a CUDA device; use 'bf16' on CPU")
-        return torch.autocast(
-            device_type, dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16
-        )
+        return autocast(self.device, self.precision)
 
 
 @dataclass(frozen=True)
@@ -89,14 +81,6 @@ class FitResult:
     history: list[EpochRecord] = field(default_factory=list)
     best_epoch: int = 0
     stopped_early: bool = False
-
-    @property
-    def best_val_loss(self) -> float:
-        return min((r.val_loss for r in self.history), default=math.inf)
-
-    @property
-    def epochs_trained(self) -> int:
-        return len(self.history)
 
 
 EpochCallback = Callable[[EpochRecord], None]

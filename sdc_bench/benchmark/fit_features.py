@@ -30,7 +30,7 @@ class FeatureModel:
     val_balanced_accuracy: float
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        features = FEATURES.get(self.extractor)(images)
+        features = FEATURES.get(self.extractor).extract(images)
         proba = np.zeros((len(images), self.num_classes))
         classes = self.pipeline.classes_
         proba[:, classes] = self.pipeline.predict_proba(features)
@@ -46,7 +46,7 @@ def fit_features(
     ``smote_features`` synthesises minority rows in feature space.
     """
     extractor = str(params.get("features", "hog_hist"))
-    features = FEATURES.get(extractor)(train.images)
+    features = FEATURES.get(extractor).extract(train.images)
     labels = train.labels
     strategy = build_imbalance(method.imbalance)
     rows = strategy.sample_indices(labels, np.random.default_rng(seed))

@@ -7,43 +7,12 @@ patient-grouped cross-validation: its own outer folds and its own derived cell s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sdc_bench.benchmark.suite import Suite, protocol_seeds
+from sdc_bench.core.contracts import format_cell_id
 
-__all__ = ["Cell", "CellKey", "format_cell_id", "parse_cell_id", "plan_cells"]
-
-# ``<method>__<backbone>__seed<s>__fold<k>``; the older ``<method>__<backbone>__fold<k>`` has no seed part
-_CELL_ID = re.compile(r"^(?P<method>.+?)__(?P<backbone>.+?)(?:__seed(?P<seed>\d+))?__fold(?P<fold>\d+)$")
-
-
-@dataclass(frozen=True)
-class CellKey:
-    """What a cell id says: method, backbone, protocol seed (None in ids of older runs) and outer fold."""
-
-    method: str
-    backbone: str
-    repeat_seed: int | None
-    outer_fold: int
-
-
-def format_cell_id(method: str, backbone: str, repeat_seed: int, outer_fold: int) -> str:
-    return f"{method}__{backbone}__seed{repeat_seed}__fold{outer_fold}"
-
-
-def parse_cell_id(cell_id: str) -> CellKey | None:
-    """The parts of a cell id (an Optuna study name ``<run_id>/<cell_id>`` works too); None if it is none."""
-    match = _CELL_ID.match(cell_id.rsplit("/", 1)[-1])
-    if match is None:
-        return None
-    seed = match.group("seed")
-    return CellKey(
-        match.group("method"),
-        match.group("backbone"),
-        int(seed) if seed is not None else None,
-        int(match.group("fold")),
-    )
+__all__ = ["Cell", "plan_cells"]
 
 
 @dataclass(frozen=True)
@@ -65,8 +34,8 @@ class Cell:
 
 def plan_cells(suite: Suite, n_folds: int) -> list[Cell]:
     """Feature-based methods ignore the backbone list: their extractor takes the backbone's place once."""
-    # imported here so that reports can parse cell ids without importing torch and the zoo
-    from sdc_bench.benchmark.determinism import derive_seed
+    # imported here so that planning a dry run does not import torch before it must
+    from sdc_bench.core.determinism import derive_seed
     from sdc_bench.zoo.methods import METHODS
 
     pairs: list[tuple[str, str]] = []

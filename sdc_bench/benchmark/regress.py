@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sdc_bench.benchmark.store import write_json
-from sdc_bench.errors import DataError
+from sdc_bench.core.errors import DataError
+from sdc_bench.core.store import write_json
 
 __all__ = [
     "TRACKED",
@@ -98,16 +98,6 @@ class BandRule:
             "max_band": self.max_band if math.isfinite(self.max_band) else -1.0,
         }
 
-    @classmethod
-    def from_dict(cls, payload: Mapping[str, Any]) -> BandRule:
-        max_band = float(payload.get("max_band", 0.08))
-        return cls(
-            float(payload.get("k_sd", 4.0)),
-            float(payload.get("floor", 0.02)),
-            float(payload.get("floor_relative", 0.0)),
-            max_band if max_band >= 0 else math.inf,
-        )
-
 
 @dataclass(frozen=True)
 class Expected:
@@ -132,13 +122,6 @@ class Verdict:
     @property
     def failed(self) -> bool:
         return self.status in {"regressed", "missing"}
-
-    @property
-    def outside_by(self) -> float:
-        """How far beyond the band the candidate fell in the bad direction (negative: inside it)."""
-        if not math.isfinite(self.delta):
-            return math.nan
-        return (-self.delta if self.higher_is_better else self.delta) - self.band
 
 
 def _status(worse: float, band: float, gated: bool) -> str:

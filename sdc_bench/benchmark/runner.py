@@ -1,8 +1,9 @@
-"""Runs a suite: data -> folds -> cells (search, refit, predict) -> predictions -> reports.
+"""Runs a suite's cells: data -> folds -> cells (search, refit, predict) -> predictions.
 
 Each finished cell is written atomically to ``cells/``; ``--resume`` skips those, so a killed run loses at
 most the cell in flight (and, inside it, only the trial in flight: finished trials live in the Optuna
-storage). Everything downstream is re-derived from the stored predictions.
+storage). Everything downstream (throughput, reports) is run by :mod:`sdc_bench.pipeline` and
+re-derived from the stored predictions.
 """
 
 from __future__ import annotations
@@ -19,22 +20,45 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
+import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.cell import CellContext, run_cell
-from sdc_bench.benchmark.determinism import deterministic, torch_threads
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
-from sdc_bench.benchmark.store import RunStore, environment_info, git_revision, write_json, write_parquet
-from sdc_bench.benchmark.suite import Suite, _build, data_seed, external_data, protocol_seeds
-from sdc_bench.benchmark.sweep import open_storage, storage_url
+from sdc_bench.benchmark.suite import (
+    Suite,
+    _build,
+    data_seed,
+    external_data,
+    proposed_method,
+    protocol_seeds,
+)
+from sdc_bench.core.determinism import deterministic, torch_threads
+from sdc_bench.core.device import resolve_device
+from sdc_bench.core.errors import ConfigError, SdcBenchError
+from sdc_bench.core.storage import open_storage, storage_url
+from sdc_bench.core.store import (
+    PROPOSED_METHOD_KEY,
+    RunStore,
+    environment_info,
+    git_revision,
+    write_json,
+    write_parquet,
+)
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
 from sdc_bench.data.splits import load_splits, outer_folds, save_splits
-from sdc_bench.errors import ConfigError, SdcBenchError
 
-__all__ = ["RunOptions", "load_run_suite", "resolve_device", "run_suite", "run_worker"]
+__all__ = [
+    "RunOptions",
+    "RunState",
+    "finish_run",
+    "load_run_suite",
+    "measure_throughput",
+    "run_cells",
+    "run_worker",
+]
 
 
 @dataclass(frozen=True)
@@ -48,16 +72,6 @@ class RunOptions:
     weights_dir: Path | None = None
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
-
-
-def resolve_device(requested: str) -> str:
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"train.device={requested!r} but no CUDA device is visible; use device='cpu' or 'auto'"
-        )
-    return requested
 
 
 def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
@@ -152,15 +166,25 @@ def _do_cell(cell: Cell, ctx: CellContext, store: RunStore, bar: Any | None = No
         bar.write(line)
 
 
-def run_suite(suite: Suite, options: RunOptions = RunOptions()) -> Path:
-    """Run every cell of ``suite`` (skipping finished ones on resume) and write all derived reports."""
-    if options.resume is not None:
-        suite = load_run_suite(Path(options.resume))[0]
-    with torch_threads(suite.train.threads):
-        return _run_suite(suite, options)
+@dataclass
+class RunState:
+    """A run whose cells are all done and whose predictions are collected: what the later stages need."""
+
+    suite: Suite
+    store: RunStore
+    cells: list[Cell]
+    payload: dict[str, Any]  # run.json as written at the start; :func:`finish_run` completes it
+    started: float
+    device: str
+    progress: bool
 
 
-def _run_suite(suite: Suite, options: RunOptions) -> Path:
+def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
+    """Run every cell of ``suite`` (skipping finished ones on resume) and write ``predictions.parquet``.
+
+    The caller runs the later stages (throughput, reports) and then :func:`finish_run`;
+    :func:`sdc_bench.pipeline.run_suite` does all of it.
+    """
     if options.resume is not None:
         root = Path(options.resume)
         suite, previous = load_run_suite(root)
@@ -183,7 +207,7 @@ def _run_suite(suite: Suite, options: RunOptions) -> Path:
     if options.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {options.workers}")
     store = RunStore(root)
-    device = resolve_device(suite.train.device)
+    device = str(resolve_device(suite.train.device, "train.device"))
     started = time.time()
     # the data are checked before anything is written, so a bad source leaves no half run folder behind
     data = prepare_data(
@@ -221,6 +245,7 @@ def _run_suite(suite: Suite, options: RunOptions) -> Path:
         "suite": suite.to_dict(),
         "seed": suite.seed,
         "seeds": list(seeds),
+        PROPOSED_METHOD_KEY: proposed_method(suite),
         "source": options.data,
         "storage": storage_spec,
         "data": {
@@ -267,8 +292,8 @@ def _run_suite(suite: Suite, options: RunOptions) -> Path:
                     _do_cell(cell, ctx, store, bar)
                     bar.update(1)
         bar.close()
-    _finish(store, cells, payload, started, suite, device, options.progress)
-    return root
+    write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
+    return RunState(suite, store, cells, payload, started, device, options.progress)
 
 
 def _run_distributed(
@@ -311,14 +336,18 @@ def _run_distributed(
         store.log_line(f"{len(failed)} local worker(s) exited with errors {failed}; their cells were re-run")
 
 
-def _throughput_stage(suite: Suite, store: RunStore, device: str, progress: bool) -> None:
-    """Speed of the trained backbones (and the reference model) on this machine, beside the results."""
-    from sdc_bench.benchmark.throughput import ThroughputConfig, measure, write_throughput
+def measure_throughput(state: RunState) -> pd.DataFrame | None:
+    """Speed of the trained backbones (and the reference model) on this machine, beside the results.
+
+    None when the suite has no throughput stage or the run folder already holds ``throughput.csv``.
+    """
+    from sdc_bench.benchmark.throughput import ThroughputConfig, measure
     from sdc_bench.zoo.methods import METHODS
 
+    suite, store = state.suite, state.store
     spec = suite.throughput
     if not spec.enabled or store.root.joinpath("throughput.csv").is_file():
-        return
+        return None
     trained = [b for b in suite.backbones if any(METHODS.get(m).kind == "cnn" for m in suite.methods)]
     backbones = tuple(dict.fromkeys([*trained, spec.reference_backbone]))
     config = ThroughputConfig(
@@ -328,37 +357,23 @@ def _throughput_stage(suite: Suite, store: RunStore, device: str, progress: bool
         channels_last=(suite.train.channels_last,),
         modes=spec.modes,
         img_size=suite.data.size,
-        device=device,
+        device=state.device,
         timed_steps=spec.timed_steps,
     )
-    write_throughput(measure(config, progress=progress), store.root / "throughput.csv")
-    store.log_line(f"throughput: {len(backbones)} backbones measured on {device}")
+    return measure(config, progress=state.progress)
 
 
-def _finish(
-    store: RunStore,
-    cells: list[Cell],
-    payload: dict[str, Any],
-    started: float,
-    suite: Suite,
-    device: str,
-    progress: bool,
-) -> None:
-    from sdc_bench.reports.build import build_reports
-
-    predictions = store.collect_predictions([c.cell_id for c in cells])
-    write_parquet(store.predictions, predictions)
-    with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
-        _throughput_stage(suite, store, device, progress)
-    build_reports(store.root)
+def finish_run(state: RunState) -> None:
+    """Mark the run done in ``run.json``: finish time, duration and each cell's weights."""
+    store, payload = state.store, state.payload
     weights = {}
-    for cell in cells:
+    for cell in state.cells:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
         weights[cell.cell_id] = info["weights"]
     payload.update(
         status="done",
         finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        seconds=round(time.time() - started, 1),
+        seconds=round(time.time() - state.started, 1),
         weights=weights,
     )
     write_json(store.run_json, payload)
@@ -374,7 +389,7 @@ def run_worker(
     suite, payload = load_run_suite(run_dir)
     store = RunStore(run_dir)
     url = storage or storage_url(payload.get("storage"), run_dir)
-    device = resolve_device(suite.train.device)
+    device = str(resolve_device(suite.train.device, "train.device"))
     options = RunOptions(progress=progress, weights_dir=weights_dir)
     data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
     ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)

@@ -8,7 +8,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.device import PRECISIONS
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.validation import Interval, Options, check_param
+from sdc_bench.data.decode import RESIZE_MODES
+from sdc_bench.data.spec import DataSpec
 
 __all__ = [
     "DataSpec",
@@ -18,25 +22,9 @@ __all__ = [
     "apply_overrides",
     "builtin_suites",
     "load_suite",
+    "proposed_method",
     "protocol_seeds",
 ]
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """Where images come from and how they are preprocessed."""
-
-    source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
-    n_images: int = 300
-    classes: tuple[str, ...] = ()  # empty: all of the source's classes
-    prevalence: tuple[float, ...] = ()  # empty: the source's default
-    modalities: tuple[str, ...] = ("xray", "mri")
-    site: str = "site_a"
-    size: int = 64
-    resize: str = "letterbox"
-    # SynthSpine's generation seed; -1 takes the suite's seed. A fixed value makes the dataset a fixed
-    # benchmark dataset, like a real one, so --seed/--seeds vary only the protocol (folds, initialisation).
-    seed: int = -1
 
 
 @dataclass(frozen=True)
@@ -171,45 +159,35 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 
 def validate_suite(suite: Suite, where: str) -> Suite:
+    # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
+    from sdc_bench.benchmark.sweep import OBJECTIVES, PRUNERS, SAMPLERS
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
     for method in suite.methods:
-        METHODS.entry(method)
+        METHODS.get(method)
     for backbone in suite.backbones:
-        BACKBONES.entry(backbone)
+        BACKBONES.get(backbone)
     if not suite.methods or not suite.backbones:
         raise ConfigError(f"{where}: a suite needs at least one method and one backbone")
     for method, overrides in suite.params.items():
         METHODS.get(method).params(overrides)
-    if suite.data.resize not in {"letterbox", "resize", "center_crop"}:
-        raise ConfigError(
-            f"{where}: data.resize must be letterbox, resize or center_crop, got {suite.data.resize!r}"
-        )
+    check_param("data.resize", suite.data.resize, Options(RESIZE_MODES), where=where)
     for name, values in suite.external.items():
         external_data(suite, name)
         if not isinstance(values, dict):
             raise ConfigError(
                 f"{where}: external.{name} must be a table of data settings, e.g. site = 'site_b'"
             )
-    if suite.train.precision not in {"fp32", "bf16", "fp16"}:
-        raise ConfigError(
-            f"{where}: train.precision must be fp32, bf16 or fp16, got {suite.train.precision!r}"
-        )
-    if suite.search.pruner not in {"hyperband", "median", "none"}:
-        raise ConfigError(
-            f"{where}: search.pruner must be hyperband, median or none, got {suite.search.pruner!r}"
-        )
-    if suite.search.sampler not in {"tpe", "random"}:
-        raise ConfigError(f"{where}: search.sampler must be tpe or random, got {suite.search.sampler!r}")
-    if suite.search.n_trials < 0:
-        raise ConfigError(f"{where}: search.n_trials must be 0 or more, got {suite.search.n_trials}")
-    if suite.data.seed < -1:
-        raise ConfigError(
-            f"{where}: data.seed must be -1 (the suite's seed) or 0 and more, got {suite.data.seed}"
-        )
-    if suite.data.size < 16:
-        raise ConfigError(f"{where}: data.size must be at least 16 px, got {suite.data.size}")
+    check_param("train.precision", suite.train.precision, Options(PRECISIONS), where=where)
+    check_param("search.pruner", suite.search.pruner, Options(PRUNERS), where=where)
+    check_param("search.sampler", suite.search.sampler, Options(SAMPLERS), where=where)
+    # the fit loop scores trials by inner-validation balanced accuracy; another name would be silently ignored
+    check_param("search.objective", suite.search.objective, Options(OBJECTIVES), where=where)
+    check_param("search.n_trials", suite.search.n_trials, Interval(int, 0), where=where)
+    # -1 takes the suite's seed
+    check_param("data.seed", suite.data.seed, Interval(int, -1), where=where)
+    check_param("data.size", suite.data.size, Interval(int, 16), where=where)
     _check_seeds(suite.protocol.seeds, where)
     return suite
 
@@ -225,6 +203,17 @@ def _check_seeds(seeds: tuple[int, ...], where: str) -> None:
 def protocol_seeds(suite: Suite) -> tuple[int, ...]:
     """The seeds of the repeated cross-validation; a suite without ``protocol.seeds`` runs once, with its seed."""
     return tuple(suite.protocol.seeds) or (suite.seed,)
+
+
+def proposed_method(suite: Suite) -> str:
+    """The suite's method whose role is ``proposed`` (the first method when none is): every comparison's reference.
+
+    Written into ``run.json`` so the reports, which may not ask the method registry, compare against it.
+    """
+    from sdc_bench.zoo.methods import METHODS  # the zoo pulls in torch
+
+    proposed = [m for m in suite.methods if METHODS.get(m).role == "proposed"]
+    return proposed[0] if proposed else suite.methods[0]
 
 
 def data_seed(suite: Suite) -> int:

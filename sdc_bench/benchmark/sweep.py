@@ -1,11 +1,7 @@
 """Optuna under the outer folds: storage by scale, seeded samplers, pruners, and one study per cell.
 
-Storage (Optuna's own engines, nothing home-made):
-
-- default: SQLite in the run folder (``optuna.db``), one process;
-- ``journal:PATH`` (or a ``.log`` path): a JournalStorage file for several processes on one machine;
-- ``postgresql://...``: RDB storage for workers on many machines, with heartbeats so a killed worker's
-  trial is failed and re-queued (``RetryHeartbeatStaleTrialCallback``).
+Storage by scale (SQLite, a JournalStorage file, PostgreSQL) is opened by :mod:`sdc_bench.core.storage`,
+which the report shares to read the studies back.
 
 Reproducibility across kills: trial *k* of a cell always samples with a seed derived from the cell seed
 and *k* (the number of finished trials before it), and a study that holds an interrupted trial is
@@ -20,68 +16,39 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import optuna
 from optuna.storages import (
     BaseStorage,
-    JournalStorage,
-    RDBStorage,
-    RetryHeartbeatStaleTrialCallback,
 )
-from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from sdc_bench.benchmark.determinism import derive_seed
 from sdc_bench.benchmark.suite import SearchSpec
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.determinism import derive_seed
+from sdc_bench.core.errors import ConfigError
 
 __all__ = [
     "FINISHED",
+    "OBJECTIVES",
+    "PRUNERS",
+    "SAMPLERS",
     "SearchOutcome",
     "make_pruner",
     "make_sampler",
-    "open_storage",
     "search",
-    "storage_url",
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+#: ``search.sampler`` values: multivariate TPE (seeded per cell) or random search.
+SAMPLERS: tuple[str, ...] = ("tpe", "random")
+#: ``search.objective`` values: the inner-validation score every trial reports and the study maximises.
+OBJECTIVES: tuple[str, ...] = ("balanced_accuracy",)
+#: ``search.pruner`` values: Hyperband (brackets keyed by cell), the median rule, or no pruning.
+PRUNERS: tuple[str, ...] = ("hyperband", "median", "none")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # heartbeats and stale-trial retry are "experimental" in Optuna since 2.8; they are what we rely on
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-
-
-def storage_url(spec: str | None, run_dir: Path) -> str:
-    """Normalise a ``--storage`` value to what :func:`open_storage` takes (recorded in run.json)."""
-    if not spec:
-        return f"sqlite:///{(run_dir / 'optuna.db').resolve()}"
-    if spec.endswith(".log") and not spec.startswith("journal:"):
-        return f"journal:{Path(spec).resolve()}"
-    return spec
-
-
-def open_storage(url: str) -> BaseStorage:
-    if url.startswith("journal:"):
-        path = url.removeprefix("journal:")
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
-    if url.startswith("sqlite:"):
-        return RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    if url.startswith(("postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")):
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3 driver
-        return RDBStorage(
-            url,
-            heartbeat_interval=5,
-            grace_period=20,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
-            engine_kwargs={"pool_pre_ping": True},
-        )
-    raise ConfigError(
-        f"--storage {url!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB"
-    )
 
 
 def make_sampler(spec: SearchSpec, seed: int) -> optuna.samplers.BaseSampler:

@@ -30,7 +30,6 @@ import contextlib
 import gc
 import logging
 import math
-import platform
 import re
 import statistics
 import time
@@ -48,9 +47,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from sdc_bench.benchmark.store import write_parquet, write_text
-from sdc_bench.errors import ConfigError
-from sdc_bench.reports.render import to_markdown
+from sdc_bench.core.contracts import THROUGHPUT_COLUMNS
+from sdc_bench.core.device import PRECISIONS, autocast, resolve_device
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.store import cpu_model, read_throughput
 from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, create_backbone
 
 __all__ = [
@@ -59,35 +59,21 @@ __all__ = [
     "RESUME_KEY",
     "ThroughputConfig",
     "add_cli",
-    "cli_main",
-    "cpu_name",
-    "markdown_table",
     "measure",
     "peak_tflops",
     "read_throughput",
     "reference_images_per_s",
-    "write_throughput",
 ]
 
 _logger = logging.getLogger(__name__)
 
-PRECISIONS = ("fp32", "bf16", "fp16")
 MODES = ("infer", "train")
-_AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # FLOPs of one training step relative to the forward pass: forward + backward (~2x forward)
 _FLOPS_FACTOR = {"infer": 1, "train": 3}
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
-COLUMNS = (
-    "backbone", "device", "device_name", "threads", "precision", "channels_last", "compiled",
-    "requested_batch_size", "batch_size", "img_size", "mode", "images_per_s", "latency_ms_p50",
-    "latency_ms_p95", "peak_mem_mb", "params_m", "gflops", "achieved_tflops", "peak_tflops",
-    "fraction_of_peak", "status", "error", "torch_version", "timestamp",
-)  # fmt: skip
-"""Columns of the throughput table, in order: the DESIGN.md schema plus ``threads``,
-``requested_batch_size`` (before any out-of-memory decay), the TFLOP/s columns, ``status``
-(``ok`` | ``skipped`` | ``failed``), ``error`` (why a row is skipped or failed; empty when ok),
-``torch_version`` and ``timestamp`` (UTC, ISO 8601)."""
+COLUMNS = THROUGHPUT_COLUMNS
+"""Columns of the throughput table: :data:`sdc_bench.core.contracts.THROUGHPUT_COLUMNS`."""
 
 # Dense (no structured sparsity) datasheet peaks in TFLOP/s per precision. 'fp32' is the plain CUDA-core
 # rate, 'tf32' the tensor-core rate used for fp32 convolutions/matmuls when TF32 is allowed; bf16/fp16 are
@@ -218,33 +204,8 @@ def _check_choices(name: str, values: tuple[Any, ...], allowed: tuple[str, ...])
 # ---------------------------------------------------------------------------------------------- devices
 
 
-def _resolve_device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"device={requested!r} but no CUDA device is visible; use device='cpu' or 'auto'"
-            )
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(
-                f"device={requested!r} but only {torch.cuda.device_count()} CUDA device(s) are visible"
-            )
-    return device
-
-
-def cpu_name() -> str:
-    """The CPU model from ``/proc/cpuinfo`` (Linux), else what :mod:`platform` knows."""
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine() or "unknown CPU"
-
-
 def _device_name(device: torch.device) -> str:
-    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
 
 
 def _sync(device: torch.device) -> None:
@@ -359,12 +320,6 @@ def _time_steps(step: Callable[[], object], steps: int, device: torch.device) ->
     return times
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=_AUTOCAST_DTYPE[precision])
-
-
 def _timed_run(case: _Case, batch_size: int, config: ThroughputConfig, device: torch.device) -> _Timing:
     """Build, warm up and time one configuration at one batch size (raises on out-of-memory)."""
     memory = _PeakMemory(device)
@@ -383,7 +338,7 @@ def _timed_run(case: _Case, batch_size: int, config: ThroughputConfig, device: t
         model.eval()
 
         def step() -> object:
-            with _autocast(device, case.precision):
+            with autocast(device, case.precision):
                 return runnable(inputs)
 
         context: contextlib.AbstractContextManager[Any] = torch.inference_mode()
@@ -396,7 +351,7 @@ def _timed_run(case: _Case, batch_size: int, config: ThroughputConfig, device: t
 
         def step() -> object:
             optimizer.zero_grad(set_to_none=True)
-            with _autocast(device, case.precision):
+            with autocast(device, case.precision):
                 output = runnable(inputs)
                 if isinstance(output, tuple):  # distillation heads return (logits, logits_dist)
                     output = output[0]
@@ -539,7 +494,7 @@ def measure(
     >>> table[["backbone", "batch_size", "status"]].values.tolist()
     [['resnet10t', 2, 'ok']]
     """
-    device = _resolve_device(config.device)
+    device = resolve_device(config.device)
     name = _device_name(device)
     sizes = {b: config.img_size or BACKBONES.get(b).default_size for b in config.backbones}
     cases = list(_cases(config, sizes))
@@ -638,57 +593,6 @@ def _row(
 
 # ---------------------------------------------------------------------------------------------- output
 
-_MARKDOWN = (
-    ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
-    ("batch_size", "{}"), ("img_size", "{}"), ("images_per_s", "{:.1f}"), ("latency_ms_p50", "{:.2f}"),
-    ("latency_ms_p95", "{:.2f}"), ("peak_mem_mb", "{:.0f}"), ("gflops", "{:.3f}"), ("achieved_tflops", "{:.3f}"),
-    ("fraction_of_peak", "{:.1%}"), ("status", "{}"),
-)  # fmt: skip
-
-
-def _cell(value: Any, fmt: str) -> str:
-    if isinstance(value, float) and math.isnan(value):
-        return "n/a"
-    return fmt.format(value)
-
-
-def markdown_table(table: pd.DataFrame) -> str:
-    """A compact Markdown view of a throughput table, headed by the devices and torch version."""
-    compact = pd.DataFrame(
-        {c: [_cell(v, fmt) for v in table[c]] for c, fmt in _MARKDOWN if c in table}, index=table.index
-    )
-    devices = ", ".join(
-        f"{name} ({threads} threads)" if kind == "cpu" else name
-        for name, kind, threads in table[["device_name", "device", "threads"]]
-        .drop_duplicates()
-        .itertuples(index=False)
-    )
-    versions = ", ".join(sorted(set(map(str, table["torch_version"]))))
-    header = f"Throughput on {devices}; torch {versions}.\n\n" if len(table) else ""
-    notes = [
-        f"- {row.backbone} {row.mode} {row.precision} batch {row.requested_batch_size}: {row.status}: {row.error}"
-        for row in table.itertuples(index=False)
-        if row.status != "ok"
-    ]
-    return header + to_markdown(compact) + ("\n" + "\n".join(notes) + "\n" if notes else "")
-
-
-def write_throughput(table: pd.DataFrame, out: str | Path) -> list[Path]:
-    """Write ``out`` (``.csv`` or ``.parquet``, by suffix) and a Markdown view ``<stem>.md`` beside it.
-
-    Both writes are atomic. Returns the paths written.
-    """
-    out = Path(out)
-    if out.suffix == ".csv":
-        write_text(out, table.to_csv(index=False))
-    elif out.suffix == ".parquet":
-        write_parquet(out, table)
-    else:
-        raise ConfigError(f"throughput output {str(out)!r} must end in .csv or .parquet")
-    markdown = out.with_suffix(".md")
-    write_text(markdown, markdown_table(table))
-    return [out, markdown]
-
 
 def reference_images_per_s(
     model_name: str,
@@ -711,7 +615,7 @@ def reference_images_per_s(
 
     spec = BACKBONES.get(model_name)
     extra: dict[str, Any] = {"img_size": img_size} if spec.fixed_size else {}
-    target = _resolve_device(device)
+    target = resolve_device(device)
     model = timm.create_model(
         spec.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **extra
     )
@@ -744,7 +648,11 @@ def _list_of(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
 
 
 def add_cli(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``throughput`` command to an ``argparse`` subparsers object (dispatches to :func:`cli_main`)."""
+    """Add the ``throughput`` command to an ``argparse`` subparsers object; the caller sets what it runs.
+
+    The command measures (:func:`measure`) and writes the table and its Markdown view, which is the
+    pipeline's job (:func:`sdc_bench.pipeline.throughput_command`), so this floor stays below the reports.
+    """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "throughput",
         help="measure inference and training throughput of backbones",
@@ -818,61 +726,4 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
         "measure only the rest (the table is rewritten after every configuration)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(func=cli_main)
     return parser
-
-
-def read_throughput(path: str | Path) -> pd.DataFrame | None:
-    """Read a table :func:`write_throughput` wrote (``None`` when ``path`` does not exist yet).
-
-    Raises
-    ------
-    ConfigError
-        If the file exists but cannot be parsed; the message names the file and what to do.
-    """
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        if path.suffix == ".csv":
-            return pd.read_csv(path, keep_default_na=False, na_values=[""])
-        return pd.read_parquet(path)
-    except Exception as exc:  # any parse error: say which file and what to do
-        raise ConfigError(
-            f"cannot read the throughput table {path} ({type(exc).__name__}: {exc}); "
-            "move it away or measure without resuming"
-        ) from exc
-
-
-def cli_main(args: argparse.Namespace) -> int:
-    """Run ``sdc-bench throughput`` from parsed arguments; print the Markdown view; return the exit code."""
-    out = Path(args.out)
-    if out.suffix not in (".csv", ".parquet"):
-        raise ConfigError(f"--out {args.out!r} must end in .csv or .parquet")
-    config = ThroughputConfig(
-        backbones=args.backbones,
-        batch_sizes=args.batch_sizes,
-        precisions=args.precision,
-        channels_last=(False, True) if args.channels_last else (False,),
-        compile=(False, True) if args.compile else (False,),
-        modes=args.modes,
-        img_size=args.img_size,
-        in_chans=args.in_chans,
-        device=args.device,
-        warmup_steps=args.warmup,
-        timed_steps=args.steps,
-        repeats=args.repeats,
-    )
-    previous = read_throughput(out) if args.resume else None
-    if previous is not None:
-        print(f"resuming from {out} ({len(previous)} row(s) there)")
-    table = measure(
-        config, progress=not args.quiet, previous=previous, on_row=lambda rows: write_throughput(rows, out)
-    )
-    paths = write_throughput(table, out)
-    print(markdown_table(table))
-    not_ok = int((table["status"] != "ok").sum())
-    if not_ok:
-        print(f"{not_ok} configuration(s) skipped or failed; see the error column")
-    print(f"written: {', '.join(map(str, paths))}")
-    return 0

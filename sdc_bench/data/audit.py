@@ -5,7 +5,7 @@
 reported numbers wrong but still let a run go ahead (a class with fewer patients than
 folds, the same image under two patients or two labels, unreadable files, no patient
 ids) are warnings; ``strict=True`` turns the serious ones into a
-:class:`~sdc_bench.errors.DataError`.
+:class:`~sdc_bench.core.errors.DataError`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import pandas as pd
 from PIL import Image
 from tqdm.auto import tqdm
 
+from sdc_bench.core.errors import ConfigError, DataError, SdcBenchError
 from sdc_bench.data.decode import is_dicom, read_image
 from sdc_bench.data.manifest import fingerprint
-from sdc_bench.errors import ConfigError, DataError, SdcBenchError
 
 __all__ = ["AuditReport", "FileInfo", "audit_manifest", "inspect_file"]
 
@@ -363,7 +363,7 @@ def audit_manifest(
     decode : bool
         Also decode every image, to find damage a header check misses (slower).
     strict : bool
-        Raise :class:`~sdc_bench.errors.DataError` on unreadable files, classes with
+        Raise :class:`~sdc_bench.core.errors.DataError` on unreadable files, classes with
         fewer patients than ``n_folds``, or duplicates across classes or patients.
     num_threads : int
         Threads reading files (the work is mostly I/O).

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from sdc_bench.core.errors import DataError
 from sdc_bench.data.decode import Preprocess, load_preprocessed
 from sdc_bench.data.manifest import fingerprint
-from sdc_bench.errors import DataError
 
 __all__ = [
     "CACHE_FORMAT_VERSION",

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 
 __all__ = [
     "FRAME_POLICIES",

@@ -4,7 +4,7 @@ A manifest is a :class:`pandas.DataFrame` with one row per image and the columns
 :data:`MANIFEST_COLUMNS`. Everything after the data source (audit, tensor cache,
 folds) reads only a validated manifest, so every check on user data happens here
 or in :mod:`sdc_bench.data.sources`, and fails with a one-line
-:class:`~sdc_bench.errors.DataError` that names the file, the row and the fix.
+:class:`~sdc_bench.core.errors.DataError` that names the file, the row and the fix.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 
 __all__ = [
     "MANIFEST_COLUMNS",

@@ -13,12 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sdc_bench.benchmark.suite import DataSpec
+from sdc_bench.core.errors import DataError
 from sdc_bench.data.cache import TensorCache, build_cache
 from sdc_bench.data.decode import Preprocess
 from sdc_bench.data.manifest import fingerprint
 from sdc_bench.data.sources import load_source
-from sdc_bench.errors import DataError
+from sdc_bench.data.spec import DataSpec
 
 __all__ = ["PreparedData", "cache_root", "prepare_data", "synthspine_dataset"]
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
 from sdc_bench.data.manifest import MODALITIES, ColumnMap, read_manifest_csv, validate_manifest
-from sdc_bench.errors import ConfigError, DataError
 
 __all__ = ["MANIFEST_FILE_NAME", "is_image_file", "load_source"]
 

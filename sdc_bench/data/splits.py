@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from sdc_bench.errors import DataError
+from sdc_bench.core.errors import DataError
+from sdc_bench.core.store import write_json
 
 __all__ = ["Fold", "assert_patient_disjoint", "inner_split", "load_splits", "outer_folds", "save_splits"]
 
@@ -109,8 +110,6 @@ def save_splits(
     """Write ``splits.json``: ``folds`` (the first protocol seed's) and, for repeated cross-validation,
     ``repeats`` (protocol seed -> its folds) with the list of ``seeds``. Readers that know one set of folds
     (the dataset-flow table) keep reading ``folds``."""
-    from sdc_bench.benchmark.store import write_json
-
     payload: dict[str, Any] = {**meta, "folds": _fold_records(folds)}
     if repeats is not None and len(repeats) > 1:
         payload["seeds"] = [int(seed) for seed in repeats]

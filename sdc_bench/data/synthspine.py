@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data._synth_anatomy import (
     LEVEL_NAMES,
     ImageSpec,
@@ -42,7 +43,6 @@ from sdc_bench.data._synth_anatomy import (
 from sdc_bench.data._synth_mri import render_mri
 from sdc_bench.data._synth_xray import render_xray
 from sdc_bench.data.synth_sites import SITES, SiteProfile
-from sdc_bench.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from pydicom.uid import UID

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sdc_bench.benchmark.plan import format_cell_id
+from sdc_bench.core.contracts import format_cell_id
 
 __all__ = ["SyntheticRun", "make_synthetic_run"]
 
@@ -56,7 +56,8 @@ class SyntheticRun:
     Parameters
     ----------
     methods : sequence of str
-        Method names; ``classical`` runs on its own feature "backbone" ``hog_hist``.
+        Method names, the proposed one (the reference of every comparison) first; ``classical`` runs on
+        its own feature "backbone" ``hog_hist``.
     backbones : sequence of str
         CNN backbones every other method runs on.
     n_folds : int
@@ -443,6 +444,7 @@ def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Pa
             "train": {"batch_size": 32, "patience": 3, "max_epochs": 6, "device": "cpu"},
         },
         "seed": spec.seed,
+        "proposed_method": spec.methods[0],
         "data": {
             "origin": "synthspine",
             "fingerprint": "0123456789abcdef",

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from statsmodels.stats.proportion import proportion_confint
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 
 __all__ = [
     "CLASS_METRICS",

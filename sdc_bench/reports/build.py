@@ -22,9 +22,16 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
-from sdc_bench.benchmark.plan import parse_cell_id
-from sdc_bench.benchmark.store import RunStore, write_text
-from sdc_bench.errors import DataError
+from sdc_bench.core.contracts import parse_cell_id
+from sdc_bench.core.errors import DataError
+from sdc_bench.core.storage import (
+    DEFAULT_STORAGE_FILE,
+    close_storage,
+    open_storage,
+    storage_file,
+    storage_url,
+)
+from sdc_bench.core.store import RunStore, proposed_method, write_text
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, OOF_SPLIT, compute_metrics
 from sdc_bench.reports.render import write_table
@@ -40,10 +47,10 @@ __all__ = [
     "load_optuna_trials",
     "load_predictions",
     "load_throughput",
+    "run_storage_url",
 ]
 
 CONFIG = list(CONFIGURATION_COLUMNS)
-REFERENCE_METHOD = "sdc_dl"
 _log = logging.getLogger(__name__)
 
 
@@ -100,20 +107,39 @@ def _study_key(name: str) -> tuple[str, str, int, int]:
     return key.method, key.backbone, -1 if key.repeat_seed is None else key.repeat_seed, key.outer_fold
 
 
-def _optuna_storage(path: Path) -> Any:
-    import optuna
+def run_storage_url(run_dir: str | Path) -> str:
+    """The Optuna storage a run searched in, as ``run.json`` records it (``"storage"``).
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.storages.RDBStorage(f"sqlite:///{path}", skip_table_creation=True)
+    None there means ``optuna.db`` in the run folder. A journal or SQLite file recorded by a path
+    that no longer exists (the run folder was moved) is looked up by its name in the run folder.
+    """
+    root = Path(run_dir)
+    run = _read_json(RunStore(root).run_json) or {}
+    url = storage_url(run.get("storage"), root)
+    path = storage_file(url)
+    if path is not None and not path.exists() and (root / path.name).is_file():
+        url = url.replace(str(path), str((root / path.name).resolve()))
+    return url
 
 
-def _close(storage: Any) -> None:
-    storage.remove_session()
-    storage.engine.dispose()
+def _storage_url(storage: str | Path) -> str:
+    """A run folder, a storage file (``.log``: journal, else SQLite) or a storage URL -> a storage URL."""
+    if isinstance(storage, str) and ("://" in storage or storage.startswith("journal:")):
+        return storage
+    path = Path(storage)
+    if path.is_dir():
+        return run_storage_url(path)
+    return storage_url(str(path), path.parent) if path.suffix == ".log" else f"sqlite:///{path.resolve()}"
 
 
-def load_optuna_trials(path: str | Path) -> pd.DataFrame:
-    """One row per trial of every study in an Optuna SQLite file.
+def load_optuna_trials(storage: str | Path) -> pd.DataFrame:
+    """One row per trial of every study in an Optuna storage.
+
+    Parameters
+    ----------
+    storage : str or Path
+        A run folder (its storage as ``run.json`` names it), an ``optuna.db`` SQLite file, a
+        JournalStorage ``.log`` file, or a storage URL (``sqlite:///``, ``journal:``, ``postgresql://``).
 
     Returns
     -------
@@ -125,14 +151,14 @@ def load_optuna_trials(path: str | Path) -> pd.DataFrame:
     """
     import optuna
 
-    storage = _optuna_storage(Path(path))
+    opened = open_storage(_storage_url(storage), create=False)
     records = []
     try:
         for summary in sorted(
-            optuna.get_all_study_summaries(storage, include_best_trial=False), key=lambda s: s.study_name
+            optuna.get_all_study_summaries(opened, include_best_trial=False), key=lambda s: s.study_name
         ):
             method, backbone, repeat, fold = _study_key(summary.study_name)
-            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            study = optuna.load_study(study_name=summary.study_name, storage=opened)
             for trial in study.get_trials(deepcopy=False):
                 steps = sorted(trial.intermediate_values)
                 records.append(
@@ -151,12 +177,14 @@ def load_optuna_trials(path: str | Path) -> pd.DataFrame:
                     }
                 )
     finally:
-        _close(storage)
+        close_storage(opened)
     return pd.DataFrame.from_records(records)
 
 
-def load_optuna_importances(path: str | Path, *, seed: int = 0, n_trees: int = 16) -> pd.DataFrame:
+def load_optuna_importances(storage: str | Path, *, seed: int = 0, n_trees: int = 16) -> pd.DataFrame:
     """Hyperparameter importances of every study (fANOVA, seeded, so the same on every build).
+
+    ``storage`` is what :func:`load_optuna_trials` takes.
 
     Studies with fewer than two complete trials or no varying parameter are skipped.
 
@@ -168,13 +196,13 @@ def load_optuna_importances(path: str | Path, *, seed: int = 0, n_trees: int = 1
     import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
-    storage = _optuna_storage(Path(path))
+    opened = open_storage(_storage_url(storage), create=False)
     records = []
     try:
         for summary in sorted(
-            optuna.get_all_study_summaries(storage, include_best_trial=False), key=lambda s: s.study_name
+            optuna.get_all_study_summaries(opened, include_best_trial=False), key=lambda s: s.study_name
         ):
-            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            study = optuna.load_study(study_name=summary.study_name, storage=opened)
             complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             if len(complete) < 2:
                 continue
@@ -200,7 +228,7 @@ def load_optuna_importances(path: str | Path, *, seed: int = 0, n_trees: int = 1
                 for p, v in sorted(importances.items())
             ]
     finally:
-        _close(storage)
+        close_storage(opened)
     return pd.DataFrame.from_records(
         records, columns=["study", "method", "backbone", "outer_fold", "param", "importance"]
     )
@@ -241,12 +269,12 @@ def _reference_plan(
 def compare_methods(
     predictions: pd.DataFrame,
     *,
-    reference: str = REFERENCE_METHOD,
+    reference: str,
     backbone_order: Sequence[str] = (),
     n_bootstrap: int = 1000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Paired comparisons with SDC-DL (:func:`~sdc_bench.reports.stats.compare_to_reference`).
+    """Paired comparisons with the reference method (:func:`~sdc_bench.reports.stats.compare_to_reference`).
 
     A configuration is compared with the ``reference`` configuration on the same backbone
     where there is one, else with the reference on the first backbone of
@@ -562,12 +590,58 @@ def _friedman_text(metrics: pd.DataFrame) -> str | None:
     )
 
 
+def _search_section(
+    root: Path, writer: _Writer, skipped: list[str], palette: Mapping[str, str], seed: int
+) -> Section:
+    """The search's tables and figures, read from the storage run.json names (SQLite, journal or PostgreSQL)."""
+    search = Section("Hyperparameter search")
+    url = run_storage_url(root)
+    path = storage_file(url)
+    # a server URL may carry a password: the report names only the engine
+    label = path.name if path is not None else "PostgreSQL storage"
+    if path is not None and not path.is_file():
+        where = "in the run folder" if path.name == DEFAULT_STORAGE_FILE else f"at {path}"
+        search.skipped = f"no `{label}` {where} (the run used fixed parameters, or its storage was not kept)."
+        skipped.append(f"hyperparameter search ({label})")
+        return search
+    try:
+        trials = load_optuna_trials(url)
+    # another Optuna version, a damaged file, an unreachable server or its missing driver
+    except (RuntimeError, ValueError, OSError, ImportError, SQLAlchemyError) as error:
+        trials = pd.DataFrame()
+        search.paragraphs.append(f"`{label}` could not be read ({type(error).__name__}: {error}).")
+    if trials.empty:
+        search.skipped = f"`{label}` holds no readable trials."
+        skipped.append(f"hyperparameter search (no readable trials in {label})")
+        return search
+    search.items.append(
+        writer.table(
+            "search",
+            tables.search_table(trials),
+            "Optuna studies: trials per state and the best inner-validation value.",
+        )
+    )
+    search.items += writer.figure(
+        "optuna_history",
+        "Optimisation history per method and backbone: trial values, best so far per outer fold, pruned trials.",
+        lambda stem: figures.optuna_history(trials, stem, palette=palette),
+    )
+    if writer.draw:
+        importances = load_optuna_importances(url, seed=seed)
+        search.items += writer.figure(
+            "param_importances",
+            "Hyperparameter importances (fANOVA, seeded), mean over outer folds.",
+            lambda stem: figures.param_importances(importances, stem),
+        )
+    return search
+
+
 def build_reports(
     run_dir: str | Path,
     *,
     n_bootstrap: int = 1000,
     seed: int = 0,
-    reference: str = REFERENCE_METHOD,
+    reference: str | None = None,
     draw_figures: bool = True,
 ) -> list[Path]:
     """Write metrics.csv, comparisons.csv, tables/, figures/, report.md and report.html of one run.
@@ -580,8 +654,9 @@ def build_reports(
         Patient-level bootstrap resamples for intervals and paired comparisons.
     seed : int, default=0
         Seed of the bootstraps and of the hyperparameter-importance forests.
-    reference : str, default='sdc_dl'
-        Method the tables compare every other configuration with.
+    reference : str, optional
+        Method the tables compare every other configuration with; by default the run's proposed
+        method, as ``run.json`` names it (:func:`~sdc_bench.core.store.proposed_method`).
     draw_figures : bool, default=True
         False writes everything except the figures (faster; the report then has none).
 
@@ -596,6 +671,7 @@ def build_reports(
     run = _read_json(store.run_json) or {}
     splits = _read_json(store.splits_json)
     suite = run.get("suite", {}) or {}
+    reference = reference or proposed_method(run)
     skipped: list[str] = []
 
     metrics = compute_metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
@@ -795,42 +871,7 @@ def build_reports(
                 ]
                 throughput_section.paragraphs.append(f"Pareto-optimal on {device}: {'; '.join(names)}.")
 
-    search = Section("Hyperparameter search")
-    database = root / "optuna.db"
-    if database.is_file():
-        try:
-            trials = load_optuna_trials(database)
-        except (RuntimeError, ValueError, SQLAlchemyError) as error:  # another Optuna version, a damaged file
-            trials = pd.DataFrame()
-            search.paragraphs.append(f"`optuna.db` could not be read ({type(error).__name__}: {error}).")
-        if trials.empty:
-            search.skipped = "`optuna.db` holds no readable trials."
-            skipped.append("hyperparameter search (no readable trials in optuna.db)")
-        else:
-            search.items.append(
-                writer.table(
-                    "search",
-                    tables.search_table(trials),
-                    "Optuna studies: trials per state and the best inner-validation value.",
-                )
-            )
-            search.items += writer.figure(
-                "optuna_history",
-                "Optimisation history per method and backbone: trial values, best so far per outer fold, pruned trials.",
-                lambda stem: figures.optuna_history(trials, stem, palette=palette),
-            )
-            if draw_figures:
-                importances = load_optuna_importances(database, seed=seed)
-                search.items += writer.figure(
-                    "param_importances",
-                    "Hyperparameter importances (fANOVA, seeded), mean over outer folds.",
-                    lambda stem: figures.param_importances(importances, stem),
-                )
-    else:
-        search.skipped = (
-            "no `optuna.db` in the run folder (the run used fixed parameters or another storage)."
-        )
-        skipped.append("hyperparameter search (optuna.db)")
+    search = _search_section(root, writer, skipped, palette, seed)
 
     training = Section("Training cells")
     cells = load_cells(root)

@@ -65,7 +65,15 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from sdc_bench.errors import DataError
+from sdc_bench.core.contracts import (
+    ALL_SEEDS,
+    CONFIGURATION_COLUMNS,
+    METRIC_TABLE_COLUMNS,
+    OOF_SPLIT,
+    PROBABILITY_PREFIX,
+    REQUIRED_PREDICTION_COLUMNS,
+)
+from sdc_bench.core.errors import DataError
 from sdc_bench.reports._metric_engine import (
     CLASS_METRICS,
     ECE_BINS,
@@ -112,43 +120,10 @@ __all__ = [
     "wilson_interval",
 ]
 
-#: Columns that identify a configuration; pooled out-of-fold rows pool its outer folds.
-CONFIGURATION_COLUMNS: tuple[str, ...] = ("method", "backbone", "augment", "imbalance")
-#: Prefix of the per-class probability columns, in class order.
-PROBABILITY_PREFIX = "p_"
-#: Value of ``split`` for outer-fold out-of-fold predictions.
-OOF_SPLIT = "test"
-#: ``seed`` of rows that pool every protocol seed (and of tables that do not record one).
-ALL_SEEDS = -1
-#: Columns of the table :func:`compute_metrics` returns, in order.
-METRIC_TABLE_COLUMNS: tuple[str, ...] = (
-    *CONFIGURATION_COLUMNS,
-    "split",
-    "scope",
-    "seed",
-    "outer_fold",
-    "metric",
-    "class_name",
-    "value",
-    "ci_low",
-    "ci_high",
-    "ci_method",
-    "n_images",
-    "n_patients",
-)
-
 # Proportions get Wilson intervals; everything else in a pooled row is bootstrapped.
 _WILSON_CLASS_METRICS = ("sensitivity", "specificity", "ppv", "npv")
 _PROBABILITY_TOLERANCE = 1e-4
-_REQUIRED_COLUMNS: tuple[str, ...] = (
-    *CONFIGURATION_COLUMNS,
-    "split",
-    "outer_fold",
-    "sample_id",
-    "patient_id",
-    "y_true",
-    "y_pred",
-)
+_REQUIRED_COLUMNS = REQUIRED_PREDICTION_COLUMNS
 _SUMMARY_KEYS: tuple[str, ...] = (*CONFIGURATION_COLUMNS, "split", "metric", "class_name")
 
 

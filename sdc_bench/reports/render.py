@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdc_bench.benchmark.store import write_text
+from sdc_bench.core.store import write_text
 
 __all__ = ["to_html", "to_latex", "to_markdown", "write_table"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdc_bench.benchmark.store import write_text
+from sdc_bench.core.store import write_text
 from sdc_bench.reports.render import to_html, to_markdown
 
 __all__ = ["FigureItem", "Section", "TableItem", "render_html", "render_markdown", "write_report"]

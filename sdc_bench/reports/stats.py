@@ -23,7 +23,7 @@ from scipy import stats as scipy_stats
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.reports._metric_engine import MetricEvaluator, keyed_rng, patient_resample_weights
 from sdc_bench.reports.metrics import (
     CONFIGURATION_COLUMNS,
@@ -552,7 +552,7 @@ def _aligned(rows: pd.DataFrame) -> pd.DataFrame:
 
 def compare_to_reference(
     predictions: pd.DataFrame,
-    reference_method: str = "sdc_dl",
+    reference_method: str,
     *,
     reference_config: Mapping[str, str] | None = None,
     n_bootstrap: int = 1000,
@@ -585,8 +585,8 @@ def compare_to_reference(
     ----------
     predictions : pandas.DataFrame
         Table in the predictions contract.
-    reference_method : str, default='sdc_dl'
-        Method of the reference configuration.
+    reference_method : str
+        Method of the reference configuration (the run's proposed method).
     reference_config : mapping, optional
         Values of ``backbone``/``augment``/``imbalance`` that single out the reference
         when the method has several configurations.

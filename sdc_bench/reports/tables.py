@@ -247,7 +247,7 @@ def main_table(
     metrics: pd.DataFrame,
     *,
     split: str = OOF_SPLIT,
-    reference: str = "sdc_dl",
+    reference: str,
     comparisons: pd.DataFrame | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
@@ -259,8 +259,9 @@ def main_table(
         Output of :func:`~sdc_bench.reports.metrics.compute_metrics`.
     split : str, default='test'
         Split to report (``'test'`` is out-of-fold).
-    reference : str, default='sdc_dl'
-        Method listed first; the one the significance marks compare with.
+    reference : str
+        Method listed first; the one the significance marks compare with (the run's proposed
+        method, :func:`~sdc_bench.core.store.proposed_method`).
     comparisons : pandas.DataFrame, optional
         Output of :func:`~sdc_bench.reports.stats.compare_to_reference` (several references
         concatenated are fine); a cell gets ``*`` where its matching test (see
@@ -303,7 +304,7 @@ def main_table(
     references = _references(comparisons)
     if references:
         notes.append(
-            f"{_MARK} Holm-adjusted p < {alpha:g} against the reference ({'; '.join(references)}; SDC-DL on the "
+            f"{_MARK} Holm-adjusted p < {alpha:g} against the reference ({'; '.join(references)}; {reference} on the "
             "same backbone where there is one) on the same out-of-fold images: accuracy by the exact McNemar "
             "test, balanced accuracy by the corrected resampled t-test on per-fold scores (Nadeau & Bengio "
             "2003), macro sensitivity (= balanced accuracy) and macro AUROC by a paired patient-level "
@@ -362,9 +363,7 @@ def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.Data
     return _decorate(pd.DataFrame(rows), bold=bold, notes=notes, group="Class")
 
 
-def per_backbone_table(
-    metrics: pd.DataFrame, *, split: str = OOF_SPLIT, reference: str = "sdc_dl"
-) -> pd.DataFrame:
+def per_backbone_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT, reference: str) -> pd.DataFrame:
     """Headline results grouped by backbone; the best value within each backbone in bold."""
     pooled = _pooled(metrics, split)
     parts = _by_configuration(pooled)
@@ -423,10 +422,10 @@ def ablation_table(
     comparisons: pd.DataFrame | None = None,
     *,
     split: str = OOF_SPLIT,
-    reference: str = "sdc_dl",
+    reference: str,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """SDC-DL and its ablations (methods named ``<reference>_*``), with the paired change.
+    """The reference method and its ablations (methods named ``<reference>_*``), with the paired change.
 
     Returns an empty table when the run has no ablation.
     """
@@ -470,7 +469,7 @@ def ablation_table(
             bold += [(start + r, title) for r in _best_rows([values[c][index][0] for c in members])]
     notes = [
         _CI_NOTE,
-        "Δ: ablation minus SDC-DL on the same images, paired patient-level bootstrap (95% CI); "
+        f"Δ: ablation minus {reference} on the same images, paired patient-level bootstrap (95% CI); "
         f"{_MARK} Holm-adjusted p < {alpha:g}. Bold: best value within the backbone.",
     ]
     return _decorate(
@@ -520,7 +519,7 @@ def imbalance_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.Data
     return _decorate(pd.DataFrame(rows), bold=bold, notes=notes, group="Imbalance")
 
 
-def external_table(metrics: pd.DataFrame, *, reference: str = "sdc_dl") -> pd.DataFrame:
+def external_table(metrics: pd.DataFrame, *, reference: str) -> pd.DataFrame:
     """Results on each external split next to the out-of-fold (internal) balanced accuracy.
 
     Empty when the run has no ``external:<name>`` split.
@@ -567,9 +566,7 @@ def external_table(metrics: pd.DataFrame, *, reference: str = "sdc_dl") -> pd.Da
     return _decorate(pd.DataFrame(rows), bold=bold, notes=notes, group="Dataset")
 
 
-def fold_summary_table(
-    metrics: pd.DataFrame, *, split: str = OOF_SPLIT, reference: str = "sdc_dl"
-) -> pd.DataFrame:
+def fold_summary_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT, reference: str) -> pd.DataFrame:
     """Mean ± SD over outer folds of the headline metrics (from :func:`summarize_folds`)."""
     summary = summarize_folds(metrics)
     summary = summary[summary["split"] == split]

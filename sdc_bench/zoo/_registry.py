@@ -1,89 +1,102 @@
-"""Name -> entry registries with metadata, shared by backbones, augmentations, imbalance strategies and methods."""
+"""Name -> spec registries, one pattern for backbones, augmentations, imbalance strategies, methods and features.
+
+An entry is a spec object that carries its own metadata: ``name``, a one-line ``description`` and
+``catalog_row()`` (its ``sdc-bench list X --json`` row). The registry reads them off the spec, so adding an
+entry is one ``REGISTRY.add(Spec(...))`` and no field is copied by hand. Every registry knows the
+``sdc-bench list`` name that shows it, so an unknown name points at a command the CLI accepts.
+"""
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterator
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from sdc_bench.errors import UnknownNameError
+from sdc_bench.core.errors import UnknownNameError
 
-__all__ = ["Entry", "Registry"]
-
-T = TypeVar("T")
+__all__ = ["Listed", "Registry", "RegistrySpec"]
 
 
-@dataclass(frozen=True)
-class Entry(Generic[T]):
-    """One registered object with its name, one-line description and free-form metadata."""
+class RegistrySpec(Protocol):
+    """What a registry needs of an entry."""
 
-    name: str
-    obj: T
-    description: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def catalog_row(self) -> dict[str, Any]: ...
 
 
-class Registry(Generic[T]):
-    """A named collection of entries of one kind (e.g. ``"backbone"``).
+S = TypeVar("S", bound=RegistrySpec)
 
-    Registering is one decorator call in the file that defines the entry::
 
-        AUGMENTATIONS = Registry[Callable[..., Augmentation]]("augmentation")
+class Listed:
+    """Mixin for spec dataclasses: the catalog row is ``name``, the ``LISTED`` attributes, ``description``.
 
-        @AUGMENTATIONS.register("basic", description="small rotation/scale/shift")
-        def basic(strength: float = 1.0) -> Augmentation: ...
+    ``LISTED`` names what ``sdc-bench list`` shows, in order, so the listing is declared beside the fields.
     """
 
-    def __init__(self, kind: str) -> None:
+    name: str
+    description: str
+    LISTED: ClassVar[tuple[str, ...]] = ()
+
+    def catalog_row(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **{key: getattr(self, key) for key in self.LISTED},
+            "description": self.description,
+        }
+
+
+class Registry(Generic[S]):
+    """A named collection of specs of one kind (e.g. ``"backbone"``), listed by ``sdc-bench list <cli_name>``.
+
+    Registering is one call beside the definition::
+
+        METHODS = Registry[Method]("method", "methods")
+        METHODS.add(Method("sdc_dl", "SDC-DL: ...", role="proposed"))
+    """
+
+    def __init__(self, kind: str, cli_name: str) -> None:
         self.kind = kind
-        self._entries: dict[str, Entry[T]] = {}
+        self.cli_name = cli_name
+        self._specs: dict[str, S] = {}
 
-    def register(
-        self, name: str | None = None, *, description: str = "", **metadata: Any
-    ) -> Callable[[T], T]:
-        def decorator(obj: T) -> T:
-            key = name or getattr(obj, "__name__", None)
-            if not key:
-                raise ValueError(f"cannot infer a {self.kind} name for {obj!r}; pass name=")
-            if key in self._entries:
-                raise ValueError(f"{self.kind} {key!r} is registered twice")
-            doc = description or (getattr(obj, "__doc__", None) or "").strip().split("\n")[0]
-            self._entries[key] = Entry(key, obj, doc, dict(metadata))
-            return obj
+    def add(self, spec: S) -> S:
+        """Register ``spec`` under ``spec.name``; returns it, so a module can keep a handle."""
+        if not spec.name or not spec.description:
+            raise ValueError(f"a {self.kind} needs a name and a one-line description, got {spec!r}")
+        if spec.name in self._specs:
+            raise ValueError(f"{self.kind} {spec.name!r} is registered twice")
+        self._specs[spec.name] = spec
+        return spec
 
-        return decorator
-
-    def add(self, name: str, obj: T, *, description: str = "", **metadata: Any) -> None:
-        """Register ``obj`` under ``name`` without a decorator."""
-        self.register(name, description=description, **metadata)(obj)
-
-    def entry(self, name: str) -> Entry[T]:
+    def get(self, name: str) -> S:
         try:
-            return self._entries[name]
+            return self._specs[name]
         except KeyError:
-            close = difflib.get_close_matches(name, list(self._entries), n=3)
+            close = difflib.get_close_matches(name, list(self._specs), n=3)
             hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(self.names())}"
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; {hint} (see `sdc-bench list {self.kind}s`)"
+                f"unknown {self.kind} {name!r}; {hint} (see `sdc-bench list {self.cli_name}`)"
             ) from None
-
-    def get(self, name: str) -> T:
-        return self.entry(name).obj
 
     def names(self, pattern: str = "*") -> list[str]:
         """Registered names matching a shell-style wildcard, sorted."""
-        return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))
+        return sorted(n for n in self._specs if fnmatch.fnmatchcase(n, pattern))
 
-    def entries(self) -> list[Entry[T]]:
-        return [self._entries[n] for n in self.names()]
+    def specs(self) -> list[S]:
+        """Every spec, by name."""
+        return [self._specs[n] for n in self.names()]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._specs
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._specs)

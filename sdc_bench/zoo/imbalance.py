@@ -8,7 +8,7 @@ A strategy is an :class:`ImbalanceStrategy` with three hooks the training code c
 
 The base class does nothing special (soft-target cross-entropy, every index once, features as they
 are); each variant is a tiny subclass that overrides one hook (nnU-Net style). Strategies are resolved
-by name from :data:`IMBALANCE` (``sdc-bench list imbalances``) or built with :func:`build_imbalance`.
+by name from :data:`IMBALANCE` (``sdc-bench list imbalance``) or built with :func:`build_imbalance`.
 
 Class counts of zero (a class absent from a training fold) are treated as one sample, so weights and
 priors stay finite.
@@ -38,8 +38,8 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 from torch import Tensor, nn
 
-from sdc_bench.errors import ConfigError
-from sdc_bench.zoo._registry import Registry
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.zoo._registry import Listed, Registry
 
 __all__ = [
     "IMBALANCE",
@@ -47,6 +47,7 @@ __all__ = [
     "EffectiveNumberCrossEntropy",
     "FocalLoss",
     "FocalStrategy",
+    "ImbalanceSpec",
     "ImbalanceStrategy",
     "LogitAdjustedStrategy",
     "RandomOversample",
@@ -472,35 +473,52 @@ class SmoteFeatures(ImbalanceStrategy):
 # Registry: tiny keyword-only factories, one per strategy name.
 # --------------------------------------------------------------------------------------------------
 
-IMBALANCE: Registry[Callable[..., ImbalanceStrategy]] = Registry("imbalance")
-
 _Factory = Callable[..., ImbalanceStrategy]
 
 
-def _register(name: str, *, description: str, hooks: tuple[str, ...]) -> Callable[[_Factory], _Factory]:
-    """Register a factory with ``hooks`` and ``params`` (name -> default, read off its signature) metadata."""
+@dataclass(frozen=True)
+class ImbalanceSpec(Listed):
+    """A registered strategy: its keyword-only factory and the training hooks it uses."""
+
+    name: str
+    description: str
+    factory: _Factory
+    hooks: tuple[str, ...]
+
+    LISTED: ClassVar[tuple[str, ...]] = ("hooks", "params")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Parameter name -> default, read off the factory's signature (so the listing cannot drift)."""
+        return {p.name: p.default for p in inspect.signature(self.factory).parameters.values()}
+
+
+IMBALANCE = Registry[ImbalanceSpec]("imbalance strategy", "imbalance")
+
+
+def _strategy(name: str, *, description: str, hooks: tuple[str, ...]) -> Callable[[_Factory], _Factory]:
+    """Decorator: register the factory below it as strategy ``name`` (one :class:`ImbalanceSpec`)."""
 
     def decorator(factory: _Factory) -> _Factory:
-        params = {p.name: p.default for p in inspect.signature(factory).parameters.values()}
-        IMBALANCE.add(name, factory, description=description, hooks=hooks, params=params)
+        IMBALANCE.add(ImbalanceSpec(name, description, factory, hooks))
         return factory
 
     return decorator
 
 
-@_register("none", description="plain cross-entropy, natural sampling", hooks=())
+@_strategy("none", description="plain cross-entropy, natural sampling", hooks=())
 def _none() -> ImbalanceStrategy:
     return ImbalanceStrategy()
 
 
-@_register(
+@_strategy(
     "weighted_ce", description="cross-entropy with inverse-frequency class weights (mean 1)", hooks=("loss",)
 )
 def _weighted_ce() -> ImbalanceStrategy:
     return WeightedCrossEntropy()
 
 
-@_register(
+@_strategy(
     "effective_number_ce",
     description="class-balanced cross-entropy by effective number of samples (Cui et al. 2019)",
     hooks=("loss",),
@@ -509,14 +527,14 @@ def _effective_number_ce(*, beta: float = 0.999) -> ImbalanceStrategy:
     return EffectiveNumberCrossEntropy(beta=beta)
 
 
-@_register(
+@_strategy(
     "focal", description="focal loss (Lin et al. 2017), optional inverse-frequency alpha", hooks=("loss",)
 )
 def _focal(*, gamma: float = 2.0, alpha: str = "none") -> ImbalanceStrategy:
     return FocalStrategy(gamma=gamma, alpha=alpha)
 
 
-@_register(
+@_strategy(
     "logit_adjusted",
     description="logit-adjusted cross-entropy, tau * log(prior) added in training (Menon et al. 2021)",
     hooks=("loss",),
@@ -525,7 +543,7 @@ def _logit_adjusted(*, tau: float = 1.0) -> ImbalanceStrategy:
     return LogitAdjustedStrategy(tau=tau)
 
 
-@_register(
+@_strategy(
     "balanced_sampler",
     description="class-balanced sampling with replacement, same epoch length",
     hooks=("sampler",),
@@ -534,7 +552,7 @@ def _balanced_sampler() -> ImbalanceStrategy:
     return BalancedSampler()
 
 
-@_register(
+@_strategy(
     "random_oversample",
     description="random oversampling of minority indices each epoch (imbalanced-learn)",
     hooks=("sampler",),
@@ -543,7 +561,7 @@ def _random_oversample(*, sampling_strategy: str = "auto") -> ImbalanceStrategy:
     return RandomOversample(sampling_strategy=sampling_strategy)
 
 
-@_register(
+@_strategy(
     "random_undersample",
     description="random undersampling of majority indices each epoch (imbalanced-learn)",
     hooks=("sampler",),
@@ -552,7 +570,7 @@ def _random_undersample(*, sampling_strategy: str = "auto") -> ImbalanceStrategy
     return RandomUndersample(sampling_strategy=sampling_strategy)
 
 
-@_register(
+@_strategy(
     "smote_features",
     description="SMOTE on feature vectors for feature-based baselines (imbalanced-learn)",
     hooks=("features",),
@@ -567,7 +585,7 @@ def build_imbalance(name: str, **params: Any) -> ImbalanceStrategy:
     Parameters
     ----------
     name : str
-        A name from :data:`IMBALANCE` (``sdc-bench list imbalances``).
+        A name from :data:`IMBALANCE` (``sdc-bench list imbalance``).
     **params
         The strategy's parameters (see the registry's ``params`` metadata for names and defaults).
 
@@ -587,12 +605,12 @@ def build_imbalance(name: str, **params: Any) -> ImbalanceStrategy:
     >>> build_imbalance("focal", gamma=1.0)
     FocalStrategy(gamma=1.0, alpha='none')
     """
-    factory = IMBALANCE.get(name)
-    known = list(inspect.signature(factory).parameters)
+    spec = IMBALANCE.get(name)
+    known = list(spec.params)
     for key in params:
         if key not in known:
             allowed = ", ".join(known) if known else "none"
             raise ConfigError(
                 f"imbalance strategy {name!r} has no parameter {key!r}; known parameters: {allowed}"
             )
-    return factory(**params)
+    return spec.factory(**params)

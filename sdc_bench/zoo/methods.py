@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
-from sdc_bench.errors import ConfigError
-from sdc_bench.zoo._registry import Registry
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.zoo._registry import Listed, Registry
 
-__all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space", "get_method"]
+__all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space"]
 
 
 class TrialLike(Protocol):
@@ -51,7 +51,7 @@ def features_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Method:
+class Method(Listed):
     """A training recipe, independent of the backbone it is applied to.
 
     Parameters
@@ -89,6 +89,9 @@ class Method:
     )
     search_space: SearchSpace = cnn_search_space
 
+    #: What ``sdc-bench list methods`` shows besides the name and description.
+    LISTED: ClassVar[tuple[str, ...]] = ("role", "kind", "pretrained", "augment", "imbalance", "staged")
+
     @property
     def feature_extractor(self) -> str:
         """For ``kind == "features"``: the registered extractor, which stands in for the backbone."""
@@ -106,32 +109,17 @@ class Method:
         return merged
 
 
-METHODS = Registry[Method]("method")
+METHODS = Registry[Method]("method", "methods")
 
 
-def _register(method: Method) -> Method:
-    METHODS.add(
-        method.name,
-        method,
-        description=method.description,
-        role=method.role,
-        kind=method.kind,
-        pretrained=method.pretrained,
-        augment=method.augment,
-        imbalance=method.imbalance,
-        staged=method.staged,
-    )
-    return method
-
-
-SDC_DL = _register(
+SDC_DL = METHODS.add(
     Method(
         "sdc_dl",
         "SDC-DL: ImageNet-pretrained CNN, head warm-up then full fine-tune (discriminative LR, cosine), advanced augmentation",
         role="proposed",
     )
 )
-_register(
+METHODS.add(
     replace(
         SDC_DL,
         name="scratch",
@@ -144,7 +132,7 @@ _register(
         defaults={**SDC_DL.defaults, "lr": 2e-3, "epochs": 10},
     )
 )
-_register(
+METHODS.add(
     replace(
         SDC_DL,
         name="linear_probe",
@@ -157,7 +145,7 @@ _register(
         defaults={**SDC_DL.defaults, "lr": 3e-3, "epochs": 10},
     )
 )
-_register(
+METHODS.add(
     replace(
         SDC_DL,
         name="finetune_noaug",
@@ -168,7 +156,7 @@ _register(
         role="baseline",
     )
 )
-_register(
+METHODS.add(
     replace(
         SDC_DL,
         name="sdc_dl_no_staging",
@@ -177,7 +165,7 @@ _register(
         role="ablation",
     )
 )
-_register(
+METHODS.add(
     replace(
         SDC_DL,
         name="sdc_dl_no_aug",
@@ -186,7 +174,7 @@ _register(
         role="ablation",
     )
 )
-_register(
+METHODS.add(
     replace(
         SDC_DL,
         name="sdc_dl_no_imbalance",
@@ -197,7 +185,7 @@ _register(
 )
 
 
-_register(
+METHODS.add(
     Method(
         "classical",
         "Classical pipeline: HOG + intensity histogram features, class-weighted logistic regression",
@@ -210,7 +198,3 @@ _register(
         search_space=features_search_space,
     )
 )
-
-
-def get_method(name: str) -> Method:
-    return METHODS.get(name)

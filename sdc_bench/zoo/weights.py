@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from sdc_bench.errors import WeightsError
+from sdc_bench.core.errors import WeightsError
 
 __all__ = [
     "WEIGHTS_DIR_ENV",

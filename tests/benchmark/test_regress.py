@@ -17,7 +17,7 @@ from sdc_bench.benchmark.regress import (
     samples_from_run,
 )
 from sdc_bench.cli import main
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 
 
 def _metrics(bacc: float = 0.80, brier: float = 0.20) -> pd.DataFrame:

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdc_bench.benchmark.determinism import derive_seed
-from sdc_bench.benchmark.plan import format_cell_id, parse_cell_id, plan_cells
+from sdc_bench.benchmark.plan import plan_cells
 from sdc_bench.benchmark.suite import apply_overrides, load_suite, protocol_seeds
 from sdc_bench.cli import main
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.contracts import format_cell_id, parse_cell_id
+from sdc_bench.core.determinism import derive_seed
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.stats import compare_to_reference
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from sdc_bench.benchmark.plan import plan_cells
-from sdc_bench.benchmark.suite import apply_overrides, builtin_suites, load_suite
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.benchmark.suite import apply_overrides, builtin_suites, load_suite, proposed_method
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 
 
 def test_builtin_smoke_suite_loads() -> None:
@@ -59,3 +59,17 @@ def test_plan_has_one_cell_per_method_backbone_fold_with_distinct_seeds() -> Non
     assert len({c.cell_id for c in cells}) == 4
     assert len({c.seed for c in cells}) == 4
     assert plan_cells(suite, 2) == cells
+
+
+def test_proposed_method_is_the_role_not_the_name() -> None:
+    """run.json's reference method: the suite's method with role 'proposed', else its first method."""
+    smoke = load_suite("smoke")
+    assert proposed_method(smoke) == "sdc_dl"
+    assert proposed_method(apply_overrides(smoke, ["methods=['scratch', 'sdc_dl']"])) == "sdc_dl"
+    assert proposed_method(apply_overrides(smoke, ["methods=['classical', 'scratch']"])) == "classical"
+
+
+def test_search_objective_is_validated() -> None:
+    """Only balanced accuracy is scored by the fit loop: any other objective is refused, not ignored."""
+    with pytest.raises(ConfigError, match=r"search\.objective"):
+        apply_overrides(load_suite("smoke"), ["search.objective='auroc'"])

@@ -16,13 +16,13 @@ from sdc_bench.benchmark.throughput import (
     COLUMNS,
     ThroughputConfig,
     add_cli,
-    cli_main,
     measure,
     peak_tflops,
     reference_images_per_s,
-    write_throughput,
 )
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.core.errors import ConfigError, UnknownNameError
+from sdc_bench.pipeline import throughput_command as cli_main
+from sdc_bench.reports.throughput import write_throughput
 from sdc_bench.zoo.backbones import count_gflops, count_params, create_backbone
 
 TINY = {"img_size": 32, "device": "cpu", "warmup_steps": 1, "timed_steps": 2}
@@ -279,7 +279,7 @@ def test_config_refuses_unknown_backbones_and_bare_strings() -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sdc-bench")
-    add_cli(parser.add_subparsers(dest="command", required=True))
+    add_cli(parser.add_subparsers(dest="command", required=True)).set_defaults(func=cli_main)
     return parser
 
 

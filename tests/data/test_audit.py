@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.audit import AuditReport, audit_manifest, inspect_file
 from sdc_bench.data.manifest import validate_manifest
 from sdc_bench.data.sources import load_source
-from sdc_bench.errors import ConfigError, DataError
 from tests.data.conftest import ramp, save_dicom, save_image
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 import sdc_bench.data.cache as cache_module
+from sdc_bench.core.errors import DataError
 from sdc_bench.data.cache import TensorCache, build_cache, cache_from_array, cache_key, open_cache
 from sdc_bench.data.decode import Preprocess, load_preprocessed
 from sdc_bench.data.manifest import validate_manifest
 from sdc_bench.data.sources import load_source
-from sdc_bench.errors import DataError
 from tests.data.conftest import ramp, save_dicom, save_image
 
 PRE = Preprocess(size=16, resize="letterbox")

@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import Preprocess, load_preprocessed, read_image, resize_image, to_uint8
-from sdc_bench.errors import ConfigError, DataError
 from tests.data.conftest import ramp, save_dicom, save_image, save_nifti
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.manifest import (
     MANIFEST_COLUMNS,
     ColumnMap,
@@ -14,7 +15,6 @@ from sdc_bench.data.manifest import (
     read_manifest_csv,
     validate_manifest,
 )
-from sdc_bench.errors import ConfigError, DataError
 from tests.data.conftest import save_image
 
 

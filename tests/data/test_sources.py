@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.manifest import ColumnMap
 from sdc_bench.data.sources import is_image_file, load_source
-from sdc_bench.errors import ConfigError, DataError
 from tests.data.conftest import ramp, save_dicom, save_image
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sdc_bench.core.errors import DataError
 from sdc_bench.data.splits import inner_split, load_splits, outer_folds, save_splits
-from sdc_bench.errors import DataError
 
 
 def _manifest(n_patients: int = 60, seed: int = 0) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data import synthspine as ss
 from sdc_bench.data._synth_anatomy import (
     SACRUM,
@@ -37,7 +38,6 @@ from sdc_bench.data.synthspine import (
     generate,
     generate_arrays,
 )
-from sdc_bench.errors import ConfigError, DataError
 
 SMALL = SynthConfig(n_images=24, size=32, seed=3)
 

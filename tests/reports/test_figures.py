@@ -55,7 +55,9 @@ def draws(run: dict) -> dict[str, Callable[[Path], list[Path]]]:
     metrics, predictions = run["metrics"], run["predictions"]
     looks = {"palette": run["palette"], "markers": run["markers"]}
     return {
-        "method_comparison": lambda stem: figures.method_comparison(metrics, stem, **looks),
+        "method_comparison": lambda stem: figures.method_comparison(
+            metrics, stem, reference="sdc_dl", **looks
+        ),
         "fold_scores": lambda stem: figures.fold_scores(metrics, stem, **looks),
         "per_class": lambda stem: figures.per_class_sensitivity_specificity(metrics, stem, **looks),
         "critical_difference": lambda stem: figures.critical_difference(metrics, stem),

@@ -13,7 +13,7 @@ from scipy.stats import norm
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.reports.metrics import (
     CLASS_METRICS,
     ECE_BINS,

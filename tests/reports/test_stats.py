@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from sdc_bench.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.reports.stats import (
     COMPARISON_COLUMNS,
     TestResult,

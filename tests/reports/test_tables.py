@@ -16,6 +16,7 @@ from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
 from sdc_bench.reports.build import compare_methods, load_cells
 from sdc_bench.reports.metrics import compute_metrics
 
+REFERENCE = "sdc_dl"  # the proposed method of SPEC (its first)
 SPEC = SyntheticRun(
     methods=("sdc_dl", "scratch", "linear_probe", "classical", "sdc_dl_no_aug"),
     backbones=("resnet18", "tf_efficientnet_lite0"),
@@ -30,7 +31,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = make_synthetic_run(tmp_path_factory.mktemp("run"), SPEC)
     predictions = pd.read_parquet(root / "predictions.parquet")
     metrics = compute_metrics(predictions, n_bootstrap=200, seed=0)
-    comparisons = compare_methods(predictions, backbone_order=SPEC.backbones, n_bootstrap=200, seed=0)
+    comparisons = compare_methods(
+        predictions, reference=REFERENCE, backbone_order=SPEC.backbones, n_bootstrap=200, seed=0
+    )
     return {
         "root": root,
         "predictions": predictions,
@@ -45,13 +48,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def all_tables(run: dict) -> dict[str, pd.DataFrame]:
     metrics, comparisons = run["metrics"], run["comparisons"]
     return {
-        "main_comparison": tables.main_table(metrics, comparisons=comparisons),
+        "main_comparison": tables.main_table(metrics, comparisons=comparisons, reference=REFERENCE),
         "per_class": tables.per_class_table(metrics),
-        "per_backbone": tables.per_backbone_table(metrics),
-        "ablations": tables.ablation_table(metrics, comparisons),
+        "per_backbone": tables.per_backbone_table(metrics, reference=REFERENCE),
+        "ablations": tables.ablation_table(metrics, comparisons, reference=REFERENCE),
         "imbalance": tables.imbalance_table(metrics),
-        "external": tables.external_table(metrics),
-        "fold_summary": tables.fold_summary_table(metrics),
+        "external": tables.external_table(metrics, reference=REFERENCE),
+        "fold_summary": tables.fold_summary_table(metrics, reference=REFERENCE),
         "comparisons": tables.comparisons_table(comparisons),
         "dataset_flow": tables.dataset_flow_table(run["manifest"], run["splits"]),
         "throughput": tables.throughput_table(run["throughput"]),
@@ -69,7 +72,7 @@ def row_of(table: pd.DataFrame, method: str, backbone: str) -> int:
 
 
 def test_main_table_bolds_the_best_value_in_every_column(run: dict) -> None:
-    table = tables.main_table(run["metrics"], comparisons=run["comparisons"])
+    table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
     assert len(table) == len(run["predictions"][["method", "backbone"]].drop_duplicates())
     assert table["Method"].iloc[0] == "sdc_dl"  # reference first
     bold = set(map(tuple, table.attrs["bold"]))
@@ -85,7 +88,7 @@ def test_main_table_bolds_the_best_value_in_every_column(run: dict) -> None:
 
 
 def test_main_table_marks_a_clearly_worse_method(run: dict) -> None:
-    table = tables.main_table(run["metrics"], comparisons=run["comparisons"])
+    table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
     marks = {(r, c) for r, c, _ in table.attrs["marks"]}
     scratch = row_of(table, "scratch", "resnet18")
     assert (scratch, "Accuracy") in marks  # exact McNemar, far worse than SDC-DL
@@ -99,7 +102,7 @@ def test_main_table_marks_a_clearly_worse_method(run: dict) -> None:
 
 def test_no_reference_no_marks(run: dict) -> None:
     metrics = run["metrics"][run["metrics"]["method"] != "sdc_dl"]
-    table = tables.main_table(metrics, comparisons=None)
+    table = tables.main_table(metrics, comparisons=None, reference=REFERENCE)
     assert table.attrs["marks"] == []
     assert "No significance marks" in " ".join(table.attrs["notes"])
 
@@ -138,7 +141,7 @@ def test_dataset_flow_counts_match_manifest_and_splits(run: dict) -> None:
 
 
 def test_ablation_table_lists_sdc_dl_and_its_ablations_per_backbone(run: dict) -> None:
-    table = tables.ablation_table(run["metrics"], run["comparisons"])
+    table = tables.ablation_table(run["metrics"], run["comparisons"], reference=REFERENCE)
     assert set(table["Method"]) == {"sdc_dl", "sdc_dl_no_aug"}
     assert len(table) == 2 * len(SPEC.backbones)
     reference_rows = table[table["Method"] == "sdc_dl"]
@@ -146,7 +149,7 @@ def test_ablation_table_lists_sdc_dl_and_its_ablations_per_backbone(run: dict) -
     ablation = table[table["Method"] == "sdc_dl_no_aug"]["Δ balanced accuracy"]
     assert ablation.str.startswith("-").all()  # the ablation is worse in the fixture
     no_ablation = run["metrics"][~run["metrics"]["method"].str.startswith("sdc_dl_")]
-    assert tables.ablation_table(no_ablation, None).empty
+    assert tables.ablation_table(no_ablation, None, reference=REFERENCE).empty
 
 
 def test_imbalance_external_throughput_and_fold_tables(run: dict) -> None:
@@ -154,14 +157,16 @@ def test_imbalance_external_throughput_and_fold_tables(run: dict) -> None:
     imbalance = tables.imbalance_table(metrics)
     assert list(imbalance["Imbalance"]) == sorted(imbalance["Imbalance"])
     assert imbalance["Worst-class sensitivity"].str.contains(r"\(").all()
-    external = tables.external_table(metrics)
+    external = tables.external_table(metrics, reference=REFERENCE)
     assert set(external["Dataset"]) == {"site_b"}
-    assert tables.external_table(metrics[~metrics["split"].str.startswith("external:")]).empty
+    assert tables.external_table(
+        metrics[~metrics["split"].str.startswith("external:")], reference=REFERENCE
+    ).empty
     throughput = tables.throughput_table(run["throughput"])
     assert len(throughput) == int((run["throughput"]["status"] == "ok").sum())
     assert "not measured" in " ".join(throughput.attrs["notes"])
     assert any(c == "Images/s" for _, c in throughput.attrs["bold"])
-    folds = tables.fold_summary_table(metrics)
+    folds = tables.fold_summary_table(metrics, reference=REFERENCE)
     assert folds["Balanced accuracy"].str.contains("±").all()
     assert (folds["Folds"] == str(SPEC.n_folds)).all()
 
@@ -190,7 +195,7 @@ def test_markdown_of_a_plain_frame() -> None:
 
 
 def test_write_table_writes_three_formats(run: dict, tmp_path: Path) -> None:
-    table = tables.main_table(run["metrics"], comparisons=run["comparisons"])
+    table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
     paths = tables.write_table(table, tmp_path / "main", caption="Main results")
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
     csv = pd.read_csv(paths[0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.zoo.augment import (
     AUGMENTATIONS,
     Augmentation,
@@ -55,11 +55,11 @@ def test_registry_holds_the_required_policies() -> None:
 
 @pytest.mark.parametrize("name", POLICIES)
 def test_registry_metadata_is_complete(name: str) -> None:
-    entry = AUGMENTATIONS.entry(name)
-    assert entry.description
+    spec = AUGMENTATIONS.get(name)
+    assert spec.description
     for key in ("mixes_labels", "geometric", "photometric"):
-        assert isinstance(entry.metadata[key], bool)
-    assert build_augmentation(name).mixes_labels == entry.metadata["mixes_labels"]
+        assert isinstance(getattr(spec, key), bool)
+    assert build_augmentation(name).mixes_labels == spec.mixes_labels
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sdc_bench.errors import UnknownNameError, WeightsError
+from sdc_bench.core.errors import UnknownNameError, WeightsError
 from sdc_bench.zoo.backbones import BACKBONES, create_backbone
 from sdc_bench.zoo.weights import load_state_dict_file
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sdc_bench.errors import ConfigError
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo.features import hog, hog_histogram, intensity_histogram
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sdc_bench.errors import ConfigError, UnknownNameError
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.zoo.imbalance import (
     IMBALANCE,
     EffectiveNumberCrossEntropy,
@@ -60,15 +60,15 @@ def test_registry_holds_the_required_strategies() -> None:
 
 @pytest.mark.parametrize("name", STRATEGIES)
 def test_registry_metadata_matches_the_strategy(name: str) -> None:
-    entry = IMBALANCE.entry(name)
+    spec = IMBALANCE.get(name)
     strategy = build_imbalance(name)
     assert isinstance(strategy, ImbalanceStrategy)
-    assert entry.description
-    assert set(entry.metadata["hooks"]) <= {"loss", "sampler", "features"}
-    assert tuple(entry.metadata["hooks"]) == strategy.hooks
+    assert spec.description
+    assert set(spec.hooks) <= {"loss", "sampler", "features"}
+    assert tuple(spec.hooks) == strategy.hooks
     assert strategy.name == name
-    defaults = {p.name: p.default for p in inspect.signature(entry.obj).parameters.values()}
-    assert entry.metadata["params"] == defaults
+    defaults = {p.name: p.default for p in inspect.signature(spec.factory).parameters.values()}
+    assert spec.params == defaults
     assert build_imbalance(name, **defaults) == strategy
 
 

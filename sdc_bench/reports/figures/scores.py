@@ -41,14 +41,14 @@ def method_comparison(
     stem: str | Path,
     *,
     split: str = OOF_SPLIT,
-    reference: str = "sdc_dl",
+    reference: str,
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
 ) -> list[Path]:
     """Forest plot: every configuration's pooled estimate with its 95% CI, one panel per headline metric.
 
     Configurations run top to bottom by balanced accuracy; a dotted line marks the best
-    reference (``sdc_dl``) estimate in each panel.
+    ``reference`` (the run's proposed method) estimate in each panel.
     """
     pooled = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == split)]
     if pooled.empty:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -18,7 +18,21 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["RunStore", "environment_info", "git_revision", "write_json", "write_parquet", "write_text"]
+from sdc_bench.core.errors import ConfigError
+
+__all__ = [
+    "PROPOSED_METHOD_KEY",
+    "RunStore",
+    "cpu_model",
+    "environment_info",
+    "git_revision",
+    "proposed_method",
+    "read_throughput",
+    "write_json",
+    "write_parquet",
+    "write_text",
+    "write_throughput_table",
+]
 
 _VERSIONED = (
     "sdc-bench", "torch", "torchvision", "timm", "optuna", "scikit-learn", "imbalanced-learn", "numpy",
@@ -49,6 +63,59 @@ def write_json(path: str | Path, payload: Any) -> None:
 
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     _atomic_write(Path(path), lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_throughput_table(table: pd.DataFrame, out: str | Path) -> Path:
+    """Write a throughput table to ``out``, ``.csv`` or ``.parquet`` by its suffix (atomically)."""
+    out = Path(out)
+    if out.suffix == ".csv":
+        write_text(out, table.to_csv(index=False))
+    elif out.suffix == ".parquet":
+        write_parquet(out, table)
+    else:
+        raise ConfigError(f"throughput output {str(out)!r} must end in .csv or .parquet")
+    return out
+
+
+def read_throughput(path: str | Path) -> pd.DataFrame | None:
+    """Read a throughput table :func:`write_throughput_table` wrote (``None`` when ``path`` does not exist yet).
+
+    Raises
+    ------
+    ConfigError
+        If the file exists but cannot be parsed; the message names the file and what to do.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        if path.suffix == ".csv":
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        return pd.read_parquet(path)
+    except Exception as exc:  # any parse error: say which file and what to do
+        raise ConfigError(
+            f"cannot read the throughput table {path} ({type(exc).__name__}: {exc}); "
+            "move it away or measure without resuming"
+        ) from exc
+
+
+#: ``run.json`` key naming the method every comparison is made against (the suite's method whose role is
+#: ``proposed``); written by the benchmark, read by the reports, which may not ask the method registry.
+PROPOSED_METHOD_KEY = "proposed_method"
+# Run folders made before the key existed always compared against SDC-DL.
+_LEGACY_PROPOSED_METHOD = "sdc_dl"
+
+
+def proposed_method(run: Mapping[str, Any]) -> str:
+    """The reference method of a run, from its ``run.json`` payload.
+
+    The one place a literal method name is assumed: run folders written before ``run.json`` named the
+    proposed method compared every configuration with ``sdc_dl``, so they still report the same way.
+
+    >>> proposed_method({"proposed_method": "my_recipe"}), proposed_method({})
+    ('my_recipe', 'sdc_dl')
+    """
+    return str(run.get(PROPOSED_METHOD_KEY) or _LEGACY_PROPOSED_METHOD)
 
 
 def git_revision(start: Path | None = None) -> str:

@@ -1,0 +1,90 @@
+"""The pipeline above the floors: a run is plan -> cells (benchmark) -> throughput -> reports.
+
+The benchmark floor runs the cells and measures speed; the reports floor turns stored artifacts into
+tables, figures and pages. Neither imports the other; this module calls one after the other, and the
+command line (:mod:`sdc_bench.cli`) calls this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sdc_bench.benchmark.runner import (
+    RunOptions,
+    RunState,
+    finish_run,
+    load_run_suite,
+    measure_throughput,
+    run_cells,
+)
+from sdc_bench.benchmark.suite import Suite
+from sdc_bench.core.determinism import deterministic, torch_threads
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.store import read_throughput
+from sdc_bench.reports.build import build_reports
+from sdc_bench.reports.throughput import markdown_table, write_throughput
+
+__all__ = ["RunOptions", "run_suite", "throughput_command"]
+
+
+def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
+    """Run every cell of ``suite`` (skipping finished ones on resume) and write all derived reports.
+
+    Returns the run folder.
+    """
+    options = options or RunOptions()
+    if options.resume is not None:
+        suite = load_run_suite(Path(options.resume))[0]
+    with torch_threads(suite.train.threads):
+        state = run_cells(suite, options)
+        with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
+            _throughput_stage(state)
+        build_reports(state.store.root)
+        finish_run(state)
+    return state.store.root
+
+
+def _throughput_stage(state: RunState) -> None:
+    table = measure_throughput(state)
+    if table is None:
+        return
+    write_throughput(table, state.store.root / "throughput.csv")
+    backbones = table["backbone"].nunique()
+    state.store.log_line(f"throughput: {backbones} backbones measured on {state.device}")
+
+
+def throughput_command(args: argparse.Namespace) -> int:
+    """Run ``sdc-bench throughput`` from parsed arguments; print the Markdown view; return the exit code."""
+    from sdc_bench.benchmark.throughput import ThroughputConfig, measure
+
+    out = Path(args.out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise ConfigError(f"--out {args.out!r} must end in .csv or .parquet")
+    config = ThroughputConfig(
+        backbones=args.backbones,
+        batch_sizes=args.batch_sizes,
+        precisions=args.precision,
+        channels_last=(False, True) if args.channels_last else (False,),
+        compile=(False, True) if args.compile else (False,),
+        modes=args.modes,
+        img_size=args.img_size,
+        in_chans=args.in_chans,
+        device=args.device,
+        warmup_steps=args.warmup,
+        timed_steps=args.steps,
+        repeats=args.repeats,
+    )
+    previous = read_throughput(out) if args.resume else None
+    if previous is not None:
+        print(f"resuming from {out} ({len(previous)} row(s) there)")
+    table = measure(
+        config, progress=not args.quiet, previous=previous, on_row=lambda rows: write_throughput(rows, out)
+    )
+    paths = write_throughput(table, out)
+    print(markdown_table(table))
+    not_ok = int((table["status"] != "ok").sum())
+    if not_ok:
+        print(f"{not_ok} configuration(s) skipped or failed; see the error column")
+    print(f"written: {', '.join(map(str, paths))}")
+    return 0

@@ -1,0 +1,59 @@
+"""The throughput table as people read it: a compact Markdown view, written beside the CSV or parquet table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sdc_bench.core.store import write_text, write_throughput_table
+from sdc_bench.reports.render import to_markdown
+
+__all__ = ["markdown_table", "write_throughput"]
+
+_MARKDOWN = (
+    ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
+    ("batch_size", "{}"), ("img_size", "{}"), ("images_per_s", "{:.1f}"), ("latency_ms_p50", "{:.2f}"),
+    ("latency_ms_p95", "{:.2f}"), ("peak_mem_mb", "{:.0f}"), ("gflops", "{:.3f}"), ("achieved_tflops", "{:.3f}"),
+    ("fraction_of_peak", "{:.1%}"), ("status", "{}"),
+)  # fmt: skip
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    return fmt.format(value)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A compact Markdown view of a throughput table, headed by the devices and torch version."""
+    compact = pd.DataFrame(
+        {c: [_cell(v, fmt) for v in table[c]] for c, fmt in _MARKDOWN if c in table}, index=table.index
+    )
+    devices = ", ".join(
+        f"{name} ({threads} threads)" if kind == "cpu" else name
+        for name, kind, threads in table[["device_name", "device", "threads"]]
+        .drop_duplicates()
+        .itertuples(index=False)
+    )
+    versions = ", ".join(sorted(set(map(str, table["torch_version"]))))
+    header = f"Throughput on {devices}; torch {versions}.\n\n" if len(table) else ""
+    notes = [
+        f"- {row.backbone} {row.mode} {row.precision} batch {row.requested_batch_size}: {row.status}: {row.error}"
+        for row in table.itertuples(index=False)
+        if row.status != "ok"
+    ]
+    return header + to_markdown(compact) + ("\n" + "\n".join(notes) + "\n" if notes else "")
+
+
+def write_throughput(table: pd.DataFrame, out: str | Path) -> list[Path]:
+    """Write ``out`` (``.csv`` or ``.parquet``, by suffix) and a Markdown view ``<stem>.md`` beside it.
+
+    Both writes are atomic. Returns the paths written.
+    """
+    out = write_throughput_table(table, out)
+    markdown = out.with_suffix(".md")
+    write_text(markdown, markdown_table(table))
+    return [out, markdown]
