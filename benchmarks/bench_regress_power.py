@@ -90,7 +90,8 @@ def _distance(table: pd.DataFrame, baseline: dict[str, object]) -> dict[str, flo
             continue
         delta, band = float(row.delta), float(row.band)
         bad = delta if row.metric in lower else -delta
-        out[f"{row.method} {row.metric}"] = round(bad - band, 4)
+        where = "" if row.split == "test" else f" @{row.split.removeprefix('external:')}"
+        out[f"{row.method} {row.metric}{where}"] = round(bad - band, 4)
     return out
 
 
@@ -153,8 +154,9 @@ def main() -> None:
     ]
     for m in baseline["metrics"]:
         if m["gated"]:
+            where = "" if m["split"] == "test" else f" @{m['split'].removeprefix('external:')}"
             lines.append(
-                f"| {m['method']} {m['metric']} | {m['mean']:.4f} | {m['sd'] or 0:.4f} | {m['min']:.4f} | {m['max']:.4f} | {m['k']} | ±{m['band']:.4f} |"
+                f"| {m['method']} {m['metric']}{where} | {m['mean']:.4f} | {m['sd'] or 0:.4f} | {m['min']:.4f} | {m['max']:.4f} | {m['k']} | ±{m['band']:.4f} |"
             )
     lines += ["", "## Distance beyond the band (positive: outside, in the bad direction)", ""]
     cases: list[tuple[str, int, dict[str, float]]] = []
