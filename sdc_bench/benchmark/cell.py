@@ -29,6 +29,7 @@ from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split
 from sdc_bench.zoo.backbones import create_backbone
 from sdc_bench.zoo.methods import METHODS, Method
+from sdc_bench.zoo.weights import WeightsFile
 
 __all__ = ["CellContext", "predictions_frame", "run_cell", "study_name"]
 
@@ -50,6 +51,7 @@ class CellContext:
     storage_url: str
     progress: bool = False
     weights_dir: Path | None = None
+    weights_files: tuple[WeightsFile, ...] = ()  # --weights-file entries, one per backbone
     external: dict[str, PreparedData] | None = (
         None  # external validation sets, predicted by every final model
     )
@@ -146,6 +148,7 @@ class _Trainer:
             pretrained=method.pretrained,
             img_size=ctx.suite.data.size,
             weights_dir=ctx.weights_dir,
+            weights_files=ctx.weights_files,
         )
         settings = FitSettings(
             batch_size=ctx.suite.train.batch_size,

@@ -48,7 +48,8 @@ from sdc_bench.core.store import (
 )
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
-from sdc_bench.data.splits import load_splits, outer_folds, save_splits
+from sdc_bench.data.splits import load_splits, outer_folds, reuse_splits, save_splits
+from sdc_bench.zoo.weights import WeightsFile
 
 __all__ = [
     "RunOptions",
@@ -70,6 +71,8 @@ class RunOptions:
     progress: bool = True
     skip_bad: bool = False
     weights_dir: Path | None = None
+    weights_files: tuple[WeightsFile, ...] = ()  # --weights-file: one local file per backbone
+    splits: Path | None = None  # --splits: outer folds of an earlier run's splits.json instead of new ones
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
 
@@ -144,6 +147,7 @@ def _context(
         storage_url=url,
         progress=options.progress,
         weights_dir=options.weights_dir,
+        weights_files=options.weights_files,
         external=_external_sets(suite, data, options.progress),
     )
 
@@ -188,12 +192,9 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     if options.resume is not None:
         root = Path(options.resume)
         suite, previous = load_run_suite(root)
-        options = RunOptions(
-            **{
-                **asdict(options),
-                "data": previous.get("source"),
-                "storage": options.storage or previous.get("storage"),
-            }
+        # replace, not asdict: asdict would turn the WeightsFile entries into dicts
+        options = replace(
+            options, data=previous.get("source"), storage=options.storage or previous.get("storage")
         )
         run_id = str(previous["run_id"])
     else:
@@ -217,6 +218,12 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         progress=options.progress,
         skip_bad=options.skip_bad,
     )
+    seeds = protocol_seeds(suite)
+    reused = (  # --splits is checked against the data before the run folder is made, like the data
+        reuse_splits(options.splits, data.manifest, seeds, suite.protocol.outer_folds)
+        if options.splits is not None
+        else None
+    )
     root.mkdir(parents=True, exist_ok=True)
     store.log_line(
         f"run {run_id}: suite {suite.name}, seed {suite.seed}, device {device}, data {data.origin}"
@@ -226,10 +233,11 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
     audit.to_json(root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
-    seeds = protocol_seeds(suite)
     if not store.splits_json.is_file():
         # one set of outer folds per protocol seed; the data stay those of suite.seed
-        repeats = {seed: outer_folds(data.manifest, suite.protocol.outer_folds, seed) for seed in seeds}
+        repeats = reused or {
+            seed: outer_folds(data.manifest, suite.protocol.outer_folds, seed) for seed in seeds
+        }
         save_splits(
             store.splits_json,
             repeats[seeds[0]],
@@ -303,9 +311,22 @@ def _run_distributed(
 
     storage = open_storage(url)
     init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
+    # local workers load the same weights as this process
+    weights = ["--weights-dir", str(options.weights_dir)] if options.weights_dir else []
+    weights += [arg for f in options.weights_files for arg in ("--weights-file", f.argument)]
     helpers = [
         subprocess.Popen(
-            [sys.executable, "-m", "sdc_bench", "worker", str(store.root), "--storage", url, "--quiet"]
+            [
+                sys.executable,
+                "-m",
+                "sdc_bench",
+                "worker",
+                str(store.root),
+                "--storage",
+                url,
+                "--quiet",
+                *weights,
+            ]
         )
         for _ in range(options.workers - 1)
     ]
@@ -381,7 +402,12 @@ def finish_run(state: RunState) -> None:
 
 
 def run_worker(
-    run_dir: Path, storage: str | None, *, progress: bool = False, weights_dir: Path | None = None
+    run_dir: Path,
+    storage: str | None,
+    *,
+    progress: bool = False,
+    weights_dir: Path | None = None,
+    weights_files: tuple[WeightsFile, ...] = (),
 ) -> int:
     """Join a run: claim cells from its queue until none is left. Returns the number of cells run here."""
     from sdc_bench.benchmark.queue import work_queue
@@ -390,7 +416,7 @@ def run_worker(
     store = RunStore(run_dir)
     url = storage or storage_url(payload.get("storage"), run_dir)
     device = str(resolve_device(suite.train.device, "train.device"))
-    options = RunOptions(progress=progress, weights_dir=weights_dir)
+    options = RunOptions(progress=progress, weights_dir=weights_dir, weights_files=weights_files)
     data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
     ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)
     cells = plan_cells(suite, len(ctx.folds))

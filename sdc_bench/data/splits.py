@@ -20,7 +20,15 @@ from sklearn.model_selection import StratifiedGroupKFold
 from sdc_bench.core.errors import DataError
 from sdc_bench.core.store import write_json
 
-__all__ = ["Fold", "assert_patient_disjoint", "inner_split", "load_splits", "outer_folds", "save_splits"]
+__all__ = [
+    "Fold",
+    "assert_patient_disjoint",
+    "inner_split",
+    "load_splits",
+    "outer_folds",
+    "reuse_splits",
+    "save_splits",
+]
 
 
 @dataclass(frozen=True)
@@ -139,3 +147,76 @@ def load_splits(path: str | Path, seed: int | None = None) -> list[Fold]:
         raise DataError(
             f"splits file {path} is unreadable ({exc.__class__.__name__}: {exc}); regenerate it by running without --splits"
         ) from None
+
+
+def reuse_splits(
+    path: str | Path, manifest: pd.DataFrame, seeds: tuple[int, ...], n_folds: int
+) -> dict[int, list[Fold]]:
+    """The outer folds of an earlier run's ``splits.json`` (``--splits``), checked against this manifest.
+
+    A file with one set of folds serves a run with one protocol seed whatever seed made it (the folds are
+    fixed on purpose); repeated cross-validation needs the file's folds of each seed. Every set must cover
+    exactly the manifest's sample ids, hold each sample in one test fold and keep each patient in one fold.
+    """
+    payload_seeds = _file_seeds(path)
+    if len(seeds) == 1 and len(payload_seeds) <= 1:
+        repeats = {seeds[0]: load_splits(path)}
+    else:
+        repeats = {seed: load_splits(path, seed) for seed in seeds}
+    for seed, folds in repeats.items():
+        where = f"splits file {path}" + (f" (protocol seed {seed})" if len(repeats) > 1 else "")
+        if len(folds) != n_folds:
+            raise DataError(
+                f"{where} has {len(folds)} outer folds but the suite asks for {n_folds}; "
+                f"pass --set protocol.outer_folds={len(folds)} or run without --splits"
+            )
+        _check_fold_ids(folds, manifest, where)
+        _check_fold_patients(folds, manifest, where)
+    return repeats
+
+
+def _file_seeds(path: str | Path) -> list[str]:
+    try:
+        return list(json.loads(Path(path).read_text()).get("repeats") or {})
+    except (OSError, ValueError, AttributeError) as exc:
+        raise DataError(
+            f"splits file {path} is unreadable ({exc.__class__.__name__}); pass the splits.json of an earlier run"
+        ) from None
+
+
+def _check_fold_ids(folds: list[Fold], manifest: pd.DataFrame, where: str) -> None:
+    ids = set(manifest["sample_id"].astype(str))
+    tested = [str(i) for fold in folds for i in fold.test]
+    listed = set(tested) | {str(i) for fold in folds for i in fold.train}
+    missing, extra = ids - listed, listed - ids
+    if missing or extra:
+        example = sorted(missing or extra)[0]
+        raise DataError(
+            f"{where} does not match the data: {len(missing)} sample ids of the manifest are missing from it and "
+            f"{len(extra)} of its ids are not in the manifest (e.g. {example!r}); pass the data it was made for "
+            "or run without --splits"
+        )
+    for fold in folds:
+        overlap = set(map(str, fold.train)) & set(map(str, fold.test))
+        if overlap or len(fold.train) + len(fold.test) != len(ids):
+            raise DataError(
+                f"{where}: outer fold {fold.outer_fold} does not split the data into disjoint train and test "
+                "sets; regenerate it by running without --splits"
+            )
+    if len(tested) != len(ids) or set(tested) != ids:
+        raise DataError(
+            f"{where}: the test folds do not hold every sample exactly once; regenerate it by running without --splits"
+        )
+
+
+def _check_fold_patients(folds: list[Fold], manifest: pd.DataFrame, where: str) -> None:
+    patient = dict(zip(manifest["sample_id"].astype(str), manifest["patient_id"].astype(str)))
+    fold_of: dict[str, int] = {}
+    for fold in folds:
+        for sample in fold.test:
+            owner = patient[str(sample)]
+            if fold_of.setdefault(owner, fold.outer_fold) != fold.outer_fold:
+                raise DataError(
+                    f"{where}: patient {owner!r} is in outer folds {fold_of[owner]} and {fold.outer_fold}, so "
+                    "its images would leak between training and test; run without --splits to make patient-grouped folds"
+                )

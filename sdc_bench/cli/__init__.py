@@ -1,0 +1,275 @@
+"""The ``sdc-bench`` command line: parses arguments and dispatches to the command they name.
+
+One ``_add_<command>_parser`` per subcommand declares its options; what each command runs is in
+:mod:`sdc_bench.cli._commands` (``regress`` and ``baseline``: :mod:`sdc_bench.cli._regress`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sdc_bench import __version__
+from sdc_bench.cli import _commands as commands
+from sdc_bench.cli._regress import add_band_options, cmd_baseline, cmd_regress
+from sdc_bench.core.errors import SdcBenchError
+from sdc_bench.zoo.catalog import REGISTRIES
+
+__all__ = ["build_parser", "main"]
+
+_Subparsers = Any  # argparse's _SubParsersAction, which is private
+
+
+def _add_weight_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--weights-dir",
+        help="folder of <backbone>.safetensors/.pth weight files (default: $SDC_BENCH_WEIGHTS_DIR); it must exist",
+    )
+    parser.add_argument(
+        "--weights-file",
+        action="append",
+        metavar="BACKBONE=PATH[@sha256:HEX]",
+        help="a local weights file (.safetensors, or a torch state dict) for one backbone, ahead of "
+        "--weights-dir, packages and the hub; @sha256:HEX checks it (repeatable)",
+    )
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--patient-regex",
+        metavar="REGEX",
+        help="take the patient id from each file name: the first group of REGEX (sets data.patient_regex)",
+    )
+    parser.add_argument(
+        "--columns",
+        metavar="FIELD=COLUMN,...",
+        help="CSV column names, e.g. path=file,label=dx (sets data.columns)",
+    )
+
+
+def _add_run_parser(sub: _Subparsers) -> None:
+    run = sub.add_parser(
+        "run",
+        help="run a benchmark suite end to end",
+        description="Run a suite: data, patient-grouped folds, training of every method, predictions, metrics, tables and figures.",
+    )
+    run.add_argument(
+        "--suite",
+        default="smoke",
+        help="built-in suite name (smoke, quick, full) or a path to a .toml suite (default: smoke)",
+    )
+    run.add_argument(
+        "--data",
+        help="use this dataset instead of the suite's (a CSV manifest or a folder of class sub-folders)",
+    )
+    _add_data_options(run)
+    run.add_argument("--out", help="run folder (default: reports/<suite>-<timestamp>)")
+    run.add_argument(
+        "--seed", type=int, help="run seed; every cell's seed is derived from it (default: the suite's)"
+    )
+    run.add_argument(
+        "--seeds",
+        metavar="S1,S2,...",
+        help="repeat the whole cross-validation once per protocol seed (own folds and cell seeds each), "
+        "e.g. --seeds 0,1,2; the data stay those of --seed (default: the suite's protocol.seeds, else one run)",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a suite value, e.g. --set data.size=128 (repeatable)",
+    )
+    run.add_argument(
+        "--splits",
+        metavar="FILE",
+        help="reuse the outer folds of an earlier run's splits.json (checked against the data) instead of making new ones",
+    )
+    run.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run; finished cells are not recomputed"
+    )
+    run.add_argument("--dry-run", action="store_true", help="print the planned cells and exit")
+    run.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip unreadable or invalid images (listed in the audit) instead of stopping",
+    )
+    _add_weight_options(run)
+    run.add_argument(
+        "--storage",
+        help="Optuna storage: default SQLite in the run folder; a .log file (JournalStorage) for processes on one machine; postgresql://USER@HOST/DB for workers on many machines",
+    )
+    run.add_argument(
+        "--workers", type=int, default=1, help="local worker processes sharing the run (default: 1)"
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(func=commands.cmd_run)
+
+
+def _add_worker_parser(sub: _Subparsers) -> None:
+    worker = sub.add_parser(
+        "worker",
+        help="join a run as a worker",
+        description="Join an existing run (its folder must be reachable) and claim cells from its queue until none is left.",
+    )
+    worker.add_argument("run_dir", help="the run folder (shared file system)")
+    worker.add_argument(
+        "--storage",
+        help="the run's Optuna storage, e.g. postgresql://USER@HOST/DB (default: the one in run.json)",
+    )
+    _add_weight_options(worker)
+    worker.add_argument("--quiet", action="store_true", help="no progress bars")
+    worker.set_defaults(func=commands.cmd_worker)
+
+
+def _add_list_parser(sub: _Subparsers) -> None:
+    listing = sub.add_parser(
+        "list",
+        help="list a registry of the zoo",
+        description="List backbones, augmentations, imbalance strategies, methods, feature extractors or suites "
+        "with their metadata.",
+    )
+    listing.add_argument("registry", choices=[*REGISTRIES, "suites"])
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    listing.set_defaults(func=commands.cmd_list)
+
+
+def _add_synth_parser(data_sub: _Subparsers) -> None:
+    synth = data_sub.add_parser(
+        "synth",
+        help="generate a SynthSpine dataset",
+        description="Render a procedural spine dataset (PNG or DICOM) with a manifest.csv.",
+    )
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--n", type=int, default=1000, help="number of images (default: 1000)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    synth.add_argument("--size", type=int, default=256, help="image size in px (default: 256)")
+    synth.add_argument("--format", choices=["png", "dicom"], default="png", help="file format (default: png)")
+    synth.add_argument("--site", default="site_a", help="acquisition site profile (default: site_a)")
+    synth.add_argument("--classes", help="comma-separated subset of classes (default: all five)")
+    synth.add_argument("--modalities", help="comma-separated subset of xray,mri (default: both)")
+    synth.add_argument("--bit-depth", type=int, choices=[8, 16], default=8, help="PNG bit depth (default: 8)")
+    synth.add_argument(
+        "--preview", action="store_true", help="also write contact_sheet.png (classes x views)"
+    )
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=commands.cmd_data_synth)
+
+
+def _add_check_parser(data_sub: _Subparsers) -> None:
+    check = data_sub.add_parser(
+        "check",
+        help="audit a dataset",
+        description="Count classes, patients, modalities; find duplicates, unreadable files and classes too small for the folds.",
+    )
+    check.add_argument("source", help="a CSV manifest or a folder of class sub-folders")
+    _add_data_options(check)
+    check.add_argument("--folds", type=int, default=5, help="planned number of outer folds (default: 5)")
+    check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
+    check.add_argument(
+        "--skip-bad", action="store_true", help="skip bad files and list them instead of stopping"
+    )
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=commands.cmd_data_check)
+
+
+def _add_data_parser(sub: _Subparsers) -> None:
+    data = sub.add_parser(
+        "data", help="generate or check datasets", description="Generate SynthSpine data or audit a dataset."
+    )
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    _add_synth_parser(data_sub)
+    _add_check_parser(data_sub)
+
+
+def _add_report_parser(sub: _Subparsers) -> None:
+    report = sub.add_parser(
+        "report",
+        help="rebuild metrics, tables and figures of a run",
+        description="Re-derive metrics.csv, tables and figures from a run folder's stored predictions, without training.",
+    )
+    report.add_argument("run_dir", help="a run folder")
+    report.add_argument(
+        "--bootstrap", type=int, default=1000, help="patient-level bootstrap resamples (default: 1000)"
+    )
+    report.set_defaults(func=commands.cmd_report)
+
+
+def _add_throughput_parser(sub: _Subparsers) -> None:
+    from sdc_bench.benchmark.throughput import add_cli as add_throughput_cli
+
+    add_throughput_cli(sub).set_defaults(func=commands.cmd_throughput)
+
+
+def _add_regress_parser(sub: _Subparsers) -> None:
+    regress = sub.add_parser(
+        "regress",
+        help="check a run against a baseline",
+        description="Compare a run's metrics and speed ratios with a baseline (a distribution over K runs); "
+        "exit 1 when a gated metric falls outside its band. A failure starts with what differs between the "
+        "baseline's environments and this run's (CPU model, threads, versions, data, injected faults).",
+    )
+    regress.add_argument("run_dir", help="a run folder")
+    regress.add_argument("--baseline", required=True, help="baseline JSON, e.g. baselines/smoke.json")
+    regress.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write this one run as the new baseline instead of checking (K=1: prefer `sdc-bench baseline`)",
+    )
+    regress.add_argument("--methods", help="check only these methods (comma-separated), e.g. sdc_dl")
+    regress.add_argument(
+        "--skip-speed", action="store_true", help="do not check speed ratios (a run without throughput stage)"
+    )
+    add_band_options(regress)
+    regress.set_defaults(func=cmd_regress)
+
+
+def _add_baseline_parser(sub: _Subparsers) -> None:
+    baseline = sub.add_parser(
+        "baseline",
+        help="build a regression baseline from K runs",
+        description="Build a baseline from K run folders (different seeds, thread counts, machines): per metric "
+        "the mean, SD, min, max and K, each run's environment, and a band = max(k_sd*SD, floor). A "
+        "multi-seed run (--seeds) gives one sample per seed.",
+    )
+    baseline.add_argument("run_dirs", nargs="+", help="run folders of the same suite")
+    baseline.add_argument("--out", required=True, help="baseline JSON to write, e.g. baselines/smoke.json")
+    add_band_options(baseline)
+    baseline.set_defaults(func=cmd_baseline)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sdc-bench",
+        description="Benchmark transfer-learning recipes for spinal-disorder classification against baselines, with confidence intervals.",
+    )
+    parser.add_argument("--version", action="version", version=f"sdc-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (
+        _add_run_parser,
+        _add_worker_parser,
+        _add_list_parser,
+        _add_data_parser,
+        _add_report_parser,
+        _add_throughput_parser,
+        _add_regress_parser,
+        _add_baseline_parser,
+    ):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SdcBenchError as exc:
+        print(f"sdc-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "sdc-bench: interrupted; finished cells are kept, continue with --resume RUN_DIR", file=sys.stderr
+        )
+        return 130

@@ -1,0 +1,259 @@
+"""What each command runs once its arguments are parsed: turn them into options and call the floors below.
+
+Flags that are shorthands for suite settings (``--patient-regex``, ``--columns``) become ``--set`` overrides
+here, so they behave exactly as ``--set data.patient_regex=...`` would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from sdc_bench.core.errors import ConfigError
+
+__all__ = [
+    "cmd_data_check",
+    "cmd_data_synth",
+    "cmd_list",
+    "cmd_report",
+    "cmd_run",
+    "cmd_throughput",
+    "cmd_worker",
+    "data_overrides",
+    "override_assignments",
+]
+
+
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    return not getattr(args, "quiet", False) and not os.environ.get("CI")
+
+
+def _parse_seeds(text: str) -> tuple[int, ...]:
+    """``--seeds 0,1,2`` -> (0, 1, 2); a bad list is a user error (one line, exit 2)."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(
+            f"--seeds {text!r}: expected comma-separated integers >= 0, e.g. --seeds 0,1,2"
+        ) from None
+
+
+def _parse_columns(text: str) -> dict[str, str]:
+    """``--columns path=file,label=dx`` -> {"path": "file", "label": "dx"}; fields are ColumnMap's."""
+    from sdc_bench.data.manifest import ColumnMap
+
+    known = [f.name for f in fields(ColumnMap)]
+    pairs: dict[str, str] = {}
+    for part in text.split(","):
+        field, equals, column = (s.strip() for s in part.partition("="))
+        if not equals or not field or not column:
+            raise ConfigError(
+                f"--columns {text!r}: expected FIELD=COLUMN pairs separated by commas, e.g. --columns path=file,label=dx"
+            )
+        if field not in known:
+            raise ConfigError(f"--columns {text!r}: unknown field {field!r}; fields: {', '.join(known)}")
+        pairs[field] = column
+    return pairs
+
+
+def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The data settings that ``--patient-regex`` and ``--columns`` stand for (absent flags: none)."""
+    overrides: dict[str, Any] = {}
+    if getattr(args, "patient_regex", None) is not None:
+        overrides["data.patient_regex"] = args.patient_regex
+    if getattr(args, "columns", None) is not None:
+        overrides["data.columns"] = _parse_columns(args.columns)
+    return overrides
+
+
+def _toml_value(value: Any) -> str:
+    # a JSON string is a TOML basic string (ensure_ascii=False: TOML refuses \\ud800 surrogate escapes)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def override_assignments(overrides: dict[str, Any]) -> list[str]:
+    """Settings as ``--set KEY=VALUE`` assignments, quoted so a regex is never read as a number."""
+    return [f"{key}={_toml_value(value)}" for key, value in overrides.items()]
+
+
+def _load_run_suite(args: argparse.Namespace) -> Any:
+    from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite
+
+    if args.resume is not None:
+        from sdc_bench.benchmark.runner import load_run_suite
+
+        return load_run_suite(Path(args.resume))[0]
+    suite = load_suite(args.suite)
+    assignments = [*(args.set or []), *override_assignments(data_overrides(args))]
+    if assignments:
+        suite = apply_overrides(suite, assignments)
+    if args.seed is not None:
+        suite = replace(suite, seed=args.seed)
+    if args.seeds is not None:
+        suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
+        validate_suite(suite, "--seeds")
+    return suite
+
+
+def _print_plan(suite: Any) -> None:
+    from sdc_bench.benchmark.estimate import estimate_cost
+    from sdc_bench.benchmark.plan import plan_cells
+    from sdc_bench.benchmark.suite import protocol_seeds
+
+    cells = plan_cells(suite, suite.protocol.outer_folds)
+    seeds = protocol_seeds(suite)
+    print(
+        f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {len(seeds)} protocol seeds ({', '.join(map(str, seeds))}) x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell"
+    )
+    for cell in cells:
+        print(f"  {cell.cell_id}  seed={cell.seed}  augment={cell.augment}  imbalance={cell.imbalance}")
+    print(estimate_cost(suite, cells))
+
+
+def _weight_options(args: argparse.Namespace) -> tuple[Path | None, tuple[Any, ...]]:
+    """``--weights-dir`` and the ``--weights-file`` entries, checked before any data or training work."""
+    from sdc_bench.zoo.backbones import check_weight_sources
+    from sdc_bench.zoo.weights import WeightsFile
+
+    weights_dir = Path(args.weights_dir) if args.weights_dir else None
+    files = tuple(WeightsFile.parse(text) for text in args.weights_file or ())
+    return weights_dir, check_weight_sources(files, weights_dir)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from sdc_bench.benchmark.runner import RunOptions
+
+    if args.splits is not None and args.resume is not None:
+        raise ConfigError(
+            "--splits and --resume together: a resumed run keeps its own splits.json; drop --splits"
+        )
+    suite = _load_run_suite(args)
+    weights_dir, weights_files = _weight_options(args)
+    if args.dry_run:
+        _print_plan(suite)
+        return 0
+    options = RunOptions(
+        data=args.data,
+        out=Path(args.out) if args.out else None,
+        resume=Path(args.resume) if args.resume else None,
+        progress=_progress_wanted(args),
+        skip_bad=args.skip_bad,
+        weights_dir=weights_dir,
+        weights_files=weights_files,
+        splits=Path(args.splits) if args.splits else None,
+        storage=args.storage,
+        workers=args.workers,
+    )
+    from sdc_bench.pipeline import run_suite
+
+    root = run_suite(suite, options)
+    print(f"run folder: {root}")
+    table = root / "tables" / "main_comparison.md"
+    if table.is_file():
+        print(table.read_text())
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from sdc_bench.benchmark.runner import run_worker
+
+    weights_dir, weights_files = _weight_options(args)
+    ran = run_worker(
+        Path(args.run_dir),
+        args.storage,
+        progress=_progress_wanted(args),
+        weights_dir=weights_dir,
+        weights_files=weights_files,
+    )
+    print(f"worker finished: {ran} cell(s) run here")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from sdc_bench.benchmark.suite import builtin_suites
+    from sdc_bench.zoo.catalog import catalog
+
+    if args.registry == "suites":
+        rows = [{"name": name} for name in builtin_suites()]
+    else:
+        rows = catalog(args.registry)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sdc-bench {args.registry}")
+    columns = list(rows[0]) if rows else ["name"]
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    Console(width=200).print(table)
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    from sdc_bench.data.synthspine import SynthConfig, contact_sheet, generate
+
+    kwargs: dict[str, object] = {
+        "n_images": args.n,
+        "seed": args.seed,
+        "size": args.size,
+        "site": args.site,
+        "bit_depth": args.bit_depth,
+    }
+    if args.classes:
+        kwargs["classes"] = tuple(args.classes.split(","))
+    if args.modalities:
+        kwargs["modalities"] = tuple(args.modalities.split(","))
+    config = SynthConfig(**kwargs)  # type: ignore[arg-type]
+    out = Path(args.out)
+    manifest = generate(out, config, fmt=args.format, progress=_progress_wanted(args))
+    print(
+        f"wrote {len(manifest)} images of {manifest['patient_id'].nunique()} patients to {out} (manifest: {out / 'manifest.csv'})"
+    )
+    if args.preview:
+        sheet = contact_sheet(out / "contact_sheet.png", seed=args.seed, site=args.site)
+        print(f"contact sheet: {sheet}")
+    return 0
+
+
+def cmd_data_check(args: argparse.Namespace) -> int:
+    from sdc_bench.data.audit import audit_manifest
+    from sdc_bench.data.manifest import ColumnMap
+    from sdc_bench.data.sources import load_source
+
+    settings = data_overrides(args)
+    manifest = load_source(
+        args.source,
+        columns=ColumnMap(**settings.get("data.columns", {})),
+        patient_regex=settings.get("data.patient_regex"),
+        skip_bad=args.skip_bad,
+    )
+    report = audit_manifest(manifest, n_folds=args.folds, progress=_progress_wanted(args))
+    print(report.table())
+    out = Path(args.out) if args.out else Path("audit.json")
+    report.to_json(out)
+    print(f"audit written to {out}")
+    return 0
+
+
+def cmd_throughput(args: argparse.Namespace) -> int:
+    from sdc_bench.pipeline import throughput_command
+
+    return throughput_command(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from sdc_bench.reports.build import build_reports
+
+    written = build_reports(Path(args.run_dir), n_bootstrap=args.bootstrap)
+    print(f"rebuilt {len(written)} files in {args.run_dir}")
+    return 0
