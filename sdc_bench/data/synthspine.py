@@ -32,14 +32,8 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.data._synth_anatomy import (
-    LEVEL_NAMES,
-    ImageSpec,
-    Patient,
-    build_layout,
-    sample_image,
-    sample_patient,
-)
+from sdc_bench.data._synth_anatomy import LEVEL_NAMES, ImageSpec, Patient, sample_image, sample_patient
+from sdc_bench.data._synth_layout import build_layout
 from sdc_bench.data._synth_mri import render_mri
 from sdc_bench.data._synth_xray import render_xray
 from sdc_bench.data.synth_sites import SITES, SiteProfile
