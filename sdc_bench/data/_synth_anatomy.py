@@ -25,7 +25,9 @@ __all__ = [
     "THORACIC",
     "ImageSpec",
     "Patient",
+    "caption",
     "draw_severity",
+    "finding",
     "sample_image",
     "sample_patient",
 ]
@@ -317,6 +319,44 @@ def sample_patient(rng: np.random.Generator, label: str, severity: float | None 
         bulge_mm=slots.bulge,
         osteophyte_mm=slots.osteophyte,
     )
+
+
+def finding(p: Patient) -> tuple[str, str]:
+    """Lesion level and a one-line radiology-style finding."""
+    if p.label == "scoliosis":
+        apex = LEVEL_NAMES[int(p.apex_level)]
+        side = "dextro" if p.curve_side > 0 else "levo"
+        return apex, f"{side}scoliosis, Cobb {p.cobb_deg:.0f} deg, apex {apex}"
+    if p.label == "spondylolisthesis":
+        level = f"{LEVEL_NAMES[p.slip_level]}-{LEVEL_NAMES[p.slip_level + 1]}"
+        grade = min(4, 1 + int(p.slip_percent // 25))
+        kind = "isthmic" if p.pars_defect else "degenerative"
+        return level, f"{kind} anterolisthesis {level}, {p.slip_percent:.0f}% (Meyerding {grade})"
+    if p.label == "vertebral_fracture":
+        level = LEVEL_NAMES[p.fracture_level]
+        oedema = ", marrow oedema" if p.edema > 0 else ""
+        return (
+            level,
+            f"{level} compression fracture, {p.height_loss_percent:.0f}% anterior height loss{oedema}",
+        )
+    if p.label == "disc_degeneration":
+        level = f"{LEVEL_NAMES[p.disc_level]}-{LEVEL_NAMES[p.disc_level + 1]}"
+        return (
+            level,
+            f"{level} disc degeneration, {p.disc_height_loss_percent:.0f}% height loss, {p.bulge_mm:.0f} mm bulge",
+        )
+    return "", "no finding"
+
+
+def caption(p: Patient) -> str:
+    """A few words for a contact-sheet cell."""
+    level, _ = finding(p)
+    return {
+        "scoliosis": f"Cobb {p.cobb_deg:.0f}\N{DEGREE SIGN}, apex {level}",
+        "spondylolisthesis": f"{level} slip {p.slip_percent:.0f}%",
+        "vertebral_fracture": f"{level} height loss {p.height_loss_percent:.0f}%",
+        "disc_degeneration": f"{level} disc -{p.disc_height_loss_percent:.0f}%",
+    }.get(p.label, "normal")
 
 
 @dataclass(frozen=True)
