@@ -207,14 +207,14 @@ def _read_files(df: pd.DataFrame, *, decode: bool, progress: bool, num_threads: 
 
 @dataclass(frozen=True)
 class _FileSummary:
-    """What the files of a manifest hold together: formats, sizes, duplicates, unreadable files."""
+    """What the files of a manifest hold together (fields named as in :class:`AuditReport`)."""
 
     duplicate_groups: tuple[tuple[str, ...], ...]
-    cross_class: tuple[tuple[str, ...], ...]
-    cross_patient: tuple[tuple[str, ...], ...]
+    cross_class_duplicates: tuple[tuple[str, ...], ...]
+    cross_patient_duplicates: tuple[tuple[str, ...], ...]
     unreadable: tuple[tuple[str, str], ...]
-    sizes: dict[str, int]
-    bits: dict[str, int]
+    image_sizes: dict[str, int]
+    bit_depths: dict[str, int]
     photometric: dict[str, int]
     formats: dict[str, int]
 
@@ -243,15 +243,15 @@ def _summarise_files(
     groups = sorted(tuple(rows) for rows in by_hash.values() if len(rows) > 1)
     return _FileSummary(
         duplicate_groups=tuple(tuple(sample_ids[r] for r in rows) for rows in groups),
-        cross_class=tuple(
+        cross_class_duplicates=tuple(
             tuple(sample_ids[r] for r in rows) for rows in groups if len({label_list[r] for r in rows}) > 1
         ),
-        cross_patient=tuple(
+        cross_patient_duplicates=tuple(
             tuple(sample_ids[r] for r in rows) for rows in groups if len({patient_list[r] for r in rows}) > 1
         ),
         unreadable=tuple(unreadable),
-        sizes=dict(sorted(sizes.items())),
-        bits=dict(sorted(bits.items())),
+        image_sizes=dict(sorted(sizes.items())),
+        bit_depths=dict(sorted(bits.items())),
         photometric=dict(sorted(photometric.items())),
         formats=dict(sorted(formats.items())),
     )
@@ -260,7 +260,11 @@ def _summarise_files(
 def _serious_problems(files: _FileSummary, small: dict[str, int], n_folds: int) -> list[str]:
     """Problems that make the reported numbers wrong; ``strict=True`` raises on the first."""
     problems: list[str] = []
-    unreadable, cross_patient, cross_class = files.unreadable, files.cross_patient, files.cross_class
+    unreadable, cross_patient, cross_class = (
+        files.unreadable,
+        files.cross_patient_duplicates,
+        files.cross_class_duplicates,
+    )
     if unreadable:
         problems.append(
             f"{len(unreadable)} file(s) cannot be read (first: {unreadable[0][0]}: {unreadable[0][1]}); "
@@ -284,14 +288,14 @@ def _serious_problems(files: _FileSummary, small: dict[str, int], n_folds: int) 
     return problems
 
 
-def _notes(
-    files: _FileSummary,
-    patient_from: str,
-    several: tuple[str, ...],
-    images_per_class: dict[str, int],
-    skipped: tuple[tuple[str, str], ...],
-) -> list[str]:
+def _notes(files: _FileSummary, table: dict[str, Any]) -> list[str]:
     """Warnings that do not make the numbers wrong but are worth a look."""
+    patient_from, several, skipped = (
+        table["patient_from"],
+        table["patients_in_several_classes"],
+        table["skipped"],
+    )
+    images_per_class = table["images_per_class"]
     notes: list[str] = []
     if patient_from in ("file", "unknown"):
         notes.append(
@@ -300,7 +304,9 @@ def _notes(
         )
     elif patient_from == "dicom+file":
         notes.append("some DICOM files lack a PatientID tag; each of those images counts as its own patient")
-    same = len(files.duplicate_groups) - len(set(files.cross_class) | set(files.cross_patient))
+    same = len(files.duplicate_groups) - len(
+        set(files.cross_class_duplicates) | set(files.cross_patient_duplicates)
+    )
     if same > 0:
         notes.append(
             f"{same} group(s) of identical files within one patient and class; they weigh those images double"
@@ -322,6 +328,30 @@ def _notes(
             f"{len(skipped)} row(s) or file(s) were skipped as bad when loading (first: {skipped[0][0]}: {skipped[0][1]})"
         )
     return notes
+
+
+def _table_counts(df: pd.DataFrame, labels: pd.Series, patients: pd.Series) -> dict[str, Any]:
+    """The :class:`AuditReport` fields taken from the table and its attrs alone (no file is read)."""
+    classes = tuple(sorted(labels.unique()))
+    counts = patients.value_counts().to_numpy()
+    labels_per_patient = df.groupby(patients)["label"].nunique()
+    return {
+        "n_images": len(df),
+        "n_patients": int(patients.nunique()),
+        "classes": classes,
+        "images_per_class": {c: int((labels == c).sum()) for c in classes},
+        "patients_per_class": {c: int(patients[labels == c].nunique()) for c in classes},
+        "images_per_modality": _count(df["modality"]),
+        "images_per_view": _count(df["view"]) if "view" in df.columns else {"": len(df)},
+        "images_per_source": _count(df["source"]) if "source" in df.columns else {},
+        "images_per_patient": _images_per_patient(counts),
+        "images_per_patient_histogram": _histogram(int(n) for n in counts),
+        "patients_in_several_classes": tuple(
+            sorted(str(p) for p in labels_per_patient[labels_per_patient > 1].index)
+        ),
+        "patient_from": str(df.attrs.get("patient_from", "unknown")),
+        "skipped": tuple((str(p), str(r)) for p, r in df.attrs.get("skipped", [])),
+    }
 
 
 def _images_per_patient(counts: np.ndarray) -> dict[str, float]:
@@ -384,49 +414,21 @@ def audit_manifest(
         raise ConfigError(f"n_folds={n_folds!r} must be an integer >= 2")
     labels = df["label"].astype(str)
     patients = df["patient_id"].astype(str)
-    classes = tuple(sorted(labels.unique()))
-    images_per_class = {c: int((labels == c).sum()) for c in classes}
-    patients_per_class = {c: int(patients[labels == c].nunique()) for c in classes}
-    labels_per_patient = df.groupby(patients)["label"].nunique()
-    several = tuple(sorted(str(p) for p in labels_per_patient[labels_per_patient > 1].index))
-    patient_from = str(df.attrs.get("patient_from", "unknown"))
-    skipped = tuple((str(p), str(r)) for p, r in df.attrs.get("skipped", []))
-    small = {c: n for c, n in patients_per_class.items() if n < n_folds}
-
+    table = _table_counts(df, labels, patients)
+    small = {c: n for c, n in table["patients_per_class"].items() if n < n_folds}
     infos = _read_files(df, decode=decode, progress=progress, num_threads=num_threads) if read_headers else []
     files = _summarise_files(df, infos, labels, patients)
     problems = _serious_problems(files, small, n_folds)
     if strict and problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise DataError(f"audit (strict): {problems[0]}{more}")
-    warnings = problems + _notes(files, patient_from, several, images_per_class, skipped)
-
-    counts = patients.value_counts().to_numpy()
+    notes = _notes(files, table)
     return AuditReport(
-        n_images=len(df),
-        n_patients=int(patients.nunique()),
-        classes=classes,
-        images_per_class=images_per_class,
-        patients_per_class=patients_per_class,
-        images_per_modality=_count(df["modality"]),
-        images_per_view=_count(df["view"]) if "view" in df.columns else {"": len(df)},
-        images_per_source=_count(df["source"]) if "source" in df.columns else {},
-        images_per_patient=_images_per_patient(counts),
-        images_per_patient_histogram=_histogram(int(n) for n in counts),
-        patients_in_several_classes=several,
-        duplicate_groups=files.duplicate_groups,
-        cross_class_duplicates=files.cross_class,
-        cross_patient_duplicates=files.cross_patient,
-        unreadable=files.unreadable,
-        image_sizes=files.sizes,
-        bit_depths=files.bits,
-        photometric=files.photometric,
-        formats=files.formats,
+        **table,
+        **asdict(files),
         small_classes=small,
         n_folds=n_folds,
-        patient_from=patient_from,
-        skipped=skipped,
         files_read=read_headers,
         fingerprint=fingerprint(df),
-        warnings=tuple(warnings),
+        warnings=tuple(problems + notes),
     )
