@@ -156,17 +156,31 @@ def validate_manifest(df: pd.DataFrame, *, where: str) -> pd.DataFrame:
         out["source"] = where
     for column in ("view", "source"):
         out[column] = out[column].fillna("").astype(str).str.strip()
+    _check_filled(out, where)
+    _check_unique_ids(out, where)
+    _check_modalities(out, where)
+    _check_absolute_paths(out, where)
+    extra = [column for column in out.columns if column not in MANIFEST_COLUMNS]
+    return out[list(MANIFEST_COLUMNS) + extra]
 
+
+def _first_row(mask: pd.Series) -> int:
+    return int(mask.to_numpy().nonzero()[0][0])
+
+
+def _check_filled(out: pd.DataFrame, where: str) -> None:
+    """Required text columns are non-blank; they are stripped in place."""
     for column in ("sample_id", "label", "patient_id", "path", "modality"):
         blank = _is_blank(out[column])
         if blank.any():
-            row = int(blank.to_numpy().nonzero()[0][0])
             raise DataError(
-                f"{where}: row {row} has an empty {column!r} "
+                f"{where}: row {_first_row(blank)} has an empty {column!r} "
                 f"({int(blank.sum())} row(s) in all); fill it in or drop the row"
             )
         out[column] = out[column].astype(str).str.strip()
 
+
+def _check_unique_ids(out: pd.DataFrame, where: str) -> None:
     duplicated = out["sample_id"].duplicated(keep=False)
     if duplicated.any():
         repeated = out.loc[duplicated, "sample_id"].unique()
@@ -176,25 +190,27 @@ def validate_manifest(df: pd.DataFrame, *, where: str) -> pd.DataFrame:
             f"({len(repeated)} repeated id(s) in all); sample ids must be unique"
         )
 
+
+def _check_modalities(out: pd.DataFrame, where: str) -> None:
+    """Modalities are known spellings; they are normalised in place."""
     modality = out["modality"].map(_normalise_modality)
     bad = modality.isna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
+        row = _first_row(bad)
         raise DataError(
             f"{where}: row {row} has modality {out.at[row, 'modality']!r}; use one of {', '.join(MODALITIES)}"
         )
     out["modality"] = modality.astype(str)
 
+
+def _check_absolute_paths(out: pd.DataFrame, where: str) -> None:
     relative = ~out["path"].map(os.path.isabs)
     if relative.any():
-        row = int(relative.to_numpy().nonzero()[0][0])
+        row = _first_row(relative)
         raise DataError(
             f"{where}: row {row} has a relative path {out.at[row, 'path']!r}; "
             "manifest paths must be absolute (read_manifest_csv resolves them against the CSV's folder)"
         )
-
-    extra = [column for column in out.columns if column not in MANIFEST_COLUMNS]
-    return out[list(MANIFEST_COLUMNS) + extra]
 
 
 def _squash(name: str) -> str:
@@ -286,6 +302,21 @@ def read_manifest_csv(
         raise ConfigError(
             f"modality={modality!r} is not a known modality; use one of {', '.join(MODALITIES)}"
         )
+    raw = _read_raw_csv(csv_path)
+    names = _resolve_columns(raw, columns, csv_path)
+    df = _manifest_frame(raw, names, csv_path, modality)
+    patient_from = "column" if names["patient_id"] else "file"
+    df, skipped = _drop_bad_rows(
+        df, names, csv_path, classes=classes, check_files=check_files, skip_bad=skip_bad
+    )
+    if skipped and len(df) == 0:
+        raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
+    df.attrs["patient_from"] = patient_from
+    df.attrs["skipped"] = skipped
+    return validate_manifest(df, where=str(csv_path))
+
+
+def _read_raw_csv(csv_path: Path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
@@ -294,8 +325,14 @@ def read_manifest_csv(
             f"{csv_path}: cannot be read as CSV ({reason}); save it as UTF-8 comma-separated text"
         ) from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
+
+
+def _resolve_columns(raw: pd.DataFrame, columns: ColumnMap, csv_path: Path) -> dict[str, str | None]:
+    """The CSV column of each manifest field; ``None`` for an optional field the CSV does not have."""
     available = list(raw.columns)
     defaults = ColumnMap()
+    taken = {getattr(columns, f.name) for f in dataclasses.fields(columns)}
 
     def column(field: str, *, required: bool) -> str | None:
         name = getattr(columns, field)
@@ -303,31 +340,38 @@ def read_manifest_csv(
             return name
         explicit = name != getattr(defaults, field)
         # A close spelling of an optional column is almost always a typo, not an absent field.
-        taken = {getattr(columns, f.name) for f in dataclasses.fields(columns)}
         close = _suggest(name, [a for a in available if a not in taken], cutoff=0.85)
         if required or explicit or close is not None:
             raise _missing_column_error(csv_path, field, name, available)
         return None
 
-    path_col = column("path", required=True)
-    label_col = column("label", required=True)
-    patient_col = column("patient_id", required=False)
-    modality_col = column("modality", required=False)
-    view_col = column("view", required=False)
-    sample_col = column("sample_id", required=False)
-    assert path_col is not None and label_col is not None
+    return {
+        "path": column("path", required=True),
+        "label": column("label", required=True),
+        "patient_id": column("patient_id", required=False),
+        "modality": column("modality", required=False),
+        "view": column("view", required=False),
+        "sample_id": column("sample_id", required=False),
+    }
 
-    mapped = {path_col, label_col, patient_col, modality_col, view_col, sample_col} - {None}
+
+def _manifest_frame(
+    raw: pd.DataFrame, names: dict[str, str | None], csv_path: Path, modality: str
+) -> pd.DataFrame:
+    """The manifest columns taken from the CSV (paths as written), then its extra columns."""
+    path_col, label_col = str(names["path"]), str(names["label"])
+    patient_col, modality_col, view_col, sample_col = (
+        names["patient_id"],
+        names["modality"],
+        names["view"],
+        names["sample_id"],
+    )
+    mapped = set(names.values()) - {None}
     df = pd.DataFrame(index=raw.index)
     df["path"] = raw[path_col].str.strip()
     df["label"] = raw[label_col].str.strip()
     df["sample_id"] = raw[sample_col].str.strip() if sample_col else df["path"].map(_derived_sample_id)
-    if patient_col:
-        df["patient_id"] = raw[patient_col].str.strip()
-        patient_from = "column"
-    else:
-        df["patient_id"] = df["sample_id"]
-        patient_from = "file"
+    df["patient_id"] = raw[patient_col].str.strip() if patient_col else df["sample_id"]
     df["modality"] = raw[modality_col].str.strip() if modality_col else modality
     df["view"] = raw[view_col].str.strip() if view_col else ""
     if "source" not in raw.columns or "source" in mapped:
@@ -335,7 +379,20 @@ def read_manifest_csv(
     for extra in raw.columns:
         if extra not in mapped and extra not in df.columns:
             df[extra] = raw[extra]
+    return df
 
+
+def _drop_bad_rows(
+    df: pd.DataFrame,
+    names: dict[str, str | None],
+    csv_path: Path,
+    *,
+    classes: Sequence[str] | None,
+    check_files: bool,
+    skip_bad: bool,
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Resolve paths against the CSV's folder and drop (or raise on) rows that cannot be used."""
+    path_col, label_col, patient_col = names["path"], names["label"], names["patient_id"]
     folder = csv_path.resolve().parent
     skipped: list[tuple[str, str]] = []
     keep = pd.Series(True, index=df.index)
@@ -372,13 +429,7 @@ def read_manifest_csv(
         elif check_files and not os.path.isfile(resolved_str):
             bad_row(index, resolved_str, f"image file {resolved_str} does not exist", "fix the path")
     df["path"] = absolute
-
-    df = df[keep]
-    if skipped and len(df) == 0:
-        raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
-    df.attrs["patient_from"] = patient_from
-    df.attrs["skipped"] = skipped
-    return validate_manifest(df, where=str(csv_path))
+    return df[keep], skipped
 
 
 def fingerprint(df: pd.DataFrame) -> str:
