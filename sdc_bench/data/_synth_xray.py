@@ -11,25 +11,18 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from sdc_bench.data._synth_anatomy import (
-    N_LEVELS,
-    SACRUM,
-    THORACIC,
-    ImageSpec,
-    Layout,
-    Patient,
-    SpineFrame,
+from sdc_bench.data._synth_anatomy import N_LEVELS, SACRUM, THORACIC, ImageSpec, Patient
+from sdc_bench.data._synth_draw import (
     box_sdf,
     display_window,
     ellipse_radius,
     fill,
-    gather,
-    level_lookup,
     per_image,
     shell,
     smooth_field,
-    spine_frame,
 )
+from sdc_bench.data._synth_frame import SpineFrame, gather, level_lookup, spine_frame
+from sdc_bench.data._synth_layout import Layout
 from sdc_bench.data.synth_sites import SiteProfile
 
 __all__ = ["render_xray"]

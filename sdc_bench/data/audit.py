@@ -11,8 +11,6 @@ ids) are warnings; ``strict=True`` turns the serious ones into a
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import io
 import json
 import os
 import tempfile
@@ -25,152 +23,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from tqdm.auto import tqdm
 
-from sdc_bench.core.errors import ConfigError, DataError, SdcBenchError
-from sdc_bench.data.decode import is_dicom, read_image
+from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.data.file_info import FileInfo, inspect_file
 from sdc_bench.data.manifest import fingerprint
 
-__all__ = ["AuditReport", "FileInfo", "audit_manifest", "inspect_file"]
+__all__ = ["AuditReport", "audit_manifest"]
 
-_PIL_BITS = {
-    "1": 1,
-    "L": 8,
-    "LA": 8,
-    "P": 8,
-    "PA": 8,
-    "RGB": 8,
-    "RGBA": 8,
-    "CMYK": 8,
-    "YCbCr": 8,
-    "I": 32,
-    "F": 32,
-}
 _IMBALANCE_RATIO = 10.0
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """What the audit learns from one file without decoding its pixels.
-
-    Attributes
-    ----------
-    content_hash : str
-        BLAKE2b hash of the file's bytes (empty when unreadable).
-    format : str
-        ``PNG``, ``JPEG``, ``TIFF``, ``BMP``, ``DICOM``, ``NIfTI``, ... (empty when unknown).
-    size : str
-        ``"<rows>x<columns>"`` (``x<frames>`` or ``x<slices>`` appended for stacks).
-    bit_depth : int
-        Bits per stored sample (0 when unknown).
-    photometric : str
-        Pillow mode, DICOM PhotometricInterpretation, or ``nifti``.
-    error : str
-        Why the file cannot be read; empty when it can.
-    """
-
-    content_hash: str = ""
-    format: str = ""
-    size: str = ""
-    bit_depth: int = 0
-    photometric: str = ""
-    error: str = ""
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
-def _dicom_info(data: bytes) -> FileInfo:
-    import pydicom
-
-    dataset = pydicom.dcmread(io.BytesIO(data), force=True)
-    if not any(tag in dataset for tag in ("PixelData", "FloatPixelData", "DoubleFloatPixelData")):
-        raise ValueError("DICOM file has no pixel data")
-    rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
-    frames = int(dataset.get("NumberOfFrames", 1) or 1)
-    syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
-    if "PixelData" in dataset and syntax is not None and not syntax.is_compressed:
-        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-        bits = int(dataset.get("BitsAllocated", 8) or 8)
-        expected = (rows * columns * frames * samples * bits + 7) // 8
-        if len(dataset.PixelData) < expected:
-            raise ValueError(f"truncated DICOM pixel data ({len(dataset.PixelData)} of {expected} bytes)")
-    size = f"{rows}x{columns}" + (f"x{frames}" if frames > 1 else "")
-    return FileInfo(
-        format="DICOM",
-        size=size,
-        bit_depth=int(dataset.get("BitsStored", dataset.get("BitsAllocated", 0)) or 0),
-        photometric=str(dataset.get("PhotometricInterpretation", "") or ""),
-    )
-
-
-def _nifti_info(path: Path) -> FileInfo:
-    import nibabel as nib
-
-    image: Any = nib.load(path)
-    shape = tuple(int(n) for n in image.shape)
-    return FileInfo(
-        format="NIfTI",
-        size="x".join(map(str, shape)),
-        bit_depth=int(image.header.get_data_dtype().itemsize * 8),
-        photometric="nifti",
-    )
-
-
-def _pil_info(data: bytes) -> FileInfo:
-    with Image.open(io.BytesIO(data)) as image:
-        mode, (width, height), kind = image.mode, image.size, str(image.format or "")
-        # verify() walks the chunks (CRCs for PNG) without decoding, so truncation shows up.
-        image.verify()
-    if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
-        raise ValueError("truncated JPEG (no end-of-image marker)")
-    bits = 16 if mode.startswith("I;16") else _PIL_BITS.get(mode, 8)
-    return FileInfo(format=kind, size=f"{height}x{width}", bit_depth=bits, photometric=mode)
-
-
-def inspect_file(path: str | Path, *, decode: bool = False) -> FileInfo:
-    """Hash a file and read its header; report instead of raising when it is unreadable.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The image file.
-    decode : bool
-        Also decode the pixels with :func:`~sdc_bench.data.decode.read_image`,
-        which finds damage a header check misses (e.g. a truncated JPEG body).
-
-    Returns
-    -------
-    FileInfo
-        With ``error`` set when the file is missing or unreadable.
-    """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        reason = "file does not exist" if isinstance(error, FileNotFoundError) else _first_line(error)
-        return FileInfo(error=reason)
-    content_hash = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if not data:
-        return FileInfo(content_hash=content_hash, error="file is empty")
-    try:
-        name = str(path).lower()
-        if name.endswith((".nii", ".nii.gz")):
-            info = _nifti_info(path)
-        elif is_dicom(path):
-            info = _dicom_info(data)
-        else:
-            info = _pil_info(data)
-        if decode:
-            read_image(path)
-    except SdcBenchError as error:
-        return FileInfo(content_hash=content_hash, error=str(error).split(": ", 1)[-1])
-    except Exception as error:  # the audit reports any failure to read, it does not stop on it
-        return FileInfo(content_hash=content_hash, error=f"unreadable ({_first_line(error)})")
-    return FileInfo(content_hash, info.format, info.size, info.bit_depth, info.photometric, "")
 
 
 @dataclass(frozen=True)
@@ -337,6 +198,171 @@ def _sample_list(groups: Iterable[Iterable[str]], limit: int = 3) -> str:
     return "; ".join(shown)
 
 
+def _read_files(df: pd.DataFrame, *, decode: bool, progress: bool, num_threads: int) -> list[FileInfo]:
+    paths = [str(p) for p in df["path"]]
+    with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
+        results = pool.map(lambda p: inspect_file(p, decode=decode), paths)
+        return list(tqdm(results, total=len(paths), desc="auditing files", unit="file", disable=not progress))
+
+
+@dataclass(frozen=True)
+class _FileSummary:
+    """What the files of a manifest hold together (fields named as in :class:`AuditReport`)."""
+
+    duplicate_groups: tuple[tuple[str, ...], ...]
+    cross_class_duplicates: tuple[tuple[str, ...], ...]
+    cross_patient_duplicates: tuple[tuple[str, ...], ...]
+    unreadable: tuple[tuple[str, str], ...]
+    image_sizes: dict[str, int]
+    bit_depths: dict[str, int]
+    photometric: dict[str, int]
+    formats: dict[str, int]
+
+
+def _summarise_files(
+    df: pd.DataFrame, infos: list[FileInfo], labels: pd.Series, patients: pd.Series
+) -> _FileSummary:
+    sample_ids = df["sample_id"].astype(str).tolist()
+    by_hash: dict[str, list[int]] = defaultdict(list)
+    unreadable: list[tuple[str, str]] = []
+    sizes: Counter[str] = Counter()
+    bits: Counter[str] = Counter()
+    photometric: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
+    for row, info in enumerate(infos):
+        if info.content_hash:
+            by_hash[info.content_hash].append(row)
+        if info.error:
+            unreadable.append((str(df["path"].iat[row]), info.error))
+            continue
+        sizes[info.size] += 1
+        bits[str(info.bit_depth)] += 1
+        photometric[info.photometric] += 1
+        formats[info.format] += 1
+    label_list, patient_list = labels.tolist(), patients.tolist()
+    groups = sorted(tuple(rows) for rows in by_hash.values() if len(rows) > 1)
+    return _FileSummary(
+        duplicate_groups=tuple(tuple(sample_ids[r] for r in rows) for rows in groups),
+        cross_class_duplicates=tuple(
+            tuple(sample_ids[r] for r in rows) for rows in groups if len({label_list[r] for r in rows}) > 1
+        ),
+        cross_patient_duplicates=tuple(
+            tuple(sample_ids[r] for r in rows) for rows in groups if len({patient_list[r] for r in rows}) > 1
+        ),
+        unreadable=tuple(unreadable),
+        image_sizes=dict(sorted(sizes.items())),
+        bit_depths=dict(sorted(bits.items())),
+        photometric=dict(sorted(photometric.items())),
+        formats=dict(sorted(formats.items())),
+    )
+
+
+def _serious_problems(files: _FileSummary, small: dict[str, int], n_folds: int) -> list[str]:
+    """Problems that make the reported numbers wrong; ``strict=True`` raises on the first."""
+    problems: list[str] = []
+    unreadable, cross_patient, cross_class = (
+        files.unreadable,
+        files.cross_patient_duplicates,
+        files.cross_class_duplicates,
+    )
+    if unreadable:
+        problems.append(
+            f"{len(unreadable)} file(s) cannot be read (first: {unreadable[0][0]}: {unreadable[0][1]}); "
+            "remove them or load the source with skip_bad=True"
+        )
+    for name, count in sorted(small.items()):
+        problems.append(
+            f"class {name!r} has {count} patient(s), fewer than n_folds={n_folds}: some outer folds "
+            "will test no patient of it; add data, merge classes or lower n_folds"
+        )
+    if cross_patient:
+        problems.append(
+            f"{len(cross_patient)} identical file group(s) belong to different patients, so an image can sit in "
+            f"training and test at once: {_sample_list(cross_patient)}; remove the copies or fix the patient ids"
+        )
+    if cross_class:
+        problems.append(
+            f"{len(cross_class)} identical file group(s) carry different labels: {_sample_list(cross_class)}; "
+            "fix the labels or remove the copies"
+        )
+    return problems
+
+
+def _notes(files: _FileSummary, table: dict[str, Any]) -> list[str]:
+    """Warnings that do not make the numbers wrong but are worth a look."""
+    patient_from, several, skipped = (
+        table["patient_from"],
+        table["patients_in_several_classes"],
+        table["skipped"],
+    )
+    images_per_class = table["images_per_class"]
+    notes: list[str] = []
+    if patient_from in ("file", "unknown"):
+        notes.append(
+            "no patient ids: each image counts as its own patient, so one patient's images can land in "
+            "training and test; give a patient column or a patient_regex"
+        )
+    elif patient_from == "dicom+file":
+        notes.append("some DICOM files lack a PatientID tag; each of those images counts as its own patient")
+    same = len(files.duplicate_groups) - len(
+        set(files.cross_class_duplicates) | set(files.cross_patient_duplicates)
+    )
+    if same > 0:
+        notes.append(
+            f"{same} group(s) of identical files within one patient and class; they weigh those images double"
+        )
+    if several:
+        notes.append(
+            f"{len(several)} patient(s) have images with different labels (e.g. {several[0]!r}); "
+            "folds keep each patient in one fold, stratification is approximate"
+        )
+    if images_per_class and min(images_per_class.values()) * _IMBALANCE_RATIO < max(
+        images_per_class.values()
+    ):
+        notes.append(
+            f"classes are imbalanced more than {_IMBALANCE_RATIO:g}:1 ({images_per_class}); "
+            "report balanced metrics and consider an imbalance strategy"
+        )
+    if skipped:
+        notes.append(
+            f"{len(skipped)} row(s) or file(s) were skipped as bad when loading (first: {skipped[0][0]}: {skipped[0][1]})"
+        )
+    return notes
+
+
+def _table_counts(df: pd.DataFrame, labels: pd.Series, patients: pd.Series) -> dict[str, Any]:
+    """The :class:`AuditReport` fields taken from the table and its attrs alone (no file is read)."""
+    classes = tuple(sorted(labels.unique()))
+    counts = patients.value_counts().to_numpy()
+    labels_per_patient = df.groupby(patients)["label"].nunique()
+    return {
+        "n_images": len(df),
+        "n_patients": int(patients.nunique()),
+        "classes": classes,
+        "images_per_class": {c: int((labels == c).sum()) for c in classes},
+        "patients_per_class": {c: int(patients[labels == c].nunique()) for c in classes},
+        "images_per_modality": _count(df["modality"]),
+        "images_per_view": _count(df["view"]) if "view" in df.columns else {"": len(df)},
+        "images_per_source": _count(df["source"]) if "source" in df.columns else {},
+        "images_per_patient": _images_per_patient(counts),
+        "images_per_patient_histogram": _histogram(int(n) for n in counts),
+        "patients_in_several_classes": tuple(
+            sorted(str(p) for p in labels_per_patient[labels_per_patient > 1].index)
+        ),
+        "patient_from": str(df.attrs.get("patient_from", "unknown")),
+        "skipped": tuple((str(p), str(r)) for p, r in df.attrs.get("skipped", [])),
+    }
+
+
+def _images_per_patient(counts: np.ndarray) -> dict[str, float]:
+    return {
+        "min": float(counts.min()) if counts.size else 0.0,
+        "median": float(np.median(counts)) if counts.size else 0.0,
+        "mean": float(counts.mean()) if counts.size else 0.0,
+        "max": float(counts.max()) if counts.size else 0.0,
+    }
+
+
 def audit_manifest(
     df: pd.DataFrame,
     *,
@@ -388,147 +414,21 @@ def audit_manifest(
         raise ConfigError(f"n_folds={n_folds!r} must be an integer >= 2")
     labels = df["label"].astype(str)
     patients = df["patient_id"].astype(str)
-    classes = tuple(sorted(labels.unique()))
-    images_per_class = {c: int((labels == c).sum()) for c in classes}
-    patients_per_class = {c: int(patients[labels == c].nunique()) for c in classes}
-    per_patient = patients.value_counts()
-    labels_per_patient = df.groupby(patients)["label"].nunique()
-    several = tuple(sorted(str(p) for p in labels_per_patient[labels_per_patient > 1].index))
-    patient_from = str(df.attrs.get("patient_from", "unknown"))
-    skipped = tuple((str(p), str(r)) for p, r in df.attrs.get("skipped", []))
-    small = {c: n for c, n in patients_per_class.items() if n < n_folds}
-
-    infos: list[FileInfo] = []
-    if read_headers:
-        paths = [str(p) for p in df["path"]]
-        with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
-            results = pool.map(lambda p: inspect_file(p, decode=decode), paths)
-            infos = list(
-                tqdm(results, total=len(paths), desc="auditing files", unit="file", disable=not progress)
-            )
-
-    sample_ids = df["sample_id"].astype(str).tolist()
-    by_hash: dict[str, list[int]] = defaultdict(list)
-    unreadable: list[tuple[str, str]] = []
-    sizes: Counter[str] = Counter()
-    bits: Counter[str] = Counter()
-    photometric: Counter[str] = Counter()
-    formats: Counter[str] = Counter()
-    for row, info in enumerate(infos):
-        if info.content_hash:
-            by_hash[info.content_hash].append(row)
-        if info.error:
-            unreadable.append((str(df["path"].iat[row]), info.error))
-            continue
-        sizes[info.size] += 1
-        bits[str(info.bit_depth)] += 1
-        photometric[info.photometric] += 1
-        formats[info.format] += 1
-    label_list, patient_list = labels.tolist(), patients.tolist()
-    groups = sorted(tuple(rows) for rows in by_hash.values() if len(rows) > 1)
-    duplicate_groups = tuple(tuple(sample_ids[r] for r in rows) for rows in groups)
-    cross_class = tuple(
-        tuple(sample_ids[r] for r in rows) for rows in groups if len({label_list[r] for r in rows}) > 1
-    )
-    cross_patient = tuple(
-        tuple(sample_ids[r] for r in rows) for rows in groups if len({patient_list[r] for r in rows}) > 1
-    )
-
-    warnings: list[str] = []
-    problems: list[str] = []
-    if unreadable:
-        line = (
-            f"{len(unreadable)} file(s) cannot be read (first: {unreadable[0][0]}: {unreadable[0][1]}); "
-            "remove them or load the source with skip_bad=True"
-        )
-        warnings.append(line)
-        problems.append(line)
-    for name, count in sorted(small.items()):
-        line = (
-            f"class {name!r} has {count} patient(s), fewer than n_folds={n_folds}: some outer folds "
-            "will test no patient of it; add data, merge classes or lower n_folds"
-        )
-        warnings.append(line)
-        problems.append(line)
-    if cross_patient:
-        line = (
-            f"{len(cross_patient)} identical file group(s) belong to different patients, so an image can sit in "
-            f"training and test at once: {_sample_list(cross_patient)}; remove the copies or fix the patient ids"
-        )
-        warnings.append(line)
-        problems.append(line)
-    if cross_class:
-        line = (
-            f"{len(cross_class)} identical file group(s) carry different labels: {_sample_list(cross_class)}; "
-            "fix the labels or remove the copies"
-        )
-        warnings.append(line)
-        problems.append(line)
-    if patient_from in ("file", "unknown"):
-        warnings.append(
-            "no patient ids: each image counts as its own patient, so one patient's images can land in "
-            "training and test; give a patient column or a patient_regex"
-        )
-    elif patient_from == "dicom+file":
-        warnings.append(
-            "some DICOM files lack a PatientID tag; each of those images counts as its own patient"
-        )
-    same = len(duplicate_groups) - len(set(cross_class) | set(cross_patient))
-    if same > 0:
-        warnings.append(
-            f"{same} group(s) of identical files within one patient and class; they weigh those images double"
-        )
-    if several:
-        warnings.append(
-            f"{len(several)} patient(s) have images with different labels (e.g. {several[0]!r}); "
-            "folds keep each patient in one fold, stratification is approximate"
-        )
-    if images_per_class and min(images_per_class.values()) * _IMBALANCE_RATIO < max(
-        images_per_class.values()
-    ):
-        warnings.append(
-            f"classes are imbalanced more than {_IMBALANCE_RATIO:g}:1 ({images_per_class}); "
-            "report balanced metrics and consider an imbalance strategy"
-        )
-    if skipped:
-        warnings.append(
-            f"{len(skipped)} row(s) or file(s) were skipped as bad when loading (first: {skipped[0][0]}: {skipped[0][1]})"
-        )
+    table = _table_counts(df, labels, patients)
+    small = {c: n for c, n in table["patients_per_class"].items() if n < n_folds}
+    infos = _read_files(df, decode=decode, progress=progress, num_threads=num_threads) if read_headers else []
+    files = _summarise_files(df, infos, labels, patients)
+    problems = _serious_problems(files, small, n_folds)
     if strict and problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise DataError(f"audit (strict): {problems[0]}{more}")
-
-    counts = per_patient.to_numpy()
+    notes = _notes(files, table)
     return AuditReport(
-        n_images=len(df),
-        n_patients=int(patients.nunique()),
-        classes=classes,
-        images_per_class=images_per_class,
-        patients_per_class=patients_per_class,
-        images_per_modality=_count(df["modality"]),
-        images_per_view=_count(df["view"]) if "view" in df.columns else {"": len(df)},
-        images_per_source=_count(df["source"]) if "source" in df.columns else {},
-        images_per_patient={
-            "min": float(counts.min()) if counts.size else 0.0,
-            "median": float(np.median(counts)) if counts.size else 0.0,
-            "mean": float(counts.mean()) if counts.size else 0.0,
-            "max": float(counts.max()) if counts.size else 0.0,
-        },
-        images_per_patient_histogram=_histogram(int(n) for n in counts),
-        patients_in_several_classes=several,
-        duplicate_groups=duplicate_groups,
-        cross_class_duplicates=cross_class,
-        cross_patient_duplicates=cross_patient,
-        unreadable=tuple(unreadable),
-        image_sizes=dict(sorted(sizes.items())),
-        bit_depths=dict(sorted(bits.items())),
-        photometric=dict(sorted(photometric.items())),
-        formats=dict(sorted(formats.items())),
+        **table,
+        **asdict(files),
         small_classes=small,
         n_folds=n_folds,
-        patient_from=patient_from,
-        skipped=skipped,
         files_read=read_headers,
         fingerprint=fingerprint(df),
-        warnings=tuple(warnings),
+        warnings=tuple(problems + notes),
     )

@@ -319,7 +319,21 @@ def build_cache(
             f"{cache_dir}: cannot create the cache folder ({error.strerror}); pass another cache_dir"
         ) from None
     _remove_stale_temps(cache_dir, key)
+    return _decode_into_cache(
+        manifest, preprocess, cache_dir, key, progress=progress, num_workers=num_workers
+    )
 
+
+def _decode_into_cache(
+    manifest: pd.DataFrame,
+    preprocess: Preprocess,
+    cache_dir: Path,
+    key: str,
+    *,
+    progress: bool,
+    num_workers: int,
+) -> TensorCache:
+    """Decode every image into a temporary memmap, then commit it as the cache ``key``."""
     sample_ids = [str(s) for s in manifest["sample_id"]]
     paths = [str(p) for p in manifest["path"]]
     shape = (len(paths), preprocess.size, preprocess.size)

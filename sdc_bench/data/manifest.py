@@ -14,13 +14,14 @@ import difflib
 import hashlib
 import os
 import re
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.data.columns import ColumnMap
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -52,41 +53,6 @@ _MODALITY_ALIASES = {
     "mri": "mri",
     "mr": "mri",
 }
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """Names of the CSV columns that hold each manifest field.
-
-    Parameters
-    ----------
-    path : str
-        Column with the image path (absolute, or relative to the CSV's folder).
-    label : str
-        Column with the class name.
-    patient_id : str
-        Column with the patient identifier. When the column is absent each image
-        counts as its own patient (and the audit says so).
-    modality : str
-        Column with ``xray`` or ``mri``; when absent every row gets the default modality.
-    view : str
-        Column with the view (e.g. ``AP``, ``lateral``, ``T2-sag``); optional.
-    sample_id : str
-        Column with a unique, stable image identifier; when absent it is derived
-        from the path relative to the CSV's folder.
-
-    Examples
-    --------
-    >>> ColumnMap(path="filename", label="diagnosis", patient_id="subject")
-    ColumnMap(path='filename', label='diagnosis', patient_id='subject', modality='modality', view='view', sample_id='sample_id')
-    """
-
-    path: str = "path"
-    label: str = "label"
-    patient_id: str = "patient_id"
-    modality: str = "modality"
-    view: str = "view"
-    sample_id: str = "sample_id"
 
 
 def _csv_line(index: int) -> int:
@@ -156,17 +122,31 @@ def validate_manifest(df: pd.DataFrame, *, where: str) -> pd.DataFrame:
         out["source"] = where
     for column in ("view", "source"):
         out[column] = out[column].fillna("").astype(str).str.strip()
+    _check_filled(out, where)
+    _check_unique_ids(out, where)
+    _check_modalities(out, where)
+    _check_absolute_paths(out, where)
+    extra = [column for column in out.columns if column not in MANIFEST_COLUMNS]
+    return out[list(MANIFEST_COLUMNS) + extra]
 
+
+def _first_row(mask: pd.Series) -> int:
+    return int(mask.to_numpy().nonzero()[0][0])
+
+
+def _check_filled(out: pd.DataFrame, where: str) -> None:
+    """Required text columns are non-blank; they are stripped in place."""
     for column in ("sample_id", "label", "patient_id", "path", "modality"):
         blank = _is_blank(out[column])
         if blank.any():
-            row = int(blank.to_numpy().nonzero()[0][0])
             raise DataError(
-                f"{where}: row {row} has an empty {column!r} "
+                f"{where}: row {_first_row(blank)} has an empty {column!r} "
                 f"({int(blank.sum())} row(s) in all); fill it in or drop the row"
             )
         out[column] = out[column].astype(str).str.strip()
 
+
+def _check_unique_ids(out: pd.DataFrame, where: str) -> None:
     duplicated = out["sample_id"].duplicated(keep=False)
     if duplicated.any():
         repeated = out.loc[duplicated, "sample_id"].unique()
@@ -176,25 +156,27 @@ def validate_manifest(df: pd.DataFrame, *, where: str) -> pd.DataFrame:
             f"({len(repeated)} repeated id(s) in all); sample ids must be unique"
         )
 
+
+def _check_modalities(out: pd.DataFrame, where: str) -> None:
+    """Modalities are known spellings; they are normalised in place."""
     modality = out["modality"].map(_normalise_modality)
     bad = modality.isna()
     if bad.any():
-        row = int(bad.to_numpy().nonzero()[0][0])
+        row = _first_row(bad)
         raise DataError(
             f"{where}: row {row} has modality {out.at[row, 'modality']!r}; use one of {', '.join(MODALITIES)}"
         )
     out["modality"] = modality.astype(str)
 
+
+def _check_absolute_paths(out: pd.DataFrame, where: str) -> None:
     relative = ~out["path"].map(os.path.isabs)
     if relative.any():
-        row = int(relative.to_numpy().nonzero()[0][0])
+        row = _first_row(relative)
         raise DataError(
             f"{where}: row {row} has a relative path {out.at[row, 'path']!r}; "
             "manifest paths must be absolute (read_manifest_csv resolves them against the CSV's folder)"
         )
-
-    extra = [column for column in out.columns if column not in MANIFEST_COLUMNS]
-    return out[list(MANIFEST_COLUMNS) + extra]
 
 
 def _squash(name: str) -> str:
@@ -228,7 +210,7 @@ def _derived_sample_id(path_value: str) -> str:
 def read_manifest_csv(
     path: str | Path,
     *,
-    columns: ColumnMap = ColumnMap(),
+    columns: ColumnMap = ColumnMap(),  # noqa: B008 - a frozen dataclass is a safe default
     classes: Sequence[str] | None = None,
     check_files: bool = True,
     skip_bad: bool = False,
@@ -286,6 +268,21 @@ def read_manifest_csv(
         raise ConfigError(
             f"modality={modality!r} is not a known modality; use one of {', '.join(MODALITIES)}"
         )
+    raw = _read_raw_csv(csv_path)
+    names = _resolve_columns(raw, columns, csv_path)
+    df = _manifest_frame(raw, names, csv_path, modality)
+    patient_from = "column" if names["patient_id"] else "file"
+    df, skipped = _drop_bad_rows(
+        df, names, csv_path, classes=classes, check_files=check_files, skip_bad=skip_bad
+    )
+    if skipped and len(df) == 0:
+        raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
+    df.attrs["patient_from"] = patient_from
+    df.attrs["skipped"] = skipped
+    return validate_manifest(df, where=str(csv_path))
+
+
+def _read_raw_csv(csv_path: Path) -> pd.DataFrame:
     try:
         raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
@@ -294,8 +291,14 @@ def read_manifest_csv(
             f"{csv_path}: cannot be read as CSV ({reason}); save it as UTF-8 comma-separated text"
         ) from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    return raw
+
+
+def _resolve_columns(raw: pd.DataFrame, columns: ColumnMap, csv_path: Path) -> dict[str, str | None]:
+    """The CSV column of each manifest field; ``None`` for an optional field the CSV does not have."""
     available = list(raw.columns)
     defaults = ColumnMap()
+    taken = {getattr(columns, f.name) for f in dataclasses.fields(columns)}
 
     def column(field: str, *, required: bool) -> str | None:
         name = getattr(columns, field)
@@ -303,31 +306,38 @@ def read_manifest_csv(
             return name
         explicit = name != getattr(defaults, field)
         # A close spelling of an optional column is almost always a typo, not an absent field.
-        taken = {getattr(columns, f.name) for f in dataclasses.fields(columns)}
         close = _suggest(name, [a for a in available if a not in taken], cutoff=0.85)
         if required or explicit or close is not None:
             raise _missing_column_error(csv_path, field, name, available)
         return None
 
-    path_col = column("path", required=True)
-    label_col = column("label", required=True)
-    patient_col = column("patient_id", required=False)
-    modality_col = column("modality", required=False)
-    view_col = column("view", required=False)
-    sample_col = column("sample_id", required=False)
-    assert path_col is not None and label_col is not None
+    return {
+        "path": column("path", required=True),
+        "label": column("label", required=True),
+        "patient_id": column("patient_id", required=False),
+        "modality": column("modality", required=False),
+        "view": column("view", required=False),
+        "sample_id": column("sample_id", required=False),
+    }
 
-    mapped = {path_col, label_col, patient_col, modality_col, view_col, sample_col} - {None}
+
+def _manifest_frame(
+    raw: pd.DataFrame, names: dict[str, str | None], csv_path: Path, modality: str
+) -> pd.DataFrame:
+    """The manifest columns taken from the CSV (paths as written), then its extra columns."""
+    path_col, label_col = str(names["path"]), str(names["label"])
+    patient_col, modality_col, view_col, sample_col = (
+        names["patient_id"],
+        names["modality"],
+        names["view"],
+        names["sample_id"],
+    )
+    mapped = set(names.values()) - {None}
     df = pd.DataFrame(index=raw.index)
     df["path"] = raw[path_col].str.strip()
     df["label"] = raw[label_col].str.strip()
     df["sample_id"] = raw[sample_col].str.strip() if sample_col else df["path"].map(_derived_sample_id)
-    if patient_col:
-        df["patient_id"] = raw[patient_col].str.strip()
-        patient_from = "column"
-    else:
-        df["patient_id"] = df["sample_id"]
-        patient_from = "file"
+    df["patient_id"] = raw[patient_col].str.strip() if patient_col else df["sample_id"]
     df["modality"] = raw[modality_col].str.strip() if modality_col else modality
     df["view"] = raw[view_col].str.strip() if view_col else ""
     if "source" not in raw.columns or "source" in mapped:
@@ -335,7 +345,20 @@ def read_manifest_csv(
     for extra in raw.columns:
         if extra not in mapped and extra not in df.columns:
             df[extra] = raw[extra]
+    return df
 
+
+def _drop_bad_rows(
+    df: pd.DataFrame,
+    names: dict[str, str | None],
+    csv_path: Path,
+    *,
+    classes: Sequence[str] | None,
+    check_files: bool,
+    skip_bad: bool,
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """Resolve paths against the CSV's folder and drop (or raise on) rows that cannot be used."""
+    path_col, label_col, patient_col = names["path"], names["label"], names["patient_id"]
     folder = csv_path.resolve().parent
     skipped: list[tuple[str, str]] = []
     keep = pd.Series(True, index=df.index)
@@ -372,22 +395,56 @@ def read_manifest_csv(
         elif check_files and not os.path.isfile(resolved_str):
             bad_row(index, resolved_str, f"image file {resolved_str} does not exist", "fix the path")
     df["path"] = absolute
+    return df[keep], skipped
 
-    df = df[keep]
-    if skipped and len(df) == 0:
-        raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
-    df.attrs["patient_from"] = patient_from
-    df.attrs["skipped"] = skipped
-    return validate_manifest(df, where=str(csv_path))
+
+_HASH_CHUNK_BYTES = 1 << 20
+# A file changed within this many ns can change again without its times moving (timestamps advance in
+# clock ticks), so its hash is not remembered; git treats "racily clean" index entries the same way.
+_SETTLED_NS = 2_000_000_000
+_content_hashes: dict[tuple[str, int, int, int, int], str] = {}
+
+
+def _content_hash(path: object) -> str:
+    """BLAKE2b of a file's bytes, streamed; ``"-"`` when it cannot be read.
+
+    Remembered for this process per (path, inode, size, mtime_ns, ctime_ns), only to avoid reading a
+    file twice: the value itself depends on the bytes alone. ``ctime`` is in the key because a
+    program can set ``mtime`` back (``touch -d``, ``cp -p``) but not ``ctime``.
+    """
+    if not isinstance(path, str | os.PathLike):  # e.g. NaN in an unvalidated frame
+        return "-"
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        return "-"
+    key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    known = _content_hashes.get(key)
+    if known is not None:
+        return known
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(_HASH_CHUNK_BYTES):
+                digest.update(chunk)
+    except OSError:
+        return "-"
+    value = digest.hexdigest()
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > _SETTLED_NS:
+        _content_hashes[key] = value
+    return value
 
 
 def fingerprint(df: pd.DataFrame) -> str:
     """A short, stable hash of a manifest's content.
 
     SHA-256 over the rows sorted by ``sample_id``, each contributing
-    ``(sample_id, label, patient_id, file size, file mtime_ns)``; a file that
-    cannot be stat'ed contributes ``-1`` for size and time. Row order, paths and
-    extra columns do not change it; relabelling, regrouping or touching a file does.
+    ``(sample_id, label, patient_id, BLAKE2b of the file's bytes)``; a file that
+    cannot be read contributes ``-``. Row order, paths, extra columns and file
+    times do not change it, so a dataset regenerated byte for byte, copied or
+    moved keeps its fingerprint; relabelling, regrouping or changing one byte of
+    a file changes it. Each file is read once per process (remembered by path,
+    size and file times).
 
     Parameters
     ----------
@@ -406,19 +463,14 @@ def fingerprint(df: pd.DataFrame) -> str:
     >>> len(fingerprint(df))
     16
     """
-    rows = []
-    for sample_id, label, patient_id, path in zip(
-        df["sample_id"], df["label"], df["patient_id"], df["path"], strict=True
-    ):
-        try:
-            stat = os.stat(path)
-            size, mtime_ns = stat.st_size, stat.st_mtime_ns
-        except (OSError, ValueError, TypeError):
-            size, mtime_ns = -1, -1
-        rows.append((str(sample_id), str(label), str(patient_id), int(size), int(mtime_ns)))
-    rows.sort()
+    rows = sorted(
+        (str(sample_id), str(label), str(patient_id), _content_hash(path))
+        for sample_id, label, patient_id, path in zip(
+            df["sample_id"], df["label"], df["patient_id"], df["path"], strict=True
+        )
+    )
     digest = hashlib.sha256()
     for row in rows:
-        digest.update("\x1f".join(map(str, row)).encode("utf-8"))
+        digest.update("\x1f".join(row).encode("utf-8"))
         digest.update(b"\x1e")
     return digest.hexdigest()[:16]

@@ -95,7 +95,13 @@ def prepare_data(
         manifest = load_source(folder / "manifest.csv", classes=classes_filter)
         origin = f"synthspine:{folder}"
     else:
-        manifest = load_source(chosen, classes=classes_filter, skip_bad=skip_bad)
+        manifest = load_source(
+            chosen,
+            columns=spec.column_map(),
+            patient_regex=spec.patient_regex,
+            classes=classes_filter,
+            skip_bad=skip_bad,
+        )
         origin = str(chosen)
     if manifest.empty:
         raise DataError(f"{origin}: no images left to use; check the source and the suite's data.classes")

@@ -8,7 +8,8 @@
   (recursively) is one row, its label the class folder's name.
 
 Patients are taken, in this order, from the CSV patient column; from
-``patient_regex`` applied to the file name (first group, or the whole match); from
+``patient_regex`` applied to the file name (the group named ``patient``, else the first
+group, else the whole match); from
 the DICOM ``PatientID`` tag of DICOM files; else each image is its own patient and
 ``df.attrs["patient_from"]`` is ``"file"``, which the audit reports, because folds
 can then leak one patient's images across training and test.
@@ -26,6 +27,7 @@ import pandas as pd
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
 from sdc_bench.data.manifest import MODALITIES, ColumnMap, read_manifest_csv, validate_manifest
+from sdc_bench.data.spec import PATIENT_GROUP
 
 __all__ = ["MANIFEST_FILE_NAME", "is_image_file", "load_source"]
 
@@ -69,7 +71,10 @@ def _patient_from_name(pattern: re.Pattern[str], path: Path) -> str | None:
     match = pattern.search(path.name)
     if match is None:
         return None
-    value = match.group(1) if pattern.groups else match.group(0)
+    if PATIENT_GROUP in pattern.groupindex:
+        value = match.group(PATIENT_GROUP)
+    else:
+        value = match.group(1) if pattern.groups else match.group(0)
     return value if value else None
 
 
@@ -159,6 +164,126 @@ def _load_csv(
     return df
 
 
+class _Skips:
+    """Bad files and folders: raised at once, or collected as ``(path, reason)`` with ``skip_bad``."""
+
+    def __init__(self, skip_bad: bool) -> None:
+        self.skip_bad = skip_bad
+        self.skipped: list[tuple[str, str]] = []
+
+    def bad(self, path: Path, reason: str, fix: str) -> None:
+        if not self.skip_bad:
+            raise DataError(f"{path}: {reason}; {fix} (or pass skip_bad=True)")
+        self.skipped.append((str(path), reason))
+
+
+def _class_folders(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The class sub-folders and the loose files of a folder source; an error when it has no class folder."""
+    with os.scandir(folder) as entries:
+        visible = sorted((e for e in entries if _visible(e)), key=lambda e: e.name)
+    class_dirs = [Path(e.path) for e in visible if e.is_dir()]
+    loose_files = [Path(e.path) for e in visible if e.is_file()]
+    if class_dirs:
+        return class_dirs, loose_files
+    if not loose_files:
+        raise DataError(f"{folder}: source folder is empty; put images in one sub-folder per class")
+    if any(is_dicom(p) for p in loose_files[:50]):
+        raise DataError(
+            f"{folder}: holds DICOM files but no class sub-folders; labels come from class sub-folders "
+            f"(e.g. {folder}/scoliosis/*.dcm) or from a CSV manifest with path,label columns"
+        )
+    raise DataError(
+        f"{folder}: holds files but no class sub-folders; put images in one sub-folder per class "
+        f"or give a CSV manifest with path,label columns"
+    )
+
+
+def _chosen_classes(
+    folder: Path, class_dirs: list[Path], classes: Sequence[str] | None, skips: _Skips
+) -> list[Path]:
+    if classes is None:
+        return class_dirs
+    names = [d.name for d in class_dirs]
+    for name in (n for n in names if n not in classes):
+        skips.bad(
+            folder / name,
+            f"class folder {name!r} is not one of the classes {list(classes)}",
+            "rename or remove it",
+        )
+    absent = [c for c in classes if c not in names]
+    if absent:
+        raise DataError(
+            f"{folder}: no class folder for {', '.join(map(repr, absent))}; "
+            f"found {', '.join(names)} - create it or remove it from the class list"
+        )
+    return [d for d in class_dirs if d.name in classes]
+
+
+def _image_rows(folder: Path, class_dirs: list[Path], modality: str, skips: _Skips) -> list[dict[str, str]]:
+    """One row per image below each class folder (recursively); non-images and empty classes are bad."""
+    rows: list[dict[str, str]] = []
+    for class_dir in class_dirs:
+        images = []
+        for file in _walk_files(class_dir):
+            if is_image_file(file):
+                images.append(file)
+            else:
+                skips.bad(
+                    file, "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI)", "remove it"
+                )
+        if not images:
+            skips.bad(
+                class_dir,
+                f"class folder {class_dir.name!r} holds no images",
+                "add images or remove the folder",
+            )
+            continue
+        rows.extend(
+            {
+                "sample_id": image.relative_to(folder).as_posix(),
+                "path": os.path.abspath(image),
+                "label": class_dir.name,
+                "modality": modality,
+                "view": "",
+                "source": folder.name,
+            }
+            for image in images
+        )
+    if not rows:
+        raise DataError(
+            f"{folder}: no images found in its class folders; add images (PNG, JPEG, TIFF, BMP, DICOM, NIfTI)"
+        )
+    return rows
+
+
+def _patients_of_rows(
+    folder: Path, rows: list[dict[str, str]], pattern: re.Pattern[str] | None, skips: _Skips
+) -> tuple[list[dict[str, str]], str]:
+    """Fill ``patient_id`` of every row (regex, else DICOM tag, else the file); return rows and their origin."""
+    if pattern is None:
+        found = 0
+        for row in rows:
+            patient = _dicom_patient_id(Path(row["path"])) if is_dicom(row["path"]) else None
+            found += patient is not None
+            row["patient_id"] = patient if patient is not None else row["sample_id"]
+        return rows, ("file" if not found else "dicom" if found == len(rows) else "dicom+file")
+    kept = []
+    for row in rows:
+        patient = _patient_from_name(pattern, Path(row["path"]))
+        if patient is None:
+            skips.bad(
+                Path(row["path"]),
+                f"patient_regex '{pattern.pattern}' does not match the file name",
+                "fix the pattern",
+            )
+            continue
+        row["patient_id"] = patient
+        kept.append(row)
+    if not kept:
+        raise DataError(f"{folder}: patient_regex '{pattern.pattern}' matched no file name; fix the pattern")
+    return kept, "regex"
+
+
 def _load_folder(
     folder: Path,
     *,
@@ -167,116 +292,20 @@ def _load_folder(
     modality: str,
     skip_bad: bool,
 ) -> pd.DataFrame:
-    with os.scandir(folder) as entries:
-        visible = sorted((e for e in entries if _visible(e)), key=lambda e: e.name)
-    class_dirs = [Path(e.path) for e in visible if e.is_dir()]
-    loose_files = [Path(e.path) for e in visible if e.is_file()]
-    if not class_dirs:
-        if not loose_files:
-            raise DataError(f"{folder}: source folder is empty; put images in one sub-folder per class")
-        if any(is_dicom(p) for p in loose_files[:50]):
-            raise DataError(
-                f"{folder}: holds DICOM files but no class sub-folders; labels come from class sub-folders "
-                f"(e.g. {folder}/scoliosis/*.dcm) or from a CSV manifest with path,label columns"
-            )
-        raise DataError(
-            f"{folder}: holds files but no class sub-folders; put images in one sub-folder per class "
-            f"or give a CSV manifest with path,label columns"
-        )
-
-    skipped: list[tuple[str, str]] = []
-
-    def bad(path: Path, reason: str, fix: str) -> None:
-        if not skip_bad:
-            raise DataError(f"{path}: {reason}; {fix} (or pass skip_bad=True)")
-        skipped.append((str(path), reason))
-
+    class_dirs, loose_files = _class_folders(folder)
+    skips = _Skips(skip_bad)
     for loose in loose_files:
         if is_image_file(loose):
-            bad(loose, "image outside any class sub-folder", "move it into its class folder")
-    names = [d.name for d in class_dirs]
-    if classes is not None:
-        unknown = [n for n in names if n not in classes]
-        for name in unknown:
-            bad(
-                folder / name,
-                f"class folder {name!r} is not one of the classes {list(classes)}",
-                "rename or remove it",
-            )
-        absent = [c for c in classes if c not in names]
-        if absent:
-            raise DataError(
-                f"{folder}: no class folder for {', '.join(map(repr, absent))}; "
-                f"found {', '.join(names)} - create it or remove it from the class list"
-            )
-        class_dirs = [d for d in class_dirs if d.name in classes]
-
-    rows: list[dict[str, str]] = []
-    for class_dir in class_dirs:
-        files = _walk_files(class_dir)
-        images = []
-        for file in files:
-            if is_image_file(file):
-                images.append(file)
-            else:
-                bad(file, "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI)", "remove it")
-        if not images:
-            bad(
-                class_dir,
-                f"class folder {class_dir.name!r} holds no images",
-                "add images or remove the folder",
-            )
-            continue
-        for image in images:
-            rows.append(
-                {
-                    "sample_id": image.relative_to(folder).as_posix(),
-                    "path": os.path.abspath(image),
-                    "label": class_dir.name,
-                    "modality": modality,
-                    "view": "",
-                    "source": folder.name,
-                }
-            )
-    if not rows:
-        raise DataError(
-            f"{folder}: no images found in its class folders; add images (PNG, JPEG, TIFF, BMP, DICOM, NIfTI)"
-        )
-
-    patient_from = "file"
-    if pattern is not None:
-        patient_from = "regex"
-        kept = []
-        for row in rows:
-            patient = _patient_from_name(pattern, Path(row["path"]))
-            if patient is None:
-                bad(
-                    Path(row["path"]),
-                    f"patient_regex '{pattern.pattern}' does not match the file name",
-                    "fix the pattern",
-                )
-                continue
-            row["patient_id"] = patient
-            kept.append(row)
-        rows = kept
-        if not rows:
-            raise DataError(
-                f"{folder}: patient_regex '{pattern.pattern}' matched no file name; fix the pattern"
-            )
-    else:
-        found = 0
-        for row in rows:
-            patient = _dicom_patient_id(Path(row["path"])) if is_dicom(row["path"]) else None
-            found += patient is not None
-            row["patient_id"] = patient if patient is not None else row["sample_id"]
-        if found:
-            patient_from = "dicom" if found == len(rows) else "dicom+file"
-
+            skips.bad(loose, "image outside any class sub-folder", "move it into its class folder")
+    class_dirs = _chosen_classes(folder, class_dirs, classes, skips)
+    rows, patient_from = _patients_of_rows(
+        folder, _image_rows(folder, class_dirs, modality, skips), pattern, skips
+    )
     df = pd.DataFrame(
         rows, columns=["sample_id", "path", "label", "patient_id", "modality", "view", "source"]
     )
     df.attrs["patient_from"] = patient_from
-    df.attrs["skipped"] = skipped
+    df.attrs["skipped"] = skips.skipped
     return validate_manifest(df, where=str(folder))
 
 
@@ -300,8 +329,9 @@ def load_source(
     columns : ColumnMap
         CSV column names (CSV sources only).
     patient_regex : str, optional
-        Regular expression searched in each file name; its first group (or the
-        whole match) is the patient id. Used when there is no patient column.
+        Regular expression searched in each file name; its group named ``patient``,
+        else its first group, else the whole match is the patient id. Used when
+        there is no patient column.
     classes : sequence of str, optional
         The allowed class names; other labels or class folders are errors (or skipped).
     modality : str
@@ -338,22 +368,13 @@ def load_source(
         raise DataError(
             f"{path}: data source does not exist; give a CSV manifest or a folder of class sub-folders"
         )
-    if path.is_file():
-        if path.suffix.lower() != ".csv":
-            raise DataError(
-                f"{path}: a file source must be a CSV manifest (.csv); or give a folder of class sub-folders"
-            )
-        return _load_csv(
-            path, columns=columns, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad
+    if path.is_file() and path.suffix.lower() != ".csv":
+        raise DataError(
+            f"{path}: a file source must be a CSV manifest (.csv); or give a folder of class sub-folders"
         )
-    manifest = path / MANIFEST_FILE_NAME
-    if manifest.is_file():
+    csv = path if path.is_file() else path / MANIFEST_FILE_NAME
+    if csv.is_file():
         return _load_csv(
-            manifest,
-            columns=columns,
-            pattern=pattern,
-            classes=classes,
-            modality=modality,
-            skip_bad=skip_bad,
+            csv, columns=columns, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad
         )
     return _load_folder(path, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad)

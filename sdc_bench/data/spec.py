@@ -2,14 +2,65 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
-__all__ = ["DataSpec"]
+from sdc_bench.core.errors import ConfigError
+from sdc_bench.data.columns import ColumnMap, column_settings
+
+__all__ = ["PATIENT_GROUP", "DataSpec"]
+
+PATIENT_GROUP = "patient"
+"""Name of the regex group that holds the patient id, when a ``patient_regex`` has several groups."""
+
+
+def _check_patient_regex(value: object) -> str | None:
+    """The regex, or ``None`` for none (an empty string clears it); a one-line error when unusable."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"data.patient_regex must be a regular expression (text), got {value!r}")
+    try:
+        pattern = re.compile(value)
+    except re.error as error:
+        raise ConfigError(
+            f"data.patient_regex={value!r} does not compile ({error}); give e.g. '^(P\\d+)_'"
+        ) from None
+    if pattern.groups == 0 or (pattern.groups > 1 and PATIENT_GROUP not in pattern.groupindex):
+        found = (
+            "no group" if pattern.groups == 0 else f"{pattern.groups} groups, none named {PATIENT_GROUP!r}"
+        )
+        raise ConfigError(
+            f"data.patient_regex={value!r} has {found}; put the patient id in one group, "
+            f"e.g. '^(P\\d+)_', or name it (?P<{PATIENT_GROUP}>...)"
+        )
+    return value
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """Where images come from and how they are preprocessed."""
+    """Where images come from and how they are preprocessed.
+
+    ``patient_regex`` and ``columns`` apply to the user's own sources (``source`` a path), not to
+    SynthSpine, and are checked when the spec is built, so a bad value fails before any data is read.
+
+    Attributes
+    ----------
+    patient_regex : str or None
+        Regular expression searched in each image's file name (folder sources, and CSV manifests
+        without a patient column); its one group, or the group named ``patient``, is the patient id.
+        ``None`` (or ``""``) takes patients from a CSV column, the DICOM PatientID tag, or else one
+        patient per file. In a suite: ``patient_regex = '^(P\\d+)_'`` (a TOML literal string keeps
+        the backslash); on the command line: ``--set 'data.patient_regex=^(P\\d+)_'`` (a value that
+        is not TOML is taken as text).
+    columns : dict of str to str
+        Manifest field -> CSV column name for CSV manifests; keys from ``path``, ``label``,
+        ``patient_id``, ``modality``, ``view``, ``sample_id``; fields not named keep their default
+        column name. In a suite: ``columns = {path = "file", label = "diagnosis", patient_id = "pid"}``
+        (or a ``[data.columns]`` table); on the command line one key at a time,
+        ``--set data.columns.label=diagnosis``, or all at once as ``--set data.columns=path=file,label=dx``
+        (``field=column`` pairs) or as a TOML inline table ``--set 'data.columns={label="dx"}'``.
+    """
 
     source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
     n_images: int = 300
@@ -22,3 +73,13 @@ class DataSpec:
     # SynthSpine's generation seed; -1 takes the suite's seed. A fixed value makes the dataset a fixed
     # benchmark dataset, like a real one, so --seed/--seeds vary only the protocol (folds, initialisation).
     seed: int = -1
+    patient_regex: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "patient_regex", _check_patient_regex(self.patient_regex))
+        object.__setattr__(self, "columns", column_settings(self.columns))
+
+    def column_map(self) -> ColumnMap:
+        """The CSV column names of :attr:`columns`, defaults for the fields it does not name."""
+        return ColumnMap(**self.columns)

@@ -25,27 +25,18 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.data._synth_anatomy import (
-    LEVEL_NAMES,
-    ImageSpec,
-    Patient,
-    build_layout,
-    sample_image,
-    sample_patient,
-)
+from sdc_bench.data._synth_anatomy import ImageSpec, Patient, caption, finding, sample_image, sample_patient
+from sdc_bench.data._synth_dicom import write_dicom
+from sdc_bench.data._synth_layout import build_layout
 from sdc_bench.data._synth_mri import render_mri
 from sdc_bench.data._synth_xray import render_xray
 from sdc_bench.data.synth_sites import SITES, SiteProfile
-
-if TYPE_CHECKING:
-    from pydicom.uid import UID
 
 __all__ = [
     "CLASSES",
@@ -228,44 +219,6 @@ def _labels_for_block(config: SynthConfig, block: int) -> list[str]:
     return [labels[i] for i in rng.permutation(len(labels))]
 
 
-def _finding(p: Patient) -> tuple[str, str]:
-    """Lesion level and a one-line radiology-style finding."""
-    if p.label == "scoliosis":
-        apex = LEVEL_NAMES[int(p.apex_level)]
-        side = "dextro" if p.curve_side > 0 else "levo"
-        return apex, f"{side}scoliosis, Cobb {p.cobb_deg:.0f} deg, apex {apex}"
-    if p.label == "spondylolisthesis":
-        level = f"{LEVEL_NAMES[p.slip_level]}-{LEVEL_NAMES[p.slip_level + 1]}"
-        grade = min(4, 1 + int(p.slip_percent // 25))
-        kind = "isthmic" if p.pars_defect else "degenerative"
-        return level, f"{kind} anterolisthesis {level}, {p.slip_percent:.0f}% (Meyerding {grade})"
-    if p.label == "vertebral_fracture":
-        level = LEVEL_NAMES[p.fracture_level]
-        oedema = ", marrow oedema" if p.edema > 0 else ""
-        return (
-            level,
-            f"{level} compression fracture, {p.height_loss_percent:.0f}% anterior height loss{oedema}",
-        )
-    if p.label == "disc_degeneration":
-        level = f"{LEVEL_NAMES[p.disc_level]}-{LEVEL_NAMES[p.disc_level + 1]}"
-        return (
-            level,
-            f"{level} disc degeneration, {p.disc_height_loss_percent:.0f}% height loss, {p.bulge_mm:.0f} mm bulge",
-        )
-    return "", "no finding"
-
-
-def _caption(p: Patient) -> str:
-    """A few words for a contact-sheet cell."""
-    level, _ = _finding(p)
-    return {
-        "scoliosis": f"Cobb {p.cobb_deg:.0f}\N{DEGREE SIGN}, apex {level}",
-        "spondylolisthesis": f"{level} slip {p.slip_percent:.0f}%",
-        "vertebral_fracture": f"{level} height loss {p.height_loss_percent:.0f}%",
-        "disc_degeneration": f"{level} disc -{p.disc_height_loss_percent:.0f}%",
-    }.get(p.label, "normal")
-
-
 def _plan(config: SynthConfig) -> list[_Planned]:
     site = SITES[config.site]
     salt = _site_salt(config.site)
@@ -282,7 +235,7 @@ def _plan(config: SynthConfig) -> list[_Planned]:
         n_img = int(acq.integers(lo, hi + 1))
         modalities = [str(acq.choice(config.modalities)) for _ in range(n_img)]
         patient_id = f"{config.site}-s{config.seed}-p{p_index:05d}"
-        lesion, finding = _finding(patient)
+        lesion, finding_text = finding(patient)
         n_xray = 0
         first_view = "ap"
         for k, modality in enumerate(modalities):
@@ -316,7 +269,7 @@ def _plan(config: SynthConfig) -> list[_Planned]:
                 "height_loss_percent": round(patient.height_loss_percent, 3),
                 "disc_height_loss_percent": round(patient.disc_height_loss_percent, 3),
                 "lesion_level": lesion,
-                "finding": finding,
+                "finding": finding_text,
             }
             planned.append(_Planned(p_index, patient, spec, row))
         p_index += 1
@@ -401,119 +354,6 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
     Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
 
 
-def _uid(*parts: object) -> UID:
-    """Deterministic UID: the same parts always give the same UID (no clock, no randomness)."""
-    from pydicom.uid import generate_uid
-
-    return generate_uid(entropy_srcs=[str(p) for p in parts])
-
-
-def _write_dicom(
-    path: Path, pixels: np.ndarray, row: dict[str, object], site: SiteProfile, spacing_mm: float, seed: int
-) -> None:
-    """Write one image as a DICOM file whose rescaled pixel values equal the PNG values.
-
-    Stored values use the full BitsStored range; RescaleSlope maps them back to the PNG scale
-    (rounding recovers the PNG exactly). MONOCHROME1 sites store the values inverted.
-    """
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import (
-        PYDICOM_IMPLEMENTATION_UID,
-        ComputedRadiographyImageStorage,
-        DigitalXRayImageStorageForPresentation,
-        ExplicitVRLittleEndian,
-        MRImageStorage,
-    )
-
-    png_bits = 8 if pixels.dtype == np.uint8 else 16
-    bits = site.bits_stored if png_bits == 8 else 16
-    png_top, top = (1 << png_bits) - 1, (1 << bits) - 1
-    stored = np.floor(pixels.astype(np.float64) * (top / png_top) + 0.5)
-    xray = row["modality"] == "xray"
-    photometric = site.xray_photometric if xray else "MONOCHROME2"
-    if photometric == "MONOCHROME1":
-        stored = top - stored
-    if xray:
-        modality = site.xray_modality
-        sop_class = (
-            ComputedRadiographyImageStorage if modality == "CR" else DigitalXRayImageStorageForPresentation
-        )
-    else:
-        modality, sop_class = "MR", MRImageStorage
-    sample_id, patient_id = str(row["sample_id"]), str(row["patient_id"])
-    sop_uid = _uid(seed, sample_id, "sop")
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = sop_uid
-    ds.StudyInstanceUID = _uid(seed, patient_id, "study")
-    ds.SeriesInstanceUID = _uid(seed, sample_id, "series")
-    ds.PatientID = patient_id
-    ds.PatientName = patient_id
-    ds.PatientBirthDate = ""
-    ds.PatientSex = ""
-    ds.StudyID = "1"
-    ds.AccessionNumber = ""
-    ds.ReferringPhysicianName = ""
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = "20240101"
-    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "120000"
-    ds.Modality = modality
-    ds.Manufacturer = site.manufacturer
-    ds.InstitutionName = site.name
-    ds.BodyPartExamined = "LSPINE"
-    ds.SeriesNumber = 1
-    ds.InstanceNumber = int(sample_id.rsplit("-i", 1)[1]) + 1
-    ds.SeriesDescription = f"SynthSpine {row['view']}"
-    ds.ImageComments = "SynthSpine procedural phantom"  # never the label: it lives in the manifest only
-    ds.ImageType = ["ORIGINAL", "PRIMARY"]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = bits
-    ds.HighBit = bits - 1
-    ds.PixelRepresentation = 0
-    spacing = [f"{spacing_mm:.6f}", f"{spacing_mm:.6f}"]
-    ds.PixelSpacing = spacing
-    ds.RescaleSlope = f"{png_top / top:.12g}"
-    ds.RescaleIntercept = "0"
-    ds.WindowCenter = f"{png_top / 2:.1f}"
-    ds.WindowWidth = f"{png_top + 1:d}"
-    if xray:
-        ds.ImagerPixelSpacing = spacing
-        ds.ViewPosition = "AP" if row["view"] == "ap" else "LL"
-        ds.PatientOrientation = ["R", "F"] if row["view"] == "ap" else ["A", "F"]
-        ds.PresentationLUTShape = "INVERSE" if photometric == "MONOCHROME1" else "IDENTITY"
-        ds.RescaleType = "US"
-        if modality == "DX":
-            ds.ImageType = ["ORIGINAL", "PRIMARY", ""]
-            ds.PresentationIntentType = "FOR PRESENTATION"
-            ds.DetectorType = "DIRECT"
-            ds.BurnedInAnnotation = "YES"
-    else:
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "M", "ND"]
-        ds.ScanningSequence = "SE"
-        ds.SequenceVariant = "SK"
-        ds.ScanOptions = ""
-        ds.MRAcquisitionType = "2D"
-        ds.RepetitionTime = "3500"
-        ds.EchoTime = "100"
-        ds.EchoTrainLength = 16
-        ds.MagneticFieldStrength = f"{site.field_strength_t:g}"
-        ds.SliceThickness = "4"
-        ds.FrameOfReferenceUID = _uid(seed, patient_id, "frame")
-        ds.ImagePositionPatient = ["0", "0", "0"]
-        ds.ImageOrientationPatient = ["0", "1", "0", "0", "0", "-1"]
-    ds.PixelData = stored.astype("<u2").tobytes()
-    ds.save_as(path, enforce_file_format=True)
-
-
 def generate(
     out_dir: str | Path, config: SynthConfig, *, fmt: str = "png", progress: bool = True
 ) -> pd.DataFrame:
@@ -545,7 +385,7 @@ def generate(
             if fmt == "png":
                 _write_png(target, px)
             else:
-                _write_dicom(target, px, row, site, float(sp), config.seed)
+                write_dicom(target, px, row, site, float(sp), config.seed)
 
     # A writer thread compresses and writes one chunk while the next is rendered (zlib and file
     # writes release the GIL), so the two cores of a small machine both work.
@@ -601,7 +441,7 @@ def contact_sheet(
                 rng = np.random.default_rng([config.seed, salt, 0xC0DE, ci, vi, j])
                 patient = sample_patient(rng, label, severity=severity)
                 spec = sample_image(rng, view, (config.seed, salt, 0xC0DE, ci, vi, j), profile.fov_scale)
-                items.append(_Planned(0, patient, spec, {"caption": _caption(patient)}))
+                items.append(_Planned(0, patient, spec, {"caption": caption(patient)}))
     rendered, _ = _render(items, config.size, profile)
 
     cols = len(views) * per_cell

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.data.audit import AuditReport, audit_manifest, inspect_file
+from sdc_bench.data.audit import AuditReport, audit_manifest
+from sdc_bench.data.file_info import inspect_file
 from sdc_bench.data.manifest import validate_manifest
 from sdc_bench.data.sources import load_source
 from tests.data.conftest import ramp, save_dicom, save_image

@@ -84,6 +84,10 @@ def test_key_changes_with_settings_and_files(manifest: pd.DataFrame) -> None:
     path = manifest["path"].iloc[0]
     stat = os.stat(path)
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert cache_key(manifest, PRE) == key, "a touched file keeps its content, and its cache"
+    data = bytearray(Path(path).read_bytes())
+    data[-1] ^= 0xFF  # one byte of the last chunk (PNG's end marker CRC), same size
+    Path(path).write_bytes(bytes(data))
     assert cache_key(manifest, PRE) != key
 
 

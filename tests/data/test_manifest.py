@@ -216,4 +216,44 @@ def test_fingerprint_is_stable_and_sensitive(tmp_path: Path) -> None:
     assert fingerprint(df.assign(patient_id=["p1", "p1"])) != first
     stat = os.stat(tmp_path / "a.png")
     os.utime(tmp_path / "a.png", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    assert fingerprint(df) != first, "a touched file must change the fingerprint"
+    assert fingerprint(df) == first, "a touched file has the same content"
+
+
+def test_fingerprint_depends_on_content_not_on_file_times(tmp_path: Path) -> None:
+    _images(tmp_path, ["a.png", "b.png"])
+    (tmp_path / "m.csv").write_text("path,label,patient_id\na.png,normal,p1\nb.png,scoliosis,p2\n")
+    df = read_manifest_csv(tmp_path / "m.csv")
+    first = fingerprint(df)
+    # the same bytes written again, with a new modification time: same fingerprint
+    for name in ("a.png", "b.png"):
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / name).unlink()
+        (tmp_path / name).write_bytes(data)
+        os.utime(tmp_path / name, ns=(1_000_000_000, 1_000_000_000))
+    assert fingerprint(df) == first
+    # the same files moved to another folder: same fingerprint (paths do not count)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).rename(moved / name)
+    assert fingerprint(df.assign(path=[str(moved / "a.png"), str(moved / "b.png")])) == first
+    # one byte changed, size and modification time kept: another fingerprint
+    target = moved / "b.png"
+    data = bytearray(target.read_bytes())
+    data[-1] ^= 0xFF
+    stat = os.stat(target)
+    target.write_bytes(bytes(data))
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    changed = fingerprint(df.assign(path=[str(moved / "a.png"), str(moved / "b.png")]))
+    assert changed != first
+
+
+def test_fingerprint_of_a_regenerated_synthspine_set_is_the_same(tmp_path: Path) -> None:
+    from sdc_bench.data.sources import load_source
+    from sdc_bench.data.synthspine import SynthConfig, generate
+
+    config = SynthConfig(n_images=6, size=32, seed=1)
+    generate(tmp_path / "first", config, progress=False)
+    generate(tmp_path / "second", config, progress=False)
+    first = fingerprint(load_source(tmp_path / "first"))
+    assert fingerprint(load_source(tmp_path / "second")) == first

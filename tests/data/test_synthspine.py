@@ -19,15 +19,8 @@ from sklearn.preprocessing import StandardScaler
 
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data import synthspine as ss
-from sdc_bench.data._synth_anatomy import (
-    SACRUM,
-    ImageSpec,
-    Patient,
-    build_layout,
-    landmarks,
-    sample_image,
-    sample_patient,
-)
+from sdc_bench.data._synth_anatomy import SACRUM, ImageSpec, Patient, sample_image, sample_patient
+from sdc_bench.data._synth_layout import build_layout, landmarks
 from sdc_bench.data.synthspine import (
     CLASSES,
     DEFAULT_PREVALENCE,
