@@ -10,11 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 from sdc_bench.reports import figures, style
-from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
-from sdc_bench.reports.build import load_cells, load_optuna_importances, load_optuna_trials
+from sdc_bench.reports.loaders import load_cells
 from sdc_bench.reports.metrics import compute_metrics
+from sdc_bench.reports.optuna_trials import load_optuna_importances, load_optuna_trials
+from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 SPEC = SyntheticRun(
     methods=("sdc_dl", "scratch", "classical"),
@@ -193,3 +195,24 @@ def test_configuration_labels_are_short_and_unique() -> None:
     assert labels[configurations[2]] == "scratch / none"
     assert style.configuration_labels([("a", "b", "c", "d")]) == {("a", "b", "c", "d"): "a"}
     assert "\n" in style.wrap_label("sdc_dl_no_imbalance / tf_efficientnet_lite0", 20)
+
+
+def test_figures_that_pool_seeds_say_so(run: dict, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Confusion matrices and reliability diagrams of a repeated cross-validation name the pooled seeds."""
+    single = run["predictions"][run["predictions"]["method"] == "sdc_dl"]
+    repeated = pd.concat([single, single.assign(seed=single["seed"] + 1)], ignore_index=True)
+    assert figures.seed_pooling_note(single) == ""
+    assert "Pooled over 2 protocol seeds" in figures.seed_pooling_note(repeated)
+
+    titles: list[str] = []
+
+    def keep_title(figure: Figure, stem: Path) -> list[Path]:  # stands in for style.save_figure
+        titles.append(figure.get_suptitle())
+        return []
+
+    monkeypatch.setattr("sdc_bench.reports.figures.predictions.save_figure", keep_title)
+    figures.confusion_matrices(repeated, tmp_path / "confusion")
+    figures.reliability_diagrams(repeated, tmp_path / "reliability")
+    figures.confusion_matrices(single, tmp_path / "single")
+    assert titles[:2] == ["Pooled over 2 protocol seeds (each image once per seed)"] * 2
+    assert titles[2] == ""

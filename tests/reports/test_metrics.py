@@ -13,15 +13,14 @@ from scipy.stats import norm
 from sklearn import metrics as skm
 from sklearn.preprocessing import label_binarize
 
+from sdc_bench.core.contracts import METRIC_TABLE_COLUMNS
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.reports.metrics import (
     CLASS_METRICS,
     ECE_BINS,
-    METRIC_TABLE_COLUMNS,
     METRICS,
     OVERALL_METRICS,
     MetricEvaluator,
-    class_names,
     compute_metrics,
     patient_bootstrap,
     patient_resample_weights,
@@ -30,6 +29,7 @@ from sdc_bench.reports.metrics import (
     summarize_seeds,
     wilson_interval,
 )
+from sdc_bench.reports.predictions_table import class_names
 
 EXACT = 1e-12
 CLASSES = ("normal", "scoliosis", "spondylolisthesis")

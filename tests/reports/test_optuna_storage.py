@@ -14,8 +14,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from sdc_bench.core.contracts import format_cell_id
-from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
-from sdc_bench.reports.build import build_reports, load_optuna_trials, run_storage_url
+from sdc_bench.reports.build import build_reports
+from sdc_bench.reports.loaders import run_storage_url
+from sdc_bench.reports.optuna_trials import load_optuna_trials
+from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 JOURNAL = "optuna-journal.log"
 

@@ -15,8 +15,8 @@ import pytest
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.reports import style
-from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
 from sdc_bench.reports.build import build_reports
+from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 FULL = SyntheticRun(
     methods=("sdc_dl", "scratch", "classical", "sdc_dl_no_aug"),

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sdc_bench.reports import tables
-from sdc_bench.reports._fixtures import SyntheticRun, make_synthetic_run
-from sdc_bench.reports.build import compare_methods, load_cells
+from sdc_bench.reports import render, tables
+from sdc_bench.reports.comparisons import compare_methods
+from sdc_bench.reports.loaders import load_cells
 from sdc_bench.reports.metrics import compute_metrics
+from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 REFERENCE = "sdc_dl"  # the proposed method of SPEC (its first)
 SPEC = SyntheticRun(
@@ -80,8 +81,8 @@ def test_main_table_bolds_the_best_value_in_every_column(run: dict) -> None:
         values = table[title].str.split(" ").str[0].astype(float)
         best = {int(i) for i in values.index[values == values.max()]}
         assert {r for r, c in bold if c == title} == best
-    markdown = tables.to_markdown(table)
-    latex = tables.to_latex(table)
+    markdown = render.to_markdown(table)
+    latex = render.to_latex(table)
     best_ba = table.loc[next(r for r, c in bold if c == "Balanced accuracy"), "Balanced accuracy"]
     assert f"**{best_ba}**" in markdown
     assert rf"\textbf{{{best_ba}}}" in latex
@@ -94,7 +95,7 @@ def test_main_table_marks_a_clearly_worse_method(run: dict) -> None:
     assert (scratch, "Accuracy") in marks  # exact McNemar, far worse than SDC-DL
     assert (scratch, "AUROC (macro)") in marks
     assert not any(r == 0 for r, _ in marks)  # the reference is not compared with itself
-    line = tables.to_markdown(table).splitlines()[2 + scratch]
+    line = render.to_markdown(table).splitlines()[2 + scratch]
     assert "\\*" in line
     notes = " ".join(table.attrs["notes"])
     assert "McNemar" in notes and "Holm" in notes and "t-test" in notes
@@ -189,14 +190,14 @@ def test_comparisons_use_the_reference_on_the_same_backbone(run: dict) -> None:
 
 def test_markdown_of_a_plain_frame() -> None:
     frame = pd.DataFrame({"a": ["x|y", "1"], "b": [1.5, 2]})
-    text = tables.to_markdown(frame)
+    text = render.to_markdown(frame)
     assert text.splitlines()[0] == "| a | b |"
     assert "x\\|y" in text
 
 
 def test_write_table_writes_three_formats(run: dict, tmp_path: Path) -> None:
     table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
-    paths = tables.write_table(table, tmp_path / "main", caption="Main results")
+    paths = render.write_table(table, tmp_path / "main", caption="Main results")
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
     csv = pd.read_csv(paths[0])
     assert list(csv.columns) == list(table.columns)
@@ -249,12 +250,12 @@ def check_latex(source: str) -> None:
 def test_every_table_is_valid_latex(run: dict) -> None:
     for name, table in all_tables(run).items():
         assert not table.empty, name
-        check_latex(tables.to_latex(table, caption=f"{name}: 50% & more_", label=f"tab:{name}"))
+        check_latex(render.to_latex(table, caption=f"{name}: 50% & more_", label=f"tab:{name}"))
 
 
 def test_latex_escapes_special_characters() -> None:
     frame = pd.DataFrame({"Name_x": ["a_b", "50% & #1", "{x}~^$\\", "Δ ± −"], "Value": ["1", "2", "3", "4"]})
-    source = tables.to_latex(frame, caption="c_d")
+    source = render.to_latex(frame, caption="c_d")
     check_latex(source)
     assert r"a\_b" in source and r"50\% \& \#1" in source and r"\{x\}" in source
     assert r"$\Delta$" in source and r"$\pm$" in source
@@ -264,7 +265,7 @@ def test_latex_escapes_special_characters() -> None:
 def test_pdflatex_compiles_every_table(run: dict, tmp_path: Path) -> None:
     inputs = []
     for name, table in all_tables(run).items():
-        tables.write_table(table, tmp_path / name, caption=f"The {name} table")
+        render.write_table(table, tmp_path / name, caption=f"The {name} table")
         inputs.append(rf"\input{{{name}.tex}}" + "\n\\clearpage")
     document = "\n".join(
         [

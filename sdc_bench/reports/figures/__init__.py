@@ -10,6 +10,7 @@ every figure: pass the run-wide ``palette`` (method -> colour, see
 
 from __future__ import annotations
 
+from sdc_bench.reports.figures._common import seed_pooling_note
 from sdc_bench.reports.figures.predictions import (
     confusion_matrices,
     reliability_diagrams,
@@ -46,4 +47,5 @@ __all__ = [
     "reliability_diagrams",
     "roc_curves",
     "sample_grid",
+    "seed_pooling_note",
 ]

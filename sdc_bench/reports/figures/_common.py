@@ -13,7 +13,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
-from sdc_bench.reports.metrics import CONFIGURATION_COLUMNS, PROBABILITY_PREFIX
+from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT, PROBABILITY_PREFIX
+from sdc_bench.reports.predictions_table import n_protocol_seeds
 from sdc_bench.reports.style import (
     DOUBLE_COLUMN_IN,
     SINGLE_COLUMN_IN,
@@ -175,3 +176,27 @@ def _balanced_accuracy(rows: pd.DataFrame) -> float:
     correct = truth == rows["y_pred"].astype(str).to_numpy()
     recalls = [correct[truth == name].mean() for name in np.unique(truth)]
     return float(np.mean(recalls)) if recalls else math.nan
+
+
+def _pooled_seeds(rows: pd.DataFrame) -> int:
+    """Protocol seeds stacked in out-of-fold rows pooled per configuration (1 for one cross-validation)."""
+    return n_protocol_seeds(rows) if len(rows) else 1
+
+
+def _title_pooled_seeds(figure: plt.Figure, n_seeds: int) -> None:
+    """A figure that pools repetitions of the cross-validation says so above its panels."""
+    if n_seeds > 1:
+        figure.suptitle(f"Pooled over {n_seeds} protocol seeds (each image once per seed)", fontsize=7)
+
+
+def seed_pooling_note(predictions: pd.DataFrame, *, split: str = OOF_SPLIT) -> str:
+    """Caption sentence for a figure that pools the protocol seeds of ``split``; empty for a single seed.
+
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"method": "m", "backbone": "b", "augment": "a", "imbalance": "i", "split": "test",
+    ...                      "seed": [0, 0, 1, 1], "outer_fold": [0, 1, 0, 1]})
+    >>> seed_pooling_note(rows)
+    ' Pooled over 2 protocol seeds: each image counts once per seed.'
+    """
+    n_seeds = _pooled_seeds(predictions[predictions["split"].astype(str) == split])
+    return f" Pooled over {n_seeds} protocol seeds: each image counts once per seed." if n_seeds > 1 else ""

@@ -10,16 +10,19 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from sdc_bench.core.contracts import OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.reports.figures._common import (
     Configuration,
     _balanced_accuracy,
     _class_names,
     _configurations,
     _look,
+    _pooled_seeds,
     _rows_of,
     _square_grid,
+    _title_pooled_seeds,
 )
-from sdc_bench.reports.metrics import ECE_BINS, OOF_SPLIT, PROBABILITY_PREFIX
+from sdc_bench.reports.metrics import ECE_BINS
 from sdc_bench.reports.style import (
     apply_style,
     save_figure,
@@ -112,7 +115,10 @@ def confusion_matrices(
     normalise: bool = False,
     split: str = OOF_SPLIT,
 ) -> list[Path]:
-    """Pooled out-of-fold confusion matrix of each configuration; counts, or rows normalised to 1."""
+    """Pooled out-of-fold confusion matrix of each configuration; counts, or rows normalised to 1.
+
+    With several protocol seeds each image counts once per seed, and the title says so.
+    """
     rows = predictions[predictions["split"].astype(str) == split]
     if rows.empty:
         return []
@@ -152,6 +158,7 @@ def confusion_matrices(
         ax.set_xticks(range(k), classes, rotation=45, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(k), classes)
         ax.grid(False)
+    _title_pooled_seeds(figure, _pooled_seeds(rows))
     figure.supxlabel("Predicted class", fontsize=7)
     figure.supylabel("True class", fontsize=7)
     if image is not None:
@@ -174,7 +181,8 @@ def reliability_diagrams(
 
     Bins are ``((m-1)/n_bins, m/n_bins]`` as in the metrics table's ECE; bar height is the
     accuracy of a bin, the gap to the diagonal its calibration error; bins with fewer
-    images are drawn lighter.
+    images are drawn lighter. With several protocol seeds each image counts once per seed, and the
+    title says so.
     """
     rows = predictions[predictions["split"].astype(str) == split]
     if rows.empty:
@@ -224,6 +232,7 @@ def reliability_diagrams(
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_aspect("equal")
+    _title_pooled_seeds(figure, _pooled_seeds(rows))
     figure.supxlabel("Confidence (largest class probability)", fontsize=7)
     figure.supylabel("Accuracy", fontsize=7)
     return save_figure(figure, stem)

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
+from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.reports.figures._common import (
     _METRIC_TITLES,
     CONFIG,
@@ -21,7 +22,6 @@ from sdc_bench.reports.figures._common import (
     _look,
     _pooled_scores,
 )
-from sdc_bench.reports.metrics import OOF_SPLIT
 from sdc_bench.reports.style import (
     DOUBLE_COLUMN_IN,
     LINESTYLES,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 
+from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.reports.figures._common import (
     _GRID_COLOUR,
     _METRIC_TITLES,
@@ -24,7 +25,6 @@ from sdc_bench.reports.figures._common import (
     _row_labels,
     _rows_of,
 )
-from sdc_bench.reports.metrics import OOF_SPLIT
 from sdc_bench.reports.stats import friedman_nemenyi
 from sdc_bench.reports.style import (
     DOUBLE_COLUMN_IN,

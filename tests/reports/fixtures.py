@@ -1,15 +1,15 @@
-"""A synthetic run folder, shaped like a finished ``sdc-bench run``, for tests and report timing.
+"""A synthetic run folder, shaped like a finished ``sdc-bench run``, for the report tests.
 
 Every artifact the report builder reads is written (``predictions.parquet``, ``run.json``,
 ``splits.json``, ``manifest.parquet``, ``samples.npz``, ``audit.json``, ``cells/*.json``) plus
 the optional ones (``throughput.csv``, ``optuna.db``, an external split), so every table and
-figure has something to show. Nothing is trained: each method has a fixed "skill" that sets
+figure has something to show, through :class:`~sdc_bench.core.store.RunStore` and the store's atomic
+writers, the one writer of the run-folder format. Nothing is trained: each method has a fixed "skill" that sets
 how often its simulated classifier is right, so the ordering of methods is known in advance.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import format_cell_id
+from sdc_bench.core.storage import DEFAULT_STORAGE_FILE
+from sdc_bench.core.store import RunStore, write_json, write_parquet, write_throughput_table
 
 __all__ = ["SyntheticRun", "make_synthetic_run"]
 
@@ -331,89 +333,84 @@ def _optuna_db(path: Path, cells: list[tuple[str, str, int]], spec: SyntheticRun
     storage.engine.dispose()
 
 
-def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Path:
-    """Write a synthetic, finished run folder at ``root`` and return its path.
-
-    Parameters
-    ----------
-    root : str or Path
-        Folder to create (may exist; files in it are overwritten).
-    spec : SyntheticRun, optional
-        What to generate; the default exercises every table and figure.
-
-    Returns
-    -------
-    Path
-        ``root``.
-
-    Examples
-    --------
-    >>> run = make_synthetic_run(tmp_path / "run")  # doctest: +SKIP
-    >>> build_reports(run, n_bootstrap=100)  # doctest: +SKIP
-    """
-    spec = spec or SyntheticRun()
-    root = Path(root)
-    (root / "cells").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(spec.seed)
-    manifest = _patients(spec, rng)
-    folds = _folds(manifest, spec.n_folds)
+def _external_patients(spec: SyntheticRun, rng: np.random.Generator) -> pd.DataFrame:
+    """The ``site_b`` dataset: a third as many patients, ids prefixed so they never meet the internal ones."""
     external = _patients(
         SyntheticRun(n_patients=max(spec.n_patients // 3, 15), n_classes=spec.n_classes), rng
     )
-    external = external.assign(
+    return external.assign(
         sample_id="ext_" + external["sample_id"], patient_id="ext_" + external["patient_id"], source="site_b"
     )
 
+
+def _history(method: str) -> list[dict[str, Any]]:
+    """Per-epoch learning curve of a cell (none for the classical baseline, which has no epochs)."""
+    return [
+        {
+            "stage": "head" if epoch <= 2 else "full",
+            "epoch": epoch,
+            "train_loss": round(1.5 / epoch, 4),
+            "val_loss": round(1.2 / epoch + 0.6 / _SKILL.get(method, 1.0), 4),
+            "val_balanced_accuracy": round(min(0.95, 0.4 + 0.1 * epoch * _SKILL.get(method, 1.0)), 4),
+        }
+        for epoch in range(1, 7 if method != "classical" else 1)
+    ]
+
+
+def _cell_info(
+    spec: SyntheticRun, configuration: tuple[str, str, str, str], fold: int, n_train: int, n_test: int
+) -> dict[str, Any]:
+    """The ``cells/<cell_id>.json`` record of one cell."""
+    method, backbone, augment, imbalance = configuration
+    history = _history(method)
+    return {
+        "cell": {
+            "method": method,
+            "backbone": backbone,
+            "outer_fold": fold,
+            "seed": spec.seed + fold,
+            "augment": augment,
+            "imbalance": imbalance,
+            "repeat_seed": spec.seed,
+        },
+        "params": {"lr": 0.001, "weight_decay": 0.0001, "epochs": 6},
+        "n_fit": int(n_train * 0.75),
+        "n_val": n_train - int(n_train * 0.75),
+        "n_test": n_test,
+        "search": {"n_trials": spec.n_trials, "n_pruned": 1, "best_value": 0.85} if spec.optuna else {},
+        "best_epoch": len(history),
+        "epochs_trained": len(history),
+        "history": history,
+        "seconds": round(1.0 + fold * 0.1, 2),
+    }
+
+
+def _write_cells(
+    store: RunStore,
+    spec: SyntheticRun,
+    manifest: pd.DataFrame,
+    external: pd.DataFrame,
+    folds: list[list[str]],
+    rng: np.random.Generator,
+) -> tuple[pd.DataFrame, list[tuple[str, str, int]]]:
+    """Write every cell record; return the predictions of all cells and the (method, backbone, fold) cells."""
     by_id = manifest.set_index("sample_id", drop=False)
     frames, cells = [], []
     for configuration in _configurations(spec):
-        method, backbone, augment, imbalance = configuration
+        method, backbone = configuration[:2]
         for fold, test_ids in enumerate(folds):
             frames.append(_prediction_rows(spec, configuration, fold, "test", by_id.loc[test_ids], rng))
             if spec.external:
                 frames.append(_prediction_rows(spec, configuration, fold, "external:site_b", external, rng))
             cells.append((method, backbone, fold))
-            n_train = len(manifest) - len(test_ids)
-            history = [
-                {
-                    "stage": "head" if epoch <= 2 else "full",
-                    "epoch": epoch,
-                    "train_loss": round(1.5 / epoch, 4),
-                    "val_loss": round(1.2 / epoch + 0.6 / _SKILL.get(method, 1.0), 4),
-                    "val_balanced_accuracy": round(min(0.95, 0.4 + 0.1 * epoch * _SKILL.get(method, 1.0)), 4),
-                }
-                for epoch in range(1, 7 if method != "classical" else 1)
-            ]
-            info = {
-                "cell": {
-                    "method": method,
-                    "backbone": backbone,
-                    "outer_fold": fold,
-                    "seed": spec.seed + fold,
-                    "augment": augment,
-                    "imbalance": imbalance,
-                    "repeat_seed": spec.seed,
-                },
-                "params": {"lr": 0.001, "weight_decay": 0.0001, "epochs": 6},
-                "n_fit": int(n_train * 0.75),
-                "n_val": n_train - int(n_train * 0.75),
-                "n_test": len(test_ids),
-                "search": {"n_trials": spec.n_trials, "n_pruned": 1, "best_value": 0.85}
-                if spec.optuna
-                else {},
-                "best_epoch": len(history),
-                "epochs_trained": len(history),
-                "history": history,
-                "seconds": round(1.0 + fold * 0.1, 2),
-            }
-            (root / "cells" / f"{format_cell_id(method, backbone, spec.seed, fold)}.json").write_text(
-                json.dumps(info, indent=2)
-            )
-    predictions = pd.concat(frames, ignore_index=True)
-    predictions.to_parquet(root / "predictions.parquet", index=False)
-    manifest.to_parquet(root / "manifest.parquet", index=False)
+            info = _cell_info(spec, configuration, fold, len(manifest) - len(test_ids), len(test_ids))
+            write_json(store.cells_dir / f"{format_cell_id(method, backbone, spec.seed, fold)}.json", info)
+    return pd.concat(frames, ignore_index=True), cells
 
-    splits = {
+
+def _splits(spec: SyntheticRun, folds: list[list[str]]) -> dict[str, Any]:
+    """The ``splits.json`` payload of the round-robin folds."""
+    return {
         "seed": spec.seed,
         "n_folds": spec.n_folds,
         "fingerprint": "0123456789abcdef",
@@ -426,10 +423,10 @@ def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Pa
             for fold, test_ids in enumerate(folds)
         ],
     }
-    (root / "splits.json").write_text(json.dumps(splits))
-    (root / "audit.json").write_text(json.dumps(_audit(manifest, spec.n_folds), indent=2))
-    np.savez_compressed(root / "samples.npz", **_sample_images(manifest, rng))  # type: ignore[arg-type]
 
+
+def _run_manifest(spec: SyntheticRun, manifest: pd.DataFrame) -> dict[str, Any]:
+    """The ``run.json`` payload of a finished synthetic run."""
     classes = list(_CLASSES[: spec.n_classes])
     run: dict[str, Any] = {
         "run_id": "synthetic",
@@ -470,10 +467,48 @@ def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Pa
     }
     if spec.optuna:
         run["search"] = {"n_trials": spec.n_trials, "sampler": "TPESampler", "pruner": "MedianPruner"}
-        db = root / "optuna.db"
+    return run
+
+
+def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Path:
+    """Write a synthetic, finished run folder at ``root`` and return its path.
+
+    Parameters
+    ----------
+    root : str or Path
+        Folder to create (may exist; files in it are overwritten).
+    spec : SyntheticRun, optional
+        What to generate; the default exercises every table and figure.
+
+    Returns
+    -------
+    Path
+        ``root``.
+
+    Examples
+    --------
+    >>> run = make_synthetic_run(tmp_path / "run")  # doctest: +SKIP
+    >>> build_reports(run, n_bootstrap=100)  # doctest: +SKIP
+    """
+    spec = spec or SyntheticRun()
+    store = RunStore(Path(root))
+    # the draws happen in this order (patients, external patients, cells, sample images): keep it
+    rng = np.random.default_rng(spec.seed)
+    manifest = _patients(spec, rng)
+    folds = _folds(manifest, spec.n_folds)
+    external = _external_patients(spec, rng)
+    predictions, cells = _write_cells(store, spec, manifest, external, folds, rng)
+    write_parquet(store.predictions, predictions)
+    write_parquet(store.root / "manifest.parquet", manifest)
+    write_json(store.splits_json, _splits(spec, folds))
+    write_json(store.root / "audit.json", _audit(manifest, spec.n_folds))
+    np.savez_compressed(store.root / "samples.npz", **_sample_images(manifest, rng))  # type: ignore[arg-type]
+    run = _run_manifest(spec, manifest)
+    if spec.optuna:
+        db = store.root / DEFAULT_STORAGE_FILE
         db.unlink(missing_ok=True)
         _optuna_db(db, cells, spec)
-    (root / "run.json").write_text(json.dumps(run, indent=2))
+    write_json(store.run_json, run)
     if spec.throughput:
-        _throughput(list(spec.backbones)).to_csv(root / "throughput.csv", index=False)
-    return root
+        write_throughput_table(_throughput(list(spec.backbones)), store.root / "throughput.csv")
+    return store.root

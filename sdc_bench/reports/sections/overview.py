@@ -1,0 +1,179 @@
+"""The report's framing sections: summary, protocol and environment of the run."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT
+from sdc_bench.reports.report import Section
+from sdc_bench.reports.sections.context import ReportContext
+from sdc_bench.reports.style import configuration_labels
+
+__all__ = ["environment_section", "protocol_section", "summary_section"]
+
+CONFIG = list(CONFIGURATION_COLUMNS)
+
+
+def _fmt_seconds(seconds: Any) -> str:
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds):
+        return "n/a"
+    minutes, rest = divmod(float(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{int(hours)} h {int(minutes)} min" if hours else f"{int(minutes)} min {rest:.0f} s"
+
+
+def summary_section(ctx: ReportContext) -> Section:
+    """Best configuration, how many are significantly worse than the reference, what was skipped, run facts.
+
+    Call it last: it lists the optional parts the other sections skipped.
+    """
+    pooled = ctx.metrics[(ctx.metrics["scope"] == "pooled") & (ctx.metrics["split"] == OOF_SPLIT)]
+    configurations = list(dict.fromkeys(pooled[CONFIG].astype(str).itertuples(index=False, name=None)))
+    paragraphs = _summary_paragraphs(ctx, pooled, configurations)
+    return Section("Summary", paragraphs=paragraphs, facts=_summary_facts(ctx.run, len(configurations)))
+
+
+def _summary_paragraphs(
+    ctx: ReportContext, pooled: pd.DataFrame, configurations: list[tuple[str, ...]]
+) -> list[str]:
+    comparisons, skipped, reference = ctx.comparisons, ctx.skipped, ctx.reference
+    ba = pooled[(pooled["metric"] == "balanced_accuracy") & (pooled["class_name"] == "overall")].dropna(
+        subset=["value"]
+    )
+    labels = configuration_labels(configurations) if configurations else {}
+    paragraphs = []
+    if not ba.empty:
+        best = ba.iloc[int(np.argmax(ba["value"].to_numpy(dtype=float)))]
+        key = tuple(str(best[c]) for c in CONFIG)
+        paragraphs.append(
+            f"Highest out-of-fold balanced accuracy: {labels.get(key, key[0])} with {best['value']:.3f} "
+            f"(95% CI {best['ci_low']:.3f}–{best['ci_high']:.3f}), over {int(best['n_images'])} images of "
+            f"{int(best['n_patients'])} patients."
+        )
+    if not comparisons.empty:
+        tested = comparisons[
+            (comparisons["test"] == "corrected_resampled_ttest") | (comparisons["test"] == "mcnemar_exact")
+        ]
+        worse = tested[tested["significant"] & (tested["estimate"] > 0)]
+        n_compared = len(comparisons[CONFIG].drop_duplicates())
+        n_worse = len(worse[CONFIG].drop_duplicates())
+        paragraphs.append(
+            f"{n_worse} of {n_compared} configurations compared with {reference} are significantly worse on at least "
+            "one of the McNemar (accuracy) and corrected resampled t-test (balanced accuracy) comparisons "
+            "(Holm-adjusted p < 0.05)."
+        )
+    if skipped:
+        paragraphs.append("Skipped optional parts (artifact absent): " + "; ".join(skipped) + ".")
+    return paragraphs
+
+
+def _summary_facts(run: Mapping[str, Any], n_configurations: int) -> list[tuple[str, str]]:
+    suite = run.get("suite", {}) or {}
+    return [
+        ("Run", str(run.get("run_id", "n/a"))),
+        (
+            "Suite",
+            f"{suite.get('name', 'n/a')}"
+            + (f" — {suite['description']}" if suite.get("description") else ""),
+        ),
+        ("Status", str(run.get("status", "n/a"))),
+        ("Started / finished (UTC)", f"{run.get('started_utc', 'n/a')} / {run.get('finished_utc', 'n/a')}"),
+        ("Duration", _fmt_seconds(run.get("seconds"))),
+        ("Configurations", str(n_configurations)),
+        ("Git revision", str(run.get("git_revision", "n/a"))),
+    ]
+
+
+def _search_text(search: Any) -> str:
+    if not isinstance(search, Mapping):
+        return "none recorded (fixed parameters)"
+    if int(search.get("n_trials", 0) or 0) == 0:
+        return "none: each method's default parameters (n_trials = 0)"
+    return ", ".join(f"{k}={v}" for k, v in search.items()) + " per cell, on the inner split only"
+
+
+def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Section:
+    """Outer folds, protocol seeds, search, seeds, and how intervals and comparisons were made."""
+    run, n_bootstrap, seed, reference = ctx.run, ctx.n_bootstrap, ctx.seed, ctx.reference
+    suite = run.get("suite", {}) or {}
+    protocol = suite.get("protocol", {}) or {}
+    search = run.get("search")
+    seeds = _protocol_seeds(run, splits)
+    facts = [
+        (
+            "Outer folds",
+            f"{protocol.get('outer_folds', (splits or {}).get('n_folds', '?'))} (patient-grouped, stratified by class)",
+        ),
+        ("Protocol seeds", _seeds_text(seeds)),
+        ("Inner validation fraction", str(protocol.get("inner_val_fraction", "n/a"))),
+        ("Hyperparameter search", _search_text(search)),
+        (
+            "Run seed / split seed",
+            f"{run.get('seed', suite.get('seed', '?'))} / {(splits or {}).get('seed', '?')}",
+        ),
+        ("Methods", ", ".join(map(str, suite.get("methods", []))) or "n/a"),
+        ("Backbones", ", ".join(map(str, suite.get("backbones", []))) or "n/a"),
+        ("Training", ", ".join(f"{k}={v}" for k, v in (suite.get("train") or {}).items()) or "n/a"),
+        ("Report bootstrap", f"{n_bootstrap} patient-level resamples, seed {seed}"),
+    ]
+    paragraphs = [
+        "Reported numbers are out-of-fold: each image is predicted by the model of the one outer fold that held "
+        "its patient out. Hyperparameters were chosen on an inner split of that fold's training patients only. "
+        "Multi-class decisions are argmax of the predicted probabilities.",
+        f"Intervals: Wilson for accuracy and per-class sensitivity/specificity, patient-level percentile bootstrap "
+        f"otherwise. Comparisons with {reference}: exact McNemar (accuracy), corrected resampled t-test "
+        "(per-fold balanced accuracy) and a paired patient-level bootstrap (balanced accuracy, accuracy, macro "
+        "AUROC), with Holm's correction within each test family; Friedman test with Nemenyi post-hoc over "
+        "outer folds for the ranking of all configurations.",
+    ]
+    if len(seeds) > 1:
+        paragraphs.append(
+            f"Repeated cross-validation: the whole patient-grouped cross-validation ran once per protocol seed "
+            f"({', '.join(map(str, seeds))}), each with its own outer folds and cell seeds, on the same data. "
+            "Pooled estimates stack the repetitions (each image once per seed) with patient-level bootstrap "
+            "intervals only; per-seed estimates are in `metrics.csv` (scope `seed`) and the tables give their "
+            "mean ± SD. Comparisons pair images by seed: McNemar over (seed, image) pairs, the corrected "
+            "t-test over the seeds x folds scores, the paired bootstrap over the stacked repetitions."
+        )
+    return Section("Protocol", paragraphs=paragraphs, facts=facts)
+
+
+def _protocol_seeds(run: Mapping[str, Any], splits: Mapping[str, Any] | None) -> list[Any]:
+    """The run's protocol seeds: ``run.json`` ``seeds``, else ``splits.json`` ``seeds``, else the one seed."""
+    seeds = run.get("seeds") or (splits or {}).get("seeds")
+    if seeds:
+        return list(seeds)
+    single = (splits or {}).get("seed", run.get("seed"))
+    return [single] if single is not None else []
+
+
+def _seeds_text(seeds: Sequence[Any]) -> str:
+    if not seeds:
+        return "n/a"
+    if len(seeds) == 1:
+        return f"{seeds[0]} (one cross-validation)"
+    return f"{', '.join(map(str, seeds))} ({len(seeds)} repetitions of the cross-validation)"
+
+
+def environment_section(run: Mapping[str, Any]) -> Section:
+    """Python, platform, host, device, packages and git revision of the run."""
+    environment = run.get("environment", {}) or {}
+    facts = [
+        ("Python", str(environment.get("python", "n/a"))),
+        ("Platform", str(environment.get("platform", "n/a"))),
+        ("Host", str(environment.get("host", "n/a"))),
+        ("Device", f"{run.get('device', 'n/a')} ({environment.get('device', 'n/a')})"),
+    ]
+    for key in ("cpu_count", "torch_threads", "cuda"):
+        if key in environment:
+            facts.append((key.replace("_", " ").capitalize(), str(environment[key])))
+    packages = environment.get("packages") or {}
+    if packages:
+        facts.append(("Packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)))
+    facts.append(("Git revision", str(run.get("git_revision", "n/a"))))
+    return Section("Environment", facts=facts)
