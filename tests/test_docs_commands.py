@@ -11,8 +11,6 @@ import argparse
 import re
 from pathlib import Path
 
-import pytest
-
 from sdc_bench.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +19,6 @@ DOCS = ("README.md", "CONTRIBUTING.md")
 #: Flags the documents promise and the CLI does not have yet (named in the README's weight order, to be
 #: implemented or taken out of the text). Listed on purpose, so any *other* missing flag fails the test,
 #: and so does one of these once it exists (then delete it here).
-KNOWN_MISSING: set[tuple[str, str]] = set()
 
 _FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 _INLINE = re.compile(r"`([^`]+)`")
@@ -100,7 +97,7 @@ def test_every_documented_command_flag_exists() -> None:
     missing = set()
     for name, command, flag in commands:
         _, parser = _resolve(command.split())
-        if flag is not None and flag not in _options(parser) and (command, flag) not in KNOWN_MISSING:
+        if flag is not None and flag not in _options(parser):
             missing.add(f"{name}: `sdc-bench {command}` has no {flag}")
     assert not missing, sorted(missing)
 
@@ -109,12 +106,6 @@ def test_every_documented_loose_flag_exists() -> None:
     _, loose = _shown()
     options = _all_options()
     missing = {
-        f"{name}: {flag}" for name, flag in loose if flag not in options and ("*", flag) not in KNOWN_MISSING
+        f"{name}: {flag}" for name, flag in loose if flag not in options
     }
     assert not missing, sorted(missing)
-
-
-@pytest.mark.parametrize(("command", "flag"), sorted(KNOWN_MISSING))
-def test_known_missing_flags_are_still_missing(command: str, flag: str) -> None:
-    """When a known-missing flag is implemented, take it off KNOWN_MISSING."""
-    assert flag not in _all_options()
