@@ -16,10 +16,6 @@ from sdc_bench.cli import build_parser
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ("README.md", "CONTRIBUTING.md")
 
-#: Flags the documents promise and the CLI does not have yet (named in the README's weight order, to be
-#: implemented or taken out of the text). Listed on purpose, so any *other* missing flag fails the test,
-#: and so does one of these once it exists (then delete it here).
-
 _FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)
 _INLINE = re.compile(r"`([^`]+)`")
 # words after the program name, up to a shell pipe or comment (``\|`` in a table cell is an alternative)
@@ -105,7 +101,5 @@ def test_every_documented_command_flag_exists() -> None:
 def test_every_documented_loose_flag_exists() -> None:
     _, loose = _shown()
     options = _all_options()
-    missing = {
-        f"{name}: {flag}" for name, flag in loose if flag not in options
-    }
+    missing = {f"{name}: {flag}" for name, flag in loose if flag not in options}
     assert not missing, sorted(missing)
