@@ -52,6 +52,8 @@ class BackboneSpec:
     weights_license: str = "apache-2.0"
     packages: tuple[WeightPackage, ...] = ()
     fixed_size: bool = False  # ViTs: the input size is a build argument
+    # Grad-CAM target: dotted path (negative ints index from the end) to the last feature map before pooling
+    cam_layer: str = ""
     description: str = ""
 
     def channel_stats(self, in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -248,6 +250,7 @@ BACKBONES.add(
         _HALF,
         _HALF,
         packages=(_LITE0,),
+        cam_layer="bn2",
         description="EfficientNet-Lite0 (4.7M params), mobile-friendly, offline ImageNet weights via pip package",
     )
 )
@@ -260,6 +263,7 @@ BACKBONES.add(
         _HALF,
         _HALF,
         packages=(_LITE1,),
+        cam_layer="bn2",
         description="EfficientNet-Lite1 (5.4M params)",
     )
 )
@@ -272,17 +276,23 @@ BACKBONES.add(
         _HALF,
         _HALF,
         packages=(_LITE2,),
+        cam_layer="bn2",
         description="EfficientNet-Lite2 (6.1M params)",
     )
 )
-BACKBONES.add(BackboneSpec("resnet18", "resnet18", "resnet", description="ResNet-18 (11.7M params)"))
-BACKBONES.add(BackboneSpec("resnet50", "resnet50", "resnet", description="ResNet-50 (25.6M params)"))
+BACKBONES.add(
+    BackboneSpec("resnet18", "resnet18", "resnet", cam_layer="layer4", description="ResNet-18 (11.7M params)")
+)
+BACKBONES.add(
+    BackboneSpec("resnet50", "resnet50", "resnet", cam_layer="layer4", description="ResNet-50 (25.6M params)")
+)
 BACKBONES.add(
     BackboneSpec(
         "resnet10t",
         "resnet10t",
         "resnet",
         176,
+        cam_layer="layer4",
         description="ResNet-10-T (5.4M params), small; a from-scratch workhorse",
     )
 )
@@ -291,12 +301,17 @@ BACKBONES.add(
         "densenet121",
         "densenet121",
         "densenet",
+        cam_layer="features",
         description="DenseNet-121 (8.0M params), common in chest/spine X-ray work",
     )
 )
 BACKBONES.add(
     BackboneSpec(
-        "efficientnet_b0", "efficientnet_b0", "efficientnet", description="EfficientNet-B0 (5.3M params)"
+        "efficientnet_b0",
+        "efficientnet_b0",
+        "efficientnet",
+        cam_layer="bn2",
+        description="EfficientNet-B0 (5.3M params)",
     )
 )
 BACKBONES.add(
@@ -304,6 +319,7 @@ BACKBONES.add(
         "mobilenetv3_small_100",
         "mobilenetv3_small_100",
         "mobilenetv3",
+        cam_layer="blocks.-1",
         description="MobileNetV3-Small (2.5M params)",
     )
 )
@@ -312,13 +328,25 @@ BACKBONES.add(
         "mobilenetv3_large_100",
         "mobilenetv3_large_100",
         "mobilenetv3",
+        cam_layer="blocks.-1",
         description="MobileNetV3-Large (5.5M params)",
     )
 )
 BACKBONES.add(
-    BackboneSpec("convnext_atto", "convnext_atto", "convnext", 224, description="ConvNeXt-Atto (3.7M params)")
+    BackboneSpec(
+        "convnext_atto",
+        "convnext_atto",
+        "convnext",
+        224,
+        cam_layer="stages.-1",
+        description="ConvNeXt-Atto (3.7M params)",
+    )
 )
-BACKBONES.add(BackboneSpec("regnety_008", "regnety_008", "regnet", description="RegNetY-800MF (6.3M params)"))
+BACKBONES.add(
+    BackboneSpec(
+        "regnety_008", "regnety_008", "regnet", cam_layer="s4", description="RegNetY-800MF (6.3M params)"
+    )
+)
 BACKBONES.add(
     BackboneSpec(
         "deit_tiny_patch16_224",
@@ -326,6 +354,7 @@ BACKBONES.add(
         "vit",
         224,
         fixed_size=True,
+        cam_layer="blocks.-1.norm1",
         description="DeiT-Tiny/16 (5.7M params), a vision transformer baseline",
     )
 )
