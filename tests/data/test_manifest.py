@@ -54,7 +54,7 @@ def test_validate_normalises_and_keeps_extra_columns() -> None:
     ("overrides", "drop", "fragment"),
     [
         ({}, "label", "lacks column(s) label"),
-        ({"sample_id": ["a", "a"]}, None, "sample_id 'a' appears in rows [0, 1]"),
+        ({"sample_id": ["a", "a"]}, None, "sample_id 'a' appears in row 0, row 1"),
         ({"label": ["normal", " "]}, None, "row 1 has an empty 'label'"),
         ({"patient_id": ["", "p2"]}, None, "row 0 has an empty 'patient_id'"),
         ({"modality": ["xray", "ct"]}, None, "row 1 has modality 'ct'"),
