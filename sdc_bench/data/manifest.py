@@ -377,7 +377,7 @@ def _drop_bad_rows(
     def bad_row(index: int, path_value: str, reason: str, fix: str) -> None:
         if not skip_bad:
             raise DataError(f"{csv_path}: line {_csv_line(df, index)}: {reason}; {fix} (or pass --skip-bad to skip it)")
-        skipped.append((path_value, reason))
+        skipped.append((path_value, f"line {_csv_line(df, index)}: {reason}; {fix}"))
         keep.at[index] = False
 
     absolute = []

@@ -187,7 +187,7 @@ class _Skips:
     def bad(self, path: Path, reason: str, fix: str) -> None:
         if not self.skip_bad:
             raise DataError(f"{path}: {reason}; {fix} (or pass --skip-bad to skip it)")
-        self.skipped.append((str(path), reason))
+        self.skipped.append((str(path), f"{reason}; {fix}"))
 
 
 def _class_folders(folder: Path) -> tuple[list[Path], list[Path]]:
