@@ -247,7 +247,9 @@ def cmd_data_check(args: argparse.Namespace) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DataError(f"--out {out}: cannot create its folder ({error.strerror}); choose another --out") from None
+        raise DataError(
+            f"--out {out}: cannot create its folder ({error.strerror}); choose another --out"
+        ) from None
     report.to_json(out)
     print(f"audit written to {out}")
     blocking = report.blocking()

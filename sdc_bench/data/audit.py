@@ -464,31 +464,41 @@ def audit_manifest(
     """
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
         raise ConfigError(f"n_folds={n_folds!r} must be an integer >= 2")
-    labels = df["label"].astype(str)
-    patients = df["patient_id"].astype(str)
-    table = _table_counts(df, labels, patients)
-    small = {c: n for c, n in table["patients_per_class"].items() if n < n_folds}
     infos = (
         _read_files(df, decode=decode, progress=progress, num_threads=num_threads, max_pixels=max_pixels)
         if read_headers
         else []
     )
+    checks = {
+        "inner_folds": inner_folds,
+        "target_size": target_size,
+        "skipped_ok": skipped_ok,
+        "allow_duplicates": allow_duplicates,
+    }
+    return _report(df, infos, n_folds=n_folds, strict=strict, read_headers=read_headers, checks=checks)
+
+
+def _report(
+    df: pd.DataFrame,
+    infos: list[FileInfo],
+    *,
+    n_folds: int,
+    strict: bool,
+    read_headers: bool,
+    checks: dict[str, Any],
+) -> AuditReport:
+    """The :class:`AuditReport` of a manifest whose files were read (``infos``), or not (empty)."""
+    labels = df["label"].astype(str)
+    patients = df["patient_id"].astype(str)
+    table = _table_counts(df, labels, patients)
+    small = {c: n for c, n in table["patients_per_class"].items() if n < n_folds}
     files = _summarise_files(df, infos, labels, patients)
     problems = _serious_problems(files, small, n_folds)
     if strict and problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise DataError(f"audit (strict): {problems[0]}{more}")
     notes = _notes(files, table)
-    found = find_problems(
-        df,
-        infos,
-        table,
-        n_folds=n_folds,
-        inner_folds=inner_folds,
-        target_size=target_size,
-        skipped_ok=skipped_ok,
-        allow_duplicates=allow_duplicates,
-    )
+    found = find_problems(df, infos, table, n_folds=n_folds, **checks)
     return AuditReport(
         **table,
         **asdict(files),

@@ -410,11 +410,11 @@ def _decode_into_cache(
         bar = tqdm(total=len(paths), desc="caching images", unit="img", disable=not how.progress, leave=False)
         with bar:
             decoded = _decoded(paths, preprocess, how.num_workers, how.max_pixels)
-            for row, (image, error) in enumerate(decoded):
+            for row, (image, failure) in enumerate(decoded):
                 if image is None:
                     if not how.skip_bad:
-                        _raise_failed(error)
-                    failed.append((sample_ids[row], paths[row], error.removeprefix(f"{paths[row]}: ")))
+                        _raise_failed(failure)
+                    failed.append((sample_ids[row], paths[row], failure.removeprefix(f"{paths[row]}: ")))
                 else:
                     images[row] = image
                 bar.update(1)

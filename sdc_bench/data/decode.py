@@ -281,7 +281,9 @@ def _read_dicom(path: Path, frame: str, max_pixels: int | None) -> np.ndarray:
     try:
         count, what = _dicom_pixel_count(dataset)
     except Exception as error:  # a malformed Rows/Columns/frames value; pydicom parses tags lazily
-        raise DataError(f"{path}: DICOM header is malformed ({_first_line(error)}); replace the file") from None
+        raise DataError(
+            f"{path}: DICOM header is malformed ({_first_line(error)}); replace the file"
+        ) from None
     check_pixel_count(path, count, what, max_pixels)
     try:
         pixels = dataset.pixel_array
@@ -523,5 +525,7 @@ def load_preprocessed(path: str | Path, preprocess: Preprocess, max_pixels: int 
     DataError
         When the file cannot be decoded (see :func:`read_image`).
     """
-    image = read_image(path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices, max_pixels=max_pixels)
+    image = read_image(
+        path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices, max_pixels=max_pixels
+    )
     return to_uint8(resize_image(image, preprocess.size, preprocess.resize))

@@ -16,9 +16,7 @@ from sdc_bench.data.manifest import file_hash
 
 __all__ = ["ALLOW_DUPLICATES_FIX", "check_duplicates", "conflicting_duplicates"]
 
-ALLOW_DUPLICATES_FIX = (
-    "remove the copy or fix its patient id / label, or keep it on purpose with --set data.allow_duplicates=true"
-)
+ALLOW_DUPLICATES_FIX = "remove the copy or fix its patient id / label, or keep it on purpose with --set data.allow_duplicates=true"
 """The fix named by every message about a duplicate across patients or labels."""
 
 

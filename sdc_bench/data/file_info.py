@@ -76,7 +76,9 @@ def _dicom_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
     rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
     samples = int(dataset.get("SamplesPerPixel", 1) or 1)
-    check_pixel_count(path, rows * columns * frames * samples, f"{rows}x{columns}x{frames} pixels", max_pixels)
+    check_pixel_count(
+        path, rows * columns * frames * samples, f"{rows}x{columns}x{frames} pixels", max_pixels
+    )
     syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
     if "PixelData" in dataset and syntax is not None and not syntax.is_compressed:
         bits = int(dataset.get("BitsAllocated", 8) or 8)

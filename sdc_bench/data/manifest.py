@@ -20,18 +20,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from sdc_bench.data.csv_text import read_raw_csv
-from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.columns import ColumnMap
+from sdc_bench.data.csv_text import read_raw_csv
+from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
 
 __all__ = [
     "MANIFEST_COLUMNS",
     "MODALITIES",
     "REQUIRED_COLUMNS",
     "ColumnMap",
-    "fingerprint",
     "file_hash",
+    "fingerprint",
     "read_manifest_csv",
     "validate_manifest",
 ]
@@ -286,15 +286,8 @@ def read_manifest_csv(
     df = _manifest_frame(raw, names, csv_path, modality)
     df.attrs["csv_lines"] = raw.attrs["csv_lines"]
     patient_from = "column" if names["patient_id"] else "file"
-    df, skipped = _drop_bad_rows(
-        df,
-        names,
-        csv_path,
-        classes=classes,
-        check_files=check_files,
-        skip_bad=skip_bad,
-        allow_outside_root=allow_outside_root,
-    )
+    checks = {"check_files": check_files, "skip_bad": skip_bad, "allow_outside_root": allow_outside_root}
+    df, skipped = _drop_bad_rows(df, names, csv_path, classes=classes, **checks)
     if skipped and len(df) == 0:
         raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
     df.attrs["patient_from"] = patient_from
@@ -376,7 +369,9 @@ def _drop_bad_rows(
 
     def bad_row(index: int, path_value: str, reason: str, fix: str) -> None:
         if not skip_bad:
-            raise DataError(f"{csv_path}: line {_csv_line(df, index)}: {reason}; {fix} (or pass --skip-bad to skip it)")
+            raise DataError(
+                f"{csv_path}: line {_csv_line(df, index)}: {reason}; {fix} (or pass --skip-bad to skip it)"
+            )
         skipped.append((path_value, f"line {_csv_line(df, index)}: {reason}; {fix}"))
         keep.at[index] = False
 
@@ -404,7 +399,10 @@ def _drop_bad_rows(
             bad_row(index, resolved_str, f"empty {patient_col!r}", "give every row a patient id")
         elif not allow_outside_root and is_outside_root(resolved_str, folder):
             bad_row(
-                index, resolved_str, f"path {path_value!r} leads outside the folder {folder}", OUTSIDE_ROOT_FIX
+                index,
+                resolved_str,
+                f"path {path_value!r} leads outside the folder {folder}",
+                OUTSIDE_ROOT_FIX,
             )
         elif check_files and not os.path.isfile(resolved_str):
             bad_row(index, resolved_str, f"image file {resolved_str} does not exist", "fix the path")

@@ -56,7 +56,9 @@ def problem_counts(problems: Sequence[Problem]) -> dict[str, int]:
     return dict(Counter(p.kind for p in problems))
 
 
-def _file_problems(df: pd.DataFrame, infos: Sequence[FileInfo], skipped_ok: bool, target: int) -> list[Problem]:
+def _file_problems(
+    df: pd.DataFrame, infos: Sequence[FileInfo], skipped_ok: bool, target: int
+) -> list[Problem]:
     out: list[Problem] = []
     for path, info in zip(df["path"].astype(str), infos, strict=False):
         if info.error:
@@ -105,7 +107,11 @@ def _duplicate_problems(df: pd.DataFrame, infos: Sequence[FileInfo], allow_dupli
         else:
             out.append(
                 Problem(
-                    "duplicate", culprit, "identical images of one patient and label", "remove the copy", False
+                    "duplicate",
+                    culprit,
+                    "identical images of one patient and label",
+                    "remove the copy",
+                    False,
                 )
             )
     return out
@@ -127,7 +133,11 @@ def _fold_problems(table: dict[str, Any], n_folds: int, inner_folds: int) -> lis
             continue
         left = patients - math.ceil(patients / n_folds)
         if left < inner_folds:
-            need = next(p for p in range(patients, patients + 10 * n_folds * inner_folds) if p - math.ceil(p / n_folds) >= inner_folds)
+            need = next(
+                p
+                for p in range(patients, patients + 10 * n_folds * inner_folds)
+                if p - math.ceil(p / n_folds) >= inner_folds
+            )
             out.append(
                 Problem(
                     "inner split impossible",
@@ -187,7 +197,13 @@ def find_problems(
     list of Problem
     """
     skipped = [
-        Problem("skipped file", path, reason, "skipped (--skip-bad)" if skipped_ok else "or pass --skip-bad to skip it", not skipped_ok)
+        Problem(
+            "skipped file",
+            path,
+            reason,
+            "skipped (--skip-bad)" if skipped_ok else "or pass --skip-bad to skip it",
+            not skipped_ok,
+        )
         for path, reason in table["skipped"]
     ]
     problems = (

@@ -395,21 +395,7 @@ def load_source(
             f"{path}: a file source must be a CSV manifest (.csv); or give a folder of class sub-folders"
         )
     csv = path if path.is_file() else path / MANIFEST_FILE_NAME
+    options = {"pattern": pattern, "classes": classes, "modality": modality, "skip_bad": skip_bad}
     if csv.is_file():
-        return _load_csv(
-            csv,
-            columns=columns,
-            pattern=pattern,
-            classes=classes,
-            modality=modality,
-            skip_bad=skip_bad,
-            allow_outside_root=allow_outside_root,
-        )
-    return _load_folder(
-        path,
-        pattern=pattern,
-        classes=classes,
-        modality=modality,
-        skip_bad=skip_bad,
-        allow_outside_root=allow_outside_root,
-    )
+        return _load_csv(csv, columns=columns, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]
+    return _load_folder(path, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]

@@ -168,7 +168,10 @@ def test_missing_file_names_line_and_path_or_is_skipped(tmp_path: Path) -> None:
     df = read_manifest_csv(tmp_path / "m.csv", skip_bad=True)
     assert df["sample_id"].tolist() == ["a.png"]
     assert df.attrs["skipped"] == [
-        (str(tmp_path / "missing.png"), f"line 3: image file {tmp_path / 'missing.png'} does not exist; fix the path")
+        (
+            str(tmp_path / "missing.png"),
+            f"line 3: image file {tmp_path / 'missing.png'} does not exist; fix the path",
+        )
     ]
     assert len(read_manifest_csv(tmp_path / "m.csv", check_files=False)) == 2
 

@@ -36,7 +36,9 @@ def _one_line(err: str) -> str:
 
 # ----------------------------------------------------------------------------- broken files in a folder source
 def _truncated_jpeg(path: Path) -> None:
-    good = save_image(path.with_name("full.jpg"), np.random.default_rng(0).integers(0, 255, (48, 48), np.uint8))
+    good = save_image(
+        path.with_name("full.jpg"), np.random.default_rng(0).integers(0, 255, (48, 48), np.uint8)
+    )
     path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     good.unlink()
 
@@ -145,8 +147,16 @@ def _rows(sep: str = ",") -> str:
 
 CSV_ERRORS: dict[str, tuple[Callable[[Path], str], str, str]] = {
     # case: (CSV text from the root, culprit in the line, fix in the line)
-    "dot-dot path": (lambda r: _rows() + "../../etc/passwd,normal,p9\n", "../../etc/passwd", "allow_outside_root"),
-    "absolute path outside": (lambda r: _rows() + f"{r.parent / 'x.png'},normal,p9\n", "x.png", "allow_outside_root"),
+    "dot-dot path": (
+        lambda r: _rows() + "../../etc/passwd,normal,p9\n",
+        "../../etc/passwd",
+        "allow_outside_root",
+    ),
+    "absolute path outside": (
+        lambda r: _rows() + f"{r.parent / 'x.png'},normal,p9\n",
+        "x.png",
+        "allow_outside_root",
+    ),
     "missing file at line 14": (lambda r: _rows() + "normal/gone.png,normal,p9\n", "line 14", "--skip-bad"),
     "blank lines keep line numbers": (
         lambda r: _rows() + "\n\nnormal/gone.png,normal,p9\n",
@@ -213,7 +223,9 @@ def test_duplicates_across_patients_or_labels_stop(
     assert "allow_duplicates" in line
 
 
-def test_duplicate_within_one_patient_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicate_within_one_patient_is_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = _duplicate(tmp_path, "normal", "P000")
     code, err = _check(capsys, root, tmp_path / "audit.json", "--patient-regex", r"^(P\d+)_")
     assert code == 0, err
