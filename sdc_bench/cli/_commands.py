@@ -226,22 +226,39 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
+    from sdc_bench.core.errors import DataError
     from sdc_bench.data.audit import audit_manifest
     from sdc_bench.data.manifest import ColumnMap
     from sdc_bench.data.sources import load_source
 
     settings = data_overrides(args)
+    # a linter: every bad row and file is collected (skip_bad), then all are listed and counted
     manifest = load_source(
         args.source,
         columns=ColumnMap(**settings.get("data.columns", {})),
         patient_regex=settings.get("data.patient_regex"),
-        skip_bad=args.skip_bad,
+        skip_bad=True,
     )
-    report = audit_manifest(manifest, n_folds=args.folds, progress=_progress_wanted(args))
+    report = audit_manifest(
+        manifest, n_folds=args.folds, progress=_progress_wanted(args), decode=True, skipped_ok=args.skip_bad
+    )
     print(report.table())
     out = Path(args.out) if args.out else Path("audit.json")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(
+            f"--out {out}: cannot create its folder ({error.strerror}); choose another --out"
+        ) from None
     report.to_json(out)
     print(f"audit written to {out}")
+    blocking = report.blocking()
+    if blocking:
+        first = blocking[0]
+        raise DataError(
+            f"{args.source}: {len(blocking)} problem(s) would stop a run, first {first.kind}: {first.culprit}: "
+            f"{first.reason}; {first.fix} (all listed above and in {out})"
+        )
     return 0
 
 

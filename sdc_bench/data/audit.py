@@ -28,6 +28,8 @@ from tqdm.auto import tqdm
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.file_info import FileInfo, inspect_file
 from sdc_bench.data.manifest import fingerprint
+from sdc_bench.data.problems import Problem, find_problems, problem_counts
+from sdc_bench.data.spec import DataSpec
 
 __all__ = ["AuditReport", "audit_manifest"]
 
@@ -78,6 +80,11 @@ class AuditReport:
         The manifest fingerprint.
     warnings : tuple of str
         One line per problem, most serious first.
+    problems : tuple of Problem
+        Every problem found, one record each (kind, culprit, reason, fix, blocking),
+        those that would stop a run first.
+    problem_counts : dict
+        Problems per kind.
     """
 
     n_images: int
@@ -106,6 +113,12 @@ class AuditReport:
     files_read: bool
     fingerprint: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+    problem_counts: dict[str, int] = field(default_factory=dict)
+
+    def blocking(self) -> tuple[Problem, ...]:
+        """The problems that would stop a run."""
+        return tuple(p for p in self.problems if p.blocking)
 
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready types (tuples become lists)."""
@@ -120,11 +133,20 @@ class AuditReport:
             The output file; its folder must exist.
         """
         path = Path(path)
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        except OSError as error:
+            raise DataError(
+                f"{path}: cannot write the audit ({error.strerror or error}); choose another --out"
+            ) from None
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as stream:
                 json.dump(self.to_dict(), stream, indent=2)
             os.replace(temp, path)
+        except OSError as error:
+            raise DataError(
+                f"{path}: cannot write the audit ({error.strerror or error}); free space or choose another --out"
+            ) from None
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
@@ -178,7 +200,19 @@ class AuditReport:
             lines.append("")
             lines.append("warnings:")
             lines.extend(f"  - {warning}" for warning in self.warnings)
+        lines.extend(self._problem_lines())
         return "\n".join(lines)
+
+    def _problem_lines(self) -> list[str]:
+        if not self.problems:
+            return []
+        counts = ", ".join(f"{kind}: {n}" for kind, n in self.problem_counts.items())
+        lines = ["", f"problems ({len(self.problems)}; {len(self.blocking())} would stop a run): {counts}"]
+        lines.extend(
+            f"  - {'[stops a run] ' if p.blocking else ''}{p.kind}: {p.culprit}: {p.reason}; {p.fix}"
+            for p in self.problems
+        )
+        return lines
 
 
 def _histogram(values: Iterable[int]) -> dict[str, int]:
@@ -198,10 +232,12 @@ def _sample_list(groups: Iterable[Iterable[str]], limit: int = 3) -> str:
     return "; ".join(shown)
 
 
-def _read_files(df: pd.DataFrame, *, decode: bool, progress: bool, num_threads: int) -> list[FileInfo]:
+def _read_files(
+    df: pd.DataFrame, *, decode: bool, progress: bool, num_threads: int, max_pixels: int | None
+) -> list[FileInfo]:
     paths = [str(p) for p in df["path"]]
     with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
-        results = pool.map(lambda p: inspect_file(p, decode=decode), paths)
+        results = pool.map(lambda p: inspect_file(p, decode=decode, max_pixels=max_pixels), paths)
         return list(tqdm(results, total=len(paths), desc="auditing files", unit="file", disable=not progress))
 
 
@@ -268,7 +304,7 @@ def _serious_problems(files: _FileSummary, small: dict[str, int], n_folds: int) 
     if unreadable:
         problems.append(
             f"{len(unreadable)} file(s) cannot be read (first: {unreadable[0][0]}: {unreadable[0][1]}); "
-            "remove them or load the source with skip_bad=True"
+            "remove them or pass --skip-bad to skip unreadable files"
         )
     for name, count in sorted(small.items()):
         problems.append(
@@ -372,6 +408,11 @@ def audit_manifest(
     decode: bool = False,
     strict: bool = False,
     num_threads: int = 8,
+    inner_folds: int = 4,
+    target_size: int = DataSpec.size,
+    skipped_ok: bool = True,
+    allow_duplicates: bool = False,
+    max_pixels: int | None = None,
 ) -> AuditReport:
     """Audit a validated manifest.
 
@@ -393,6 +434,17 @@ def audit_manifest(
         fewer patients than ``n_folds``, or duplicates across classes or patients.
     num_threads : int
         Threads reading files (the work is mostly I/O).
+    inner_folds : int
+        Inner folds of each outer training fold (``round(1 / protocol.inner_val_fraction)``).
+    target_size : int
+        Side of the cached square (``data.size``); far smaller images are reported as tiny.
+    skipped_ok : bool
+        Whether skipped rows and unreadable files are skipped on purpose (``--skip-bad``);
+        ``False`` counts them among the problems that stop a run.
+    allow_duplicates : bool
+        Whether identical files across patients or labels are accepted (``data.allow_duplicates``).
+    max_pixels : int, optional
+        Largest pixel count a header may claim (``data.max_image_pixels``).
 
     Returns
     -------
@@ -412,17 +464,41 @@ def audit_manifest(
     """
     if isinstance(n_folds, bool) or not isinstance(n_folds, int) or n_folds < 2:
         raise ConfigError(f"n_folds={n_folds!r} must be an integer >= 2")
+    infos = (
+        _read_files(df, decode=decode, progress=progress, num_threads=num_threads, max_pixels=max_pixels)
+        if read_headers
+        else []
+    )
+    checks = {
+        "inner_folds": inner_folds,
+        "target_size": target_size,
+        "skipped_ok": skipped_ok,
+        "allow_duplicates": allow_duplicates,
+    }
+    return _report(df, infos, n_folds=n_folds, strict=strict, read_headers=read_headers, checks=checks)
+
+
+def _report(
+    df: pd.DataFrame,
+    infos: list[FileInfo],
+    *,
+    n_folds: int,
+    strict: bool,
+    read_headers: bool,
+    checks: dict[str, Any],
+) -> AuditReport:
+    """The :class:`AuditReport` of a manifest whose files were read (``infos``), or not (empty)."""
     labels = df["label"].astype(str)
     patients = df["patient_id"].astype(str)
     table = _table_counts(df, labels, patients)
     small = {c: n for c, n in table["patients_per_class"].items() if n < n_folds}
-    infos = _read_files(df, decode=decode, progress=progress, num_threads=num_threads) if read_headers else []
     files = _summarise_files(df, infos, labels, patients)
     problems = _serious_problems(files, small, n_folds)
     if strict and problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise DataError(f"audit (strict): {problems[0]}{more}")
     notes = _notes(files, table)
+    found = find_problems(df, infos, table, n_folds=n_folds, **checks)
     return AuditReport(
         **table,
         **asdict(files),
@@ -431,4 +507,6 @@ def audit_manifest(
         files_read=read_headers,
         fingerprint=fingerprint(df),
         warnings=tuple(problems + notes),
+        problems=tuple(found),
+        problem_counts=problem_counts(found),
     )

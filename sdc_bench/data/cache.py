@@ -12,6 +12,7 @@ mid-write leaves at most an ignored temporary file, never a half cache that is u
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -20,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ class TensorCache:
         The cache key (file stem in the cache folder).
     path : pathlib.Path or None
         The ``.u8`` data file, or ``None`` for an in-memory cache.
+    failed : tuple of (str, str, str)
+        ``(sample_id, path, reason)`` of images that could not be decoded when the cache was
+        built with ``skip_bad``; their rows hold zeros and must not be used.
 
     Notes
     -----
@@ -75,7 +79,13 @@ class TensorCache:
     """
 
     def __init__(
-        self, images: np.ndarray, sample_ids: Sequence[str], *, key: str = "", path: Path | None = None
+        self,
+        images: np.ndarray,
+        sample_ids: Sequence[str],
+        *,
+        key: str = "",
+        path: Path | None = None,
+        failed: Sequence[tuple[str, str, str]] = (),
     ) -> None:
         if images.ndim != 3 or images.dtype != np.uint8:
             raise ValueError(
@@ -87,6 +97,7 @@ class TensorCache:
         self.sample_ids = [str(s) for s in sample_ids]
         self.key = key
         self.path = path
+        self.failed = tuple((str(s), str(p), str(r)) for s, p, r in failed)
         self._row = {sample_id: row for row, sample_id in enumerate(self.sample_ids)}
         if len(self._row) != len(self.sample_ids):
             raise ValueError("TensorCache sample ids must be unique")
@@ -182,10 +193,11 @@ def open_cache(cache_dir: str | Path, key: str) -> TensorCache | None:
             return None
         if data_path.stat().st_size != int(np.prod(shape)):
             return None
+        failed = [(str(s), str(p), str(r)) for s, p, r in meta.get("failed", [])]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     images = np.memmap(data_path, dtype=np.uint8, mode="r", shape=shape)
-    return TensorCache(images, sample_ids, key=key, path=data_path)
+    return TensorCache(images, sample_ids, key=key, path=data_path, failed=failed)
 
 
 def _remove_stale_temps(cache_dir: Path, key: str) -> None:
@@ -245,22 +257,46 @@ def _commit(
     return cache
 
 
-def _decode_one(task: tuple[str, Preprocess]) -> np.ndarray:
-    path, preprocess = task
-    return load_preprocessed(path, preprocess)
+_Decoded = tuple[np.ndarray | None, str]  # the image, or None and the one-line error
 
 
-def _decoded(paths: list[str], preprocess: Preprocess, num_workers: int) -> Iterator[np.ndarray]:
+def _decode_one(task: tuple[str, Preprocess, int | None]) -> _Decoded:
+    path, preprocess, max_pixels = task
+    try:
+        return load_preprocessed(path, preprocess, max_pixels), ""
+    except DataError as error:  # returned, not raised: with skip_bad the build goes on
+        return None, str(error)
+
+
+def _decoded(
+    paths: list[str], preprocess: Preprocess, num_workers: int, max_pixels: int | None
+) -> Iterator[_Decoded]:
     if num_workers <= 0:
         for path in paths:
-            yield load_preprocessed(path, preprocess)
+            yield _decode_one((path, preprocess, max_pixels))
         return
     # spawn, not fork: a forked child of a process running torch/OpenMP threads can deadlock.
     with ProcessPoolExecutor(
         max_workers=num_workers, mp_context=multiprocessing.get_context("spawn")
     ) as pool:
         chunk = max(1, min(64, len(paths) // (num_workers * 8) or 1))
-        yield from pool.map(_decode_one, [(p, preprocess) for p in paths], chunksize=chunk)
+        yield from pool.map(_decode_one, [(p, preprocess, max_pixels) for p in paths], chunksize=chunk)
+
+
+def _preallocate(temp: Path, n_bytes: int, cache_dir: Path) -> None:
+    """Reserve the cache file's blocks now, so a full disk fails here with one line, not mid-write."""
+    allocate = getattr(os, "posix_fallocate", None)
+    try:
+        with open(temp, "rb+") as handle:
+            if allocate is not None and n_bytes > 0:
+                allocate(handle.fileno(), 0, n_bytes)
+    except OSError as error:
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT)
+        reason = "not enough free disk space" if full else (error.strerror or str(error))
+        raise DataError(
+            f"{cache_dir}: cannot write the tensor cache ({reason}; it needs {n_bytes:,} bytes); "
+            "free space there or point $SDC_BENCH_CACHE at another disk"
+        ) from None
 
 
 def build_cache(
@@ -270,6 +306,8 @@ def build_cache(
     *,
     progress: bool = True,
     num_workers: int = 0,
+    skip_bad: bool = False,
+    max_pixels: int | None = None,
 ) -> TensorCache:
     """Decode and resize every image of a manifest once, or reuse the cache built before.
 
@@ -285,6 +323,11 @@ def build_cache(
         Show a tqdm bar while decoding.
     num_workers : int
         Decode in this many processes; 0 decodes in this process.
+    skip_bad : bool
+        Go on past images that cannot be decoded: their rows hold zeros and they are
+        listed in :attr:`TensorCache.failed`, for the caller to drop.
+    max_pixels : int, optional
+        Largest pixel count an image header may claim (``data.max_image_pixels``).
 
     Returns
     -------
@@ -294,8 +337,8 @@ def build_cache(
     Raises
     ------
     DataError
-        When an image cannot be decoded (the message names the file) or the cache
-        folder cannot be written.
+        When an image cannot be decoded and ``skip_bad`` is false (the message names
+        the file), or the cache folder cannot be written (full disk included).
 
     Examples
     --------
@@ -311,6 +354,8 @@ def build_cache(
     key = cache_key(manifest, preprocess)
     existing = open_cache(cache_dir, key)
     if existing is not None:
+        if existing.failed and not skip_bad:
+            _raise_failed(f"{existing.failed[0][1]}: {existing.failed[0][2]}")
         return existing
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -320,8 +365,26 @@ def build_cache(
         ) from None
     _remove_stale_temps(cache_dir, key)
     return _decode_into_cache(
-        manifest, preprocess, cache_dir, key, progress=progress, num_workers=num_workers
+        manifest,
+        preprocess,
+        cache_dir,
+        key,
+        _Decoding(progress=progress, num_workers=num_workers, skip_bad=skip_bad, max_pixels=max_pixels),
     )
+
+
+def _raise_failed(message: str) -> None:
+    raise DataError(f"{message} (or pass --skip-bad to skip unreadable files)")
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """How :func:`build_cache` decodes: progress bar, worker processes, bad files, pixel cap."""
+
+    progress: bool
+    num_workers: int
+    skip_bad: bool
+    max_pixels: int | None
 
 
 def _decode_into_cache(
@@ -329,25 +392,31 @@ def _decode_into_cache(
     preprocess: Preprocess,
     cache_dir: Path,
     key: str,
-    *,
-    progress: bool,
-    num_workers: int,
+    how: _Decoding,
 ) -> TensorCache:
     """Decode every image into a temporary memmap, then commit it as the cache ``key``."""
     sample_ids = [str(s) for s in manifest["sample_id"]]
     paths = [str(p) for p in manifest["path"]]
     shape = (len(paths), preprocess.size, preprocess.size)
+    failed: list[tuple[str, str, str]] = []
     with _temp_file(cache_dir, key, ".u8") as temp_data:
+        _preallocate(temp_data, int(np.prod(shape)), cache_dir)
         try:
             images = np.memmap(temp_data, dtype=np.uint8, mode="w+", shape=shape)
         except OSError as error:
             raise DataError(
                 f"{cache_dir}: cannot write the tensor cache ({error.strerror}); free space or pass another cache_dir"
             ) from None
-        bar = tqdm(total=len(paths), desc="caching images", unit="img", disable=not progress, leave=False)
+        bar = tqdm(total=len(paths), desc="caching images", unit="img", disable=not how.progress, leave=False)
         with bar:
-            for row, image in enumerate(_decoded(paths, preprocess, num_workers)):
-                images[row] = image
+            decoded = _decoded(paths, preprocess, how.num_workers, how.max_pixels)
+            for row, (image, failure) in enumerate(decoded):
+                if image is None:
+                    if not how.skip_bad:
+                        _raise_failed(failure)
+                    failed.append((sample_ids[row], paths[row], failure.removeprefix(f"{paths[row]}: ")))
+                else:
+                    images[row] = image
                 bar.update(1)
         images.flush()
         del images
@@ -357,7 +426,11 @@ def _decode_into_cache(
             temp_data,
             shape,
             sample_ids,
-            {"fingerprint": fingerprint(manifest), "preprocess": asdict(preprocess)},
+            {
+                "fingerprint": fingerprint(manifest),
+                "preprocess": asdict(preprocess),
+                **({"failed": failed} if failed else {}),
+            },
         )
 
 
@@ -402,6 +475,7 @@ def cache_from_array(
     cache_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(cache_dir, key)
     with _temp_file(cache_dir, key, ".u8") as temp_data:
-        with open(temp_data, "wb") as handle:
+        _preallocate(temp_data, int(images.nbytes), cache_dir)
+        with open(temp_data, "rb+") as handle:
             np.ascontiguousarray(images).tofile(handle)
         return _commit(cache_dir, key, temp_data, images.shape, sample_ids, {})

@@ -39,8 +39,10 @@ __all__ = [
     "NIFTI_SLICES",
     "RESIZE_MODES",
     "Preprocess",
+    "check_pixel_count",
     "is_dicom",
     "load_preprocessed",
+    "nifti_voxels",
     "read_image",
     "resize_image",
     "to_uint8",
@@ -103,6 +105,33 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ConfigError(f"{name}={value!r} is not supported; use one of {', '.join(choices)}")
 
 
+def check_pixel_count(path: str | Path, count: int, what: str, limit: int | None) -> None:
+    """Refuse an image whose header claims more than ``limit`` pixels (default: Pillow's cap), before decoding.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file, named in the message.
+    count : int
+        Pixels (or voxels) the header claims.
+    what : str
+        How the header states them, e.g. ``"4096x4096x4096 voxels of int16"``.
+    limit : int or None
+        The largest count read; ``None`` takes :data:`PIL.Image.MAX_IMAGE_PIXELS`.
+
+    Raises
+    ------
+    DataError
+        When ``count`` is over the limit.
+    """
+    limit = int(limit if limit is not None else (Image.MAX_IMAGE_PIXELS or 0)) or None
+    if limit is not None and count > limit:
+        raise DataError(
+            f"{path}: header claims {what} ({count:,} pixels), over data.max_image_pixels={limit:,} "
+            "(a decompression bomb guard); downscale the image or raise data.max_image_pixels"
+        )
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -152,11 +181,13 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- PIL formats
-def _read_pil(path: Path) -> np.ndarray:
+def _read_pil(path: Path, max_pixels: int | None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
+                width, height = image.size
+                check_pixel_count(path, width * height, f"{height}x{width} pixels", max_pixels)
                 image.load()
                 return _pil_to_array(image)
     except UnidentifiedImageError:
@@ -217,7 +248,17 @@ def _first_value(value: Any) -> float:
         return float("nan")
 
 
-def _read_dicom(path: Path, frame: str) -> np.ndarray:
+def _dicom_pixel_count(dataset: Any) -> tuple[int, str]:
+    """Rows x Columns x frames x samples a DICOM header claims, and how to say it."""
+    rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
+    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    bits = int(dataset.get("BitsAllocated", 0) or 0)
+    what = f"{rows}x{columns} pixels x {frames} frame(s) x {samples} sample(s) of {bits} bits"
+    return max(rows, 0) * max(columns, 0) * max(frames, 1) * max(samples, 1), what
+
+
+def _read_dicom(path: Path, frame: str, max_pixels: int | None) -> np.ndarray:
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
@@ -237,6 +278,13 @@ def _read_dicom(path: Path, frame: str) -> np.ndarray:
         raise DataError(
             f"{path}: DICOM file has no pixel data (e.g. a report or structured document); remove it from the source"
         )
+    try:
+        count, what = _dicom_pixel_count(dataset)
+    except Exception as error:  # a malformed Rows/Columns/frames value; pydicom parses tags lazily
+        raise DataError(
+            f"{path}: DICOM header is malformed ({_first_line(error)}); replace the file"
+        ) from None
+    check_pixel_count(path, count, what, max_pixels)
     try:
         pixels = dataset.pixel_array
     except (NotImplementedError, RuntimeError) as error:
@@ -285,11 +333,26 @@ def _read_dicom(path: Path, frame: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- NIfTI
-def _read_nifti(path: Path, nifti_slice: str) -> np.ndarray:
+def nifti_voxels(image: Any) -> tuple[int, str]:
+    """Voxels a NIfTI header claims (from its dims alone), and how to say it."""
+    shape = tuple(int(n) for n in image.shape)
+    dtype = image.header.get_data_dtype()
+    return int(np.prod(shape, dtype=object)), "x".join(map(str, shape)) + f" voxels of {dtype}"
+
+
+def _read_nifti(path: Path, nifti_slice: str, max_pixels: int | None) -> np.ndarray:
     import nibabel as nib
 
     try:
         image: Any = nib.load(path)
+        # the header alone says how much memory the volume needs: refuse a bomb before reading it
+        count, what = nifti_voxels(image)
+    except Exception as error:  # nibabel raises many exception types on bad input
+        raise DataError(
+            f"{path}: not a readable NIfTI file ({_first_line(error)}); replace or remove it"
+        ) from None
+    check_pixel_count(path, count, what, max_pixels)
+    try:
         if image.ndim >= 3:
             image = nib.as_closest_canonical(
                 image
@@ -318,7 +381,13 @@ def _read_nifti(path: Path, nifti_slice: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- public
-def read_image(path: str | Path, *, frame: str = "middle", nifti_slice: str = "mid_sagittal") -> np.ndarray:
+def read_image(
+    path: str | Path,
+    *,
+    frame: str = "middle",
+    nifti_slice: str = "mid_sagittal",
+    max_pixels: int | None = None,
+) -> np.ndarray:
     """Decode one image file to a 2-D ``float32`` array in ``[0, 1]``.
 
     The format is chosen by suffix, and by the ``DICM`` marker for DICOM files
@@ -333,6 +402,9 @@ def read_image(path: str | Path, *, frame: str = "middle", nifti_slice: str = "m
         Multi-frame DICOM policy, one of :data:`FRAME_POLICIES`.
     nifti_slice : str
         NIfTI slice policy, one of :data:`NIFTI_SLICES`.
+    max_pixels : int, optional
+        Largest pixel (voxel) count a header may claim; ``None`` takes Pillow's
+        ``Image.MAX_IMAGE_PIXELS``. Checked before pixel data is loaded.
 
     Returns
     -------
@@ -359,10 +431,10 @@ def read_image(path: str | Path, *, frame: str = "middle", nifti_slice: str = "m
     if os.path.getsize(path) == 0:
         raise DataError(f"{path}: image file is empty; replace or remove it")
     if _is_nifti(path):
-        return _read_nifti(path, nifti_slice)
+        return _read_nifti(path, nifti_slice, max_pixels)
     if is_dicom(path):
-        return _read_dicom(path, frame)
-    return _read_pil(path)
+        return _read_dicom(path, frame, max_pixels)
+    return _read_pil(path, max_pixels)
 
 
 def _pil_resize(image: np.ndarray, rows: int, columns: int) -> np.ndarray:
@@ -431,7 +503,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
-def load_preprocessed(path: str | Path, preprocess: Preprocess) -> np.ndarray:
+def load_preprocessed(path: str | Path, preprocess: Preprocess, max_pixels: int | None = None) -> np.ndarray:
     """Decode, resize and quantise one image exactly as the tensor cache stores it.
 
     Parameters
@@ -440,6 +512,8 @@ def load_preprocessed(path: str | Path, preprocess: Preprocess) -> np.ndarray:
         The image file.
     preprocess : Preprocess
         Output size, resize mode and frame/slice policies.
+    max_pixels : int, optional
+        Largest pixel count a header may claim (see :func:`read_image`).
 
     Returns
     -------
@@ -451,5 +525,7 @@ def load_preprocessed(path: str | Path, preprocess: Preprocess) -> np.ndarray:
     DataError
         When the file cannot be decoded (see :func:`read_image`).
     """
-    image = read_image(path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices)
+    image = read_image(
+        path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices, max_pixels=max_pixels
+    )
     return to_uint8(resize_image(image, preprocess.size, preprocess.resize))

@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image
 
 from sdc_bench.core.errors import SdcBenchError
-from sdc_bench.data.decode import is_dicom, read_image
+from sdc_bench.data.decode import check_pixel_count, is_dicom, nifti_voxels, read_image
 
 __all__ = ["FileInfo", "inspect_file"]
 
@@ -67,7 +67,7 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
-def _dicom_info(data: bytes) -> FileInfo:
+def _dicom_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
     import pydicom
 
     dataset = pydicom.dcmread(io.BytesIO(data), force=True)
@@ -75,9 +75,12 @@ def _dicom_info(data: bytes) -> FileInfo:
         raise ValueError("DICOM file has no pixel data")
     rows, columns = int(dataset.get("Rows", 0) or 0), int(dataset.get("Columns", 0) or 0)
     frames = int(dataset.get("NumberOfFrames", 1) or 1)
+    samples = int(dataset.get("SamplesPerPixel", 1) or 1)
+    check_pixel_count(
+        path, rows * columns * frames * samples, f"{rows}x{columns}x{frames} pixels", max_pixels
+    )
     syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
     if "PixelData" in dataset and syntax is not None and not syntax.is_compressed:
-        samples = int(dataset.get("SamplesPerPixel", 1) or 1)
         bits = int(dataset.get("BitsAllocated", 8) or 8)
         expected = (rows * columns * frames * samples * bits + 7) // 8
         if len(dataset.PixelData) < expected:
@@ -91,10 +94,11 @@ def _dicom_info(data: bytes) -> FileInfo:
     )
 
 
-def _nifti_info(path: Path) -> FileInfo:
+def _nifti_info(path: Path, max_pixels: int | None) -> FileInfo:
     import nibabel as nib
 
     image: Any = nib.load(path)
+    check_pixel_count(path, *nifti_voxels(image), max_pixels)
     shape = tuple(int(n) for n in image.shape)
     return FileInfo(
         format="NIfTI",
@@ -104,9 +108,10 @@ def _nifti_info(path: Path) -> FileInfo:
     )
 
 
-def _pil_info(data: bytes) -> FileInfo:
+def _pil_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
     with Image.open(io.BytesIO(data)) as image:
         mode, (width, height), kind = image.mode, image.size, str(image.format or "")
+        check_pixel_count(path, width * height, f"{height}x{width} pixels", max_pixels)
         # verify() walks the chunks (CRCs for PNG) without decoding, so truncation shows up.
         image.verify()
     if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
@@ -115,7 +120,7 @@ def _pil_info(data: bytes) -> FileInfo:
     return FileInfo(format=kind, size=f"{height}x{width}", bit_depth=bits, photometric=mode)
 
 
-def inspect_file(path: str | Path, *, decode: bool = False) -> FileInfo:
+def inspect_file(path: str | Path, *, decode: bool = False, max_pixels: int | None = None) -> FileInfo:
     """Hash a file and read its header; report instead of raising when it is unreadable.
 
     Parameters
@@ -125,6 +130,8 @@ def inspect_file(path: str | Path, *, decode: bool = False) -> FileInfo:
     decode : bool
         Also decode the pixels with :func:`~sdc_bench.data.decode.read_image`,
         which finds damage a header check misses (e.g. a truncated JPEG body).
+    max_pixels : int, optional
+        Largest pixel (voxel) count a header may claim; ``None`` takes Pillow's cap.
 
     Returns
     -------
@@ -143,13 +150,13 @@ def inspect_file(path: str | Path, *, decode: bool = False) -> FileInfo:
     try:
         name = str(path).lower()
         if name.endswith((".nii", ".nii.gz")):
-            info = _nifti_info(path)
+            info = _nifti_info(path, max_pixels)
         elif is_dicom(path):
-            info = _dicom_info(data)
+            info = _dicom_info(path, data, max_pixels)
         else:
-            info = _pil_info(data)
+            info = _pil_info(path, data, max_pixels)
         if decode:
-            read_image(path)
+            read_image(path, max_pixels=max_pixels)
     except SdcBenchError as error:
         return FileInfo(content_hash=content_hash, error=str(error).split(": ", 1)[-1])
     except Exception as error:  # the audit reports any failure to read, it does not stop on it

@@ -22,12 +22,15 @@ import pandas as pd
 
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.columns import ColumnMap
+from sdc_bench.data.csv_text import read_raw_csv
+from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
 
 __all__ = [
     "MANIFEST_COLUMNS",
     "MODALITIES",
     "REQUIRED_COLUMNS",
     "ColumnMap",
+    "file_hash",
     "fingerprint",
     "read_manifest_csv",
     "validate_manifest",
@@ -55,9 +58,16 @@ _MODALITY_ALIASES = {
 }
 
 
-def _csv_line(index: int) -> int:
+def _csv_line(df: pd.DataFrame, index: int) -> int:
     """Line number in the CSV file of data row ``index`` (line 1 is the header)."""
-    return int(index) + 2
+    lines = df.attrs.get("csv_lines")
+    return int(lines[int(index)]) if lines is not None and int(index) < len(lines) else int(index) + 2
+
+
+def _row_name(out: pd.DataFrame, row: int) -> str:
+    """``line N`` (the CSV file's line) when the manifest came from a CSV, else ``row N`` (0-based)."""
+    lines = out.attrs.get("csv_lines")
+    return f"line {lines[row]}" if lines is not None and row < len(lines) else f"row {row}"
 
 
 def _is_blank(series: pd.Series) -> pd.Series:
@@ -140,7 +150,7 @@ def _check_filled(out: pd.DataFrame, where: str) -> None:
         blank = _is_blank(out[column])
         if blank.any():
             raise DataError(
-                f"{where}: row {_first_row(blank)} has an empty {column!r} "
+                f"{where}: {_row_name(out, _first_row(blank))} has an empty {column!r} "
                 f"({int(blank.sum())} row(s) in all); fill it in or drop the row"
             )
         out[column] = out[column].astype(str).str.strip()
@@ -150,9 +160,9 @@ def _check_unique_ids(out: pd.DataFrame, where: str) -> None:
     duplicated = out["sample_id"].duplicated(keep=False)
     if duplicated.any():
         repeated = out.loc[duplicated, "sample_id"].unique()
-        rows = out.index[out["sample_id"] == repeated[0]].tolist()
+        rows = [_row_name(out, r) for r in out.index[out["sample_id"] == repeated[0]].tolist()]
         raise DataError(
-            f"{where}: sample_id {repeated[0]!r} appears in rows {rows} "
+            f"{where}: sample_id {repeated[0]!r} appears in {', '.join(rows)} "
             f"({len(repeated)} repeated id(s) in all); sample ids must be unique"
         )
 
@@ -164,7 +174,7 @@ def _check_modalities(out: pd.DataFrame, where: str) -> None:
     if bad.any():
         row = _first_row(bad)
         raise DataError(
-            f"{where}: row {row} has modality {out.at[row, 'modality']!r}; use one of {', '.join(MODALITIES)}"
+            f"{where}: {_row_name(out, row)} has modality {out.at[row, 'modality']!r}; use one of {', '.join(MODALITIES)}"
         )
     out["modality"] = modality.astype(str)
 
@@ -174,7 +184,7 @@ def _check_absolute_paths(out: pd.DataFrame, where: str) -> None:
     if relative.any():
         row = _first_row(relative)
         raise DataError(
-            f"{where}: row {row} has a relative path {out.at[row, 'path']!r}; "
+            f"{where}: {_row_name(out, row)} has a relative path {out.at[row, 'path']!r}; "
             "manifest paths must be absolute (read_manifest_csv resolves them against the CSV's folder)"
         )
 
@@ -215,6 +225,7 @@ def read_manifest_csv(
     check_files: bool = True,
     skip_bad: bool = False,
     modality: str = "xray",
+    allow_outside_root: bool = False,
 ) -> pd.DataFrame:
     """Read a manifest from a CSV file and validate it.
 
@@ -245,6 +256,8 @@ def read_manifest_csv(
         patient id instead of raising; they are listed in ``df.attrs["skipped"]``.
     modality : str
         Modality for every row when the CSV has no modality column.
+    allow_outside_root : bool
+        Accept paths that lead (also through a symlink) outside the CSV's folder; refused by default.
 
     Returns
     -------
@@ -268,30 +281,19 @@ def read_manifest_csv(
         raise ConfigError(
             f"modality={modality!r} is not a known modality; use one of {', '.join(MODALITIES)}"
         )
-    raw = _read_raw_csv(csv_path)
+    raw = read_raw_csv(csv_path)
     names = _resolve_columns(raw, columns, csv_path)
     df = _manifest_frame(raw, names, csv_path, modality)
+    df.attrs["csv_lines"] = raw.attrs["csv_lines"]
     patient_from = "column" if names["patient_id"] else "file"
-    df, skipped = _drop_bad_rows(
-        df, names, csv_path, classes=classes, check_files=check_files, skip_bad=skip_bad
-    )
+    checks = {"check_files": check_files, "skip_bad": skip_bad, "allow_outside_root": allow_outside_root}
+    df, skipped = _drop_bad_rows(df, names, csv_path, classes=classes, **checks)
     if skipped and len(df) == 0:
         raise DataError(f"{csv_path}: every row was skipped as bad (first: {skipped[0][1]}); fix the CSV")
     df.attrs["patient_from"] = patient_from
     df.attrs["skipped"] = skipped
+    df.attrs["csv_lines"] = [_csv_line(raw, index) for index in df.index]
     return validate_manifest(df, where=str(csv_path))
-
-
-def _read_raw_csv(csv_path: Path) -> pd.DataFrame:
-    try:
-        raw = pd.read_csv(csv_path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(
-            f"{csv_path}: cannot be read as CSV ({reason}); save it as UTF-8 comma-separated text"
-        ) from None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    return raw
 
 
 def _resolve_columns(raw: pd.DataFrame, columns: ColumnMap, csv_path: Path) -> dict[str, str | None]:
@@ -356,6 +358,7 @@ def _drop_bad_rows(
     classes: Sequence[str] | None,
     check_files: bool,
     skip_bad: bool,
+    allow_outside_root: bool,
 ) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Resolve paths against the CSV's folder and drop (or raise on) rows that cannot be used."""
     path_col, label_col, patient_col = names["path"], names["label"], names["patient_id"]
@@ -366,8 +369,10 @@ def _drop_bad_rows(
 
     def bad_row(index: int, path_value: str, reason: str, fix: str) -> None:
         if not skip_bad:
-            raise DataError(f"{csv_path}: line {_csv_line(index)}: {reason}; {fix} (or pass skip_bad=True)")
-        skipped.append((path_value, reason))
+            raise DataError(
+                f"{csv_path}: line {_csv_line(df, index)}: {reason}; {fix} (or pass --skip-bad to skip it)"
+            )
+        skipped.append((path_value, f"line {_csv_line(df, index)}: {reason}; {fix}"))
         keep.at[index] = False
 
     absolute = []
@@ -392,6 +397,13 @@ def _drop_bad_rows(
             )
         elif patient == "":
             bad_row(index, resolved_str, f"empty {patient_col!r}", "give every row a patient id")
+        elif not allow_outside_root and is_outside_root(resolved_str, folder):
+            bad_row(
+                index,
+                resolved_str,
+                f"path {path_value!r} leads outside the folder {folder}",
+                OUTSIDE_ROOT_FIX,
+            )
         elif check_files and not os.path.isfile(resolved_str):
             bad_row(index, resolved_str, f"image file {resolved_str} does not exist", "fix the path")
     df["path"] = absolute
@@ -433,6 +445,11 @@ def _content_hash(path: object) -> str:
     if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) > _SETTLED_NS:
         _content_hashes[key] = value
     return value
+
+
+def file_hash(path: str | os.PathLike[str]) -> str:
+    """BLAKE2b of a file's bytes as :func:`fingerprint` uses it (``"-"`` when unreadable); read once per process."""
+    return _content_hash(path)
 
 
 def fingerprint(df: pd.DataFrame) -> str:

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.cache import TensorCache, build_cache
 from sdc_bench.data.decode import Preprocess
+from sdc_bench.data.duplicates import check_duplicates
 from sdc_bench.data.manifest import fingerprint
 from sdc_bench.data.sources import load_source
 from sdc_bench.data.spec import DataSpec
@@ -101,8 +103,16 @@ def prepare_data(
             patient_regex=spec.patient_regex,
             classes=classes_filter,
             skip_bad=skip_bad,
+            allow_outside_root=spec.allow_outside_root,
         )
         origin = str(chosen)
+        if not spec.allow_duplicates:
+            check_duplicates(manifest, origin)
+    return _cached(spec, manifest, classes_filter, origin, progress=progress, skip_bad=skip_bad)
+
+
+def _classes(manifest: pd.DataFrame, classes_filter: tuple[str, ...] | None, origin: str) -> tuple[str, ...]:
+    """The classes of the run; an error when there is no image, or a chosen class has none."""
     if manifest.empty:
         raise DataError(f"{origin}: no images left to use; check the source and the suite's data.classes")
     classes = classes_filter or tuple(sorted(manifest["label"].unique()))
@@ -111,8 +121,44 @@ def prepare_data(
         raise DataError(
             f"{origin}: classes {missing} have no images; remove them from data.classes or add images"
         )
+    return tuple(classes)
+
+
+def _without_failed(manifest: pd.DataFrame, cache: TensorCache) -> pd.DataFrame:
+    """The manifest less the images the cache could not decode; they join ``attrs["skipped"]``."""
+    failed = {sample_id: (path, reason) for sample_id, path, reason in cache.failed}
+    kept = manifest[~manifest["sample_id"].astype(str).isin(failed)].reset_index(drop=True)
+    kept.attrs = dict(manifest.attrs)
+    kept.attrs["skipped"] = [*manifest.attrs.get("skipped", []), *failed.values()]
+    kept.attrs.pop("csv_lines", None)  # rows moved; line numbers are only for the loader's messages
+    return kept
+
+
+def _cached(
+    spec: DataSpec,
+    manifest: pd.DataFrame,
+    classes_filter: tuple[str, ...] | None,
+    origin: str,
+    *,
+    progress: bool,
+    skip_bad: bool,
+) -> PreparedData:
+    """Decode the manifest into the tensor cache (dropping undecodable images with ``skip_bad``)."""
+    classes = _classes(manifest, classes_filter, origin)
+    # one setting rules Pillow's own bomb check too (it refuses at twice its cap)
+    Image.MAX_IMAGE_PIXELS = spec.max_image_pixels
     preprocess = Preprocess(size=spec.size, resize=spec.resize)
-    cache: TensorCache = build_cache(manifest, preprocess, cache_root() / "tensors", progress=progress)
+    cache: TensorCache = build_cache(
+        manifest,
+        preprocess,
+        cache_root() / "tensors",
+        progress=progress,
+        skip_bad=skip_bad,
+        max_pixels=spec.max_image_pixels,
+    )
+    if cache.failed:  # before any fold is made: folds see only images that decode
+        manifest = _without_failed(manifest, cache)
+        classes = _classes(manifest, classes_filter, origin)
     manifest = manifest.reset_index(drop=True)
     images = (
         cache.images[cache.indices(manifest["sample_id"].tolist())]

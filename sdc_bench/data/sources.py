@@ -27,6 +27,7 @@ import pandas as pd
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
 from sdc_bench.data.manifest import MODALITIES, ColumnMap, read_manifest_csv, validate_manifest
+from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
 from sdc_bench.data.spec import PATIENT_GROUP
 
 __all__ = ["MANIFEST_FILE_NAME", "is_image_file", "load_source"]
@@ -116,15 +117,19 @@ def _patients_with_regex(
     if missing and not skip_bad:
         raise DataError(
             f"{where}: patient_regex '{pattern.pattern}' does not match file name {Path(missing[0]).name!r} "
-            f"({len(missing)} file(s) in all); fix the pattern or pass skip_bad=True"
+            f"({len(missing)} file(s) in all); fix the pattern or pass --skip-bad to skip those files"
         )
     out = csv_df.copy()
     out.attrs = dict(csv_df.attrs)
     out["patient_id"] = [p if p is not None else "" for p in patients]
-    out = out[out["patient_id"] != ""].copy()
+    matched = (out["patient_id"] != "").to_numpy()
+    out = out[matched].copy()
     if len(out) == 0:
         raise DataError(f"{where}: patient_regex '{pattern.pattern}' matched no file name; fix the pattern")
     out.attrs = dict(csv_df.attrs)
+    lines = csv_df.attrs.get("csv_lines")
+    if lines is not None and len(lines) == len(matched):
+        out.attrs["csv_lines"] = [line for line, keep in zip(lines, matched, strict=True) if keep]
     out.attrs["skipped"] = list(csv_df.attrs.get("skipped", [])) + [
         (path, f"patient_regex '{pattern.pattern}' does not match the file name") for path in missing
     ]
@@ -153,8 +158,16 @@ def _load_csv(
     classes: Sequence[str] | None,
     modality: str,
     skip_bad: bool,
+    allow_outside_root: bool,
 ) -> pd.DataFrame:
-    df = read_manifest_csv(csv_path, columns=columns, classes=classes, skip_bad=skip_bad, modality=modality)
+    df = read_manifest_csv(
+        csv_path,
+        columns=columns,
+        classes=classes,
+        skip_bad=skip_bad,
+        modality=modality,
+        allow_outside_root=allow_outside_root,
+    )
     if df.attrs.get("patient_from") == "file":
         if pattern is not None:
             df = _patients_with_regex(df, pattern, str(csv_path), skip_bad)
@@ -173,8 +186,8 @@ class _Skips:
 
     def bad(self, path: Path, reason: str, fix: str) -> None:
         if not self.skip_bad:
-            raise DataError(f"{path}: {reason}; {fix} (or pass skip_bad=True)")
-        self.skipped.append((str(path), reason))
+            raise DataError(f"{path}: {reason}; {fix} (or pass --skip-bad to skip it)")
+        self.skipped.append((str(path), f"{reason}; {fix}"))
 
 
 def _class_folders(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -219,13 +232,17 @@ def _chosen_classes(
     return [d for d in class_dirs if d.name in classes]
 
 
-def _image_rows(folder: Path, class_dirs: list[Path], modality: str, skips: _Skips) -> list[dict[str, str]]:
+def _image_rows(
+    folder: Path, class_dirs: list[Path], modality: str, skips: _Skips, allow_outside_root: bool
+) -> list[dict[str, str]]:
     """One row per image below each class folder (recursively); non-images and empty classes are bad."""
     rows: list[dict[str, str]] = []
     for class_dir in class_dirs:
         images = []
         for file in _walk_files(class_dir):
-            if is_image_file(file):
+            if not allow_outside_root and is_outside_root(file, folder):
+                skips.bad(file, f"symlink leads outside the source folder {folder}", OUTSIDE_ROOT_FIX)
+            elif is_image_file(file):
                 images.append(file)
             else:
                 skips.bad(
@@ -291,6 +308,7 @@ def _load_folder(
     classes: Sequence[str] | None,
     modality: str,
     skip_bad: bool,
+    allow_outside_root: bool,
 ) -> pd.DataFrame:
     class_dirs, loose_files = _class_folders(folder)
     skips = _Skips(skip_bad)
@@ -299,7 +317,7 @@ def _load_folder(
             skips.bad(loose, "image outside any class sub-folder", "move it into its class folder")
     class_dirs = _chosen_classes(folder, class_dirs, classes, skips)
     rows, patient_from = _patients_of_rows(
-        folder, _image_rows(folder, class_dirs, modality, skips), pattern, skips
+        folder, _image_rows(folder, class_dirs, modality, skips, allow_outside_root), pattern, skips
     )
     df = pd.DataFrame(
         rows, columns=["sample_id", "path", "label", "patient_id", "modality", "view", "source"]
@@ -317,6 +335,7 @@ def load_source(
     classes: Sequence[str] | None = None,
     modality: str = "xray",
     skip_bad: bool = False,
+    allow_outside_root: bool = False,
 ) -> pd.DataFrame:
     """Read a data source into a validated manifest.
 
@@ -340,6 +359,9 @@ def load_source(
         Skip bad rows and files (non-images, missing files, unknown labels, names
         the pattern does not match) instead of raising; they are listed in
         ``df.attrs["skipped"]`` as ``(path, reason)`` pairs.
+    allow_outside_root : bool
+        Accept manifest paths and symlinks that lead outside the source's folder
+        (``data.allow_outside_root``); refused by default.
 
     Returns
     -------
@@ -373,8 +395,7 @@ def load_source(
             f"{path}: a file source must be a CSV manifest (.csv); or give a folder of class sub-folders"
         )
     csv = path if path.is_file() else path / MANIFEST_FILE_NAME
+    options = {"pattern": pattern, "classes": classes, "modality": modality, "skip_bad": skip_bad}
     if csv.is_file():
-        return _load_csv(
-            csv, columns=columns, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad
-        )
-    return _load_folder(path, pattern=pattern, classes=classes, modality=modality, skip_bad=skip_bad)
+        return _load_csv(csv, columns=columns, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]
+    return _load_folder(path, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from PIL import Image
+
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.data.columns import ColumnMap, column_settings
 
-__all__ = ["PATIENT_GROUP", "DataSpec"]
+__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "PATIENT_GROUP", "DataSpec"]
+
+DEFAULT_MAX_IMAGE_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+"""Pillow's own decompression-bomb cap; ``data.max_image_pixels`` applies it to DICOM and NIfTI as well."""
 
 PATIENT_GROUP = "patient"
 """Name of the regex group that holds the patient id, when a ``patient_regex`` has several groups."""
@@ -60,6 +65,14 @@ class DataSpec:
         (or a ``[data.columns]`` table); on the command line one key at a time,
         ``--set data.columns.label=diagnosis``, or all at once as ``--set data.columns=path=file,label=dx``
         (``field=column`` pairs) or as a TOML inline table ``--set 'data.columns={label="dx"}'``.
+    allow_outside_root : bool
+        Accept manifest paths (or symlinks) that lead outside the manifest's folder; off by default,
+        so a manifest row like ``../../etc/passwd`` is refused.
+    max_image_pixels : int
+        Largest image (pixels; voxels for a NIfTI volume, pixels x frames for DICOM) read; a header
+        claiming more is refused before any pixel data is loaded (a decompression bomb).
+    allow_duplicates : bool
+        Accept the same file content under two patients or two labels (a leak or label noise).
     """
 
     source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
@@ -75,8 +88,16 @@ class DataSpec:
     seed: int = -1
     patient_regex: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    allow_outside_root: bool = False
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    allow_duplicates: bool = False
 
     def __post_init__(self) -> None:
+        limit = self.max_image_pixels
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(
+                f"data.max_image_pixels={limit!r} must be a positive integer (default {DEFAULT_MAX_IMAGE_PIXELS})"
+            )
         object.__setattr__(self, "patient_regex", _check_patient_regex(self.patient_regex))
         object.__setattr__(self, "columns", column_settings(self.columns))
 

@@ -40,9 +40,9 @@ def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = cache_module.load_preprocessed
 
-    def counting(path: str, preprocess: Preprocess) -> np.ndarray:
+    def counting(path: str, preprocess: Preprocess, max_pixels: int | None = None) -> np.ndarray:
         calls.append(path)
-        return real(path, preprocess)
+        return real(path, preprocess, max_pixels)
 
     monkeypatch.setattr(cache_module, "load_preprocessed", counting)
     return calls

@@ -54,7 +54,7 @@ def test_validate_normalises_and_keeps_extra_columns() -> None:
     ("overrides", "drop", "fragment"),
     [
         ({}, "label", "lacks column(s) label"),
-        ({"sample_id": ["a", "a"]}, None, "sample_id 'a' appears in rows [0, 1]"),
+        ({"sample_id": ["a", "a"]}, None, "sample_id 'a' appears in row 0, row 1"),
         ({"label": ["normal", " "]}, None, "row 1 has an empty 'label'"),
         ({"patient_id": ["", "p2"]}, None, "row 0 has an empty 'patient_id'"),
         ({"modality": ["xray", "ct"]}, None, "row 1 has modality 'ct'"),
@@ -168,7 +168,10 @@ def test_missing_file_names_line_and_path_or_is_skipped(tmp_path: Path) -> None:
     df = read_manifest_csv(tmp_path / "m.csv", skip_bad=True)
     assert df["sample_id"].tolist() == ["a.png"]
     assert df.attrs["skipped"] == [
-        (str(tmp_path / "missing.png"), f"image file {tmp_path / 'missing.png'} does not exist")
+        (
+            str(tmp_path / "missing.png"),
+            f"line 3: image file {tmp_path / 'missing.png'} does not exist; fix the path",
+        )
     ]
     assert len(read_manifest_csv(tmp_path / "m.csv", check_files=False)) == 2
 
