@@ -25,8 +25,11 @@ def results_section(ctx: ReportContext) -> Section:
     results.items.append(
         writer.table(
             "main_comparison",
-            tables.main_table(metrics, reference=reference, comparisons=ctx.comparisons),
-            "Main comparison: pooled out-of-fold headline metrics with 95% CIs; reference method first.",
+            tables.main_table(
+                metrics, reference=reference, comparisons=ctx.comparisons, rules=ctx.rules, flags=ctx.flags
+            ),
+            "Main comparison: pooled out-of-fold headline metrics with 95% CIs; reference method first, "
+            "reference rules last.",
         )
     )
     results.items += writer.figure(
