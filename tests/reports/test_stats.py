@@ -336,7 +336,9 @@ def test_compare_to_reference() -> None:
 
 def test_corrected_ttest_is_not_run_below_its_minimum_folds_and_its_interval_stays_in_range() -> None:
     """Two folds gave 'Δ +0.502 [-0.464, +1.468]' (a t interval on 1 df) and a p-value on the t scale."""
-    frame = make_predictions(np.random.default_rng(3), {("sdc_dl", "s"): 3.0, ("scratch", "s"): 0.2}, n_folds=2)
+    frame = make_predictions(
+        np.random.default_rng(3), {("sdc_dl", "s"): 3.0, ("scratch", "s"): 0.2}, n_folds=2
+    )
     table = compare_to_reference(frame, "sdc_dl", n_bootstrap=100, seed=0).set_index(["test", "metric"])
     row = table.loc[("corrected_resampled_ttest", "balanced_accuracy")]
     assert math.isnan(row["p_value"]) and math.isnan(row["statistic"]) and not row["significant"]
