@@ -96,7 +96,7 @@ def reference_rules(predictions: pd.DataFrame, *, split: str = OOF_SPLIT, seed: 
     for metric in ("accuracy", "balanced_accuracy", "specificity"):
         q_low, q_high = (float(q) for q in np.quantile(simulated[metric], [0.025, 0.975]))
         random_rows.append(
-            (metric, "macro" if metric == "specificity" else "overall", expected[metric], low, high)
+            (metric, "macro" if metric == "specificity" else "overall", expected[metric], q_low, q_high)
         )
     values["stratified_random"] = [*random_rows, ("auroc", "macro", 0.5, nan, nan)]
     records = [
