@@ -122,8 +122,14 @@ def main_table(
     bold = [(r, title) for _, _, title in HEADLINE for r in best_rows([values[c][title][0] for c in order])]
     marks += flag_marks(order, flags)
     rows += rule_rows(rules, split, shown, rows[0].keys())
+    notes = _main_notes(n_seeds, references_of(comparisons), reference, alpha) + rule_notes(rules, flags)
+    table = decorate(pd.DataFrame(rows), bold=bold, marks=marks, notes=notes)
+    table.attrs["stack"] = ["Method", "Backbone"]  # the LaTeX copy sets the backbone under the method
+    return table
+
+
+def _main_notes(n_seeds: int, references: list[str], reference: str, alpha: float) -> list[str]:
     notes = [(seeds_note(n_seeds) if n_seeds else CI_NOTE) + " Bold: best value in the column."]
-    references = references_of(comparisons)
     if references:
         notes.append(
             f"{MARK} Holm-adjusted p < {alpha:g} against the reference ({'; '.join(references)}; {reference} on the "
@@ -134,10 +140,7 @@ def main_table(
         )
     else:
         notes.append(f"No significance marks: no {reference} configuration to compare with.")
-    notes += rule_notes(rules, flags)
-    table = decorate(pd.DataFrame(rows), bold=bold, marks=marks, notes=notes)
-    table.attrs["stack"] = ["Method", "Backbone"]  # the LaTeX copy sets the backbone under the method
-    return table
+    return notes
 
 
 def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.DataFrame:
