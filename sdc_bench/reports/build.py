@@ -12,15 +12,20 @@ each report section in :mod:`sdc_bench.reports.sections`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from sdc_bench.core.store import RunStore, proposed_method, write_text
 from sdc_bench.reports.comparisons import compare_methods
-from sdc_bench.reports.loaders import load_predictions, read_json
+from sdc_bench.reports.flags import cell_flags, learning_flags
+from sdc_bench.reports.loaders import load_cells, load_predictions, load_throughput, read_json
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.report import write_report
+from sdc_bench.reports.rules import reference_rules
+from sdc_bench.reports.sections.caveats import caveats_section
 from sdc_bench.reports.sections.context import ReportContext, ReportWriter
 from sdc_bench.reports.sections.data import data_section
 from sdc_bench.reports.sections.groups import ablations_section, external_section, imbalance_section
@@ -43,6 +48,7 @@ def build_reports(
     seed: int = 0,
     reference: str | None = None,
     draw_figures: bool = True,
+    finish: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write metrics.csv, comparisons.csv, tables/, figures/, report.md and report.html of one run.
 
@@ -59,6 +65,10 @@ def build_reports(
         method, as ``run.json`` names it (:func:`~sdc_bench.core.store.proposed_method`).
     draw_figures : bool, default=True
         False writes everything except the figures (faster; the report then has none).
+    finish : mapping, optional
+        ``run.json`` keys the caller records once the report is written (``status``, ``finished_utc``,
+        ``seconds``, ``weights``): a report built at the end of ``sdc-bench run`` shows them, not the
+        ``running`` status ``run.json`` still holds at that moment.
 
     Returns
     -------
@@ -68,7 +78,7 @@ def build_reports(
     root = Path(run_dir)
     store = RunStore(root)
     predictions = load_predictions(root)
-    run = read_json(store.run_json) or {}
+    run = {**(read_json(store.run_json) or {}), **(finish or {})}
     splits = read_json(store.splits_json)
     reference = reference or proposed_method(run)
     metrics = compute_metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
@@ -83,19 +93,22 @@ def build_reports(
     _write_csv(root / "comparisons.csv", comparisons)
     writer = ReportWriter(store, draw=draw_figures)
     writer.written += [store.metrics, root / "comparisons.csv"]
+    rules = reference_rules(predictions, seed=seed)
+    flags = learning_flags(metrics, rules) + cell_flags(load_cells(root))
     ctx = ReportContext(
         root=root, run=run, predictions=predictions, metrics=metrics, comparisons=comparisons,
         reference=reference, writer=writer, palette=method_palette(predictions["method"].astype(str)),
         markers=backbone_markers(predictions["backbone"].astype(str)), skipped=[],
-        n_bootstrap=n_bootstrap, seed=seed,
+        n_bootstrap=n_bootstrap, seed=seed, rules=rules, flags=flags, small_n=[],
     )  # fmt: skip
-    # the summary goes first but is built last: it lists what the other sections skipped
+    # the summary and the caveats go first but are built last: they list what the other sections skipped
     body = [data_section(ctx)]
     body += [results_section(ctx), per_class_section(ctx), backbones_section(ctx), ablations_section(ctx)]
     body += [imbalance_section(ctx), external_section(ctx), throughput_section(ctx), search_section(ctx)]
     body += [training_section(ctx)]
     sections = [
         summary_section(ctx),
+        caveats_section(run, splits, load_throughput(root), ctx.small_n),
         body[0],
         protocol_section(ctx, splits),
         *body[1:],

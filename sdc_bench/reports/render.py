@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from sdc_bench.core.store import write_text
 
-__all__ = ["to_html", "to_latex", "to_markdown", "write_table"]
+__all__ = [
+    "SINGLE_COLUMN_PT",
+    "latex_width_pt",
+    "to_html",
+    "to_latex",
+    "to_markdown",
+    "to_text",
+    "write_table",
+]
 
 
 def _emphasis(table: pd.DataFrame) -> tuple[set[tuple[int, str]], dict[tuple[int, str], str]]:
@@ -89,6 +98,8 @@ _LATEX_SPECIAL = {
     "≥": r"$\geq$",
     "≤": r"$\leq$",
     "†": r"\dag{}",
+    "‡": r"\ddag{}",
+    "§": r"\S{}",
     "…": r"\ldots{}",
     "\n": " ",
     "`": "",
@@ -120,43 +131,182 @@ def _alignment(table: pd.DataFrame) -> str:
     return "".join(spec)
 
 
+#: Width of one column of a two-column journal page (3.33 in), and of the whole text block.
+SINGLE_COLUMN_PT = 240.0
+_DOUBLE_COLUMN_PT = 504.0
+#: The smallest scale a table may be shrunk by to fit its width (below it the type gets unreadable).
+_MIN_SCALE = 0.8
+# glyph widths in em of Computer Modern: digits 0.5, narrow punctuation ~0.28, lower case ~0.45, capitals ~0.7
+_NARROW = set(".,;:[]()|'!ilj-")
+_SIZE_PT, _SMALL_SIZE_PT, _COLUMN_SEP_PT = 9.0, 7.0, 8.0
+
+
+def _text_pt(text: str, size: float = _SIZE_PT) -> float:
+    em = sum(
+        0.5 if c.isdigit() else 0.28 if c in _NARROW else 0.33 if c == " " else 0.7 if c.isupper() else 0.47
+        for c in text
+    )
+    return em * size
+
+
+_INTERVAL = re.compile(r"^(.*\S) (\[[^\]]+\])$")
+
+
+def _split_interval(text: str) -> tuple[str, str]:
+    """``'0.914 [0.892, 0.931]'`` -> (``'0.914'``, ``'[0.892, 0.931]'``); other text has no second line."""
+    match = _INTERVAL.match(text)
+    return (match.group(1), match.group(2)) if match else (text, "")
+
+
+def _header_lines(title: str) -> list[str]:
+    """A header broken at the space nearest its middle when it is long."""
+    words = title.split(" ")
+    if len(title) <= 12 or len(words) < 2:
+        return [title]
+    cut = min(range(1, len(words)), key=lambda i: abs(len(" ".join(words[:i])) - len(title) / 2))
+    return [" ".join(words[:cut]), " ".join(words[cut:])]
+
+
+def _stacked(table: pd.DataFrame) -> pd.DataFrame:
+    """``attrs["stack"] = [top, below]``: the LaTeX copy sets ``below`` under ``top`` in one column, to save width."""
+    stack = (getattr(table, "attrs", {}) or {}).get("stack")
+    if not stack or not set(stack) <= set(table.columns):
+        return table
+    top, below = stack
+    merged = table.drop(columns=[below])
+    merged[top] = [f"{a}\n{b}" if b not in ("", "–") else str(a) for a, b in zip(table[top], table[below])]
+    merged.attrs = dict(table.attrs)
+    return merged
+
+
+def latex_width_pt(table: pd.DataFrame) -> float:
+    """Estimated natural width of :func:`to_latex`'s tabular: per column the longest header line or cell line
+    (estimate at ``\\small``, interval or stacked line below it at ``\\scriptsize``), plus the column separation."""
+    table = _stacked(table)
+    _, marks = _emphasis(table)
+    total = 0.0
+    for column in (str(c) for c in table.columns):
+        widest = max(_text_pt(line) for line in _header_lines(column))
+        for index, value in enumerate(table[column]):
+            main, interval = _split_interval(str(value))
+            main, _, below = main.partition("\n")
+            interval = interval or below
+            main_width = _text_pt(main + marks.get((index, column), ""))
+            widest = max(widest, main_width, _text_pt(interval, _SMALL_SIZE_PT))
+        total += widest + _COLUMN_SEP_PT
+    return total
+
+
+def _stack(lines: Sequence[str], align: str, position: str = "t") -> str:
+    if len(lines) == 1:
+        return lines[0]
+    return rf"\begin{{tabular}}[{position}]{{@{{}}{align}@{{}}}}" + r" \\ ".join(lines) + r"\end{tabular}"
+
+
+def _latex_cell(text: str, *, bold: bool, mark: str, align: str) -> str:
+    main, interval = _split_interval(text)
+    main, _, below = main.partition("\n")
+    interval = interval or below
+    out = _escape_tex(main)
+    if bold and out:
+        out = rf"\textbf{{{out}}}"
+    if mark:
+        out += rf"$^{{{_escape_tex(mark)}}}$"
+    return _stack([out, r"{\scriptsize " + _escape_tex(interval) + "}"] if interval else [out], align)
+
+
+def _environment(width: float) -> tuple[str, str]:
+    """The float (``table`` or ``table*``) and the width a too-wide tabular is scaled to ('' = natural size)."""
+    for limit, float_name, target in (
+        (SINGLE_COLUMN_PT, "table", r"\columnwidth"),
+        (_DOUBLE_COLUMN_PT, "table*", r"\textwidth"),
+    ):
+        if width <= limit:
+            return float_name, ""
+        if width * _MIN_SCALE <= limit:
+            return float_name, target
+    return "table*", r"\textwidth"
+
+
 def to_latex(table: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
-    """A booktabs ``table`` float (needs ``\\usepackage{booktabs}``), notes under the tabular."""
+    """A booktabs float (needs ``booktabs`` and ``graphicx``) sized to fit a journal column.
+
+    Intervals go on a second line in ``\\scriptsize`` and long headers on two lines; a table whose
+    estimated width (:func:`latex_width_pt`) exceeds a single column by up to 25% is scaled to
+    ``\\columnwidth``, a wider one becomes a two-column ``table*`` (scaled to ``\textwidth`` when needed).
+    """
+    width = latex_width_pt(table)
+    table = _stacked(table)
     bold, marks = _emphasis(table)
     columns = [str(c) for c in table.columns]
-    lines = [r"\begin{table}[tbp]", r"\centering", r"\small"]
+    align = _alignment(table) or "l"
+    float_name, target = _environment(width)
+    lines = [
+        f"% estimated width {width:.0f}pt (single column {SINGLE_COLUMN_PT:.0f}pt)",
+        rf"\begin{{{float_name}}}[tbp]",
+        r"\centering",
+        r"\small",
+    ]
     if caption:
         lines.append(rf"\caption{{{_escape_tex(caption)}}}")
     if label:
         lines.append(rf"\label{{{_escape_tex(label).replace(chr(92) + '_', '-')}}}")
+    header = [
+        _stack([_escape_tex(line) for line in _header_lines(c)], align[i] if i < len(align) else "l", "b")
+        for i, c in enumerate(columns)
+    ]
     lines += [
-        rf"\begin{{tabular}}{{{_alignment(table) or 'l'}}}",
+        rf"\resizebox{{{target}}}{{!}}{{%" if target else "",
+        rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
-        " & ".join(_escape_tex(c) for c in columns) + r" \\",
+        " & ".join(header) + r" \\",
         r"\midrule",
     ]
     starts = _group_starts(table)
     for index, row in enumerate(table.itertuples(index=False)):
         if index in starts:
             lines.append(r"\midrule")
-        cells = []
-        for column, value in zip(columns, row):
-            text = _escape_tex(value)
-            if (index, column) in bold and text:
-                text = rf"\textbf{{{text}}}"
-            if (index, column) in marks:
-                text += rf"$^{{{_escape_tex(marks[(index, column)])}}}$"
-            cells.append(text)
+        cells = [
+            _latex_cell(
+                str(value),
+                bold=(index, column) in bold,
+                mark=marks.get((index, column), ""),
+                align=align[position] if position < len(align) else "l",
+            )
+            for position, (column, value) in enumerate(zip(columns, row))
+        ]
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [r"\bottomrule", r"\end{tabular}" + ("}" if target else "")]
     notes = (getattr(table, "attrs", {}) or {}).get("notes", [])
     if notes:
         lines.append(r"\par\smallskip")
         lines.append(r"\begin{minipage}{\linewidth}\footnotesize")
         lines += [_escape_tex(n) + r"\par" for n in notes]
         lines.append(r"\end{minipage}")
-    lines.append(r"\end{table}")
-    return "\n".join(lines) + "\n"
+    lines.append(rf"\end{{{float_name}}}")
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def to_text(table: pd.DataFrame) -> str:
+    """Plain text for a terminal: aligned columns, marks after their cells, no Markdown escapes or bold."""
+    _, marks = _emphasis(table)
+    columns = [str(c) for c in table.columns]
+    body = [
+        [str(value) + marks.get((index, column), "") for column, value in zip(columns, row)]
+        for index, row in enumerate(table.itertuples(index=False))
+    ]
+    widths = [max([len(c), *(len(r[i]) for r in body)]) for i, c in enumerate(columns)]
+    align = _alignment(table)
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            cell.rjust(w) if i < len(align) and align[i] == "r" else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    out = [line(columns), "  ".join("-" * w for w in widths), *(line(r) for r in body)]
+    out += list((getattr(table, "attrs", {}) or {}).get("notes", []))
+    return "\n".join(out) + "\n"
 
 
 def to_html(table: pd.DataFrame, *, caption: str = "") -> str:

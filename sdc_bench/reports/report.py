@@ -68,6 +68,8 @@ class Section:
         Tables and figures, in order.
     skipped : str, optional
         Why the section has no content (an optional artifact is absent); shown instead.
+    box : bool
+        Render the paragraphs as a highlighted box (the caveats), one item each.
     """
 
     title: str
@@ -75,6 +77,7 @@ class Section:
     facts: list[tuple[str, str]] = field(default_factory=list)
     items: list[TableItem | FigureItem] = field(default_factory=list)
     skipped: str | None = None
+    box: bool = False
 
 
 def _anchor(title: str) -> str:
@@ -94,7 +97,9 @@ def render_markdown(title: str, sections: Sequence[Section], root: Path) -> str:
         lines += [f"## {section.title}", ""]
         if section.skipped:
             lines += [f"_Skipped: {section.skipped}_", ""]
-        for paragraph in section.paragraphs:
+        if section.box:
+            lines += ["> **" + section.title + "**", ">", *(f"> - {p}" for p in section.paragraphs), ""]
+        for paragraph in [] if section.box else section.paragraphs:
             lines += [paragraph, ""]
         if section.facts:
             lines += ["| | |", "|---|---|"]
@@ -140,6 +145,7 @@ figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 
 figcaption { font-size: 12.5px; color: #333; max-width: 95ch; }
 dl.facts { display: grid; grid-template-columns: max-content auto; gap: 0.15em 1.2em; font-size: 13px; }
 dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
+ul.caveats { background: #fff6e0; border-left: 3px solid #e0a000; padding: 0.5em 0.7em 0.5em 2em; }
 code { background: #f2f2f2; padding: 0 0.25em; border-radius: 3px; }
 """
 
@@ -172,7 +178,14 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
         out.append(f'<section id="{_anchor(section.title)}"><h2>{html.escape(section.title)}</h2>')
         if section.skipped:
             out.append(f'<p class="skipped">Skipped: {_inline(section.skipped)}</p>')
-        out += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
+        if section.box:
+            out.append(
+                '<ul class="caveats">'
+                + "".join(f"<li>{_inline(p)}</li>" for p in section.paragraphs)
+                + "</ul>"
+            )
+        else:
+            out += [f"<p>{_inline(p)}</p>" for p in section.paragraphs]
         if section.facts:
             out.append('<dl class="facts">')
             out += [f"<dt>{html.escape(k)}</dt><dd>{_inline(str(v))}</dd>" for k, v in section.facts]

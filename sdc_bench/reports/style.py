@@ -22,6 +22,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
+from sdc_bench.reports.names import display_name
+
 __all__ = [
     "DOUBLE_COLUMN_IN",
     "LINESTYLES",
@@ -132,7 +134,7 @@ def backbone_markers(backbones: Iterable[str]) -> dict[str, str]:
 def configuration_labels(configurations: Sequence[tuple[str, ...]]) -> dict[tuple[str, ...], str]:
     """Shortest readable label of each configuration (method, backbone, augment, imbalance).
 
-    The method name alone when it is unique; otherwise the backbone, then the imbalance
+    The method's display name (:func:`~sdc_bench.reports.names.display_name`) alone when it is unique; otherwise the backbone, then the imbalance
     strategy, then the augmentation policy are appended (``" / "``-separated) until every
     label is distinct.
 
@@ -149,7 +151,7 @@ def configuration_labels(configurations: Sequence[tuple[str, ...]]) -> dict[tupl
             break
     else:
         parts = tuple(range(len(configurations[0]))) if configurations else (0,)
-    return {c: " / ".join(c[i] for i in parts) for c in configurations}
+    return {c: " / ".join(display_name(c[i]) if i == 0 else c[i] for i in parts) for c in configurations}
 
 
 def wrap_label(text: str, width: int = 18) -> str:

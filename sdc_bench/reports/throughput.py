@@ -11,7 +11,7 @@ import pandas as pd
 from sdc_bench.core.store import write_text, write_throughput_table
 from sdc_bench.reports.render import to_markdown
 
-__all__ = ["markdown_table", "write_throughput"]
+__all__ = ["LOAD_RATIO", "markdown_table", "peak_memory_text", "under_load", "write_throughput"]
 
 _MARKDOWN = (
     ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
@@ -32,6 +32,10 @@ def markdown_table(table: pd.DataFrame) -> str:
     compact = pd.DataFrame(
         {c: [_cell(v, fmt) for v in table[c]] for c, fmt in _MARKDOWN if c in table}, index=table.index
     )
+    if "peak_mem_mb" in compact:  # CPU runs do not measure it: 0 is "not measured", not 0 MB
+        compact["peak_mem_mb"] = [
+            peak_memory_text(d, v) for d, v in zip(table["device"], table["peak_mem_mb"])
+        ]
     devices = ", ".join(
         f"{name} ({threads} threads)" if kind == "cpu" else name
         for name, kind, threads in table[["device_name", "device", "threads"]]
@@ -57,3 +61,25 @@ def write_throughput(table: pd.DataFrame, out: str | Path) -> list[Path]:
     markdown = out.with_suffix(".md")
     write_text(markdown, markdown_table(table))
     return [out, markdown]
+
+
+#: Latency spread that marks a measurement taken under load: p95 above this multiple of p50.
+LOAD_RATIO = 2.0
+
+
+def under_load(table: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows of a throughput table measured under load: a ``load`` flag set, or p95 latency > ``LOAD_RATIO`` x p50."""
+    if table is None or table.empty or not {"latency_ms_p50", "latency_ms_p95"} <= set(table.columns):
+        return pd.DataFrame() if table is None else table.iloc[0:0]
+    ratio = table["latency_ms_p95"].astype(float) / table["latency_ms_p50"].astype(float)
+    loaded = (ratio > LOAD_RATIO).fillna(False)
+    if "load" in table.columns:
+        loaded |= table["load"].fillna(False).astype(bool)
+    return table[loaded.to_numpy()]
+
+
+def peak_memory_text(device: Any, value: Any, digits: int = 0) -> str:
+    """Peak memory as a cell: ``n/a`` where it was not measured (a CPU device, or 0 / missing)."""
+    if str(device) == "cpu" or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        return "n/a"
+    return f"{float(value):.{digits}f}"

@@ -192,7 +192,7 @@ def test_configuration_labels_are_short_and_unique() -> None:
     ]
     labels = style.configuration_labels(configurations)
     assert len(set(labels.values())) == 3
-    assert labels[configurations[2]] == "scratch / none"
+    assert labels[configurations[2]] == "Scratch CNN / none"  # the method by its display name
     assert style.configuration_labels([("a", "b", "c", "d")]) == {("a", "b", "c", "d"): "a"}
     assert "\n" in style.wrap_label("sdc_dl_no_imbalance / tf_efficientnet_lite0", 20)
 

@@ -276,6 +276,7 @@ def test_compare_to_reference() -> None:
     frame = make_predictions(
         np.random.default_rng(2),
         {("sdc_dl", "strong"): 3.0, ("scratch", "strong"): 0.4, ("sdc_dl_no_staged", "strong"): 2.9},
+        n_folds=5,
     )
     table = compare_to_reference(frame, "sdc_dl", n_bootstrap=200, seed=0)
 
@@ -324,8 +325,24 @@ def test_compare_to_reference() -> None:
     assert scratch.loc[key, "statistic"] == pytest.approx(expected.statistic, abs=1e-12)
     assert scratch.loc[key, "p_value"] == pytest.approx(expected.p_value, abs=1e-12)
 
+    # the t-test row's effect size is the pooled paired-bootstrap one, on the metric's scale
+    bootstrap = scratch.loc[("paired_bootstrap", "balanced_accuracy")]
+    for column in ("estimate", "ci_low", "ci_high"):
+        assert scratch.loc[key, column] == pytest.approx(bootstrap[column], abs=1e-15)
+
     again = compare_to_reference(frame, "sdc_dl", n_bootstrap=200, seed=0)
     pd.testing.assert_frame_equal(table, again)
+
+
+def test_corrected_ttest_is_not_run_below_its_minimum_folds_and_its_interval_stays_in_range() -> None:
+    """Two folds gave 'Δ +0.502 [-0.464, +1.468]' (a t interval on 1 df) and a p-value on the t scale."""
+    frame = make_predictions(
+        np.random.default_rng(3), {("sdc_dl", "s"): 3.0, ("scratch", "s"): 0.2}, n_folds=2
+    )
+    table = compare_to_reference(frame, "sdc_dl", n_bootstrap=100, seed=0).set_index(["test", "metric"])
+    row = table.loc[("corrected_resampled_ttest", "balanced_accuracy")]
+    assert math.isnan(row["p_value"]) and math.isnan(row["statistic"]) and not row["significant"]
+    assert -1.0 <= row["ci_low"] <= row["estimate"] <= row["ci_high"] <= 1.0
 
 
 def test_compare_to_reference_selects_and_validates_the_reference() -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from sdc_bench.core.contracts import OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.reports.figures._common import (
@@ -16,6 +16,7 @@ from sdc_bench.reports.figures._common import (
     _balanced_accuracy,
     _class_names,
     _configurations,
+    _legend_below,
     _look,
     _pooled_seeds,
     _rows_of,
@@ -23,87 +24,125 @@ from sdc_bench.reports.figures._common import (
     _title_pooled_seeds,
 )
 from sdc_bench.reports.metrics import ECE_BINS
+from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.style import (
     apply_style,
     save_figure,
     wrap_label,
 )
 
+#: Patient-bootstrap resamples of a ROC band (a picture, not a test: fewer than the tables' intervals).
+ROC_BAND_RESAMPLES = 200
 
-def _fold_roc(rows: pd.DataFrame, classes: Sequence[str], grid: np.ndarray) -> tuple[np.ndarray, float]:
-    """Macro one-vs-rest ROC of one fold on ``grid`` (mean TPR over classes) and its macro AUROC."""
-    truth = rows["y_true"].astype(str).to_numpy()
-    curves, aucs = [], []
-    for name in classes:
-        positive = truth == name
+
+def _pooled_roc(
+    truth: np.ndarray, proba: np.ndarray, class_index: int | None, grid: np.ndarray
+) -> np.ndarray:
+    """Pooled one-vs-rest ROC of one class (``class_index``) or the macro mean over classes, on ``grid``."""
+    indices = range(proba.shape[1]) if class_index is None else [class_index]
+    curves = []
+    for k in indices:
+        positive = truth == k
         if positive.all() or not positive.any():
             continue
-        scores = rows[f"{PROBABILITY_PREFIX}{name}"].to_numpy(dtype=float)
-        fpr, tpr, _ = roc_curve(positive, scores)
+        fpr, tpr, _ = roc_curve(positive, proba[:, k])
         curves.append(np.interp(grid, fpr, tpr))
-        aucs.append(roc_auc_score(positive, scores))
     if not curves:
-        return np.full_like(grid, np.nan), math.nan
+        return np.full_like(grid, np.nan)
     curve = np.mean(curves, axis=0)
     curve[0] = 0.0
-    return curve, float(np.mean(aucs))
+    return curve
+
+
+def _roc_band(
+    truth: np.ndarray,
+    proba: np.ndarray,
+    patients: np.ndarray,
+    class_index: int | None,
+    grid: np.ndarray,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """95% patient-bootstrap band of a pooled ROC curve; None below ``MIN_N["roc_band"]`` patients."""
+    unique, codes = np.unique(patients, return_inverse=True)
+    if shortfall("roc_band", len(unique)):
+        return None
+    members = [np.flatnonzero(codes == i) for i in range(len(unique))]
+    rng = np.random.default_rng(seed)
+    curves = []
+    for _ in range(ROC_BAND_RESAMPLES):
+        rows = np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))])
+        curves.append(_pooled_roc(truth[rows], proba[rows], class_index, grid))
+    low, high = np.nanpercentile(np.array(curves), [2.5, 97.5], axis=0)
+    return low, high
+
+
+def _auroc_text(
+    metrics: pd.DataFrame | None, configuration: Configuration, class_name: str, split: str
+) -> str:
+    """The table's pooled AUROC and its patient-bootstrap CI (one definition for table and figure)."""
+    if metrics is None:
+        return ""
+    rows = _rows_of(metrics, configuration)
+    hit = rows[(rows["scope"] == "pooled") & (rows["split"] == split) & (rows["metric"] == "auroc")
+               & (rows["class_name"] == class_name)]  # fmt: skip
+    if hit.empty or not math.isfinite(float(hit["value"].iloc[0])):
+        return ""
+    value, low, high = (float(hit[c].iloc[0]) for c in ("value", "ci_low", "ci_high"))
+    interval = f" [{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else ""
+    return f"{value:.3f}{interval}"
 
 
 def roc_curves(
     predictions: pd.DataFrame,
     stem: str | Path,
     *,
+    metrics: pd.DataFrame | None = None,
     split: str = OOF_SPLIT,
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
+    seed: int = 0,
 ) -> list[Path]:
-    """Macro one-vs-rest ROC per configuration: the mean over outer folds with a ±1 SD band."""
+    """Pooled out-of-fold one-vs-rest ROC curves: a macro panel, then one panel per class.
+
+    Each configuration's curve is pooled over its out-of-fold images (the definition of the tables'
+    AUROC), with a 95% patient-bootstrap band where there are at least ``MIN_N["roc_band"]`` patients;
+    the AUROC and CI printed in each panel are the metrics table's (``metrics``), not a fold SD.
+    """
     rows = predictions[predictions["split"].astype(str) == split]
     if rows.empty:
         return []
     apply_style()
     classes = _class_names(rows)
     grid = np.linspace(0.0, 1.0, 201)
-    curves: dict[Configuration, tuple[np.ndarray, np.ndarray, float, float]] = {}
-    for configuration in _configurations(rows):
-        mine = _rows_of(rows, configuration)
-        # one curve per outer fold of each protocol seed (the seeds' folds are different splits)
-        blocks = [c for c in ("seed", "outer_fold") if c in mine.columns]
-        per_fold = [_fold_roc(part, classes, grid) for _, part in mine.groupby(blocks, sort=True)]
-        tprs = np.array([c for c, _ in per_fold])
-        aucs = np.array([a for _, a in per_fold])
-        curves[configuration] = (
-            np.nanmean(tprs, axis=0),
-            np.nanstd(tprs, axis=0, ddof=1) if len(tprs) > 1 else np.zeros_like(grid),
-            float(np.nanmean(aucs)),
-            float(np.nanstd(aucs, ddof=1)) if len(aucs) > 1 else math.nan,
-        )
-    scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in curves}
-    look = _look(list(curves), palette, markers, scores)
-    figure, axes = _square_grid(len(look.order))
-    for ax, configuration in zip(axes, look.order):
-        mean, sd, auc, auc_sd = curves[configuration]
-        colour = look.colours[configuration]
-        ax.fill_between(
-            grid, np.clip(mean - sd, 0, 1), np.clip(mean + sd, 0, 1), color=colour, alpha=0.2, lw=0
-        )
-        ax.plot(grid, mean, color=colour, lw=1.2)
+    configurations = _configurations(rows)
+    scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in configurations}
+    look = _look(configurations, palette, markers, scores)
+    panels: list[tuple[str, int | None]] = [("macro", None), *((c, i) for i, c in enumerate(classes))]
+    figure, axes = _square_grid(len(panels), extra_height=0.15 + 0.1 * len(look.order))
+    for ax, (class_name, class_index) in zip(axes, panels):
+        texts = []
+        for configuration in look.order:
+            mine = _rows_of(rows, configuration)
+            truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
+            proba = mine[[f"{PROBABILITY_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
+            colour = look.colours[configuration]
+            band = _roc_band(truth, proba, mine["patient_id"].astype(str).to_numpy(), class_index, grid, seed)
+            if band is not None:
+                ax.fill_between(grid, band[0], band[1], color=colour, alpha=0.15, lw=0)
+            ax.plot(grid, _pooled_roc(truth, proba, class_index, grid), color=colour, lw=1.1)
+            texts.append((_auroc_text(metrics, configuration, class_name, split), colour))
         ax.plot([0, 1], [0, 1], color="#999999", lw=0.6, ls="--")
-        ax.set_title(wrap_label(look.labels[configuration], 30), fontsize=7)
-        sd_text = f" ± {auc_sd:.3f}" if math.isfinite(auc_sd) else ""
-        ax.text(
-            0.97,
-            0.05,
-            f"AUROC {auc:.3f}{sd_text}",
-            ha="right",
-            va="bottom",
-            fontsize=6.5,
-            transform=ax.transAxes,
-        )
+        ax.set_title("Macro average" if class_index is None else wrap_label(class_name, 24), fontsize=7)
+        for line, (text, colour) in enumerate(reversed(texts)):
+            if text:
+                ax.text(0.97, 0.04 + 0.08 * line, text, ha="right", va="bottom", fontsize=5.5, color=colour,
+                        transform=ax.transAxes)  # fmt: skip
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")
-    figure.supxlabel("False positive rate (macro one-vs-rest)", fontsize=7)
+        ax.set_xlabel("False positive rate", fontsize=6.5)
+    handles, labels = look.legend_handles(line=True)
+    _legend_below(figure, handles, labels, ncol=4)
     figure.supylabel("True positive rate", fontsize=7)
     return save_figure(figure, stem)
 

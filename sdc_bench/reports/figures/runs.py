@@ -33,6 +33,7 @@ from sdc_bench.reports.style import (
     save_figure,
     wrap_label,
 )
+from sdc_bench.reports.throughput import under_load
 
 
 def _pareto_mask(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -144,7 +145,11 @@ def pareto_front(
         ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.set_title(device)
+        device_column = "device_name" if "device_name" in throughput else "device"
+        loaded = under_load(throughput[throughput[device_column].astype(str) == device])
+        title = f"{_METRIC_TITLES.get(metric, metric)} vs {'inference' if mode == 'infer' else 'training'} throughput\n{device}"
+        ax.set_title(title + ("\nmeasured under load (latency p95 > 2 x p50)" if len(loaded) else ""),
+                     color="#A03000" if len(loaded) else "black")  # fmt: skip
         ax.set_xlabel(f"{'Inference' if mode == 'infer' else 'Training'} images/s (log)")
         low, high = float(mine["images_per_s"].min()), float(mine["images_per_s"].max())
         ax.set_xlim(low / 1.6, high * 1.6)
@@ -275,8 +280,8 @@ def learning_curves(
     *,
     palette: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Inner-validation balanced accuracy and loss per training epoch, mean over outer folds,
-    one panel row per backbone (epochs of both stages counted in order).
+    """Inner-validation balanced accuracy and loss per training epoch, one line per outer fold (line
+    style), one panel row per backbone (epochs of both stages counted in order).
 
     A searched cell's final model is refit without a validation split; its curve is that of the
     search's best trial (``search.best_history``), which trained on the same inner split.
@@ -312,17 +317,14 @@ def learning_curves(
             (("val_balanced_accuracy", "Validation balanced accuracy"), ("val_loss", "Validation loss"))
         ):
             ax = axes[row][column]
-            for method in methods:
-                curve = mine[mine["method"] == method].groupby("epoch")[key].mean()
+            # one line per outer fold: folds that stop at different epochs are never averaged
+            for (method, fold), part in mine.groupby(["method", "outer_fold"], sort=True):
+                curve = part.set_index("epoch")[key].astype(float)
                 if curve.notna().any():
                     ax.plot(
-                        curve.index,
-                        curve.to_numpy(dtype=float),
-                        color=palette.get(method, "#777777"),
-                        lw=1.1,
-                        marker="o",
-                        ms=2,
-                    )
+                        curve.index, curve.to_numpy(), color=palette.get(str(method), "#777777"), lw=0.9,
+                        marker="o", ms=1.5, ls=LINESTYLES[int(fold) % len(LINESTYLES)],
+                    )  # fmt: skip
             ax.set_title(f"{title} — {backbone}", fontsize=7)
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     for ax in axes[-1]:

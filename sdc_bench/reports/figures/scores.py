@@ -25,9 +25,11 @@ from sdc_bench.reports.figures._common import (
     _row_labels,
     _rows_of,
 )
+from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.stats import friedman_nemenyi
 from sdc_bench.reports.style import (
     DOUBLE_COLUMN_IN,
+    LINESTYLES,
     SINGLE_COLUMN_IN,
     apply_style,
     configuration_labels,
@@ -112,7 +114,8 @@ def fold_scores(
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Per-fold scores of each configuration: a box over folds with the folds as points."""
+    """Per-fold scores of each configuration: a box over folds with the folds as points; below
+    ``MIN_N["fold_box"]`` folds, each fold's dots joined across configurations (no box of 2 points)."""
     class_name = (
         "overall" if metric in ("accuracy", "balanced_accuracy", "kappa", "mcc", "brier", "ece") else "macro"
     )
@@ -132,33 +135,13 @@ def fold_scores(
         figsize=(SINGLE_COLUMN_IN if n <= 8 else DOUBLE_COLUMN_IN, 0.6 + row_height * n),
         layout="constrained",
     )
-    data = [_rows_of(folds, c)["value"].to_numpy(dtype=float) for c in look.order]
     positions = np.arange(n)[::-1]
-    ax.boxplot(
-        data,
-        positions=positions,
-        orientation="horizontal",
-        widths=0.55,
-        showfliers=False,
-        patch_artist=True,
-        boxprops={"facecolor": "#F2F2F2", "edgecolor": "#888888", "linewidth": 0.7},
-        medianprops={"color": "#444444", "linewidth": 0.9},
-        whiskerprops={"color": "#888888", "linewidth": 0.7},
-        capprops={"color": "#888888", "linewidth": 0.7},
-    )
-    rng = np.random.default_rng(0)  # fixed jitter: the same figure every build
-    for position, values, configuration in zip(positions, data, look.order):
-        jitter = rng.uniform(-0.12, 0.12, size=len(values))
-        ax.scatter(
-            values,
-            position + jitter,
-            s=12,
-            marker=look.markers[configuration],
-            color=look.colours[configuration],
-            edgecolor="white",
-            linewidth=0.4,
-            zorder=3,
-        )
+    blocks = [c for c in ("seed", "outer_fold") if c in folds.columns]
+    n_blocks = len(folds[blocks].drop_duplicates())
+    if shortfall("fold_box", n_blocks):
+        _joined_fold_dots(ax, folds, look, positions, blocks)
+    else:
+        _fold_boxes(ax, folds, look, positions)
     ax.set_yticks(positions, row_labels)
     ax.set_ylim(-0.6, n - 0.4)
     ax.grid(axis="y", visible=False)
@@ -167,6 +150,43 @@ def fold_scores(
     repeats = f" x {n_seeds} seeds" if n_seeds > 1 else ""
     ax.set_xlabel(f"{_METRIC_TITLES.get(metric, metric)} per outer fold ({n_folds} folds{repeats})")
     return save_figure(figure, stem)
+
+
+def _fold_boxes(ax: Any, folds: pd.DataFrame, look: Any, positions: np.ndarray) -> None:
+    """A box over folds per configuration, the folds as jittered points (enough folds for a box)."""
+    data = [_rows_of(folds, c)["value"].to_numpy(dtype=float) for c in look.order]
+    ax.boxplot(
+        data, positions=positions, orientation="horizontal", widths=0.55, showfliers=False, patch_artist=True,
+        boxprops={"facecolor": "#F2F2F2", "edgecolor": "#888888", "linewidth": 0.7},
+        medianprops={"color": "#444444", "linewidth": 0.9},
+        whiskerprops={"color": "#888888", "linewidth": 0.7}, capprops={"color": "#888888", "linewidth": 0.7},
+    )  # fmt: skip
+    rng = np.random.default_rng(0)  # fixed jitter: the same figure every build
+    for position, values, configuration in zip(positions, data, look.order):
+        jitter = rng.uniform(-0.12, 0.12, size=len(values))
+        ax.scatter(
+            values, position + jitter, s=12, marker=look.markers[configuration],
+            color=look.colours[configuration], edgecolor="white", linewidth=0.4, zorder=3,
+        )  # fmt: skip
+
+
+def _joined_fold_dots(
+    ax: Any, folds: pd.DataFrame, look: Any, positions: np.ndarray, blocks: list[str]
+) -> None:
+    """Too few folds for a box: each fold's scores as dots, joined across configurations (paired by fold)."""
+    row_of = dict(zip(look.order, positions))
+    for index, (key, fold) in enumerate(folds.groupby(blocks, sort=True)):
+        points = sorted(
+            (row_of[tuple(str(r[c]) for c in CONFIG)], float(r["value"]), tuple(str(r[c]) for c in CONFIG))
+            for _, r in fold.iterrows()
+        )
+        label = f"fold {key[-1] if isinstance(key, tuple) else key}"
+        ax.plot([p[1] for p in points], [p[0] for p in points], color="#999999", lw=0.7,
+                ls=LINESTYLES[index % len(LINESTYLES)], zorder=2, label=label)  # fmt: skip
+        for position, value, configuration in points:
+            ax.scatter(value, position, s=14, marker=look.markers[configuration], color=look.colours[configuration],
+                       edgecolor="white", linewidth=0.4, zorder=3)  # fmt: skip
+    ax.legend(loc="best", fontsize=6, frameon=False)
 
 
 def per_class_sensitivity_specificity(

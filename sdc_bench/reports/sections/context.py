@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from sdc_bench.core.store import RunStore
+from sdc_bench.reports.flags import Flag
 from sdc_bench.reports.render import write_table
 from sdc_bench.reports.report import FigureItem, TableItem
 
@@ -41,7 +42,10 @@ class ReportWriter:
 class ReportContext:
     """The run's artifacts and derived tables, shared by the section functions.
 
-    ``skipped`` collects the optional parts a section left out (artifact absent), for the summary.
+    ``skipped`` collects the optional parts a section left out (artifact absent), for the summary;
+    ``small_n`` the parts drawn in their small-n form or skipped below their declared minimum
+    (:func:`~sdc_bench.reports.min_n.shortfall`), for the caveats. ``rules`` holds the reference rules
+    (:mod:`~sdc_bench.reports.rules`) and ``flags`` the flagged configurations (:mod:`~sdc_bench.reports.flags`).
     """
 
     root: Path
@@ -56,3 +60,6 @@ class ReportContext:
     skipped: list[str]
     n_bootstrap: int
     seed: int
+    rules: pd.DataFrame
+    flags: list[Flag]
+    small_n: list[str]

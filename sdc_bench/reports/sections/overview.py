@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT
+from sdc_bench.reports.loaders import load_cells
+from sdc_bench.reports.names import display_name
 from sdc_bench.reports.report import Section
+from sdc_bench.reports.sections.caveats import flags_paragraph, weight_sources
 from sdc_bench.reports.sections.context import ReportContext
 from sdc_bench.reports.style import configuration_labels
 
@@ -46,25 +49,27 @@ def _summary_paragraphs(
         subset=["value"]
     )
     labels = configuration_labels(configurations) if configurations else {}
-    paragraphs = []
+    flagged = flags_paragraph(ctx.flags)
+    paragraphs = [flagged] if flagged else []
     if not ba.empty:
         best = ba.iloc[int(np.argmax(ba["value"].to_numpy(dtype=float)))]
         key = tuple(str(best[c]) for c in CONFIG)
         paragraphs.append(
-            f"Highest out-of-fold balanced accuracy: {labels.get(key, key[0])} with {best['value']:.3f} "
+            f"Highest out-of-fold balanced accuracy: {display_name(labels.get(key, key[0]))} with {best['value']:.3f} "
             f"(95% CI {best['ci_low']:.3f}–{best['ci_high']:.3f}), over {int(best['n_images'])} images of "
             f"{int(best['n_patients'])} patients."
         )
     if not comparisons.empty:
         tested = comparisons[
-            (comparisons["test"] == "corrected_resampled_ttest") | (comparisons["test"] == "mcnemar_exact")
+            (comparisons["test"] == "mcnemar_exact")
+            | ((comparisons["test"] == "paired_bootstrap") & (comparisons["metric"] == "balanced_accuracy"))
         ]
         worse = tested[tested["significant"] & (tested["estimate"] > 0)]
         n_compared = len(comparisons[CONFIG].drop_duplicates())
         n_worse = len(worse[CONFIG].drop_duplicates())
         paragraphs.append(
             f"{n_worse} of {n_compared} configurations compared with {reference} are significantly worse on at least "
-            "one of the McNemar (accuracy) and corrected resampled t-test (balanced accuracy) comparisons "
+            "one of the McNemar (accuracy) and paired patient-bootstrap (balanced accuracy) comparisons "
             "(Holm-adjusted p < 0.05)."
         )
     if skipped:
@@ -81,12 +86,19 @@ def _summary_facts(run: Mapping[str, Any], n_configurations: int) -> list[tuple[
             f"{suite.get('name', 'n/a')}"
             + (f" — {suite['description']}" if suite.get("description") else ""),
         ),
-        ("Status", str(run.get("status", "n/a"))),
+        ("Status", _status_text(run)),
         ("Started / finished (UTC)", f"{run.get('started_utc', 'n/a')} / {run.get('finished_utc', 'n/a')}"),
         ("Duration", _fmt_seconds(run.get("seconds"))),
         ("Configurations", str(n_configurations)),
         ("Git revision", str(run.get("git_revision", "n/a"))),
     ]
+
+
+def _status_text(run: Mapping[str, Any]) -> str:
+    status = str(run.get("status", "n/a"))
+    if status == "running":
+        return "running (run.json was not marked done when this report was built)"
+    return status
 
 
 def _search_text(search: Any) -> str:
@@ -116,8 +128,9 @@ def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Se
             "Run seed / split seed",
             f"{run.get('seed', suite.get('seed', '?'))} / {(splits or {}).get('seed', '?')}",
         ),
-        ("Methods", ", ".join(map(str, suite.get("methods", []))) or "n/a"),
+        ("Methods", ", ".join(f"{display_name(m)} ({m})" for m in suite.get("methods", [])) or "n/a"),
         ("Backbones", ", ".join(map(str, suite.get("backbones", []))) or "n/a"),
+        ("Weights", weight_sources(run, load_cells(ctx.root))),
         ("Training", ", ".join(f"{k}={v}" for k, v in (suite.get("train") or {}).items()) or "n/a"),
         ("Report bootstrap", f"{n_bootstrap} patient-level resamples, seed {seed}"),
     ]

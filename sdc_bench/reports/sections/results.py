@@ -8,6 +8,7 @@ import pandas as pd
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT
 from sdc_bench.reports import figures, tables
+from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.report import Section
 from sdc_bench.reports.sections.context import ReportContext
 from sdc_bench.reports.stats import friedman_nemenyi
@@ -22,11 +23,17 @@ def results_section(ctx: ReportContext) -> Section:
     writer, metrics, reference = ctx.writer, ctx.metrics, ctx.reference
     palette, markers = ctx.palette, ctx.markers
     results = Section("Results")
+    fold_note = shortfall("fold_box", _n_blocks(metrics))
+    if fold_note:
+        ctx.small_n.append(f"fold scores drawn as joined dots: {fold_note}")
     results.items.append(
         writer.table(
             "main_comparison",
-            tables.main_table(metrics, reference=reference, comparisons=ctx.comparisons),
-            "Main comparison: pooled out-of-fold headline metrics with 95% CIs; reference method first.",
+            tables.main_table(
+                metrics, reference=reference, comparisons=ctx.comparisons, rules=ctx.rules, flags=ctx.flags
+            ),
+            "Main comparison: pooled out-of-fold headline metrics with 95% CIs; reference method first, "
+            "reference rules last.",
         )
     )
     results.items += writer.figure(
@@ -38,7 +45,10 @@ def results_section(ctx: ReportContext) -> Section:
     )
     results.items += writer.figure(
         "fold_scores",
-        "Balanced accuracy of each outer fold (points) and its spread over folds (box).",
+        "Balanced accuracy of each outer fold (points) and its spread over folds (box)."
+        if not fold_note
+        else f"Balanced accuracy of each outer fold; each fold's points joined across configurations "
+        f"(no box: {fold_note}).",
         lambda stem: figures.fold_scores(metrics, stem, palette=palette, markers=markers),
     )
     results.items.append(
@@ -51,6 +61,11 @@ def results_section(ctx: ReportContext) -> Section:
     _add_rank_test(ctx, results)
     _add_comparisons(ctx, results)
     return results
+
+
+def _n_blocks(metrics: pd.DataFrame) -> int:
+    folds = metrics[(metrics["scope"] == "fold") & (metrics["split"] == OOF_SPLIT)]
+    return len(folds[[c for c in ("seed", "outer_fold") if c in folds.columns]].drop_duplicates())
 
 
 def _add_rank_test(ctx: ReportContext, results: Section) -> None:
@@ -72,6 +87,12 @@ def _add_comparisons(ctx: ReportContext, results: Section) -> None:
             f"Paired comparisons skipped: no `{ctx.reference}` configuration, or nothing to compare it with."
         )
         return
+    untested = ctx.comparisons[
+        (ctx.comparisons["test"] == "corrected_resampled_ttest") & ctx.comparisons["p_value"].isna()
+    ]
+    reason = shortfall("corrected_ttest", _n_blocks(ctx.metrics))
+    if len(untested) and reason:
+        ctx.small_n.append(f"corrected resampled t-test not run: {reason}")
     results.items.append(
         ctx.writer.table(
             "comparisons",
@@ -135,8 +156,11 @@ def per_class_section(ctx: ReportContext) -> Section:
     )
     per_class.items += writer.figure(
         "roc_curves",
-        "Macro-averaged one-vs-rest ROC curves: mean over outer folds with a ±1 SD band; AUROC mean ± SD over folds.",
-        lambda stem: figures.roc_curves(predictions, stem, palette=palette, markers=markers),
+        "One-vs-rest ROC curves pooled out-of-fold, macro average then one panel per class, with 95% "
+        "patient-bootstrap bands; the AUROC [95% CI] in each panel is the tables' pooled estimate.",
+        lambda stem: figures.roc_curves(
+            predictions, stem, metrics=metrics, palette=palette, markers=markers, seed=ctx.seed
+        ),
     )
     per_class.items += writer.figure(
         "confusion_counts",

@@ -9,10 +9,12 @@ from sdc_bench.core.contracts import CONFIGURATION_COLUMNS
 from sdc_bench.core.storage import DEFAULT_STORAGE_FILE, storage_file
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.loaders import load_cells, load_throughput, run_storage_url
+from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.optuna_trials import load_optuna_importances, load_optuna_trials
 from sdc_bench.reports.report import Section
 from sdc_bench.reports.sections.context import ReportContext
 from sdc_bench.reports.style import configuration_labels
+from sdc_bench.reports.throughput import under_load
 
 __all__ = ["search_section", "throughput_section", "training_section"]
 
@@ -34,15 +36,24 @@ def throughput_section(ctx: ReportContext) -> Section:
             "Throughput per backbone, device, precision and batch size.",
         )
     )
+    points = figures.pareto_points(ctx.metrics, throughput)
+    too_few = shortfall("pareto", int(points["backbone"].nunique()) if len(points) else 0)
+    if too_few:
+        section.paragraphs.append(f"Pareto front not drawn: {too_few}.")
+        ctx.small_n.append(f"no Pareto front: {too_few}")
+        return section
+    loaded = (
+        " Devices measured under load are marked in their panel title." if len(under_load(throughput)) else ""
+    )
     section.items += ctx.writer.figure(
         "pareto_front",
         "Balanced accuracy versus best inference throughput of the backbone on each device; filled points are "
-        "Pareto-optimal. Configurations whose backbone was not measured are left out.",
+        "Pareto-optimal. Configurations whose backbone was not measured are left out." + loaded,
         lambda stem: figures.pareto_front(
             ctx.metrics, throughput, stem, palette=ctx.palette, markers=ctx.markers
         ),
     )
-    section.paragraphs += _pareto_paragraphs(figures.pareto_points(ctx.metrics, throughput))
+    section.paragraphs += _pareto_paragraphs(points)
     return section
 
 
@@ -101,8 +112,17 @@ def _add_search_items(ctx: ReportContext, search: Section, trials: pd.DataFrame,
         "Optimisation history per method and backbone: trial values, best so far per outer fold, pruned trials.",
         lambda stem: figures.optuna_history(trials, stem, palette=ctx.palette),
     )
-    if writer.draw:
+    complete = (
+        trials[trials["state"] == "COMPLETE"].groupby("study").size() if "study" in trials else pd.Series()
+    )
+    enough = [str(s) for s, n in complete.items() if not shortfall("fanova", int(n))]
+    if not enough:
+        reason = shortfall("fanova", int(complete.max()) if len(complete) else 0)
+        search.paragraphs.append(f"Hyperparameter importances not computed: {reason}.")
+        ctx.small_n.append(f"no hyperparameter importances: {reason}")
+    elif writer.draw:
         importances = load_optuna_importances(url, seed=ctx.seed)
+        importances = importances[importances["study"].astype(str).isin(enough)]
         search.items += writer.figure(
             "param_importances",
             "Hyperparameter importances (fANOVA, seeded), mean over outer folds.",
@@ -127,8 +147,9 @@ def training_section(ctx: ReportContext) -> Section:
     )
     training.items += ctx.writer.figure(
         "learning_curves",
-        "Inner-validation balanced accuracy and loss per epoch, mean over outer folds "
-        "(for searched cells, the best inner trial's curve; the refit has no validation split).",
+        "Inner-validation balanced accuracy and loss per epoch, one line per outer fold (folds may train for "
+        "different numbers of epochs; they are not averaged). For searched cells, the best inner trial's curve; "
+        "the refit has no validation split.",
         lambda stem: figures.learning_curves(cells, stem, palette=ctx.palette),
     )
     return training

@@ -6,7 +6,8 @@ Uses the out-of-fold rows (``split == 'test'``). Each other configuration with e
 - ``mcnemar_exact`` / ``accuracy``: exact McNemar on the pooled out-of-fold predictions (images
   aligned by protocol seed and ``sample_id``);
 - ``corrected_resampled_ttest`` / ``balanced_accuracy``: Nadeau-Bengio test on per-fold balanced
-  accuracy, ``n_test`` = images in the fold, ``n_train`` = the repetition's images minus ``n_test``;
+  accuracy, run only with at least ``MIN_N["corrected_ttest"]`` (seed, fold) blocks (NaN p below), its
+  effect size and interval those of the paired bootstrap of pooled balanced accuracy, ``n_test`` = images in the fold, ``n_train`` = the repetition's images minus ``n_test``;
   with several protocol seeds the r x k (seed, fold) scores are the resamples, which is what the
   correction is for;
 - ``paired_bootstrap`` / ``auroc``, ``balanced_accuracy``, ``accuracy``: paired patient-level
@@ -32,6 +33,7 @@ from numpy.typing import NDArray
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.reports._metric_engine import MetricEvaluator, keyed_rng
+from sdc_bench.reports.min_n import MIN_N
 from sdc_bench.reports.predictions_table import validate_predictions
 from sdc_bench.reports.stats._checks import check_positive_int, check_probability, check_seed
 from sdc_bench.reports.stats.paired import (
@@ -232,16 +234,24 @@ def _compare(
             ),
         )
     ]
-    if len(reference.fold_masks) >= 2:
-        ttest = corrected_resampled_ttest(
+    # below its declared minimum of folds the t-test is not run (its p-value stays NaN, so Holm skips it)
+    if len(reference.fold_masks) >= MIN_N["corrected_ttest"].minimum:
+        folds = corrected_resampled_ttest(
             reference.fold_scores,
             reference.fold_balanced_accuracy(other_pred, other_proba),
             n_train=reference.repeat_sizes - reference.fold_sizes,
             n_test=reference.fold_sizes,
             confidence=confidence,
         )
+        statistic, p_value = folds.statistic, folds.p_value
     else:
-        ttest = TestResult("corrected_resampled_ttest", math.nan, math.nan)
+        statistic, p_value = math.nan, math.nan
+    # the effect size is on the metric's scale: the pooled difference and its paired bootstrap interval,
+    # never the t interval of k fold differences (at k = 2 it spans more than [-1, 1])
+    balanced = bootstrap["balanced_accuracy"]
+    ttest = TestResult(
+        "corrected_resampled_ttest", statistic, p_value, balanced.estimate, balanced.ci_low, balanced.ci_high
+    )
     results.append(("balanced_accuracy", ttest))
     results.extend((name, bootstrap[name]) for name in ("auroc", "balanced_accuracy", "accuracy"))
     return results

@@ -10,7 +10,10 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS
+from sdc_bench.reports.flags import FLAG_MARKS, Flag
 from sdc_bench.reports.metrics import summarize_seeds
+from sdc_bench.reports.names import display_name
+from sdc_bench.reports.rules import RULES
 
 __all__ = [
     "CI_NOTE",
@@ -25,6 +28,7 @@ __all__ = [
     "config_cells",
     "configurations_of",
     "decorate",
+    "flag_marks",
     "fmt_interval",
     "fmt_number",
     "metric_value",
@@ -32,6 +36,8 @@ __all__ = [
     "pooled_rows",
     "reference_first",
     "references_of",
+    "rule_notes",
+    "rule_rows",
     "seed_spread",
     "seeds_note",
     "shown_columns",
@@ -50,16 +56,16 @@ _CONFIG_TITLES = {
 HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("accuracy", "overall", "Accuracy"),
     ("balanced_accuracy", "overall", "Balanced accuracy"),
-    ("sensitivity", "macro", "Sensitivity (macro)"),
     ("specificity", "macro", "Specificity (macro)"),
     ("auroc", "macro", "AUROC (macro)"),
 )
 #: Column title -> (test, metric) of :func:`~sdc_bench.reports.stats.compare_to_reference`
-#: whose Holm-adjusted p-value marks that column. Macro sensitivity is balanced accuracy.
+#: whose Holm-adjusted p-value marks that column. Macro sensitivity is balanced accuracy, so it is not a
+#: column of its own (per-class sensitivity is in the per-class table); balanced accuracy is tested like
+#: its headline number is defined: pooled out-of-fold, by the paired patient-level bootstrap.
 SIGNIFICANCE_TESTS: dict[str, tuple[str, str]] = {
     "Accuracy": ("mcnemar_exact", "accuracy"),
-    "Balanced accuracy": ("corrected_resampled_ttest", "balanced_accuracy"),
-    "Sensitivity (macro)": ("paired_bootstrap", "balanced_accuracy"),
+    "Balanced accuracy": ("paired_bootstrap", "balanced_accuracy"),
     "AUROC (macro)": ("paired_bootstrap", "auroc"),
 }
 #: Headline columns that, in a run with several protocol seeds, get a "mean ± SD over seeds" column beside them.
@@ -188,7 +194,11 @@ def decorate(
 
 
 def config_cells(configuration: tuple[str, ...], shown: Sequence[str]) -> dict[str, str]:
-    return {_CONFIG_TITLES[c]: configuration[CONFIG.index(c)] for c in shown}
+    """The configuration's cells; the method by its display name (:func:`~sdc_bench.reports.names.display_name`)."""
+    return {
+        _CONFIG_TITLES[c]: display_name(configuration[0]) if c == "method" else configuration[CONFIG.index(c)]
+        for c in shown
+    }
 
 
 def significance(comparisons: pd.DataFrame | None) -> dict[tuple[tuple[str, ...], str, str], bool]:
@@ -219,3 +229,49 @@ def p_text(p: float) -> str:
     if p is None or not math.isfinite(p):
         return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def rule_rows(
+    rules: pd.DataFrame | None, split: str, shown: Sequence[str], columns: Iterable[str]
+) -> list[dict[str, str]]:
+    """Rows of the reference rules (:mod:`~sdc_bench.reports.rules`) under a table's ``columns``."""
+    if rules is None or rules.empty:
+        return []
+    rows = []
+    for rule in RULES:
+        mine = rules[(rules["method"] == rule) & (rules["split"] == split)]
+        if mine.empty:
+            continue
+        row = dict.fromkeys(columns, "–")
+        row.update(config_cells((rule, "–", "–", "–"), shown))
+        for metric, class_name, title in HEADLINE:
+            if title in row:
+                row[title] = fmt_interval(*metric_value(mine, metric, class_name))
+        rows.append(row)
+    return rows
+
+
+def flag_marks(order: Sequence[tuple[str, ...]], flags: Sequence[Flag]) -> list[tuple[int, str, str]]:
+    """A mark after the method name of each flagged configuration (row ``i`` of ``order``)."""
+    marks = []
+    for index, configuration in enumerate(order):
+        kinds = sorted(
+            {f.kind for f in flags if f.configuration == configuration}, key=list(FLAG_MARKS).index
+        )
+        if kinds:
+            marks.append((index, "Method", "".join(FLAG_MARKS[k][0] for k in kinds)))
+    return marks
+
+
+def rule_notes(rules: pd.DataFrame | None, flags: Sequence[Flag]) -> list[str]:
+    """Footnotes of the reference rules and of the flags the table marks."""
+    notes = []
+    if rules is not None and not rules.empty:
+        notes.append(
+            "Reference rules on the same pooled out-of-fold labels: the majority-class rule (balanced accuracy "
+            "exactly 1/K, AUROC 0.5, accuracy with a Wilson CI) and a stratified-random rule (expected values; "
+            "CI: 2.5-97.5 percentiles of 1000 seeded draws)."
+        )
+    for kind in dict.fromkeys(f.kind for f in flags):
+        notes.append(f"{FLAG_MARKS[kind][0]} {FLAG_MARKS[kind][1]}.")
+    return notes

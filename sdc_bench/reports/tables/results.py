@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 
 from sdc_bench.core.contracts import OOF_SPLIT
+from sdc_bench.reports.flags import Flag
 from sdc_bench.reports.metrics import summarize_folds
+from sdc_bench.reports.min_n import MIN_N
 from sdc_bench.reports.tables._format import (
     CI_NOTE,
     CONFIG,
@@ -21,6 +24,7 @@ from sdc_bench.reports.tables._format import (
     config_cells,
     configurations_of,
     decorate,
+    flag_marks,
     fmt_interval,
     fmt_number,
     metric_value,
@@ -28,6 +32,8 @@ from sdc_bench.reports.tables._format import (
     pooled_rows,
     reference_first,
     references_of,
+    rule_notes,
+    rule_rows,
     seed_spread,
     seeds_note,
     shown_columns,
@@ -58,8 +64,10 @@ def main_table(
     reference: str,
     comparisons: pd.DataFrame | None = None,
     alpha: float = 0.05,
+    rules: pd.DataFrame | None = None,
+    flags: Sequence[Flag] = (),
 ) -> pd.DataFrame:
-    """Methods x headline metrics (estimate [95% CI]); best in bold, significance marks.
+    """Methods x headline metrics (estimate [95% CI]); best in bold, significance marks, reference rules.
 
     Parameters
     ----------
@@ -76,11 +84,15 @@ def main_table(
         :data:`SIGNIFICANCE_TESTS`) has a Holm-adjusted p-value below ``alpha``.
     alpha : float, default=0.05
         Level quoted in the footnote (the ``significant`` column of ``comparisons`` decides).
+    rules : pandas.DataFrame, optional
+        :func:`~sdc_bench.reports.rules.reference_rules`: rows listed last, never bold or tested.
+    flags : sequence of Flag
+        :mod:`~sdc_bench.reports.flags`: a mark after the method name of each flagged configuration.
 
     Returns
     -------
     pandas.DataFrame
-        One row per configuration, reference method first, then by balanced accuracy.
+        One row per configuration, reference method first, then by balanced accuracy; the rules last.
     """
     pooled = pooled_rows(metrics, split)
     parts = by_configuration(pooled)
@@ -108,19 +120,27 @@ def main_table(
                 )
         rows.append(row)
     bold = [(r, title) for _, _, title in HEADLINE for r in best_rows([values[c][title][0] for c in order])]
+    marks += flag_marks(order, flags)
+    rows += rule_rows(rules, split, shown, rows[0].keys())
+    notes = _main_notes(n_seeds, references_of(comparisons), reference, alpha) + rule_notes(rules, flags)
+    table = decorate(pd.DataFrame(rows), bold=bold, marks=marks, notes=notes)
+    table.attrs["stack"] = ["Method", "Backbone"]  # the LaTeX copy sets the backbone under the method
+    return table
+
+
+def _main_notes(n_seeds: int, references: list[str], reference: str, alpha: float) -> list[str]:
     notes = [(seeds_note(n_seeds) if n_seeds else CI_NOTE) + " Bold: best value in the column."]
-    references = references_of(comparisons)
     if references:
         notes.append(
             f"{MARK} Holm-adjusted p < {alpha:g} against the reference ({'; '.join(references)}; {reference} on the "
             "same backbone where there is one) on the same out-of-fold images: accuracy by the exact McNemar "
-            "test, balanced accuracy by the corrected resampled t-test on per-fold scores (Nadeau & Bengio "
-            "2003), macro sensitivity (= balanced accuracy) and macro AUROC by a paired patient-level "
-            "bootstrap; Holm correction within each test family. Specificity is not tested."
+            "test, balanced accuracy and macro AUROC by a paired patient-level bootstrap of the pooled "
+            "difference; Holm correction within each test family. Specificity is not tested. Macro "
+            "sensitivity equals balanced accuracy and is not repeated (per-class sensitivity: per-class table)."
         )
     else:
         notes.append(f"No significance marks: no {reference} configuration to compare with.")
-    return decorate(pd.DataFrame(rows), bold=bold, marks=marks, notes=notes)
+    return notes
 
 
 def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.DataFrame:
@@ -234,6 +254,12 @@ def fold_summary_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT, referen
     return decorate(pd.DataFrame(rows), bold=bold, notes=notes)
 
 
+def _statistic_text(test: str, statistic: float, p_value: float) -> str:
+    if test == "corrected_resampled_ttest" and not math.isfinite(p_value):
+        return f"not run (< {MIN_N['corrected_ttest'].minimum} folds)"
+    return fmt_number(statistic, 2) if math.isfinite(statistic) else "–"
+
+
 def comparisons_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """The paired tests of :func:`~sdc_bench.reports.stats.compare_to_reference`, readable."""
     columns = [
@@ -265,9 +291,7 @@ def comparisons_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> pd.D
                 "Δ (reference − method)": fmt_interval(
                     as_float(row.estimate), as_float(row.ci_low), as_float(row.ci_high), signed=True
                 ),
-                "Statistic": fmt_number(as_float(row.statistic), 2)
-                if math.isfinite(as_float(row.statistic))
-                else "–",
+                "Statistic": _statistic_text(str(row.test), as_float(row.statistic), as_float(row.p_value)),
                 "p": p_text(as_float(row.p_value)),
                 "p (Holm)": p_text(as_float(row.p_holm)),
             }
@@ -278,8 +302,10 @@ def comparisons_table(comparisons: pd.DataFrame, *, alpha: float = 0.05) -> pd.D
         rows.append(out)
     notes = [
         f"Reference: {' and '.join(references)}. Δ > 0: the reference is better. McNemar: exact test on discordant pooled out-of-fold predictions "
-        "(Δ in accuracy); corrected resampled t-test (Nadeau & Bengio 2003) on per-fold balanced accuracy; "
-        "paired patient bootstrap: percentile CI of the pooled difference. "
+        "(Δ in accuracy); corrected resampled t-test (Nadeau & Bengio 2003) on per-fold balanced accuracy, "
+        f"run with at least {MIN_N['corrected_ttest'].minimum} outer folds; paired patient bootstrap: percentile "
+        "CI of the pooled difference. Every Δ and its 95% CI is the pooled out-of-fold difference with its paired "
+        "patient-bootstrap interval, on the metric's scale. "
         f"{MARK} / bold: Holm-adjusted p < {alpha:g} within each (test, metric) family."
     ]
     return decorate(pd.DataFrame(rows), bold=bold, marks=marks, notes=notes)

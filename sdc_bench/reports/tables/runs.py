@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.reports.tables._format import decorate, fmt_number
+from sdc_bench.reports.throughput import LOAD_RATIO, peak_memory_text, under_load
 
 __all__ = [
     "dataset_flow_counts",
@@ -161,6 +162,10 @@ def throughput_table(throughput: pd.DataFrame) -> pd.DataFrame:
                 )
             else:
                 row[_THROUGHPUT_TITLES[column]] = str(value)
+        if "peak_mem_mb" in present:  # not measured on a CPU: n/a, never "0 MB"
+            row[_THROUGHPUT_TITLES["peak_mem_mb"]] = peak_memory_text(
+                record.get("device"), record["peak_mem_mb"]
+            )
         if (
             "device_name" in present
             and record.get("device")
@@ -173,8 +178,16 @@ def throughput_table(throughput: pd.DataFrame) -> pd.DataFrame:
         for _, group in frame.groupby(["device", "mode"], sort=False):
             best = group["images_per_s"].astype(float)
             bold += [(int(i), "Images/s") for i in best.index[best == best.max()]]
+    loaded = under_load(frame)
+    if len(loaded):
+        notes_extra.append(
+            f"{len(loaded)} measurement(s) taken under load (latency p95 > {LOAD_RATIO:g} x p50): "
+            + ", ".join(f"{r.backbone} {r.mode}" for r in loaded.itertuples())
+            + "; their images/s understate an idle device."
+        )
     notes = [
-        "Measured by `sdc-bench throughput` on the device named. Bold: highest images/s per device and mode.",
+        "Measured by `sdc-bench throughput` on the device named. Bold: highest images/s per device and mode. "
+        "Peak memory n/a: not measured (CPU).",
         *notes_extra,
     ]
     return decorate(
