@@ -153,10 +153,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.pipeline import run_suite
 
     root = run_suite(suite, options)
-    print(f"run folder: {root}")
-    table = root / "tables" / "main_comparison.md"
+    table = root / "tables" / "main_comparison.csv"
     if table.is_file():
-        print(table.read_text())
+        import pandas as pd
+
+        from sdc_bench.reports.render import to_text
+
+        print(to_text(pd.read_csv(table, keep_default_na=False)))
+    print(f"run folder: {root}")
+    report = root / "report.html"
+    if report.is_file():
+        print(f"report: {report}")
     return 0
 
 

@@ -128,7 +128,7 @@ def _print_verdicts(verdicts: list[Any]) -> None:
     import pandas as pd
 
     from sdc_bench.benchmark.regress import verdict_table
-    from sdc_bench.reports.render import to_markdown
+    from sdc_bench.reports.render import to_text
 
     table = verdict_table(verdicts)
     for column, fmt in (
@@ -138,7 +138,7 @@ def _print_verdicts(verdicts: list[Any]) -> None:
         ("band", "{:.4f}"),
     ):
         table[column] = table[column].map(lambda x, f=fmt: f.format(x) if pd.notna(x) else "n/a")
-    print(to_markdown(table.drop(columns=["augment", "imbalance"])))
+    print(to_text(table.drop(columns=["augment", "imbalance"])))
 
 
 def cmd_regress(args: argparse.Namespace) -> int:
