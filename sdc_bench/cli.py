@@ -464,7 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(func=_cmd_report)
 
-    from sdc_bench.benchmark.throughput import add_cli as add_throughput_cli
+    from sdc_bench.pipeline import add_throughput_cli
 
     add_throughput_cli(sub).set_defaults(func=_cmd_throughput)
 
