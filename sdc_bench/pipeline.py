@@ -22,8 +22,6 @@ from sdc_bench.benchmark.suite import Suite
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import read_throughput
-from sdc_bench.reports.build import build_reports
-from sdc_bench.reports.throughput import markdown_table, write_throughput
 
 __all__ = ["RunOptions", "run_suite", "throughput_command"]
 
@@ -33,6 +31,8 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
 
     Returns the run folder.
     """
+    from sdc_bench.reports.build import build_reports  # the reports (matplotlib) load only when needed
+
     options = options or RunOptions()
     if options.resume is not None:
         suite = load_run_suite(Path(options.resume))[0]
@@ -46,6 +46,8 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
 
 
 def _throughput_stage(state: RunState) -> None:
+    from sdc_bench.reports.throughput import write_throughput
+
     table = measure_throughput(state)
     if table is None:
         return
@@ -57,6 +59,7 @@ def _throughput_stage(state: RunState) -> None:
 def throughput_command(args: argparse.Namespace) -> int:
     """Run ``sdc-bench throughput`` from parsed arguments; print the Markdown view; return the exit code."""
     from sdc_bench.benchmark.throughput import ThroughputConfig, measure
+    from sdc_bench.reports.throughput import markdown_table, write_throughput
 
     out = Path(args.out)
     if out.suffix not in (".csv", ".parquet"):

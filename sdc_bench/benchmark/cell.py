@@ -8,7 +8,8 @@ so the separation can be checked afterwards.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ import optuna
 import pandas as pd
 
 from sdc_bench.benchmark.faults import active_faults, shuffle_labels
-from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_proba
-from sdc_bench.benchmark.fit_features import fit_features
+from sdc_bench.benchmark.fit import ArraySet, EpochRecord
+from sdc_bench.benchmark.kinds import FitRequest, Fitted, MethodKind, kind_of
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.benchmark.sweep import search
@@ -27,7 +28,6 @@ from sdc_bench.core.determinism import derive_seed, seed_everything
 from sdc_bench.core.storage import open_storage
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split
-from sdc_bench.zoo.backbones import create_backbone
 from sdc_bench.zoo.methods import METHODS, Method
 from sdc_bench.zoo.weights import WeightsFile
 
@@ -96,16 +96,13 @@ def predictions_frame(
     return frame
 
 
-def _max_search_epochs(method: Method, suite: Suite) -> int:
-    epochs = 2 * int(method.defaults.get("epochs", 1)) + (4 if method.staged else 0)
-    return min(epochs, suite.train.max_epochs) if suite.train.max_epochs else epochs
-
-
-class _Trainer:
-    """Fits one parameter set of a method; used by the search's trials and by the final refit."""
+class _Fitter:
+    """Fits one parameter set of a cell's method through its kind: for the search's trials and the refit."""
 
     def __init__(self, cell: Cell, method: Method, ctx: CellContext) -> None:
-        self.cell, self.method, self.ctx = cell, method, ctx
+        self.cell, self.ctx = cell, ctx
+        self.kind: MethodKind = kind_of(method)
+        self.method = method
         self.labels = ctx.data.labels()
 
     def arrays(self, rows: np.ndarray) -> ArraySet:
@@ -118,69 +115,39 @@ class _Trainer:
         val: ArraySet | None,
         seed: int,
         trial: optuna.Trial | None = None,
-    ) -> tuple[Any, float, int, list[dict[str, Any]]]:
-        """Returns (predictor, inner-validation balanced accuracy, best epoch, history)."""
-        ctx, method = self.ctx, self.method
-        faults = active_faults()
-        if method.kind == "cnn" and (faults.no_pretrained or faults.no_augment):
-            method = replace(
-                method,
-                pretrained=method.pretrained and not faults.no_pretrained,
-                augment="none" if faults.no_augment else method.augment,
-            )
+    ) -> Fitted:
+        ctx, faults = self.ctx, active_faults()
+        method = self.kind.with_faults(self.method, faults)
         if faults.label_noise:
             train = ArraySet(train.images, shuffle_labels(train.labels, faults.label_noise, seed))
         seed_everything(seed)
-        if method.kind == "features":
-            model = fit_features(
-                method,
-                params,
-                train,
-                val if val is not None else train,
-                num_classes=len(ctx.data.classes),
-                seed=seed,
-            )
-            return model.predict_proba, model.val_balanced_accuracy, 0, []
-        built = create_backbone(
-            self.cell.backbone,
+        request = FitRequest(
+            method=method,
+            backbone=self.cell.backbone,
+            params=params,
+            train=train,
+            val=val,
+            seed=seed,
             num_classes=len(ctx.data.classes),
-            in_chans=1,
-            pretrained=method.pretrained,
-            img_size=ctx.suite.data.size,
+            suite=ctx.suite,
+            device=ctx.device,
+            progress=ctx.progress,
             weights_dir=ctx.weights_dir,
             weights_files=ctx.weights_files,
+            on_epoch=None if trial is None else _pruning_reporter(trial),
         )
-        settings = FitSettings(
-            batch_size=ctx.suite.train.batch_size,
-            patience=ctx.suite.train.patience,
-            device=ctx.device,
-            max_epochs=ctx.suite.train.max_epochs or None,
-            progress=ctx.progress,
-            precision=ctx.suite.train.precision,
-            channels_last=ctx.suite.train.channels_last,
-        )
+        return self.kind.fit(request)
 
-        def report(record: Any) -> None:
-            if trial is None:
-                return
-            trial.report(record.val_balanced_accuracy, record.epoch)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
 
-        result = fit_cnn(built, method, params, train, val, seed=seed, settings=settings, on_epoch=report)
-        best = next((r for r in result.history if r.epoch == result.best_epoch), None)
-        score = best.val_balanced_accuracy if best is not None else float("nan")
+def _pruning_reporter(trial: optuna.Trial) -> Callable[[EpochRecord], None]:
+    """Report each epoch's inner-validation score to the trial; stop the trial when the pruner says so."""
 
-        def predictor(images: np.ndarray) -> np.ndarray:
-            return predict_proba(built, images, settings=settings)
+    def report(record: EpochRecord) -> None:
+        trial.report(record.val_balanced_accuracy, record.epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
 
-        weights = (
-            f"{built.weights_source}:{built.weights_location}"
-            if built.weights_location
-            else built.weights_source
-        )
-        predictor.weights = weights  # type: ignore[attr-defined]
-        return predictor, score, result.best_epoch, [asdict(r) for r in result.history]
+    return report
 
 
 class _RangeRecorder:
@@ -210,98 +177,107 @@ def _searched_defaults(method: Method, params: dict[str, Any]) -> dict[str, Any]
     return first
 
 
-def _refit_params(method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:
-    """Epoch counts for a refit without validation: the searched trial's best epoch, split over stages."""
-    if method.kind == "features" or best_epoch <= 0:
-        return params
-    refit = dict(params)
-    if method.staged and not method.freeze_backbone:
-        head = min(int(params.get("head_epochs", 1)), best_epoch)
-        refit["head_epochs"], refit["epochs"] = head, best_epoch - head
-    else:
-        refit["epochs"] = best_epoch
-    return refit
+@dataclass(frozen=True)
+class _Split:
+    """The sample ids a cell fits and validates on, and the rows of its outer-test fold."""
+
+    fit_ids: list[str]
+    val_ids: list[str]
+    test_rows: np.ndarray
+
+
+def _inner_split(cell: Cell, ctx: CellContext) -> _Split:
+    """The cell's inner split of its outer-training patients (patient-disjoint, checked)."""
+    data, fold = ctx.data, ctx.fold_of(cell)
+    train_manifest = data.manifest.iloc[data.rows(fold.train)]
+    fit_ids, val_ids = inner_split(train_manifest, ctx.suite.protocol.inner_val_fraction, cell.seed)
+    assert_patient_disjoint(data.manifest, fit_ids, val_ids)
+    assert_patient_disjoint(data.manifest, list(fold.train), list(fold.test))
+    return _Split(fit_ids, val_ids, data.rows(fold.test))
+
+
+def _search_and_refit(
+    cell: Cell, ctx: CellContext, fitter: _Fitter, split: _Split, overrides: dict[str, Any]
+) -> tuple[dict[str, Any], Fitted, dict[str, Any]]:
+    """Optuna on the inner split, then a refit on every outer-training patient: (params, fitted, search info)."""
+    method, data = fitter.method, ctx.data
+    fit_set, val_set = fitter.arrays(data.rows(split.fit_ids)), fitter.arrays(data.rows(split.val_ids))
+
+    def objective(trial: optuna.Trial, params: dict[str, Any]) -> tuple[float, int]:
+        fitted = fitter.fit(params, fit_set, val_set, derive_seed(cell.seed, "trial", trial.number), trial)
+        trial.set_user_attr("history", fitted.history)  # the learning curve of a searched cell
+        return fitted.score, fitted.best_epoch
+
+    outcome = search(
+        study_name(ctx.run_id, cell.cell_id),
+        open_storage(ctx.storage_url),
+        ctx.suite.search,
+        cell.seed,
+        fitter.kind.max_search_epochs(method, ctx.suite),
+        suggest=lambda trial: method.params({**overrides, **method.search_space(trial, method)}),
+        objective=objective,
+        user_attrs={
+            "fit_sample_ids": list(split.fit_ids),
+            "val_sample_ids": list(split.val_ids),
+            "outer_fold": cell.outer_fold,
+        },
+        first_trial=_searched_defaults(method, method.params(overrides)),
+    )
+    best_params = method.params({**overrides, **outcome.best_params})
+    params = fitter.kind.refit_params(method, best_params, outcome.best_epoch)
+    # the refit sees all outer-training patients, for the searched number of epochs
+    train_rows = data.rows(ctx.fold_of(cell).train)
+    return params, fitter.fit(params, fitter.arrays(train_rows), None, cell.seed), asdict(outcome)
+
+
+def _all_predictions(ctx: CellContext, cell: Cell, fitted: Fitted, test_rows: np.ndarray) -> pd.DataFrame:
+    """The outer-test fold's predictions, then those of every external set."""
+    proba = fitted.predict(ctx.data.images[test_rows])
+    frames = [predictions_frame(ctx.run_id, cell, ctx.data, test_rows, proba)]
+    for name, external in (ctx.external or {}).items():
+        rows = np.arange(len(external.manifest))
+        frames.append(
+            predictions_frame(
+                ctx.run_id, cell, external, rows, fitted.predict(external.images), split=f"external:{name}"
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Search (if the suite asks for trials), refit on the outer-training fold, predict the outer-test fold."""
     suite, data = ctx.suite, ctx.data
     method = METHODS.get(cell.method)
-    fold = ctx.fold_of(cell)
-    train_manifest = data.manifest.iloc[data.rows(fold.train)]
-    fit_ids, val_ids = inner_split(train_manifest, suite.protocol.inner_val_fraction, cell.seed)
-    assert_patient_disjoint(data.manifest, fit_ids, val_ids)
-    assert_patient_disjoint(data.manifest, list(fold.train), list(fold.test))
-    fit_rows, val_rows, test_rows = data.rows(fit_ids), data.rows(val_ids), data.rows(fold.test)
-    trainer = _Trainer(cell, method, ctx)
-    fit_set, val_set = trainer.arrays(fit_rows), trainer.arrays(val_rows)
+    split = _inner_split(cell, ctx)
+    fitter = _Fitter(cell, method, ctx)
     overrides = dict(suite.params.get(cell.method, {}))
     started = time.perf_counter()
     search_info: dict[str, Any] = {}
-
     if suite.search.n_trials > 0:
-
-        def objective(trial: optuna.Trial, params: dict[str, Any]) -> tuple[float, int]:
-            _, score, best_epoch, history = trainer.fit(
-                params, fit_set, val_set, derive_seed(cell.seed, "trial", trial.number), trial
-            )
-            trial.set_user_attr("history", history)  # the learning curve of a searched cell
-            return score, best_epoch
-
-        outcome = search(
-            study_name(ctx.run_id, cell.cell_id),
-            open_storage(ctx.storage_url),
-            suite.search,
-            cell.seed,
-            _max_search_epochs(method, suite),
-            suggest=lambda trial: method.params({**overrides, **method.search_space(trial, method)}),
-            objective=objective,
-            user_attrs={
-                "fit_sample_ids": list(fit_ids),
-                "val_sample_ids": list(val_ids),
-                "outer_fold": cell.outer_fold,
-            },
-            first_trial=_searched_defaults(method, method.params(overrides)),
-        )
-        params = _refit_params(
-            method, method.params({**overrides, **outcome.best_params}), outcome.best_epoch
-        )
-        search_info = asdict(outcome)
-        # the refit sees all outer-training patients, for the searched number of epochs
-        predictor, _, best_epoch, history = trainer.fit(
-            params, trainer.arrays(data.rows(fold.train)), None, cell.seed
-        )
+        params, fitted, search_info = _search_and_refit(cell, ctx, fitter, split, overrides)
     elif suite.train.early_stopping:
         params = method.params(overrides)
-        predictor, _, best_epoch, history = trainer.fit(params, fit_set, val_set, cell.seed)
+        fit_set = fitter.arrays(data.rows(split.fit_ids))
+        fitted = fitter.fit(params, fit_set, fitter.arrays(data.rows(split.val_ids)), cell.seed)
     else:
         # a fixed recipe: every outer-training patient, the method's epochs, the final weights
         params = method.params(overrides)
-        fit_ids, val_ids = list(fold.train), []
-        fit_rows, val_rows = data.rows(fit_ids), data.rows(val_ids)
-        predictor, _, best_epoch, history = trainer.fit(params, trainer.arrays(fit_rows), None, cell.seed)
-    proba = predictor(data.images[test_rows])
-    frames = [predictions_frame(ctx.run_id, cell, data, test_rows, proba)]
-    for name, external in (ctx.external or {}).items():
-        rows = np.arange(len(external.manifest))
-        frames.append(
-            predictions_frame(
-                ctx.run_id, cell, external, rows, predictor(external.images), split=f"external:{name}"
-            )
-        )
+        split = _Split(list(ctx.fold_of(cell).train), [], split.test_rows)
+        fitted = fitter.fit(params, fitter.arrays(data.rows(split.fit_ids)), None, cell.seed)
+    frame = _all_predictions(ctx, cell, fitted, split.test_rows)
     info = {
         "cell": asdict(cell),
         "params": params,
-        "weights": getattr(predictor, "weights", "none"),
-        "n_fit": len(fit_rows),
-        "n_val": len(val_rows),
-        "n_test": len(test_rows),
-        "fit_sample_ids": list(fit_ids),
-        "val_sample_ids": list(val_ids),
+        "weights": fitted.weights,
+        "n_fit": len(split.fit_ids),
+        "n_val": len(split.val_ids),
+        "n_test": len(split.test_rows),
+        "fit_sample_ids": list(split.fit_ids),
+        "val_sample_ids": list(split.val_ids),
         "search": search_info,
-        "best_epoch": best_epoch,
-        "epochs_trained": len(history),
-        "history": history,
+        "best_epoch": fitted.best_epoch,
+        "epochs_trained": len(fitted.history),
+        "history": fitted.history,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return pd.concat(frames, ignore_index=True), info
+    return frame, info

@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from sdc_bench.benchmark.kinds import kind_of
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.core.device import resolve_device
@@ -57,13 +58,9 @@ def estimate_cost(suite: Suite, cells: list[Cell], device: str | None = None) ->
     pruning = 0.6 if suite.search.pruner != "none" and suite.search.n_trials > 2 else 1.0
     for cell in cells:
         method = METHODS.get(cell.method)
-        if method.kind == "features":
+        epochs = kind_of(method).cost_epochs(method, suite)
+        if epochs is None:  # nothing trained by gradient steps (e.g. fixed features)
             continue
-        epochs = int(method.defaults.get("epochs", 1)) + (
-            int(method.defaults.get("head_epochs", 0)) if method.staged else 0
-        )
-        if suite.train.max_epochs:
-            epochs = min(epochs, suite.train.max_epochs * (2 if method.staged else 1))
         images = suite.search.n_trials * epochs * n_fit * pruning + epochs * (
             n_train if suite.search.n_trials else n_fit
         )

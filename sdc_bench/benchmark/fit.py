@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from sdc_bench.core.device import autocast
 from sdc_bench.zoo.augment import build_augmentation, normalize, to_float
 from sdc_bench.zoo.backbones import BuiltBackbone
-from sdc_bench.zoo.imbalance import build_imbalance
+from sdc_bench.zoo.imbalance import IMBALANCE, ImbalanceStrategy, build_imbalance
 from sdc_bench.zoo.methods import Method
 
 __all__ = [
@@ -29,9 +29,11 @@ __all__ = [
     "EpochRecord",
     "FitResult",
     "FitSettings",
+    "Stage",
     "balanced_accuracy",
     "balanced_nll",
     "fit_cnn",
+    "plan_stages",
     "predict_proba",
 ]
 
@@ -164,6 +166,182 @@ def balanced_nll(labels: np.ndarray, proba: np.ndarray) -> float:
     return float(np.mean([nll[labels == k].mean() for k in np.unique(labels)]))
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One training stage: which parameters train, for how many epochs, at which learning rates."""
+
+    name: str  # 'head' (classifier only), 'finetune' (after a head warm-up) or 'full'
+    epochs: int
+    head_only: bool  # freeze the backbone (and its batch-norm statistics)
+    backbone_lr_mult: float = 1.0  # backbone LR = lr * this (the head keeps lr)
+    cosine: bool = True  # anneal the LR to zero over the stage's steps; else keep it constant
+
+
+def plan_stages(method: Method, params: Mapping[str, Any], max_epochs: int | None = None) -> list[Stage]:
+    """The stages of ``method``'s recipe, each capped at ``max_epochs`` epochs.
+
+    >>> from sdc_bench.zoo.methods import METHODS
+    >>> [(s.name, s.epochs, s.cosine) for s in plan_stages(METHODS.get("sdc_dl"), {"epochs": 8, "head_epochs": 2})]
+    [('head', 2, False), ('finetune', 8, True)]
+    """
+
+    def cap(epochs: Any) -> int:
+        return min(int(epochs), max_epochs) if max_epochs else int(epochs)
+
+    if method.staged and not method.freeze_backbone:
+        # the head warm-up keeps a constant LR; fine-tuning anneals with a lower backbone LR
+        return [
+            Stage("head", cap(params.get("head_epochs", 1)), head_only=True, cosine=False),
+            Stage("finetune", cap(params["epochs"]), False, float(params.get("backbone_lr_mult", 1.0))),
+        ]
+    name = "head" if method.freeze_backbone else "full"
+    # a staged head-only recipe is a warm-up without its fine-tuning: constant LR as well
+    cosine = not (name == "head" and method.staged)
+    return [Stage(name, cap(params["epochs"]), method.freeze_backbone, cosine=cosine)]
+
+
+def _optimizer(
+    model: nn.Module, stage: Stage, params: Mapping[str, Any], steps_per_epoch: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+    """AdamW over the stage's trainable parameters, and its per-step cosine schedule (if any)."""
+    lr = float(params["lr"])
+    if stage.head_only:
+        groups: list[dict[str, Any]] = [{"params": _frozen_backbone(model), "lr": lr}]
+    else:
+        for param in model.parameters():
+            param.requires_grad_(True)
+        head_ids = {id(p) for p in model.get_classifier().parameters()}  # type: ignore[operator]
+        body = [p for p in model.parameters() if id(p) not in head_ids]
+        head = [p for p in model.parameters() if id(p) in head_ids]
+        groups = [{"params": body, "lr": lr * stage.backbone_lr_mult}, {"params": head, "lr": lr}]
+    optimizer = torch.optim.AdamW(groups, weight_decay=float(params["weight_decay"]))
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=stage.epochs * steps_per_epoch)
+        if stage.cosine
+        else None
+    )
+    return optimizer, scheduler
+
+
+@dataclass
+class _EpochLoop:
+    """What every training epoch of one fit shares."""
+
+    built: BuiltBackbone
+    train: ArraySet
+    strategy: ImbalanceStrategy
+    criterion: nn.Module
+    augmentation: nn.Module
+    generator: torch.Generator  # augmentation draws
+    rng: np.random.Generator  # epoch orders
+    settings: FitSettings
+    smoothing: float
+
+    @classmethod
+    def build(
+        cls,
+        built: BuiltBackbone,
+        method: Method,
+        params: Mapping[str, Any],
+        train: ArraySet,
+        seed: int,
+        settings: FitSettings,
+    ) -> _EpochLoop:
+        """Seeded generators, the augmentation, and the imbalance strategy's loss on the training counts."""
+        device = torch.device(settings.device)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        strength = float(params.get("aug_strength", 1.0))
+        augmentation = build_augmentation(method.augment, strength=strength).to(device)
+        # the strategy's tunable parameters (e.g. focal_gamma -> gamma) come from the method's parameters
+        strategy = build_imbalance(
+            method.imbalance, **IMBALANCE.get(method.imbalance).strategy_params(params)
+        )
+        criterion = strategy.loss(np.bincount(train.labels, minlength=built.num_classes)).to(device)
+        smoothing = float(params.get("label_smoothing", 0.0))
+        return cls(built, train, strategy, criterion, augmentation, generator, rng, settings, smoothing)
+
+    def steps_per_epoch(self) -> int:
+        """Optimizer steps of one epoch (for the schedule), from a throw-away draw of the epoch's indices."""
+        epoch_length = len(self.strategy.sample_indices(self.train.labels, np.random.default_rng(0)))
+        return max(1, math.ceil(epoch_length / self.settings.batch_size))
+
+    def epoch_order(self) -> np.ndarray:
+        """The indices of one epoch (the strategy's draw), shuffled."""
+        order = self.strategy.sample_indices(self.train.labels, self.rng)
+        return order[self.rng.permutation(len(order))]
+
+    def run(
+        self,
+        order: np.ndarray,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+    ) -> float:
+        """One pass over ``order`` in batches; returns the mean training loss."""
+        model, settings, num_classes = self.built.model, self.settings, self.built.num_classes
+        device = torch.device(settings.device)
+        running = torch.zeros((), device=device)
+        seen = 0
+        for start in range(0, len(order), settings.batch_size):
+            index = order[start : start + settings.batch_size]
+            if len(index) < 2:  # a batch of one breaks batch norm; it is dropped
+                continue
+            x = to_float(_to_batch(self.train.images, index, device))
+            y = torch.from_numpy(self.train.labels[index]).to(device, non_blocking=True)
+            targets = F.one_hot(y, num_classes).float()
+            if self.smoothing > 0:
+                targets = targets * (1 - self.smoothing) + self.smoothing / num_classes
+            x, targets = self.augmentation(x, targets, self.generator)
+            x = normalize(x, self.built.mean, self.built.std)
+            if settings.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with settings.autocast():
+                logits = model(x)
+            loss = self.criterion(logits.float(), targets)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            running += loss.detach() * len(index)  # no host sync per step
+            seen += len(index)
+        return float(running) / max(seen, 1)
+
+
+class _EarlyStopper:
+    """Keeps the weights of the lowest validation loss; stops a stage after ``patience`` epochs without one.
+
+    Head warm-up epochs never use up patience. Without validation data every epoch is the best one.
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.patience_left = patience
+        self.best_loss = math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.best_epoch = 0
+
+    def start_stage(self, *, forget_best: bool) -> None:
+        self.patience_left = self.patience
+        if forget_best:
+            self.best_loss, self.best_state = math.inf, None
+
+    def update(self, model: nn.Module, record: EpochRecord, validated: bool) -> None:
+        if not validated:
+            self.best_epoch = record.epoch
+        elif record.val_loss < self.best_loss - 1e-6:
+            self.best_loss = record.val_loss
+            self.best_state = copy.deepcopy(model.state_dict())
+            self.best_epoch = record.epoch
+            self.patience_left = self.patience
+        elif record.stage != "head":
+            self.patience_left -= 1
+
+    @property
+    def should_stop(self) -> bool:
+        return self.patience_left <= 0
+
+
 def fit_cnn(
     built: BuiltBackbone,
     method: Method,
@@ -180,134 +358,53 @@ def fit_cnn(
     With ``val=None`` (a refit on all outer-training data with a searched epoch count) every epoch
     runs and the final weights are kept.
 
-    Stages: with ``method.staged``, ``head_epochs`` epochs train the classifier on a frozen backbone (a
-    warm-up: its epochs are not checkpoint candidates), then ``epochs`` epochs fine-tune everything (backbone LR = ``lr * backbone_lr_mult``) under a per-step
-    cosine schedule; otherwise one stage of ``epochs`` (head only when ``method.freeze_backbone``).
-    ``on_epoch`` receives each epoch's record (Optuna reports and prunes through it; it may raise).
+    Stages (:func:`plan_stages`): with ``method.staged``, ``head_epochs`` epochs train the classifier on a
+    frozen backbone (a warm-up: its epochs are not checkpoint candidates), then ``epochs`` epochs fine-tune
+    everything (backbone LR = ``lr * backbone_lr_mult``) under a per-step cosine schedule; otherwise one
+    stage of ``epochs`` (head only when ``method.freeze_backbone``). ``on_epoch`` receives each epoch's
+    record (Optuna reports and prunes through it; it may raise).
     """
     device = torch.device(settings.device)
     model = built.model.to(device)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    num_classes = built.num_classes
-    generator = torch.Generator(device=device).manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    augmentation = build_augmentation(method.augment, strength=float(params.get("aug_strength", 1.0))).to(
-        device
-    )
-    strategy_params = (
-        {"gamma": params["focal_gamma"]} if "focal_gamma" in params and method.imbalance == "focal" else {}
-    )
-    strategy = build_imbalance(method.imbalance, **strategy_params)
-    class_counts = np.bincount(train.labels, minlength=num_classes)
-    criterion = strategy.loss(class_counts).to(device)
-
-    def cap(epochs: int) -> int:
-        return min(int(epochs), settings.max_epochs) if settings.max_epochs else int(epochs)
-
-    stages: list[tuple[str, int, bool]] = []  # (name, epochs, head_only)
-    if method.staged and not method.freeze_backbone:
-        stages.append(("head", cap(params.get("head_epochs", 1)), True))
-        stages.append(("finetune", cap(params["epochs"]), False))
-    else:
-        stages.append(
-            ("head" if method.freeze_backbone else "full", cap(params["epochs"]), method.freeze_backbone)
-        )
-
+    loop = _EpochLoop.build(built, method, params, train, seed, settings)
+    stages = plan_stages(method, params, settings.max_epochs)
     result = FitResult(model)
-    best_state: dict[str, torch.Tensor] | None = None
-    best_loss = math.inf
-    epoch_counter = 0
-    lr = float(params["lr"])
-    weight_decay = float(params["weight_decay"])
-    smoothing = float(params.get("label_smoothing", 0.0))
+    stopper = _EarlyStopper(settings.patience)
     bar = tqdm(
-        total=sum(s[1] for s in stages),
-        desc=f"{method.name}",
+        total=sum(s.epochs for s in stages),
+        desc=method.name,
         unit="ep",
         disable=not settings.progress,
         leave=False,
     )
-    for stage_index, (stage_name, epochs, head_only) in enumerate(stages):
-        if epochs <= 0:
+    for stage_index, stage in enumerate(stages):
+        if stage.epochs <= 0:
             continue
-        if stage_index > 0 and stage_index == len(stages) - 1:
-            # the head warm-up prepares fine-tuning; checkpoints are chosen among the final stage's epochs
-            best_loss, best_state = math.inf, None
-        if head_only:
-            groups: list[dict[str, Any]] = [{"params": _frozen_backbone(model), "lr": lr}]
-        else:
-            for param in model.parameters():
-                param.requires_grad_(True)
-            head_ids = {id(p) for p in model.get_classifier().parameters()}  # type: ignore[operator]
-            body = [p for p in model.parameters() if id(p) not in head_ids]
-            head = [p for p in model.parameters() if id(p) in head_ids]
-            mult = float(params.get("backbone_lr_mult", 1.0)) if method.staged else 1.0
-            groups = [{"params": body, "lr": lr * mult}, {"params": head, "lr": lr}]
-        optimizer = torch.optim.AdamW(groups, weight_decay=weight_decay)
-        epoch_length = len(strategy.sample_indices(train.labels, np.random.default_rng(0)))
-        steps_per_epoch = max(1, math.ceil(epoch_length / settings.batch_size))
-        # head warm-up keeps a constant LR; every other stage anneals (cosine) to zero over its steps
-        scheduler = (
-            None if stage_name == "head" and method.staged
-            else torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs * steps_per_epoch)
-        )  # fmt: skip
-        patience_left = settings.patience
-        for _ in range(epochs):
-            epoch_counter += 1
+        # the head warm-up prepares fine-tuning; checkpoints are chosen among the final stage's epochs
+        stopper.start_stage(forget_best=0 < stage_index == len(stages) - 1)
+        optimizer, scheduler = _optimizer(model, stage, params, loop.steps_per_epoch())
+        for _ in range(stage.epochs):
             model.train()
-            if head_only:
+            if stage.head_only:
                 _set_bn_eval_if_frozen(model)
-            order = strategy.sample_indices(train.labels, rng)
-            order = order[rng.permutation(len(order))]
-            running = torch.zeros((), device=device)
-            seen = 0
-            for start in range(0, len(order), settings.batch_size):
-                index = order[start : start + settings.batch_size]
-                if len(index) < 2:  # a batch of one breaks batch norm; it is dropped
-                    continue
-                x = to_float(_to_batch(train.images, index, device))
-                y = torch.from_numpy(train.labels[index]).to(device, non_blocking=True)
-                targets = F.one_hot(y, num_classes).float()
-                if smoothing > 0:
-                    targets = targets * (1 - smoothing) + smoothing / num_classes
-                x, targets = augmentation(x, targets, generator)
-                x = normalize(x, built.mean, built.std)
-                if settings.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                with settings.autocast():
-                    logits = model(x)
-                loss = criterion(logits.float(), targets)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                running += loss.detach() * len(index)  # no host sync per step
-                seen += len(index)
-            train_loss = float(running) / max(seen, 1)
+            train_loss = loop.run(loop.epoch_order(), optimizer, scheduler)
             val_loss, val_bacc = _evaluate(built, val, settings) if val is not None else (math.nan, math.nan)
-            record = EpochRecord(stage_name, epoch_counter, train_loss, val_loss, val_bacc)
+            record = EpochRecord(stage.name, len(result.history) + 1, train_loss, val_loss, val_bacc)
             result.history.append(record)
             bar.update(1)
-            bar.set_postfix(stage=stage_name, val_loss=f"{val_loss:.3f}", val_bacc=f"{val_bacc:.3f}")
-            if val is None:
-                result.best_epoch = epoch_counter
-            elif val_loss < best_loss - 1e-6:
-                best_loss = val_loss
-                best_state = copy.deepcopy(model.state_dict())
-                result.best_epoch = epoch_counter
-                patience_left = settings.patience
-            elif stage_name != "head":
-                patience_left -= 1
+            bar.set_postfix(stage=stage.name, val_loss=f"{val_loss:.3f}", val_bacc=f"{val_bacc:.3f}")
+            stopper.update(model, record, validated=val is not None)
+            result.best_epoch = stopper.best_epoch
             if on_epoch is not None:
                 on_epoch(record)
-            if patience_left <= 0:
+            if stopper.should_stop:
                 result.stopped_early = True
                 break
     bar.close()
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if stopper.best_state is not None:
+        model.load_state_dict(stopper.best_state)
     for param in model.parameters():
         param.requires_grad_(True)
     model.eval()

@@ -33,8 +33,9 @@ class Cell:
 
 
 def plan_cells(suite: Suite, n_folds: int) -> list[Cell]:
-    """Feature-based methods ignore the backbone list: their extractor takes the backbone's place once."""
+    """Each method's kind says what stands in the backbone column (a feature extractor, once, for ``features``)."""
     # imported here so that planning a dry run does not import torch before it must
+    from sdc_bench.benchmark.kinds import kind_of
     from sdc_bench.core.determinism import derive_seed
     from sdc_bench.zoo.methods import METHODS
 
@@ -42,7 +43,7 @@ def plan_cells(suite: Suite, n_folds: int) -> list[Cell]:
     for backbone in suite.backbones:
         for method_name in suite.methods:
             method = METHODS.get(method_name)
-            pair = (method_name, method.feature_extractor if method.kind == "features" else backbone)
+            pair = (method_name, kind_of(method).plan_backbone(method, backbone))
             if pair not in pairs:
                 pairs.append(pair)
     cells: list[Cell] = []

@@ -48,7 +48,7 @@ from sdc_bench.core.store import (
 )
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.prepare import PreparedData, prepare_data
-from sdc_bench.data.splits import load_splits, outer_folds, reuse_splits, save_splits
+from sdc_bench.data.splits import Fold, load_splits, outer_folds, reuse_splits, save_splits
 from sdc_bench.zoo.weights import WeightsFile
 
 __all__ = [
@@ -183,12 +183,8 @@ class RunState:
     progress: bool
 
 
-def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
-    """Run every cell of ``suite`` (skipping finished ones on resume) and write ``predictions.parquet``.
-
-    The caller runs the later stages (throughput, reports) and then :func:`finish_run`;
-    :func:`sdc_bench.pipeline.run_suite` does all of it.
-    """
+def _run_folder(suite: Suite, options: RunOptions) -> tuple[Suite, RunOptions, Path, str]:
+    """The run's suite, options, folder and id: those of the earlier run on ``--resume``, else new ones."""
     if options.resume is not None:
         root = Path(options.resume)
         suite, previous = load_run_suite(root)
@@ -196,15 +192,117 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         options = replace(
             options, data=previous.get("source"), storage=options.storage or previous.get("storage")
         )
-        run_id = str(previous["run_id"])
+        return suite, options, root, str(previous["run_id"])
+    root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
+    if root.exists() and any(root.iterdir()):
+        raise ConfigError(
+            f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}"
+        )
+    # unique across machines and folders: runs may share one Optuna database
+    return suite, options, root, f"{root.name}-{secrets.token_hex(3)}"
+
+
+def _write_data_and_splits(
+    suite: Suite,
+    data: PreparedData,
+    store: RunStore,
+    options: RunOptions,
+    reused: dict[int, list[Fold]] | None = None,
+) -> None:
+    """The audit, the run's copy of the data artifacts, and one set of outer folds per protocol seed.
+
+    ``reused``: the folds of ``--splits``, already checked against the data, used instead of new ones.
+    """
+    audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
+    audit.to_json(store.root / "audit.json")
+    _write_data_artifacts(store, data, suite.seed)
+    seeds = protocol_seeds(suite)
+    if not store.splits_json.is_file():
+        # one set of outer folds per protocol seed; the data stay those of suite.seed
+        repeats = reused or {
+            seed: outer_folds(data.manifest, suite.protocol.outer_folds, seed) for seed in seeds
+        }
+        save_splits(
+            store.splits_json,
+            repeats[seeds[0]],
+            {"seed": seeds[0], "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint},
+            repeats=repeats,
+        )
+
+
+def _run_payload(
+    suite: Suite,
+    data: PreparedData,
+    run_id: str,
+    source: str | None,
+    storage_spec: str | None,
+    device: str,
+    started: float,
+) -> dict[str, Any]:
+    """``run.json`` as written at the start of a run (status ``running``)."""
+    return {
+        "run_id": run_id,
+        "suite": suite.to_dict(),
+        "seed": suite.seed,
+        "seeds": list(protocol_seeds(suite)),
+        PROPOSED_METHOD_KEY: proposed_method(suite),
+        "source": source,
+        "storage": storage_spec,
+        "data": {
+            "origin": data.origin,
+            "fingerprint": data.fingerprint,
+            "n_images": len(data.manifest),
+            "n_patients": int(data.manifest["patient_id"].nunique()),
+            "classes": list(data.classes),
+            "preprocess": asdict(data.preprocess),
+        },
+        "search": asdict(suite.search),
+        "git_revision": git_revision(),
+        "environment": environment_info(),
+        "faults": active_faults().describe(),
+        "device": device,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "status": "running",
+    }
+
+
+def _is_distributed(options: RunOptions, storage_spec: str | None) -> bool:
+    """Cells go through a work queue: several local workers, or a storage that other machines share."""
+    spec = storage_spec or ""
+    return options.workers > 1 or spec.startswith(("postgresql", "journal:")) or spec.endswith(".log")
+
+
+def _run_all(
+    ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, distributed: bool
+) -> None:
+    """Every cell not done yet, in this process or through the work queue, under one progress bar."""
+    done_before = sum(store.cell_done(c.cell_id) for c in cells)
+    if done_before:
+        store.log_line(f"resume: {done_before} of {len(cells)} cells already done")
+    bar = tqdm(
+        total=len(cells),
+        initial=done_before,
+        desc=f"{ctx.suite.name} cells",
+        unit="cell",
+        disable=not options.progress,
+    )
+    if distributed:
+        _run_distributed(ctx, store, cells, url, options, bar)
     else:
-        root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
-        if root.exists() and any(root.iterdir()):
-            raise ConfigError(
-                f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}"
-            )
-        # unique across machines and folders: runs may share one Optuna database
-        run_id = f"{root.name}-{secrets.token_hex(3)}"
+        for cell in cells:
+            if not store.cell_done(cell.cell_id):
+                _do_cell(cell, ctx, store, bar)
+                bar.update(1)
+    bar.close()
+
+
+def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
+    """Run every cell of ``suite`` (skipping finished ones on resume) and write ``predictions.parquet``.
+
+    The caller runs the later stages (throughput, reports) and then :func:`finish_run`;
+    :func:`sdc_bench.pipeline.run_suite` does all of it.
+    """
+    suite, options, root, run_id = _run_folder(suite, options)
     if options.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {options.workers}")
     store = RunStore(root)
@@ -230,76 +328,17 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     )
     if active_faults().describe():
         store.log_line(f"INJECTED FAULTS (a test hook, not a real result): {active_faults().describe()}")
-    audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
-    audit.to_json(root / "audit.json")
-    _write_data_artifacts(store, data, suite.seed)
-    if not store.splits_json.is_file():
-        # one set of outer folds per protocol seed; the data stay those of suite.seed
-        repeats = reused or {
-            seed: outer_folds(data.manifest, suite.protocol.outer_folds, seed) for seed in seeds
-        }
-        save_splits(
-            store.splits_json,
-            repeats[seeds[0]],
-            {"seed": seeds[0], "n_folds": suite.protocol.outer_folds, "fingerprint": data.fingerprint},
-            repeats=repeats,
-        )
+    _write_data_and_splits(suite, data, store, options, reused)
     storage_spec = options.storage
     if options.workers > 1 and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
-    payload: dict[str, Any] = {
-        "run_id": run_id,
-        "suite": suite.to_dict(),
-        "seed": suite.seed,
-        "seeds": list(seeds),
-        PROPOSED_METHOD_KEY: proposed_method(suite),
-        "source": options.data,
-        "storage": storage_spec,
-        "data": {
-            "origin": data.origin,
-            "fingerprint": data.fingerprint,
-            "n_images": len(data.manifest),
-            "n_patients": int(data.manifest["patient_id"].nunique()),
-            "classes": list(data.classes),
-            "preprocess": asdict(data.preprocess),
-        },
-        "search": asdict(suite.search),
-        "git_revision": git_revision(),
-        "environment": environment_info(),
-        "faults": active_faults().describe(),
-        "device": device,
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "status": "running",
-    }
+    payload = _run_payload(suite, data, run_id, options.data, storage_spec, device, started)
     write_json(store.run_json, payload)
-
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
-    done_before = sum(store.cell_done(c.cell_id) for c in cells)
-    if done_before:
-        store.log_line(f"resume: {done_before} of {len(cells)} cells already done")
-    distributed = (
-        options.workers > 1
-        or (storage_spec or "").startswith(("postgresql", "journal:"))
-        or (storage_spec or "").endswith(".log")
-    )
     with deterministic(suite.train.deterministic and device == "cpu"):
-        bar = tqdm(
-            total=len(cells),
-            initial=done_before,
-            desc=f"{suite.name} cells",
-            unit="cell",
-            disable=not options.progress,
-        )
-        if distributed:
-            _run_distributed(ctx, store, cells, url, options, bar)
-        else:
-            for cell in cells:
-                if not store.cell_done(cell.cell_id):
-                    _do_cell(cell, ctx, store, bar)
-                    bar.update(1)
-        bar.close()
+        _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
     write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
     return RunState(suite, store, cells, payload, started, device, options.progress)
 
@@ -362,6 +401,7 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
 
     None when the suite has no throughput stage or the run folder already holds ``throughput.csv``.
     """
+    from sdc_bench.benchmark.kinds import kind_of
     from sdc_bench.benchmark.throughput import ThroughputConfig, measure
     from sdc_bench.zoo.methods import METHODS
 
@@ -369,7 +409,8 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
     spec = suite.throughput
     if not spec.enabled or store.root.joinpath("throughput.csv").is_file():
         return None
-    trained = [b for b in suite.backbones if any(METHODS.get(m).kind == "cnn" for m in suite.methods)]
+    measured = any(kind_of(METHODS.get(m)).has_throughput_backbone for m in suite.methods)
+    trained = [b for b in suite.backbones if measured]
     backbones = tuple(dict.fromkeys([*trained, spec.reference_backbone]))
     config = ThroughputConfig(
         backbones=backbones,

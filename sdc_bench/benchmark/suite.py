@@ -160,12 +160,13 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 def validate_suite(suite: Suite, where: str) -> Suite:
     # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
+    from sdc_bench.benchmark.kinds import kind_of
     from sdc_bench.benchmark.sweep import OBJECTIVES, PRUNERS, SAMPLERS
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
     for method in suite.methods:
-        METHODS.get(method)
+        kind_of(METHODS.get(method))  # an unknown method, or a method of an unregistered kind, fails here
     for backbone in suite.backbones:
         BACKBONES.get(backbone)
     if not suite.methods or not suite.backbones:

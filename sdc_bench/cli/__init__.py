@@ -197,7 +197,7 @@ def _add_report_parser(sub: _Subparsers) -> None:
 
 
 def _add_throughput_parser(sub: _Subparsers) -> None:
-    from sdc_bench.benchmark.throughput import add_cli as add_throughput_cli
+    from sdc_bench.cli._throughput_args import add_throughput_cli
 
     add_throughput_cli(sub).set_defaults(func=commands.cmd_throughput)
 

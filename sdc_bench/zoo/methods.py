@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Protocol
 
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._registry import Listed, Registry
+from sdc_bench.zoo.imbalance import IMBALANCE
 
 __all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space"]
 
@@ -40,8 +41,8 @@ def cnn_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
         params["backbone_lr_mult"] = trial.suggest_float("backbone_lr_mult", 0.03, 1.0, log=True)
     if method.augment != "none":
         params["aug_strength"] = trial.suggest_float("aug_strength", 0.25, 1.5)
-    if method.imbalance in {"focal"}:
-        params["focal_gamma"] = trial.suggest_float("focal_gamma", 0.5, 3.0)
+    for tunable in IMBALANCE.get(method.imbalance).tunables:  # e.g. focal_gamma of the focal loss
+        params[tunable.param] = trial.suggest_float(tunable.param, tunable.low, tunable.high, log=tunable.log)
     return params
 
 
@@ -57,7 +58,10 @@ class Method(Listed):
     Parameters
     ----------
     name : registry name, used in tables.
-    kind : ``"cnn"`` (trained end to end by the fit loop) or ``"features"`` (fixed features + sklearn).
+    kind : names how the benchmark plans, fits and costs it: a kind registered in
+        ``sdc_bench/benchmark/kinds/`` (``"cnn"``: trained end to end by the fit loop; ``"features"``:
+        fixed features + scikit-learn, the extractor in ``defaults["features"]``). The zoo does not import
+        the benchmark floor, so the method carries the name and the kind's module carries the behaviour.
     pretrained : start from ImageNet weights.
     augment : augmentation policy name (``sdc-bench list augmentations``).
     imbalance : imbalance strategy name (``sdc-bench list imbalance``).
@@ -92,18 +96,18 @@ class Method(Listed):
     #: What ``sdc-bench list methods`` shows besides the name and description.
     LISTED: ClassVar[tuple[str, ...]] = ("role", "kind", "pretrained", "augment", "imbalance", "staged")
 
-    @property
-    def feature_extractor(self) -> str:
-        """For ``kind == "features"``: the registered extractor, which stands in for the backbone."""
-        return str(self.defaults.get("features", ""))
-
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Defaults updated with ``overrides``; unknown names are refused."""
+        """Defaults updated with ``overrides``; unknown names are refused.
+
+        Known names are the defaults' and those the imbalance strategy lets a method tune (e.g.
+        ``focal_gamma``), which stay absent unless given: the strategy then uses its own default.
+        """
         merged = dict(self.defaults)
+        tunable = {t.param for t in IMBALANCE.get(self.imbalance).tunables}
         for key, value in (overrides or {}).items():
-            if key not in merged and key not in {"focal_gamma"}:
+            if key not in merged and key not in tunable:
                 raise ConfigError(
-                    f"method {self.name!r} has no parameter {key!r}; known: {', '.join(sorted(merged))}"
+                    f"method {self.name!r} has no parameter {key!r}; known: {', '.join(sorted({*merged, *tunable}))}"
                 )
             merged[key] = value
         return merged

@@ -11,16 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
-from sdc_bench.benchmark import throughput
 from sdc_bench.benchmark.throughput import (
     COLUMNS,
     ThroughputConfig,
-    add_cli,
     measure,
     peak_tflops,
     reference_images_per_s,
+    timing,
 )
+from sdc_bench.benchmark.throughput import table as throughput_table
 from sdc_bench.core.errors import ConfigError, UnknownNameError
+from sdc_bench.cli._throughput_args import add_throughput_cli as add_cli
 from sdc_bench.pipeline import throughput_command as cli_main
 from sdc_bench.reports.throughput import write_throughput
 from sdc_bench.zoo.backbones import count_gflops, count_params, create_backbone
@@ -133,7 +134,7 @@ def _fake_clock(durations: list[float]) -> Callable[[], float]:
 def test_images_per_s_is_batch_over_median_step(
     monkeypatch: pytest.MonkeyPatch, durations: list[float], repeats: int, p50: float
 ) -> None:
-    monkeypatch.setattr(throughput, "_clock", _fake_clock(durations))
+    monkeypatch.setattr(timing, "_clock", _fake_clock(durations))
     config = ThroughputConfig(
         ("resnet10t",), batch_sizes=(4,), modes=("infer",), **{**TINY, "timed_steps": 3}, repeats=repeats
     )
@@ -145,7 +146,7 @@ def test_images_per_s_is_batch_over_median_step(
 
 def _oom_above(limit: int | None, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     tried: list[int] = []
-    real = throughput._timed_run
+    real = timing._timed_run
 
     def fake(case, batch_size, config, device):  # type: ignore[no-untyped-def]
         tried.append(batch_size)
@@ -153,7 +154,7 @@ def _oom_above(limit: int | None, monkeypatch: pytest.MonkeyPatch) -> list[int]:
             raise torch.OutOfMemoryError(f"CUDA out of memory. Tried to allocate {batch_size} GiB")
         return real(case, batch_size, config, device)
 
-    monkeypatch.setattr(throughput, "_timed_run", fake)
+    monkeypatch.setattr(timing, "_timed_run", fake)
     return tried
 
 
@@ -193,7 +194,7 @@ def test_errors_of_uncompiled_runs_propagate(monkeypatch: pytest.MonkeyPatch) ->
     def bug(*args: object) -> None:
         raise ValueError("a programming error")
 
-    monkeypatch.setattr(throughput, "_timed_run", bug)
+    monkeypatch.setattr(timing, "_timed_run", bug)
     with pytest.raises(ValueError, match="programming error"):
         measure(ThroughputConfig(("resnet10t",), batch_sizes=(2,), modes=("infer",), **TINY), progress=False)
 
@@ -219,11 +220,11 @@ def test_peak_table() -> None:
 
 
 def test_fp32_peak_follows_the_tf32_switch(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(throughput, "_tf32_allowed", lambda: True)
-    assert peak_tflops("NVIDIA H200", throughput._peak_key("fp32")) == pytest.approx(494.7)
-    monkeypatch.setattr(throughput, "_tf32_allowed", lambda: False)
-    assert peak_tflops("NVIDIA H200", throughput._peak_key("fp32")) == 67.0
-    assert throughput._peak_key("bf16") == "bf16"
+    monkeypatch.setattr(throughput_table, "_tf32_allowed", lambda: True)
+    assert peak_tflops("NVIDIA H200", throughput_table._peak_key("fp32")) == pytest.approx(494.7)
+    monkeypatch.setattr(throughput_table, "_tf32_allowed", lambda: False)
+    assert peak_tflops("NVIDIA H200", throughput_table._peak_key("fp32")) == 67.0
+    assert throughput_table._peak_key("bf16") == "bf16"
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
@@ -320,7 +321,7 @@ def test_cli_runs_and_writes(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def _count_runs(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> list[str]:
     """Record each configuration that is really measured; optionally die (like Ctrl-C) at the n-th."""
     measured: list[str] = []
-    real = throughput._run_with_decay
+    real = timing.run_with_decay
 
     def counting(case: object, batch_size: int, *args: object) -> object:
         measured.append(f"{case.backbone}/{case.mode}/b{batch_size}")  # type: ignore[attr-defined]
@@ -328,7 +329,7 @@ def _count_runs(monkeypatch: pytest.MonkeyPatch, fail_at: int | None = None) -> 
             raise KeyboardInterrupt
         return real(case, batch_size, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(throughput, "_run_with_decay", counting)
+    monkeypatch.setattr(timing, "run_with_decay", counting)
     return measured
 
 

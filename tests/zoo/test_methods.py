@@ -8,7 +8,9 @@ import torch
 
 from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn
 from sdc_bench.benchmark.fit_features import fit_features
+from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo.backbones import create_backbone
+from sdc_bench.zoo.imbalance import IMBALANCE
 from sdc_bench.zoo.methods import METHODS, Method
 
 
@@ -71,8 +73,27 @@ def test_search_spaces_are_declared_beside_each_method() -> None:
             }
         )
         params = method.search_space(trial, method)
-        assert params and set(params) <= set(method.defaults) | {"focal_gamma"}, name
+        tunable = {t.param for t in IMBALANCE.get(method.imbalance).tunables}
+        assert params and set(params) <= set(method.defaults) | tunable, name
         method.params(params)  # every searched value is a known parameter
+
+
+def test_the_imbalance_strategy_declares_what_a_method_tunes() -> None:
+    from dataclasses import replace
+
+    import optuna
+
+    focal = replace(METHODS.get("sdc_dl"), name="sdc_dl_focal", imbalance="focal")
+    trial = optuna.trial.FixedTrial(
+        {"lr": 1e-3, "weight_decay": 1e-4, "epochs": 4, "head_epochs": 2, "backbone_lr_mult": 0.3}
+        | {"aug_strength": 1.0, "focal_gamma": 1.5}
+    )
+    params = focal.params(focal.search_space(trial, focal))
+    assert params["focal_gamma"] == 1.5
+    assert IMBALANCE.get("focal").strategy_params(params) == {"gamma": 1.5}
+    assert "focal_gamma" not in focal.params()  # absent unless searched or set: the strategy's default holds
+    with pytest.raises(ConfigError, match="focal_gamma"):
+        METHODS.get("sdc_dl").params({"focal_gamma": 1.0})  # weighted_ce has nothing to tune
 
 
 def test_ablations_differ_from_sdc_dl_in_one_field() -> None:

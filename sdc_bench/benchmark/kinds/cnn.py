@@ -1,0 +1,101 @@
+"""The ``cnn`` kind: a registered backbone trained end to end by the fit loop (:mod:`sdc_bench.benchmark.fit`)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from typing import Any
+
+import numpy as np
+
+from sdc_bench.benchmark.faults import Faults
+from sdc_bench.benchmark.fit import FitSettings, fit_cnn, predict_proba
+from sdc_bench.benchmark.kinds._base import METHOD_KINDS, FitRequest, Fitted, MethodKind
+from sdc_bench.benchmark.suite import Suite
+from sdc_bench.zoo.backbones import create_backbone
+from sdc_bench.zoo.methods import Method
+
+__all__ = ["CnnKind"]
+
+
+class CnnKind(MethodKind):
+    """Backbone + head trained by the staged fit loop; the suite's backbones are its backbones."""
+
+    name = "cnn"
+    description = "a backbone trained end to end by the staged fit loop"
+    has_throughput_backbone = True
+
+    def with_faults(self, method: Method, faults: Faults) -> Method:
+        if not (faults.no_pretrained or faults.no_augment):
+            return method
+        return replace(
+            method,
+            pretrained=method.pretrained and not faults.no_pretrained,
+            augment="none" if faults.no_augment else method.augment,
+        )
+
+    def fit(self, request: FitRequest) -> Fitted:
+        train_spec = request.suite.train
+        built = create_backbone(
+            request.backbone,
+            num_classes=request.num_classes,
+            in_chans=1,
+            pretrained=request.method.pretrained,
+            img_size=request.suite.data.size,
+            weights_dir=request.weights_dir,
+            weights_files=request.weights_files,
+        )
+        settings = FitSettings(
+            batch_size=train_spec.batch_size,
+            patience=train_spec.patience,
+            device=request.device,
+            max_epochs=train_spec.max_epochs or None,
+            progress=request.progress,
+            precision=train_spec.precision,
+            channels_last=train_spec.channels_last,
+        )
+        result = fit_cnn(
+            built,
+            request.method,
+            request.params,
+            request.train,
+            request.val,
+            seed=request.seed,
+            settings=settings,
+            on_epoch=request.on_epoch,
+        )
+        best = next((r for r in result.history if r.epoch == result.best_epoch), None)
+
+        def predict(images: np.ndarray) -> np.ndarray:
+            return predict_proba(built, images, settings=settings)
+
+        location = built.weights_location
+        return Fitted(
+            predict,
+            best.val_balanced_accuracy if best is not None else float("nan"),
+            result.best_epoch,
+            [asdict(r) for r in result.history],
+            f"{built.weights_source}:{location}" if location else built.weights_source,
+        )
+
+    def refit_params(self, method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:
+        """The searched trial's best epoch, split over the stages (the head warm-up first)."""
+        if best_epoch <= 0:
+            return params
+        refit = dict(params)
+        if method.staged and not method.freeze_backbone:
+            head = min(int(params.get("head_epochs", 1)), best_epoch)
+            refit["head_epochs"], refit["epochs"] = head, best_epoch - head
+        else:
+            refit["epochs"] = best_epoch
+        return refit
+
+    def cost_epochs(self, method: Method, suite: Suite) -> int | None:
+        epochs = int(method.defaults.get("epochs", 1)) + (
+            int(method.defaults.get("head_epochs", 0)) if method.staged else 0
+        )
+        if suite.train.max_epochs:
+            epochs = min(epochs, suite.train.max_epochs * (2 if method.staged else 1))
+        return epochs
+
+
+METHOD_KINDS.add(CnnKind())
