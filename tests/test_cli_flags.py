@@ -84,15 +84,18 @@ def test_bad_columns_is_exit_2(columns: str, capsys: pytest.CaptureFixture[str])
     assert "--columns" in _error_line(capsys)
 
 
-def _images(folder: Path, n_per_class: int = 4) -> list[tuple[str, str, str]]:
-    """Tiny PNGs of two classes, two images per patient: (file, class, patient)."""
+def _images(folder: Path, n_per_class: int = 20) -> list[tuple[str, str, str]]:
+    """Tiny distinct PNGs of two classes, two images per patient: (file, class, patient).
+
+    10 patients a class: enough for 2 outer folds and the inner split, which ``data check`` also checks.
+    """
     rows = []
     for label in ("normal", "fracture"):
         for index in range(n_per_class):
-            name = f"{label}/P{label[0]}{index // 2}_{index}.png"
+            name = f"{label}/P{label[0]}{index // 2:02d}_{index}.png"
             (folder / label).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.full((8, 8), 40 * index, dtype=np.uint8)).save(folder / name)
-            rows.append((name, label, f"P{label[0]}{index // 2}"))
+            Image.fromarray(np.full((8, 8), 10 * index + (label == "fracture") * 5, dtype=np.uint8)).save(folder / name)
+            rows.append((name, label, f"P{label[0]}{index // 2:02d}"))
     return rows
 
 
@@ -105,19 +108,19 @@ def test_data_check_reads_renamed_columns_and_patient_regex(
     out = tmp_path / "audit.json"
     args = ["--folds", "2", "--out", str(out), "--quiet"]
     assert main(["data", "check", str(csv), "--columns", "path=file,label=dx,patient_id=subject", *args]) == 0
-    assert '"n_patients": 4' in out.read_text().replace("\n", "").replace("  ", "")
+    assert '"n_patients": 20' in out.read_text().replace("\n", "").replace("  ", "")
     assert main(["data", "check", str(tmp_path / "normal"), *args]) == 2  # not a class-folder layout
     capsys.readouterr()
     folder = tmp_path / "folder"
     _images(folder)
-    assert main(["data", "check", str(folder), "--patient-regex", r"^(P\w\d)_", *args]) == 0
-    assert '"n_patients": 4' in out.read_text().replace("\n", "").replace("  ", "")
+    assert main(["data", "check", str(folder), "--patient-regex", r"^(P\w\d\d)_", *args]) == 0
+    assert '"n_patients": 20' in out.read_text().replace("\n", "").replace("  ", "")
 
 
 def test_splits_that_do_not_match_the_data_stop_the_run_early(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rows = _images(tmp_path / "images")
+    rows = _images(tmp_path / "images", n_per_class=4)
     csv = tmp_path / "manifest.csv"
     csv.write_text(
         "path,label,patient_id,sample_id\n" + "".join(f"images/{f},{lab},{p},{f}\n" for f, lab, p in rows)
