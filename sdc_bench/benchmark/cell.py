@@ -19,12 +19,14 @@ import pandas as pd
 from sdc_bench.benchmark.faults import active_faults, shuffle_labels
 from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn, predict_proba
 from sdc_bench.benchmark.fit_features import fit_features
+from sdc_bench.benchmark.keep import keep_cell_model
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.benchmark.sweep import search
 from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
 from sdc_bench.core.determinism import derive_seed, seed_everything
 from sdc_bench.core.storage import open_storage
+from sdc_bench.core.store import RunStore
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split
 from sdc_bench.zoo.backbones import create_backbone
@@ -56,6 +58,7 @@ class CellContext:
         None  # external validation sets, predicted by every final model
     )
     folds_by_seed: dict[int, list[Fold]] | None = None  # protocol seed -> its outer folds (repeated CV)
+    keep_models: RunStore | None = None  # whose models/ keeps each final model; None: --no-models
 
     def fold_of(self, cell: Cell) -> Fold:
         """The outer fold of a cell, from its protocol seed's folds (``folds`` without repetitions)."""
@@ -180,6 +183,7 @@ class _Trainer:
             else built.weights_source
         )
         predictor.weights = weights  # type: ignore[attr-defined]
+        predictor.built = built  # type: ignore[attr-defined]  # the model a kept-model file is made of
         return predictor, score, result.best_epoch, [asdict(r) for r in result.history]
 
 
@@ -304,4 +308,5 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "history": history,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    keep_cell_model(ctx.keep_models, ctx, cell, predictor, info)  # before the result files mark it done
     return pd.concat(frames, ignore_index=True), info

@@ -39,6 +39,7 @@ from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
 from sdc_bench.core.storage import open_storage, storage_url
 from sdc_bench.core.store import (
+    KEEP_MODELS_KEY,
     PROPOSED_METHOD_KEY,
     RunStore,
     environment_info,
@@ -75,6 +76,7 @@ class RunOptions:
     splits: Path | None = None  # --splits: outer folds of an earlier run's splits.json instead of new ones
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
+    keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
 
 
 def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
@@ -149,6 +151,7 @@ def _context(
         weights_dir=options.weights_dir,
         weights_files=options.weights_files,
         external=_external_sets(suite, data, options.progress),
+        keep_models=store if options.keep_models else None,
     )
 
 
@@ -194,7 +197,10 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         suite, previous = load_run_suite(root)
         # replace, not asdict: asdict would turn the WeightsFile entries into dicts
         options = replace(
-            options, data=previous.get("source"), storage=options.storage or previous.get("storage")
+            options,
+            data=previous.get("source"),
+            storage=options.storage or previous.get("storage"),
+            keep_models=bool(previous.get(KEEP_MODELS_KEY, True)),  # a resumed run keeps its choice
         )
         run_id = str(previous["run_id"])
     else:
@@ -254,6 +260,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         "seed": suite.seed,
         "seeds": list(seeds),
         PROPOSED_METHOD_KEY: proposed_method(suite),
+        KEEP_MODELS_KEY: options.keep_models,
         "source": options.data,
         "storage": storage_spec,
         "data": {
@@ -416,7 +423,12 @@ def run_worker(
     store = RunStore(run_dir)
     url = storage or storage_url(payload.get("storage"), run_dir)
     device = str(resolve_device(suite.train.device, "train.device"))
-    options = RunOptions(progress=progress, weights_dir=weights_dir, weights_files=weights_files)
+    options = RunOptions(
+        progress=progress,
+        weights_dir=weights_dir,
+        weights_files=weights_files,
+        keep_models=bool(payload.get(KEEP_MODELS_KEY, True)),
+    )
     data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
     ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
