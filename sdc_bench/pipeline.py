@@ -1,5 +1,8 @@
 """The pipeline above the floors: a run is plan -> cells (benchmark) -> throughput -> reports.
 
+Kept models leave a run through ``export`` (serve packages them; a ``--refit-all`` model is trained by the
+benchmark floor first) and come back through ``predict`` (serve).
+
 The benchmark floor runs the cells and measures speed; the reports floor turns stored artifacts into
 tables, figures and pages. Neither imports the other; this module calls one after the other, and the
 command line (:mod:`sdc_bench.cli`) calls this module.
@@ -23,7 +26,7 @@ from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import read_throughput
 
-__all__ = ["RunOptions", "run_suite", "throughput_command"]
+__all__ = ["RunOptions", "export_command", "predict_command", "run_suite", "throughput_command"]
 
 
 def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
@@ -90,4 +93,40 @@ def throughput_command(args: argparse.Namespace) -> int:
     if not_ok:
         print(f"{not_ok} configuration(s) skipped or failed; see the error column")
     print(f"written: {', '.join(map(str, paths))}")
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Run ``sdc-bench export``: pick a run's kept models, optionally refit on all patients, write the package."""
+    from sdc_bench.serve.export import Refit, export_package
+    from sdc_bench.serve.select import select_members
+
+    selection = select_members(Path(args.run_dir), args.method, args.backbone, args.seed)
+    refit = None
+    if args.refit_all:
+        from sdc_bench.benchmark.refit import refit_all
+
+        refit = Refit(*refit_all(selection.store.root, selection.metas, progress=not args.quiet))
+    package = export_package(selection, Path(args.out), refit=refit, onnx=args.onnx)
+    kind = "refit model" if refit is not None else f"ensemble of {len(selection.metas)} out-of-fold models"
+    print(f"exported {args.method} on {selection.backbone} ({kind}) to {package.parent}")
+    return 0
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Run ``sdc-bench predict``: a package's probabilities for every image of a source, as CSV."""
+    from sdc_bench.serve.predict import PredictOptions, predict_source, write_predictions
+
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    options = PredictOptions(
+        batch_size=args.batch_size, device=args.device, skip_bad=args.skip_bad, member=args.member
+    )
+    result = predict_source(Path(args.model_dir), args.data, options)
+    out = write_predictions(result, args.out)
+    for path, reason in result.skipped:
+        print(f"skipped {path}: {reason}")
+    flagged = int(result.frame[["unseen_modality", "unseen_size", "unseen_bit_depth"]].any(axis=1).sum())
+    print(f"{len(result.frame)} predictions written to {out} ({flagged} flagged as unlike the training data)")
+    print(f"{result.images_per_s:.1f} images/s")
     return 0

@@ -94,7 +94,9 @@ def _images(folder: Path, n_per_class: int = 20) -> list[tuple[str, str, str]]:
         for index in range(n_per_class):
             name = f"{label}/P{label[0]}{index // 2:02d}_{index}.png"
             (folder / label).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.full((8, 8), 10 * index + (label == "fracture") * 5, dtype=np.uint8)).save(folder / name)
+            Image.fromarray(np.full((8, 8), 10 * index + (label == "fracture") * 5, dtype=np.uint8)).save(
+                folder / name
+            )
             rows.append((name, label, f"P{label[0]}{index // 2:02d}"))
     return rows
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from sdc_bench.benchmark.faults import active_faults, shuffle_labels
 from sdc_bench.benchmark.fit import ArraySet, EpochRecord
+from sdc_bench.benchmark.keep import keep_cell_model
 from sdc_bench.benchmark.kinds import FitRequest, Fitted, MethodKind, kind_of
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
@@ -26,6 +27,7 @@ from sdc_bench.benchmark.sweep import search
 from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
 from sdc_bench.core.determinism import derive_seed, seed_everything
 from sdc_bench.core.storage import open_storage
+from sdc_bench.core.store import RunStore
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split
 from sdc_bench.zoo.methods import METHODS, Method
@@ -56,6 +58,7 @@ class CellContext:
         None  # external validation sets, predicted by every final model
     )
     folds_by_seed: dict[int, list[Fold]] | None = None  # protocol seed -> its outer folds (repeated CV)
+    keep_models: RunStore | None = None  # whose models/ keeps each final model; None: --no-models
 
     def fold_of(self, cell: Cell) -> Fold:
         """The outer fold of a cell, from its protocol seed's folds (``folds`` without repetitions)."""
@@ -280,4 +283,5 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "history": fitted.history,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    keep_cell_model(ctx.keep_models, ctx, cell, fitted, info)  # before the result files mark it done
     return frame, info

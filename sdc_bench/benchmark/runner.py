@@ -39,6 +39,7 @@ from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
 from sdc_bench.core.storage import open_storage, storage_url
 from sdc_bench.core.store import (
+    KEEP_MODELS_KEY,
     PROPOSED_METHOD_KEY,
     RunStore,
     environment_info,
@@ -75,6 +76,7 @@ class RunOptions:
     splits: Path | None = None  # --splits: outer folds of an earlier run's splits.json instead of new ones
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
+    keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
 
 
 def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
@@ -149,6 +151,7 @@ def _context(
         weights_dir=options.weights_dir,
         weights_files=options.weights_files,
         external=_external_sets(suite, data, options.progress),
+        keep_models=store if options.keep_models else None,
     )
 
 
@@ -190,7 +193,10 @@ def _run_folder(suite: Suite, options: RunOptions) -> tuple[Suite, RunOptions, P
         suite, previous = load_run_suite(root)
         # replace, not asdict: asdict would turn the WeightsFile entries into dicts
         options = replace(
-            options, data=previous.get("source"), storage=options.storage or previous.get("storage")
+            options,
+            data=previous.get("source"),
+            storage=options.storage or previous.get("storage"),
+            keep_models=bool(previous.get(KEEP_MODELS_KEY, True)),  # a resumed run keeps its choice
         )
         return suite, options, root, str(previous["run_id"])
     root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
@@ -238,6 +244,7 @@ def _run_payload(
     storage_spec: str | None,
     device: str,
     started: float,
+    keep_models: bool = True,
 ) -> dict[str, Any]:
     """``run.json`` as written at the start of a run (status ``running``)."""
     return {
@@ -246,6 +253,7 @@ def _run_payload(
         "seed": suite.seed,
         "seeds": list(protocol_seeds(suite)),
         PROPOSED_METHOD_KEY: proposed_method(suite),
+        KEEP_MODELS_KEY: keep_models,
         "source": source,
         "storage": storage_spec,
         "data": {
@@ -333,7 +341,9 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     if options.workers > 1 and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
-    payload = _run_payload(suite, data, run_id, options.data, storage_spec, device, started)
+    payload = _run_payload(
+        suite, data, run_id, options.data, storage_spec, device, started, options.keep_models
+    )
     write_json(store.run_json, payload)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
@@ -457,7 +467,12 @@ def run_worker(
     store = RunStore(run_dir)
     url = storage or storage_url(payload.get("storage"), run_dir)
     device = str(resolve_device(suite.train.device, "train.device"))
-    options = RunOptions(progress=progress, weights_dir=weights_dir, weights_files=weights_files)
+    options = RunOptions(
+        progress=progress,
+        weights_dir=weights_dir,
+        weights_files=weights_files,
+        keep_models=bool(payload.get(KEEP_MODELS_KEY, True)),
+    )
     data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
     ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)
     cells = plan_cells(suite, len(ctx.folds))

@@ -91,6 +91,11 @@ def _add_run_parser(sub: _Subparsers) -> None:
     )
     run.add_argument("--dry-run", action="store_true", help="print the planned cells and exit")
     run.add_argument(
+        "--no-models",
+        action="store_true",
+        help="do not keep each cell's final model in models/ (then `sdc-bench export` has nothing to package)",
+    )
+    run.add_argument(
         "--skip-bad",
         action="store_true",
         help="skip unreadable or invalid images (listed in the audit) instead of stopping",
@@ -239,6 +244,53 @@ def _add_baseline_parser(sub: _Subparsers) -> None:
     baseline.set_defaults(func=cmd_baseline)
 
 
+def _add_export_parser(sub: _Subparsers) -> None:
+    export = sub.add_parser(
+        "export",
+        help="package a run's kept models with a model card",
+        description="Write a self-contained model package from a run's kept models: the out-of-fold models as an "
+        "ensemble (probabilities averaged) or one model refit on all patients, package.json, MODEL_CARD.md, "
+        "optionally ONNX files checked against PyTorch.",
+    )
+    export.add_argument("run_dir", help="a finished run folder (with models/)")
+    export.add_argument("--method", required=True, help="the method to export, e.g. sdc_dl")
+    export.add_argument("--backbone", help="its backbone (needed when the run used several)")
+    export.add_argument("--seed", type=int, help="only the models of this protocol seed (default: all)")
+    export.add_argument("--out", required=True, help="the package folder to write (new or empty)")
+    export.add_argument(
+        "--refit-all",
+        action="store_true",
+        help="one model refit on every patient with the median of the folds' selected hyperparameters",
+    )
+    export.add_argument(
+        "--onnx", action="store_true", help="also write model.onnx per member, checked against PyTorch (1e-4)"
+    )
+    export.add_argument("--quiet", action="store_true", help="no progress bars")
+    export.set_defaults(func=commands.cmd_export)
+
+
+def _add_predict_parser(sub: _Subparsers) -> None:
+    predict = sub.add_parser(
+        "predict",
+        help="predict images with an exported model package",
+        description="Class probabilities of a model package for every image of a source (CSV manifest, class "
+        "folders, a folder of images, DICOM, NIfTI), preprocessed as in training; flags inputs unlike the "
+        "training data.",
+    )
+    predict.add_argument("model_dir", help="a package folder written by `sdc-bench export`")
+    predict.add_argument(
+        "--data", required=True, help="the images: any source `run` reads, or a folder of images"
+    )
+    predict.add_argument("--out", required=True, help="predictions CSV to write")
+    predict.add_argument("--batch-size", type=int, default=128, help="images per forward pass (default: 128)")
+    predict.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    predict.add_argument(
+        "--skip-bad", action="store_true", help="skip unreadable images and list them instead of stopping"
+    )
+    predict.add_argument("--member", help="use one member of an ensemble (e.g. fold0) instead of their mean")
+    predict.set_defaults(func=commands.cmd_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sdc-bench",
@@ -255,6 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_throughput_parser,
         _add_regress_parser,
         _add_baseline_parser,
+        _add_export_parser,
+        _add_predict_parser,
     ):
         add(sub)
     return parser

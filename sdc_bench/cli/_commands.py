@@ -18,7 +18,9 @@ from sdc_bench.core.errors import ConfigError
 __all__ = [
     "cmd_data_check",
     "cmd_data_synth",
+    "cmd_export",
     "cmd_list",
+    "cmd_predict",
     "cmd_report",
     "cmd_run",
     "cmd_throughput",
@@ -149,6 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         splits=Path(args.splits) if args.splits else None,
         storage=args.storage,
         workers=args.workers,
+        keep_models=not args.no_models,
     )
     from sdc_bench.pipeline import run_suite
 
@@ -281,3 +284,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     written = build_reports(Path(args.run_dir), n_bootstrap=args.bootstrap)
     print(f"rebuilt {len(written)} files in {args.run_dir}")
     return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from sdc_bench.pipeline import export_command
+
+    return export_command(args)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from sdc_bench.pipeline import predict_command
+
+    return predict_command(args)

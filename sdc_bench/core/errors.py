@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "ModelError",
     "SdcBenchError",
     "UnknownNameError",
     "WeightsError",
@@ -29,3 +30,7 @@ class UnknownNameError(ConfigError):
 
 class WeightsError(SdcBenchError):
     """Pretrained weights were asked for but cannot be found or do not fit the model."""
+
+
+class ModelError(SdcBenchError):
+    """A kept model or an exported model package is missing, damaged or not one of ours."""

@@ -21,6 +21,7 @@ import pandas as pd
 from sdc_bench.core.errors import ConfigError
 
 __all__ = [
+    "KEEP_MODELS_KEY",
     "PROPOSED_METHOD_KEY",
     "RunStore",
     "cpu_model",
@@ -28,6 +29,7 @@ __all__ = [
     "git_revision",
     "proposed_method",
     "read_throughput",
+    "write_bytes",
     "write_json",
     "write_parquet",
     "write_text",
@@ -51,6 +53,10 @@ def _atomic_write(path: Path, write: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_bytes(path: str | Path, data: bytes) -> None:
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(data))
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -98,6 +104,9 @@ def read_throughput(path: str | Path) -> pd.DataFrame | None:
             "move it away or measure without resuming"
         ) from exc
 
+
+#: ``run.json`` key saying whether the run kept one model per cell in ``models/`` (``run --no-models``: false).
+KEEP_MODELS_KEY = "keep_models"
 
 #: ``run.json`` key naming the method every comparison is made against (the suite's method whose role is
 #: ``proposed``); written by the benchmark, read by the reports, which may not ask the method registry.
@@ -217,6 +226,18 @@ class RunStore:
     @property
     def log(self) -> Path:
         return self.root / "log.txt"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    def model_weights_path(self, cell_id: str) -> Path:
+        """The kept model of a cell: its weights (safetensors)."""
+        return self.models_dir / f"{cell_id}.safetensors"
+
+    def model_meta_path(self, cell_id: str) -> Path:
+        """The kept model of a cell: how to rebuild it (JSON, written after the weights)."""
+        return self.models_dir / f"{cell_id}.json"
 
     def cell_path(self, cell_id: str) -> Path:
         return self.cells_dir / f"{cell_id}.parquet"

@@ -20,8 +20,8 @@ from sdc_bench.benchmark.throughput import (
     timing,
 )
 from sdc_bench.benchmark.throughput import table as throughput_table
-from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.cli._throughput_args import add_throughput_cli as add_cli
+from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.pipeline import throughput_command as cli_main
 from sdc_bench.reports.throughput import write_throughput
 from sdc_bench.zoo.backbones import count_gflops, count_params, create_backbone

@@ -53,6 +53,7 @@ class Fitted:
     best_epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)  # one record per epoch
     weights: str = "none"  # where the starting weights came from, for the cell record and run.json
+    built: Any = None  # the trained network (a BuiltBackbone) a kept-model file is made of; None: not kept
 
 
 class MethodKind(Listed):

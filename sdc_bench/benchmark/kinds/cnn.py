@@ -75,6 +75,7 @@ class CnnKind(MethodKind):
             result.best_epoch,
             [asdict(r) for r in result.history],
             f"{built.weights_source}:{location}" if location else built.weights_source,
+            built,
         )
 
     def refit_params(self, method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:

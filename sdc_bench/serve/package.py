@@ -1,0 +1,131 @@
+"""An exported model package: ``package.json`` + member models + model card, and its loaded form.
+
+Layout of a package folder (``sdc-bench export`` writes it, ``sdc-bench predict`` reads it)::
+
+    package.json             format, kind (ensemble | refit), classes, preprocessing, members, training audit
+    members/<name>.json      each member's kept-model JSON (see sdc_bench.zoo.kept)
+    members/<name>.safetensors
+    members/<name>.onnx      with --onnx only
+    audit.json               the training data's audit (copied from the run)
+    MODEL_CARD.md
+
+An ensemble averages its members' class probabilities; a refit package has one member.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from sdc_bench.core.errors import ModelError
+from sdc_bench.data.decode import Preprocess
+from sdc_bench.zoo.augment import normalize, to_float
+from sdc_bench.zoo.kept import load_kept_model
+
+__all__ = ["PACKAGE_FORMAT", "PACKAGE_VERSION", "Member", "ModelPackage", "load_package", "member_proba"]
+
+PACKAGE_FORMAT = "sdc-bench-model-package"
+PACKAGE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Member:
+    """One model of a package: its name (``fold0``, ``seed1-fold0``, ``refit``) and the rebuilt network."""
+
+    name: str
+    model: nn.Module
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelPackage:
+    """A loaded package: members, classes, and the preprocessing every input must go through."""
+
+    root: Path
+    info: dict[str, Any]
+    members: tuple[Member, ...]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.info["classes"])
+
+    @property
+    def preprocess(self) -> Preprocess:
+        spec = self.info["input"]
+        return Preprocess(
+            size=int(spec["size"]),
+            resize=str(spec["resize"]),
+            frame=str(spec["frame"]),
+            nifti_slices=str(spec["nifti_slices"]),
+        )
+
+    def member(self, name: str) -> Member:
+        for member in self.members:
+            if member.name == name:
+                return member
+        names = ", ".join(m.name for m in self.members)
+        raise ModelError(f"{self.root}: no member {name!r} in this package; members: {names}")
+
+    def predict_proba(
+        self, images: np.ndarray, *, member: str | None = None, batch_size: int = 128, device: str = "cpu"
+    ) -> np.ndarray:
+        """Class probabilities (N, K) of uint8 images (N, size, size): one member's, or the members' mean."""
+        chosen = [self.member(member)] if member is not None else list(self.members)
+        mean, std = self.info["input"]["mean"], self.info["input"]["std"]
+        total = sum(member_proba(m.model, images, mean, std, batch_size, device) for m in chosen)
+        proba = np.asarray(total) / len(chosen)
+        return proba / proba.sum(axis=1, keepdims=True) if len(proba) else proba
+
+
+def member_proba(
+    model: nn.Module, images: np.ndarray, mean: Any, std: Any, batch_size: int = 128, device: str = "cpu"
+) -> np.ndarray:
+    """One model's probabilities, computed exactly as the fit loop's ``predict_proba`` (fp32, softmax, float64)."""
+    dev = torch.device(device)
+    model.to(dev).eval()
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
+            x = normalize(to_float(batch.unsqueeze(1).to(dev)), mean, std)
+            out.append(torch.softmax(model(x).float(), dim=1).double().cpu().numpy())
+    if not out:
+        return np.zeros((0, 0))
+    proba = np.concatenate(out)
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def _read_info(root: Path) -> dict[str, Any]:
+    path = root / "package.json"
+    if not root.is_dir():
+        raise ModelError(f"{root}: model folder does not exist; give a folder written by `sdc-bench export`")
+    if not path.is_file():
+        raise ModelError(f"{root}: no package.json there; give a folder written by `sdc-bench export`")
+    try:
+        info = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: not valid JSON ({error}); export the model again") from None
+    if not isinstance(info, dict) or info.get("format") != PACKAGE_FORMAT:
+        raise ModelError(f"{path}: not an sdc-bench model package (no format {PACKAGE_FORMAT!r})")
+    if info.get("format_version") != PACKAGE_VERSION or not info.get("members"):
+        raise ModelError(f"{path}: unsupported package version or no members; export the model again")
+    return info
+
+
+def load_package(root: str | Path) -> ModelPackage:
+    """Load a package folder; a missing, damaged or foreign file is a one-line :class:`ModelError`."""
+    root = Path(root)
+    info = _read_info(root)
+    members = []
+    for entry in info["members"]:
+        model, meta = load_kept_model(root / str(entry["meta"]))
+        if list(meta.get("classes", [])) != list(info["classes"]):
+            raise ModelError(f"{root / entry['meta']}: its classes differ from package.json's; export again")
+        members.append(Member(str(entry["name"]), model, meta))
+    return ModelPackage(root, info, tuple(members))
