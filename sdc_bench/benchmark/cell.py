@@ -144,9 +144,10 @@ class _Trainer:
         built = create_backbone(
             self.cell.backbone,
             num_classes=len(ctx.data.classes),
-            in_chans=1,
+            in_chans=ctx.data.slices,
             pretrained=method.pretrained,
-            img_size=ctx.suite.data.size,
+            img_size=ctx.data.preprocess.size,
+            grey_channels=True,
             weights_dir=ctx.weights_dir,
             weights_files=ctx.weights_files,
         )

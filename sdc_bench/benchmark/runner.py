@@ -230,7 +230,14 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     )
     if active_faults().describe():
         store.log_line(f"INJECTED FAULTS (a test hook, not a real result): {active_faults().describe()}")
-    audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
+    audit = audit_manifest(
+        data.manifest,
+        n_folds=suite.protocol.outer_folds,
+        progress=options.progress,
+        target_size=data.preprocess.size,
+    )
+    if data.size_note:
+        store.log_line(data.size_note)
     audit.to_json(root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
     if not store.splits_json.is_file():
@@ -263,6 +270,8 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
             "n_patients": int(data.manifest["patient_id"].nunique()),
             "classes": list(data.classes),
             "preprocess": asdict(data.preprocess),
+            "size_hw": list(data.size_hw),
+            "slices": data.slices,
         },
         "search": asdict(suite.search),
         "git_revision": git_revision(),
@@ -377,7 +386,7 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
         precisions=(spec.precision,),
         channels_last=(suite.train.channels_last,),
         modes=spec.modes,
-        img_size=suite.data.size,
+        img_size=suite.data.pixel_side,  # a square of the input's pixels (throughput is square-only)
         device=state.device,
         timed_steps=spec.timed_steps,
     )

@@ -196,7 +196,11 @@ def open_cache(cache_dir: str | Path, key: str) -> TensorCache | None:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         shape = tuple(int(n) for n in meta["shape"])
         sample_ids = [str(s) for s in meta["sample_ids"]]
-        if meta.get("version") != CACHE_FORMAT_VERSION or len(shape) not in (3, 4) or len(sample_ids) != shape[0]:
+        if (
+            meta.get("version") != CACHE_FORMAT_VERSION
+            or len(shape) not in (3, 4)
+            or len(sample_ids) != shape[0]
+        ):
             return None
         if data_path.stat().st_size != int(np.prod(shape)):
             return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,10 +67,10 @@ def _text(dataset: object, tag: str) -> str:
     return str(getattr(dataset, tag, "") or "").strip()
 
 
-def _position(dataset: object) -> float:
+def _position(dataset: Any) -> float:
     try:
-        position = np.asarray(getattr(dataset, "ImagePositionPatient"), dtype=float)
-        orientation = np.asarray(getattr(dataset, "ImageOrientationPatient"), dtype=float)
+        position = np.asarray([float(v) for v in dataset.ImagePositionPatient], dtype=np.float64)
+        orientation = np.asarray([float(v) for v in dataset.ImageOrientationPatient], dtype=np.float64)
         normal = np.cross(orientation[:3], orientation[3:6])
         return float(position[:3] @ normal)
     except (AttributeError, TypeError, ValueError, IndexError):

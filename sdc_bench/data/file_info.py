@@ -140,7 +140,9 @@ def _pil_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
     if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
         raise ValueError("truncated JPEG (no end-of-image marker)")
     bits = 16 if mode.startswith("I;16") else _PIL_BITS.get(mode, 8)
-    return FileInfo(format=kind, size=f"{height}x{width}", bit_depth=bits, photometric=mode, hw=(height, width))
+    return FileInfo(
+        format=kind, size=f"{height}x{width}", bit_depth=bits, photometric=mode, hw=(height, width)
+    )
 
 
 def inspect_file(path: str | Path, *, decode: bool = False, max_pixels: int | None = None) -> FileInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -62,7 +63,8 @@ def _check_size(value: object) -> int | tuple[int, int] | str:
             f"data.size={value!r} must be an integer >= {MIN_SIZE} (a square), [rows, columns] "
             "(e.g. [384, 128]) or 'auto'"
         )
-    return sides[0] if sides[0] == sides[1] else (int(sides[0]), int(sides[1]))
+    rows, columns = int(sides[0]), int(sides[1])  # type: ignore[arg-type]
+    return rows if rows == columns else (rows, columns)
 
 
 def _check_slices(value: object) -> int:
@@ -157,6 +159,14 @@ class DataSpec:
             raise ConfigError(f"data.view={self.view!r} must be text, e.g. 'ap' or 'sagittal t2'")
         object.__setattr__(self, "view", self.view.strip().lower())
         object.__setattr__(self, "columns", column_settings(self.columns))
+
+    @property
+    def pixel_side(self) -> int:
+        """Side of a square with the input's pixel count (``auto``: its budget); for speed estimates."""
+        if isinstance(self.size, str):
+            return auto_side(self.size)
+        rows, columns = (self.size, self.size) if isinstance(self.size, int) else self.size
+        return rows if rows == columns else round(math.sqrt(rows * columns))
 
     def column_map(self) -> ColumnMap:
         """The CSV column names of :attr:`columns`, defaults for the fields it does not name."""
