@@ -132,6 +132,8 @@ class _Fitter:
             val=val,
             seed=seed,
             num_classes=len(ctx.data.classes),
+            in_chans=ctx.data.slices,
+            img_size=ctx.data.preprocess.size,
             suite=ctx.suite,
             device=ctx.device,
             progress=ctx.progress,

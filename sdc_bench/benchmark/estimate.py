@@ -66,7 +66,7 @@ def estimate_cost(suite: Suite, cells: list[Cell], device: str | None = None) ->
         )
         if cell.backbone not in speeds:
             speeds[cell.backbone] = measure_train_speed(
-                cell.backbone, suite.data.size, min(suite.train.batch_size, 8), device, steps=2
+                cell.backbone, suite.data.pixel_side, min(suite.train.batch_size, 8), device, steps=2
             )
         total_images += images
         seconds += images / speeds[cell.backbone] * 1.3  # validation passes and data handling

@@ -80,5 +80,5 @@ def keep_cell_model(
         meta["backbone"] = {"name": cell.backbone}
         save_kept_model(store, cell.cell_id, None, meta)
         return
-    meta["backbone"] = backbone_record(built, ctx.suite.data.size)
+    meta["backbone"] = backbone_record(built, ctx.data.preprocess.size)
     save_kept_model(store, cell.cell_id, built.model, meta)

@@ -68,7 +68,8 @@ def refit_all(
         num_classes=len(data.classes),
         in_chans=int(first["backbone"]["in_chans"]),
         pretrained=method.pretrained,
-        img_size=suite.data.size,
+        img_size=data.preprocess.size,
+        grey_channels=True,
     )
     seed = derive_seed(suite.seed, "refit_all", method.name, first["backbone"]["name"])
     seed_everything(seed)
@@ -87,7 +88,7 @@ def refit_all(
         for key, value in first.items()
         if key not in ("format", "format_version", "weights_sha256", "cell_id")
     }
-    meta["backbone"] = backbone_record(built, suite.data.size)
+    meta["backbone"] = backbone_record(built, data.preprocess.size)
     meta["method"] = {
         **first["method"],
         "params": params,

@@ -219,7 +219,17 @@ def _write_data_and_splits(
 
     ``reused``: the folds of ``--splits``, already checked against the data, used instead of new ones.
     """
-    audit = audit_manifest(data.manifest, n_folds=suite.protocol.outer_folds, progress=options.progress)
+    audit = audit_manifest(
+        data.manifest,
+        n_folds=suite.protocol.outer_folds,
+        progress=options.progress,
+        target_size=data.preprocess.size,
+        inner_folds=max(2, round(1 / suite.protocol.inner_val_fraction)),
+        allow_duplicates=suite.data.allow_duplicates,
+        max_pixels=suite.data.max_image_pixels,
+    )
+    if data.size_note:
+        store.log_line(data.size_note)
     audit.to_json(store.root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
     seeds = protocol_seeds(suite)
@@ -263,6 +273,8 @@ def _run_payload(
             "n_patients": int(data.manifest["patient_id"].nunique()),
             "classes": list(data.classes),
             "preprocess": asdict(data.preprocess),
+            "size_hw": list(data.size_hw),
+            "slices": data.slices,
         },
         "search": asdict(suite.search),
         "git_revision": git_revision(),
@@ -428,7 +440,7 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
         precisions=(spec.precision,),
         channels_last=(suite.train.channels_last,),
         modes=spec.modes,
-        img_size=suite.data.size,
+        img_size=suite.data.pixel_side,  # a square of the input's pixels (throughput is square-only)
         device=state.device,
         timed_steps=spec.timed_steps,
     )

@@ -12,7 +12,7 @@ from sdc_bench.core.device import PRECISIONS
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.validation import Interval, Options, check_param
 from sdc_bench.data.decode import RESIZE_MODES
-from sdc_bench.data.spec import DataSpec
+from sdc_bench.data.spec import FREE_TYPED, DataSpec
 
 __all__ = [
     "DataSpec",
@@ -114,6 +114,8 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
             value = tuple(value)
         elif isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+        elif known[key].metadata.get(FREE_TYPED):
+            pass  # the spec checks a value that may take several types (data.size) itself
         elif isinstance(default, int | float) and not isinstance(default, bool):
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ConfigError(f"{where}.{key} must be a number, got {value!r}")
@@ -188,7 +190,6 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     check_param("search.n_trials", suite.search.n_trials, Interval(int, 0), where=where)
     # -1 takes the suite's seed
     check_param("data.seed", suite.data.seed, Interval(int, -1), where=where)
-    check_param("data.size", suite.data.size, Interval(int, 16), where=where)
     _check_seeds(suite.protocol.seeds, where)
     return suite
 

@@ -47,6 +47,12 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         metavar="FIELD=COLUMN,...",
         help="CSV column names, e.g. path=file,label=dx (sets data.columns)",
     )
+    parser.add_argument(
+        "--modality",
+        help="modality of images whose source names none, e.g. PNG folders: xray, mri or ct "
+        "(sets data.modality; a DICOM header's Modality wins)",
+    )
+    parser.add_argument("--view", help="view of images whose source names none, e.g. ap (sets data.view)")
 
 
 def _add_run_parser(sub: _Subparsers) -> None:
@@ -171,6 +177,11 @@ def _add_check_parser(data_sub: _Subparsers) -> None:
     check.add_argument("source", help="a CSV manifest or a folder of class sub-folders")
     _add_data_options(check)
     check.add_argument("--folds", type=int, default=5, help="planned number of outer folds (default: 5)")
+    check.add_argument(
+        "--size",
+        default="64",
+        help="the planned model input (data.size): a side (64), ROWSxCOLUMNS (384x128) or auto[:N] (default: 64)",
+    )
     check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
     check.add_argument(
         "--skip-bad", action="store_true", help="skip bad files and list them instead of stopping"

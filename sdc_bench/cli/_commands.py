@@ -69,7 +69,21 @@ def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
         overrides["data.patient_regex"] = args.patient_regex
     if getattr(args, "columns", None) is not None:
         overrides["data.columns"] = _parse_columns(args.columns)
+    for name in ("modality", "view"):
+        if getattr(args, name, None) is not None:
+            overrides[f"data.{name}"] = getattr(args, name)
     return overrides
+
+
+def _check_size(text: str) -> int | tuple[int, int] | str:
+    """``data check --size``: ``64``, ``384x128`` or ``auto[:N]``, checked as ``data.size`` is."""
+    from sdc_bench.data.spec import DataSpec
+
+    parts = text.lower().split("x")
+    value: Any = text
+    if all(part.strip().isdigit() for part in parts) and len(parts) in (1, 2):
+        value = int(parts[0]) if len(parts) == 1 else [int(parts[0]), int(parts[1])]
+    return DataSpec(size=value).size
 
 
 def _toml_value(value: Any) -> str:
@@ -248,9 +262,16 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         columns=ColumnMap(**settings.get("data.columns", {})),
         patient_regex=settings.get("data.patient_regex"),
         skip_bad=True,
+        modality=settings.get("data.modality"),
+        view=settings.get("data.view", ""),
     )
     report = audit_manifest(
-        manifest, n_folds=args.folds, progress=_progress_wanted(args), decode=True, skipped_ok=args.skip_bad
+        manifest,
+        n_folds=args.folds,
+        progress=_progress_wanted(args),
+        decode=True,
+        skipped_ok=args.skip_bad,
+        target_size=_check_size(args.size),
     )
     print(report.table())
     out = Path(args.out) if args.out else Path("audit.json")

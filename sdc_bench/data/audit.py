@@ -26,10 +26,10 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.data.audit_layout import layout_fields, layout_lines
 from sdc_bench.data.file_info import FileInfo, inspect_file
 from sdc_bench.data.manifest import fingerprint
 from sdc_bench.data.problems import Problem, find_problems, problem_counts
-from sdc_bench.data.spec import DataSpec
 
 __all__ = ["AuditReport", "audit_manifest"]
 
@@ -85,6 +85,18 @@ class AuditReport:
         those that would stop a run first.
     problem_counts : dict
         Problems per kind.
+    grouping : str
+        The patient grouping used, in words (PatientID from DICOM, regex, column, one per file).
+    patients_with_several_images : int
+        Patients with more than one image (sample); 0 means the grouping groups nothing.
+    series : dict
+        DICOM series merged into one sample each, and the files they hold.
+    image_aspect : float or None
+        Median rows / columns of the readable images (``None`` when no file was read).
+    size_hw : tuple of int
+        The model input's ``(rows, columns)`` for ``data.size`` (``auto`` resolved).
+    size_note : str
+        How ``data.size = "auto"`` chose ``size_hw``; empty for a fixed size.
     """
 
     n_images: int
@@ -115,6 +127,12 @@ class AuditReport:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     problems: tuple[Problem, ...] = field(default_factory=tuple)
     problem_counts: dict[str, int] = field(default_factory=dict)
+    grouping: str = ""
+    patients_with_several_images: int = 0
+    series: dict[str, int] = field(default_factory=dict)
+    image_aspect: float | None = None
+    size_hw: tuple[int, int] = (0, 0)
+    size_note: str = ""
 
     def blocking(self) -> tuple[Problem, ...]:
         """The problems that would stop a run."""
@@ -184,6 +202,7 @@ class AuditReport:
             f"{'images per patient':<20}min {ipp['min']:g}, median {ipp['median']:g}, "
             f"mean {ipp['mean']:.2f}, max {ipp['max']:g}"
         )
+        lines.extend(layout_lines(asdict(self), self.n_patients))
         if self.files_read:
             counts("formats", self.formats)
             counts("sizes (rows x cols)", self.image_sizes)
@@ -409,7 +428,7 @@ def audit_manifest(
     strict: bool = False,
     num_threads: int = 8,
     inner_folds: int = 4,
-    target_size: int = DataSpec.size,
+    target_size: int | tuple[int, int] | str = 64,
     skipped_ok: bool = True,
     allow_duplicates: bool = False,
     max_pixels: int | None = None,
@@ -436,8 +455,9 @@ def audit_manifest(
         Threads reading files (the work is mostly I/O).
     inner_folds : int
         Inner folds of each outer training fold (``round(1 / protocol.inner_val_fraction)``).
-    target_size : int
-        Side of the cached square (``data.size``); far smaller images are reported as tiny.
+    target_size : int, (int, int) or str
+        ``data.size``: the cached square's side, ``(rows, columns)`` or ``auto``; images far
+        smaller than its short side are reported as tiny. Recorded (resolved) as ``size_hw``.
     skipped_ok : bool
         Whether skipped rows and unreadable files are skipped on purpose (``--skip-bad``);
         ``False`` counts them among the problems that stop a run.
@@ -491,6 +511,8 @@ def _report(
     labels = df["label"].astype(str)
     patients = df["patient_id"].astype(str)
     table = _table_counts(df, labels, patients)
+    layout = layout_fields(df, patients, infos, checks["target_size"])
+    checks = {**checks, "target_size": min(layout["size_hw"])}
     small = {c: n for c, n in table["patients_per_class"].items() if n < n_folds}
     files = _summarise_files(df, infos, labels, patients)
     problems = _serious_problems(files, small, n_folds)
@@ -509,4 +531,5 @@ def _report(
         warnings=tuple(problems + notes),
         problems=tuple(found),
         problem_counts=problem_counts(found),
+        **layout,
     )

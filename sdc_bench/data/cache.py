@@ -1,7 +1,7 @@
 """The tensor cache: every image of a manifest decoded and resized once, stored as one ``uint8`` memmap.
 
 A cache is two files in ``cache_dir``: ``<key>.u8`` (raw ``uint8`` of shape
-``(N, size, size)``) and ``<key>.json`` (sample ids, shape, settings). The key hashes
+``(N, rows, columns)``, or ``(N, K, rows, columns)`` for K slices as channels) and ``<key>.json`` (sample ids, shape, settings). The key hashes
 the manifest fingerprint with the preprocessing settings, so a changed image, label
 or setting gives a new cache. Both files are written to a temporary name and moved
 into place with :func:`os.replace`, the JSON last: a cache counts as present only
@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.core.errors import DataError
-from sdc_bench.data.decode import Preprocess, load_preprocessed
+from sdc_bench.data.decode import Preprocess
 from sdc_bench.data.manifest import fingerprint
+from sdc_bench.data.slices import load_input
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
@@ -54,8 +55,8 @@ class TensorCache:
     Attributes
     ----------
     images : numpy.ndarray
-        ``(N, size, size)`` ``uint8`` array, a read-only :class:`numpy.memmap`
-        when opened from disk.
+        ``(N, rows, columns)`` (or ``(N, K, rows, columns)``, K slices as channels) ``uint8``
+        array, a read-only :class:`numpy.memmap` when opened from disk.
     sample_ids : list of str
         The sample id of each row of ``images``.
     key : str
@@ -87,9 +88,10 @@ class TensorCache:
         path: Path | None = None,
         failed: Sequence[tuple[str, str, str]] = (),
     ) -> None:
-        if images.ndim != 3 or images.dtype != np.uint8:
+        if images.ndim not in (3, 4) or images.dtype != np.uint8:
             raise ValueError(
-                f"TensorCache needs a (N, size, size) uint8 array, got {images.dtype} {images.shape}"
+                f"TensorCache needs a (N, rows, columns) or (N, K, rows, columns) uint8 array, "
+                f"got {images.dtype} {images.shape}"
             )
         if len(sample_ids) != images.shape[0]:
             raise ValueError(f"TensorCache got {len(sample_ids)} sample ids for {images.shape[0]} images")
@@ -110,8 +112,13 @@ class TensorCache:
 
     @property
     def size(self) -> int:
-        """Side of the stored squares, in pixels."""
-        return int(self.images.shape[1])
+        """Rows of the stored images, in pixels (the side, for squares)."""
+        return int(self.images.shape[-2])
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """``(rows, columns)`` of the stored images."""
+        return int(self.images.shape[-2]), int(self.images.shape[-1])
 
     def indices(self, sample_ids: Sequence[str]) -> np.ndarray:
         """Rows of ``images`` holding the given samples.
@@ -157,7 +164,7 @@ def cache_key(manifest: pd.DataFrame, preprocess: Preprocess) -> str:
     """
     payload = {
         "fingerprint": fingerprint(manifest),
-        "preprocess": asdict(preprocess),
+        "preprocess": preprocess.settings(),
         # The cache is stored in manifest order, so the order is part of the key.
         "order": hashlib.sha256("\x1e".join(map(str, manifest["sample_id"])).encode()).hexdigest(),
         "version": CACHE_FORMAT_VERSION,
@@ -189,7 +196,11 @@ def open_cache(cache_dir: str | Path, key: str) -> TensorCache | None:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         shape = tuple(int(n) for n in meta["shape"])
         sample_ids = [str(s) for s in meta["sample_ids"]]
-        if meta.get("version") != CACHE_FORMAT_VERSION or len(shape) != 3 or len(sample_ids) != shape[0]:
+        if (
+            meta.get("version") != CACHE_FORMAT_VERSION
+            or len(shape) not in (3, 4)
+            or len(sample_ids) != shape[0]
+        ):
             return None
         if data_path.stat().st_size != int(np.prod(shape)):
             return None
@@ -263,7 +274,7 @@ _Decoded = tuple[np.ndarray | None, str]  # the image, or None and the one-line 
 def _decode_one(task: tuple[str, Preprocess, int | None]) -> _Decoded:
     path, preprocess, max_pixels = task
     try:
-        return load_preprocessed(path, preprocess, max_pixels), ""
+        return load_input(path, preprocess, max_pixels), ""
     except DataError as error:  # returned, not raised: with skip_bad the build goes on
         return None, str(error)
 
@@ -397,7 +408,8 @@ def _decode_into_cache(
     """Decode every image into a temporary memmap, then commit it as the cache ``key``."""
     sample_ids = [str(s) for s in manifest["sample_id"]]
     paths = [str(p) for p in manifest["path"]]
-    shape = (len(paths), preprocess.size, preprocess.size)
+    channels = (preprocess.slices,) if preprocess.slices > 1 else ()
+    shape = (len(paths), *channels, *preprocess.hw)
     failed: list[tuple[str, str, str]] = []
     with _temp_file(cache_dir, key, ".u8") as temp_data:
         _preallocate(temp_data, int(np.prod(shape)), cache_dir)
@@ -428,7 +440,7 @@ def _decode_into_cache(
             sample_ids,
             {
                 "fingerprint": fingerprint(manifest),
-                "preprocess": asdict(preprocess),
+                "preprocess": preprocess.settings(),
                 **({"failed": failed} if failed else {}),
             },
         )
@@ -445,7 +457,7 @@ def cache_from_array(
     Parameters
     ----------
     images : numpy.ndarray
-        ``(N, size, size)`` ``uint8`` array.
+        ``(N, rows, columns)`` or ``(N, K, rows, columns)`` ``uint8`` array.
     sample_ids : sequence of str
         One unique id per image.
     cache_dir : str or pathlib.Path
@@ -460,9 +472,10 @@ def cache_from_array(
     """
     images = np.asarray(images)
     sample_ids = [str(s) for s in sample_ids]
-    if images.ndim != 3 or images.dtype != np.uint8 or images.shape[1] != images.shape[2]:
+    if images.ndim not in (3, 4) or images.dtype != np.uint8:
         raise ValueError(
-            f"cache_from_array needs a (N, size, size) uint8 array, got {images.dtype} {images.shape}"
+            f"cache_from_array needs a (N, rows, columns) or (N, K, rows, columns) uint8 array, "
+            f"got {images.dtype} {images.shape}"
         )
     if len(sample_ids) != images.shape[0] or len(set(sample_ids)) != len(sample_ids):
         raise ValueError("cache_from_array needs one unique sample id per image")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +32,20 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.geometry import resize_geometry, target_hw
 
 __all__ = [
     "FRAME_POLICIES",
     "IMAGE_SUFFIXES",
     "NIFTI_SLICES",
+    "NIFTI_SUFFIXES",
     "RESIZE_MODES",
     "Preprocess",
     "check_pixel_count",
     "is_dicom",
     "load_preprocessed",
+    "nifti_plane",
+    "nifti_volume",
     "nifti_voxels",
     "read_image",
     "resize_image",
@@ -68,36 +72,63 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 @dataclass(frozen=True)
 class Preprocess:
-    """How every image becomes one ``uint8`` square for the tensor cache.
+    """How every image becomes one ``uint8`` model input for the tensor cache.
 
     Parameters
     ----------
-    size : int
-        Side of the square output, in pixels.
+    size : int or (int, int)
+        Side of the square output, or its ``(rows, columns)``; a square pair is stored as one int, so
+        ``(128, 128)`` and ``128`` share one cache.
     resize : str
         One of :data:`RESIZE_MODES`.
     frame : str
         Multi-frame DICOM policy, one of :data:`FRAME_POLICIES`.
     nifti_slices : str
         NIfTI slice policy, one of :data:`NIFTI_SLICES`.
+    slices : int
+        Adjacent slices around the middle one of a volume (NIfTI) or a DICOM series, stacked as
+        channels (2.5D); odd. 1 reads one slice, as every 2-D image.
 
     Examples
     --------
     >>> Preprocess(size=128, resize="center_crop")
-    Preprocess(size=128, resize='center_crop', frame='middle', nifti_slices='mid_sagittal')
+    Preprocess(size=128, resize='center_crop', frame='middle', nifti_slices='mid_sagittal', slices=1)
+    >>> Preprocess(size=(96, 32)).hw
+    (96, 32)
     """
 
-    size: int = 224
+    size: int | tuple[int, int] = 224
     resize: str = "letterbox"
     frame: str = "middle"
     nifti_slices: str = "mid_sagittal"
+    slices: int = 1
 
     def __post_init__(self) -> None:
-        if isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1:
-            raise ConfigError(f"Preprocess.size={self.size!r} must be a positive integer (e.g. 224)")
+        try:
+            rows, columns = target_hw(self.size)
+        except ConfigError:
+            raise ConfigError(
+                f"Preprocess.size={self.size!r} must be a positive integer (e.g. 224) or [rows, columns]"
+            ) from None
+        object.__setattr__(self, "size", rows if rows == columns else (rows, columns))
         _check_choice("Preprocess.resize", self.resize, RESIZE_MODES)
         _check_choice("Preprocess.frame", self.frame, FRAME_POLICIES)
         _check_choice("Preprocess.nifti_slices", self.nifti_slices, NIFTI_SLICES)
+        slices = self.slices
+        if isinstance(slices, bool) or not isinstance(slices, int) or slices < 1 or slices % 2 == 0:
+            raise ConfigError(f"Preprocess.slices={slices!r} must be a positive odd integer (1, 3, 5, ...)")
+
+    @property
+    def hw(self) -> tuple[int, int]:
+        """``(rows, columns)`` of the output."""
+        return target_hw(self.size)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that define a cache; ``slices`` only when not 1, so older caches keep their key."""
+        values = asdict(self)
+        if self.slices == 1:
+            del values["slices"]
+        return values
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -340,7 +371,8 @@ def nifti_voxels(image: Any) -> tuple[int, str]:
     return int(np.prod(shape, dtype=object)), "x".join(map(str, shape)) + f" voxels of {dtype}"
 
 
-def _read_nifti(path: Path, nifti_slice: str, max_pixels: int | None) -> np.ndarray:
+def nifti_volume(path: Path, max_pixels: int | None) -> np.ndarray:
+    """The voxels of a NIfTI file, reoriented to RAS (a 4-D series: its first volume); 2-D or 3-D."""
     import nibabel as nib
 
     try:
@@ -364,20 +396,29 @@ def _read_nifti(path: Path, nifti_slice: str, max_pixels: int | None) -> np.ndar
         ) from None
     if data.ndim > 3:
         data = data.reshape((*data.shape[:3], -1))[..., 0]
-    if data.ndim == 2:
-        slice_ = data
-    elif data.ndim == 3:
-        if nifti_slice == "mid_sagittal":
-            slice_ = data[data.shape[0] // 2, :, :]  # (anterior, superior)
-        elif nifti_slice == "mid_coronal":
-            slice_ = data[:, data.shape[1] // 2, :]  # (right, superior)
-        else:
-            slice_ = data[:, :, data.shape[2] // 2]  # (right, anterior)
-        # Rows from the second axis' far end (superior / anterior) down, columns along the first.
-        slice_ = slice_.T[::-1, :]
-    else:
+    if data.ndim not in (2, 3):
         raise DataError(f"{path}: NIfTI data has shape {data.shape}; expected a 2-D image or a 3-D volume")
-    return _min_max(np.ascontiguousarray(slice_))
+    return data
+
+
+def nifti_plane(data: np.ndarray, nifti_slice: str, offset: int = 0) -> np.ndarray:
+    """One slice of a RAS volume from :func:`nifti_volume`, min-max normalised to ``[0, 1]``.
+
+    ``offset`` moves from the mid slice along the slicing axis (clamped to the volume), for
+    the adjacent slices of a 2.5D input.
+    """
+    if data.ndim == 2:
+        return _min_max(np.ascontiguousarray(data))
+    axis = NIFTI_SLICES.index(nifti_slice)  # mid_sagittal: axis 0, mid_coronal: 1, mid_axial: 2
+    index = min(max(data.shape[axis] // 2 + offset, 0), data.shape[axis] - 1)
+    # sagittal: (anterior, superior); coronal: (right, superior); axial: (right, anterior)
+    slice_ = np.take(data, index, axis=axis)
+    # Rows from the second axis' far end (superior / anterior) down, columns along the first.
+    return _min_max(np.ascontiguousarray(slice_.T[::-1, :]))
+
+
+def _read_nifti(path: Path, nifti_slice: str, max_pixels: int | None) -> np.ndarray:
+    return nifti_plane(nifti_volume(path, max_pixels), nifti_slice)
 
 
 # ----------------------------------------------------------------------------- public
@@ -445,57 +486,54 @@ def _pil_resize(image: np.ndarray, rows: int, columns: int) -> np.ndarray:
     return np.asarray(resized, dtype=np.float32)
 
 
-def resize_image(image: np.ndarray, size: int, mode: str = "letterbox") -> np.ndarray:
-    """Resize a 2-D image to a ``size`` x ``size`` square.
+def resize_image(image: np.ndarray, size: int | tuple[int, int], mode: str = "letterbox") -> np.ndarray:
+    """Resize a 2-D image to a ``size`` x ``size`` square, or to ``(rows, columns)``.
 
-    Antialiased bilinear resampling (Pillow), so shrinking does not alias.
+    Antialiased bilinear resampling (Pillow), so shrinking does not alias. The offsets and scale
+    are those of :func:`sdc_bench.core.geometry.resize_geometry`.
 
     Parameters
     ----------
     image : numpy.ndarray
         2-D array (any real dtype), typically from :func:`read_image`.
-    size : int
-        Side of the output square.
+    size : int or (int, int)
+        Side of the output square, or the output's ``(rows, columns)``.
     mode : str
-        ``letterbox`` scales the long side to ``size`` and pads the short side
-        symmetrically with 0 (aspect kept); ``resize`` stretches to the square;
-        ``center_crop`` scales the short side to ``size`` and crops the centre.
+        ``letterbox`` scales the image to fit the output and pads the rest symmetrically with 0
+        (aspect kept; an image of the output's aspect is not padded); ``resize`` stretches;
+        ``center_crop`` scales the image to cover the output and crops the centre.
 
     Returns
     -------
     numpy.ndarray
-        ``float32`` array of shape ``(size, size)``.
+        ``float32`` array of shape ``(size, size)`` or ``(rows, columns)``.
 
     Examples
     --------
     >>> import numpy as np
     >>> resize_image(np.ones((100, 50), np.float32), 64).shape
     (64, 64)
+    >>> resize_image(np.ones((300, 100), np.float32), (96, 32)).min()
+    1.0
     """
     _check_choice("resize mode", mode, RESIZE_MODES)
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ConfigError(f"size={size!r} must be a positive integer")
-    size = int(size)
+    if isinstance(size, np.integer):
+        size = int(size)
     image = np.asarray(image)
     if image.ndim != 2 or image.shape[0] < 1 or image.shape[1] < 1:
         raise ValueError(f"resize_image expects a non-empty 2-D array, got shape {image.shape}")
-    rows, columns = image.shape
+    geometry = resize_geometry(image.shape, size, mode)
+    height, width = geometry.target_hw
     if mode == "resize":
-        return _pil_resize(image, size, size)
+        return _pil_resize(image, height, width)
+    resized = _pil_resize(image, geometry.rows, geometry.columns)
     if mode == "letterbox":
-        scale = size / max(rows, columns)
-        new_rows = min(size, max(1, round(rows * scale)))
-        new_columns = min(size, max(1, round(columns * scale)))
-        out = np.zeros((size, size), dtype=np.float32)
-        top, left = (size - new_rows) // 2, (size - new_columns) // 2
-        out[top : top + new_rows, left : left + new_columns] = _pil_resize(image, new_rows, new_columns)
+        out = np.zeros((height, width), dtype=np.float32)
+        top, left = geometry.top, geometry.left
+        out[top : top + geometry.rows, left : left + geometry.columns] = resized
         return out
-    scale = size / min(rows, columns)
-    new_rows = max(size, round(rows * scale))
-    new_columns = max(size, round(columns * scale))
-    resized = _pil_resize(image, new_rows, new_columns)
-    top, left = (new_rows - size) // 2, (new_columns - size) // 2
-    return np.ascontiguousarray(resized[top : top + size, left : left + size])
+    top, left = -geometry.top, -geometry.left
+    return np.ascontiguousarray(resized[top : top + height, left : left + width])
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from PIL import Image
 from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.data.decode import check_pixel_count, is_dicom, nifti_voxels, read_image
 
-__all__ = ["FileInfo", "inspect_file"]
+__all__ = ["FileInfo", "inspect_file", "nifti_plane_hw"]
 
 _PIL_BITS = {
     "1": 1,
@@ -52,6 +52,9 @@ class FileInfo:
         Pillow mode, DICOM PhotometricInterpretation, or ``nifti``.
     error : str
         Why the file cannot be read; empty when it can.
+    hw : tuple of int
+        ``(rows, columns)`` of the 2-D image the decoder makes of it (a NIfTI volume's mid slice);
+        ``(0, 0)`` when unknown.
     """
 
     content_hash: str = ""
@@ -60,6 +63,7 @@ class FileInfo:
     bit_depth: int = 0
     photometric: str = ""
     error: str = ""
+    hw: tuple[int, int] = (0, 0)
 
 
 def _first_line(error: BaseException) -> str:
@@ -91,6 +95,7 @@ def _dicom_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
         size=size,
         bit_depth=int(dataset.get("BitsStored", dataset.get("BitsAllocated", 0)) or 0),
         photometric=str(dataset.get("PhotometricInterpretation", "") or ""),
+        hw=(rows, columns),
     )
 
 
@@ -105,7 +110,25 @@ def _nifti_info(path: Path, max_pixels: int | None) -> FileInfo:
         size="x".join(map(str, shape)),
         bit_depth=int(image.header.get_data_dtype().itemsize * 8),
         photometric="nifti",
+        hw=nifti_plane_hw(image),
     )
+
+
+def nifti_plane_hw(image: Any, nifti_slice: str = "mid_sagittal") -> tuple[int, int]:
+    """``(rows, columns)`` of the slice ``read_image`` takes from a NIfTI image, from its header alone.
+
+    The decoder reorients to RAS and shows superior (sagittal, coronal) or anterior (axial) up; the
+    affine says which stored axis ends up where, without reading a voxel.
+    """
+    import nibabel as nib
+
+    shape = tuple(int(n) for n in image.shape)
+    if len(shape) < 3:
+        return (shape[0], shape[1]) if len(shape) == 2 else (0, 0)
+    axes = nib.orientations.io_orientation(image.affine)[:, 0].astype(int)  # stored axis -> RAS axis
+    ras = {int(ras_axis): shape[stored] for stored, ras_axis in enumerate(axes[:3])}
+    across, up = {"mid_sagittal": (1, 2), "mid_coronal": (0, 2), "mid_axial": (0, 1)}[nifti_slice]
+    return ras.get(up, 0), ras.get(across, 0)
 
 
 def _pil_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
@@ -117,7 +140,9 @@ def _pil_info(path: Path, data: bytes, max_pixels: int | None) -> FileInfo:
     if kind == "JPEG" and b"\xff\xd9" not in data[-1024:]:
         raise ValueError("truncated JPEG (no end-of-image marker)")
     bits = 16 if mode.startswith("I;16") else _PIL_BITS.get(mode, 8)
-    return FileInfo(format=kind, size=f"{height}x{width}", bit_depth=bits, photometric=mode)
+    return FileInfo(
+        format=kind, size=f"{height}x{width}", bit_depth=bits, photometric=mode, hw=(height, width)
+    )
 
 
 def inspect_file(path: str | Path, *, decode: bool = False, max_pixels: int | None = None) -> FileInfo:
@@ -161,4 +186,4 @@ def inspect_file(path: str | Path, *, decode: bool = False, max_pixels: int | No
         return FileInfo(content_hash=content_hash, error=str(error).split(": ", 1)[-1])
     except Exception as error:  # the audit reports any failure to read, it does not stop on it
         return FileInfo(content_hash=content_hash, error=f"unreadable ({_first_line(error)})")
-    return FileInfo(content_hash, info.format, info.size, info.bit_depth, info.photometric, "")
+    return FileInfo(content_hash, info.format, info.size, info.bit_depth, info.photometric, "", info.hw)

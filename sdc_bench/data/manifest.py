@@ -32,6 +32,7 @@ __all__ = [
     "ColumnMap",
     "file_hash",
     "fingerprint",
+    "normalise_modality",
     "read_manifest_csv",
     "validate_manifest",
 ]
@@ -42,7 +43,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "patient_id",
 REQUIRED_COLUMNS: tuple[str, ...] = ("sample_id", "path", "label", "patient_id", "modality")
 """Columns :func:`validate_manifest` requires; ``view`` and ``source`` are filled when absent."""
 
-MODALITIES: tuple[str, ...] = ("xray", "mri")
+MODALITIES: tuple[str, ...] = ("xray", "mri", "ct")
 """Imaging modalities a manifest may name."""
 
 # Spellings people use for a modality, mapped to the canonical name.
@@ -55,6 +56,7 @@ _MODALITY_ALIASES = {
     "dx": "xray",
     "mri": "mri",
     "mr": "mri",
+    "ct": "ct",
 }
 
 
@@ -74,7 +76,8 @@ def _is_blank(series: pd.Series) -> pd.Series:
     return series.isna() | (series.astype(str).str.strip() == "")
 
 
-def _normalise_modality(value: str) -> str | None:
+def normalise_modality(value: str) -> str | None:
+    """The canonical modality name of a common spelling (``X-ray``, ``MR``, ``DX``), ``None`` when unknown."""
     return _MODALITY_ALIASES.get(str(value).strip().lower())
 
 
@@ -169,7 +172,7 @@ def _check_unique_ids(out: pd.DataFrame, where: str) -> None:
 
 def _check_modalities(out: pd.DataFrame, where: str) -> None:
     """Modalities are known spellings; they are normalised in place."""
-    modality = out["modality"].map(_normalise_modality)
+    modality = out["modality"].map(normalise_modality)
     bad = modality.isna()
     if bad.any():
         row = _first_row(bad)
@@ -277,7 +280,7 @@ def read_manifest_csv(
     csv_path = Path(path).expanduser()
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: manifest CSV not found; check the path")
-    if _normalise_modality(modality) is None:
+    if normalise_modality(modality) is None:
         raise ConfigError(
             f"modality={modality!r} is not a known modality; use one of {', '.join(MODALITIES)}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -15,9 +16,12 @@ import pandas as pd
 from PIL import Image
 
 from sdc_bench.core.errors import DataError
+from sdc_bench.core.geometry import target_hw
+from sdc_bench.data.auto_size import auto_hw, auto_side, median_aspect
 from sdc_bench.data.cache import TensorCache, build_cache
 from sdc_bench.data.decode import Preprocess
 from sdc_bench.data.duplicates import check_duplicates
+from sdc_bench.data.file_info import inspect_file
 from sdc_bench.data.manifest import fingerprint
 from sdc_bench.data.sources import load_source
 from sdc_bench.data.spec import DataSpec
@@ -25,6 +29,8 @@ from sdc_bench.data.spec import DataSpec
 __all__ = ["PreparedData", "cache_root", "prepare_data", "synthspine_dataset"]
 
 CACHE_ENV = "SDC_BENCH_CACHE"
+_AUTO_SAMPLE = 500  # images whose headers decide data.size = "auto" (evenly spread over the manifest)
+_logger = logging.getLogger(__name__)
 
 
 def cache_root() -> Path:
@@ -40,6 +46,17 @@ class PreparedData:
     fingerprint: str
     origin: str  # 'synthspine:<folder>' or the user's source path
     preprocess: Preprocess
+    size_note: str = ""  # how data.size = "auto" chose the input shape ('' for a fixed size)
+
+    @property
+    def size_hw(self) -> tuple[int, int]:
+        """``(rows, columns)`` of the model input."""
+        return self.preprocess.hw
+
+    @property
+    def slices(self) -> int:
+        """Input channels: adjacent slices per sample (1 for 2-D images)."""
+        return self.preprocess.slices
 
     def labels(self) -> np.ndarray:
         lookup = {name: code for code, name in enumerate(self.classes)}
@@ -50,6 +67,29 @@ class PreparedData:
         return position.loc[list(sample_ids)].to_numpy()
 
 
+def _render_side(size: int | tuple[int, int] | str) -> int:
+    """SynthSpine's square render side for a ``data.size``: at least 128, at least the input's long side."""
+    return 128 if isinstance(size, str) else max(max(target_hw(size)), 128)
+
+
+def _input_size(spec: DataSpec, manifest: pd.DataFrame) -> tuple[int | tuple[int, int], str]:
+    """The model input's size, and for ``data.size = "auto"`` a line saying what it chose and why."""
+    if not isinstance(spec.size, str):
+        return spec.size, ""
+    side = auto_side(spec.size)
+    paths = manifest["path"].astype(str).tolist()
+    step = max(1, len(paths) // _AUTO_SAMPLE)
+    shapes = [inspect_file(p, max_pixels=spec.max_image_pixels).hw for p in paths[::step]]
+    aspect = median_aspect(shapes)
+    rows, columns = auto_hw(aspect, side)
+    note = (
+        f"data.size={spec.size}: median aspect (rows/columns) {aspect:.2f} of {len(shapes)} image(s) -> "
+        f"input {rows}x{columns} (within {side}x{side} pixels, multiples of 32)"
+    )
+    _logger.info(note)
+    return (rows if rows == columns else (rows, columns)), note
+
+
 def synthspine_dataset(spec: DataSpec, seed: int, *, progress: bool = True) -> Path:
     """Generate (once) the SynthSpine dataset a data spec describes; return the folder holding manifest.csv."""
     from sdc_bench.data.synthspine import SynthConfig, generate
@@ -57,7 +97,7 @@ def synthspine_dataset(spec: DataSpec, seed: int, *, progress: bool = True) -> P
     config = SynthConfig(
         n_images=spec.n_images,
         seed=seed,
-        size=max(spec.size, 128),  # render at >= 128 px; the cache downsamples with antialiasing
+        size=_render_side(spec.size),  # render at >= 128 px; the cache downsamples with antialiasing
         classes=tuple(spec.classes) or SynthConfig().classes,
         prevalence=tuple(spec.prevalence) or None,
         modalities=tuple(spec.modalities),
@@ -104,6 +144,8 @@ def prepare_data(
             classes=classes_filter,
             skip_bad=skip_bad,
             allow_outside_root=spec.allow_outside_root,
+            modality=spec.modality or None,
+            view=spec.view,
         )
         origin = str(chosen)
         if not spec.allow_duplicates:
@@ -147,7 +189,8 @@ def _cached(
     classes = _classes(manifest, classes_filter, origin)
     # one setting rules Pillow's own bomb check too (it refuses at twice its cap)
     Image.MAX_IMAGE_PIXELS = spec.max_image_pixels
-    preprocess = Preprocess(size=spec.size, resize=spec.resize)
+    size, size_note = _input_size(spec, manifest)
+    preprocess = Preprocess(size=size, resize=spec.resize, slices=spec.slices)
     cache: TensorCache = build_cache(
         manifest,
         preprocess,
@@ -165,4 +208,6 @@ def _cached(
         if list(cache.sample_ids) != manifest["sample_id"].tolist()
         else cache.images
     )
-    return PreparedData(manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess)
+    return PreparedData(
+        manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess, size_note
+    )

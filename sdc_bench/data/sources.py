@@ -26,8 +26,10 @@ import pandas as pd
 
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
+from sdc_bench.data.dicom_meta import read_dicom_meta
 from sdc_bench.data.manifest import MODALITIES, ColumnMap, read_manifest_csv, validate_manifest
 from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
+from sdc_bench.data.series import dicom_rows
 from sdc_bench.data.spec import PATIENT_GROUP
 
 __all__ = ["MANIFEST_FILE_NAME", "is_image_file", "load_source"]
@@ -80,14 +82,8 @@ def _patient_from_name(pattern: re.Pattern[str], path: Path) -> str | None:
 
 
 def _dicom_patient_id(path: Path) -> str | None:
-    import pydicom
-
-    try:
-        dataset = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID"], force=True)
-    except Exception:  # an unreadable header is reported by the audit and the decoder, not here
-        return None
-    value = str(dataset.get("PatientID", "") or "").strip()
-    return value or None
+    meta = read_dicom_meta(path)
+    return (meta.patient_id or None) if meta is not None else None
 
 
 def _check_modality(modality: str) -> None:
@@ -233,7 +229,7 @@ def _chosen_classes(
 
 
 def _image_rows(
-    folder: Path, class_dirs: list[Path], modality: str, skips: _Skips, allow_outside_root: bool
+    folder: Path, class_dirs: list[Path], forced: tuple[str, str], skips: _Skips, allow_outside_root: bool
 ) -> list[dict[str, str]]:
     """One row per image below each class folder (recursively); non-images and empty classes are bad."""
     rows: list[dict[str, str]] = []
@@ -260,8 +256,8 @@ def _image_rows(
                 "sample_id": image.relative_to(folder).as_posix(),
                 "path": os.path.abspath(image),
                 "label": class_dir.name,
-                "modality": modality,
-                "view": "",
+                "modality": forced[0],
+                "view": forced[1],
                 "source": folder.name,
             }
             for image in images
@@ -307,6 +303,7 @@ def _load_folder(
     pattern: re.Pattern[str] | None,
     classes: Sequence[str] | None,
     modality: str,
+    view: str,
     skip_bad: bool,
     allow_outside_root: bool,
 ) -> pd.DataFrame:
@@ -316,14 +313,14 @@ def _load_folder(
         if is_image_file(loose):
             skips.bad(loose, "image outside any class sub-folder", "move it into its class folder")
     class_dirs = _chosen_classes(folder, class_dirs, classes, skips)
-    rows, patient_from = _patients_of_rows(
-        folder, _image_rows(folder, class_dirs, modality, skips, allow_outside_root), pattern, skips
-    )
+    rows, series = dicom_rows(_image_rows(folder, class_dirs, (modality, view), skips, allow_outside_root))
+    rows, patient_from = _patients_of_rows(folder, rows, pattern, skips)
     df = pd.DataFrame(
         rows, columns=["sample_id", "path", "label", "patient_id", "modality", "view", "source"]
     )
     df.attrs["patient_from"] = patient_from
     df.attrs["skipped"] = skips.skipped
+    df.attrs["series"] = series
     return validate_manifest(df, where=str(folder))
 
 
@@ -333,9 +330,10 @@ def load_source(
     columns: ColumnMap = ColumnMap(),  # noqa: B008 - a frozen dataclass is a safe default
     patient_regex: str | None = None,
     classes: Sequence[str] | None = None,
-    modality: str = "xray",
+    modality: str | None = None,
     skip_bad: bool = False,
     allow_outside_root: bool = False,
+    view: str = "",
 ) -> pd.DataFrame:
     """Read a data source into a validated manifest.
 
@@ -353,8 +351,9 @@ def load_source(
         there is no patient column.
     classes : sequence of str, optional
         The allowed class names; other labels or class folders are errors (or skipped).
-    modality : str
-        ``xray`` or ``mri``, for rows that do not name one.
+    modality : str, optional
+        ``xray``, ``mri`` or ``ct``, for rows that do not name one (no CSV column, no DICOM
+        Modality tag); ``None`` takes ``xray``.
     skip_bad : bool
         Skip bad rows and files (non-images, missing files, unknown labels, names
         the pattern does not match) instead of raising; they are listed in
@@ -362,12 +361,16 @@ def load_source(
     allow_outside_root : bool
         Accept manifest paths and symlinks that lead outside the source's folder
         (``data.allow_outside_root``); refused by default.
+    view : str
+        The view of folder-source images whose DICOM header names none (``data.view``).
 
     Returns
     -------
     pandas.DataFrame
         A validated manifest; ``df.attrs["patient_from"]`` is one of ``column``,
-        ``regex``, ``dicom``, ``dicom+file`` or ``file``.
+        ``regex``, ``dicom``, ``dicom+file`` or ``file``. In folder sources the files of
+        one MRI/CT DICOM series are one row (``df.attrs["series"]`` counts them; see
+        :mod:`sdc_bench.data.series`), and DICOM rows take modality and view from the header.
 
     Raises
     ------
@@ -383,6 +386,7 @@ def load_source(
     >>> df.attrs["patient_from"]  # doctest: +SKIP
     'regex'
     """
+    modality = modality or "xray"
     _check_modality(modality)
     pattern = _compile_patient_regex(patient_regex)
     path = Path(source).expanduser()
@@ -398,4 +402,4 @@ def load_source(
     options = {"pattern": pattern, "classes": classes, "modality": modality, "skip_bad": skip_bad}
     if csv.is_file():
         return _load_csv(csv, columns=columns, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]
-    return _load_folder(path, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]
+    return _load_folder(path, allow_outside_root=allow_outside_root, view=view, **options)  # type: ignore[arg-type]

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
 from PIL import Image
 
 from sdc_bench.core.errors import ConfigError
+from sdc_bench.data.auto_size import auto_side
 from sdc_bench.data.columns import ColumnMap, column_settings
+from sdc_bench.data.manifest import MODALITIES, normalise_modality
 
-__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "PATIENT_GROUP", "DataSpec"]
+__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "FREE_TYPED", "MIN_SIZE", "PATIENT_GROUP", "DataSpec"]
 
 DEFAULT_MAX_IMAGE_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 """Pillow's own decompression-bomb cap; ``data.max_image_pixels`` applies it to DICOM and NIfTI as well."""
+
+MIN_SIZE = 16
+"""Smallest side of the model input."""
+
+FREE_TYPED = "free_typed"
+"""Field metadata key: the field takes several types (``size``: an int, ``[rows, columns]`` or text),
+so a suite loader must not coerce the value to the default's type; the spec checks it itself."""
 
 PATIENT_GROUP = "patient"
 """Name of the regex group that holds the patient id, when a ``patient_regex`` has several groups."""
@@ -40,6 +50,36 @@ def _check_patient_regex(value: object) -> str | None:
             f"e.g. '^(P\\d+)_', or name it (?P<{PATIENT_GROUP}>...)"
         )
     return value
+
+
+def _check_size(value: object) -> int | tuple[int, int] | str:
+    """``data.size`` as an int (square), a ``(rows, columns)`` pair, or ``auto``/``auto:N`` text."""
+    if isinstance(value, str):
+        auto_side(value)
+        return value.strip().lower()
+    sides = list(value) if isinstance(value, (list, tuple)) else [value, value]
+    if len(sides) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < MIN_SIZE for s in sides):
+        raise ConfigError(
+            f"data.size={value!r} must be an integer >= {MIN_SIZE} (a square), [rows, columns] "
+            "(e.g. [384, 128]) or 'auto'"
+        )
+    rows, columns = int(sides[0]), int(sides[1])  # type: ignore[arg-type]
+    return rows if rows == columns else (rows, columns)
+
+
+def _check_slices(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
+        raise ConfigError(f"data.slices={value!r} must be a positive odd integer (1, 3, 5, ...)")
+    return value
+
+
+def _check_modality(value: object) -> str:
+    if value is None or value == "":
+        return ""
+    modality = normalise_modality(str(value)) if isinstance(value, str) else None
+    if modality is None:
+        raise ConfigError(f"data.modality={value!r} is not a modality; use one of {', '.join(MODALITIES)}")
+    return modality
 
 
 @dataclass(frozen=True)
@@ -73,6 +113,16 @@ class DataSpec:
         claiming more is refused before any pixel data is loaded (a decompression bomb).
     allow_duplicates : bool
         Accept the same file content under two patients or two labels (a leak or label noise).
+    size : int, (int, int) or str
+        The model input: a side (a square), ``[rows, columns]`` (``size = [384, 128]`` for full-spine
+        radiographs; ``--set 'data.size=[384, 128]'``), or ``"auto"`` / ``"auto:N"``: rows x columns
+        of the images' median aspect ratio within 224 x 224 (N x N) pixels, multiples of 32.
+    slices : int
+        Adjacent slices around the middle one of a NIfTI volume or a DICOM series, stacked as input
+        channels (2.5D); odd, 1 by default. 2-D images repeat their one slice.
+    modality, view : str
+        Force the modality (``xray``, ``mri``, ``ct``) and view of images whose source does not say
+        (PNG/JPEG folders; a DICOM header's Modality and ViewPosition win). Empty: ``xray`` and no view.
     """
 
     source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
@@ -81,7 +131,7 @@ class DataSpec:
     prevalence: tuple[float, ...] = ()  # empty: the source's default
     modalities: tuple[str, ...] = ("xray", "mri")
     site: str = "site_a"
-    size: int = 64
+    size: int | tuple[int, int] | str = field(default=64, metadata={FREE_TYPED: True})
     resize: str = "letterbox"
     # SynthSpine's generation seed; -1 takes the suite's seed. A fixed value makes the dataset a fixed
     # benchmark dataset, like a real one, so --seed/--seeds vary only the protocol (folds, initialisation).
@@ -91,6 +141,9 @@ class DataSpec:
     allow_outside_root: bool = False
     max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
     allow_duplicates: bool = False
+    slices: int = 1
+    modality: str = ""
+    view: str = ""
 
     def __post_init__(self) -> None:
         limit = self.max_image_pixels
@@ -99,7 +152,21 @@ class DataSpec:
                 f"data.max_image_pixels={limit!r} must be a positive integer (default {DEFAULT_MAX_IMAGE_PIXELS})"
             )
         object.__setattr__(self, "patient_regex", _check_patient_regex(self.patient_regex))
+        object.__setattr__(self, "size", _check_size(self.size))
+        object.__setattr__(self, "slices", _check_slices(self.slices))
+        object.__setattr__(self, "modality", _check_modality(self.modality))
+        if not isinstance(self.view, str):
+            raise ConfigError(f"data.view={self.view!r} must be text, e.g. 'ap' or 'sagittal t2'")
+        object.__setattr__(self, "view", self.view.strip().lower())
         object.__setattr__(self, "columns", column_settings(self.columns))
+
+    @property
+    def pixel_side(self) -> int:
+        """Side of a square with the input's pixel count (``auto``: its budget); for speed estimates."""
+        if isinstance(self.size, str):
+            return auto_side(self.size)
+        rows, columns = (self.size, self.size) if isinstance(self.size, int) else self.size
+        return rows if rows == columns else round(math.sqrt(rows * columns))
 
     def column_map(self) -> ColumnMap:
         """The CSV column names of :attr:`columns`, defaults for the fields it does not name."""

@@ -56,11 +56,19 @@ class BackboneSpec:
     cam_layer: str = ""
     description: str = ""
 
-    def channel_stats(self, in_chans: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Normalisation for ``in_chans`` inputs; 1 channel uses the mean of the RGB statistics (as timm)."""
-        if in_chans == len(self.mean):
+    def channel_stats(
+        self, in_chans: int, *, grey_channels: bool = False
+    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Normalisation for ``in_chans`` inputs.
+
+        3 RGB channels take the RGB statistics; grey channels (1 channel, or K slices stacked as
+        channels: ``grey_channels`` or ``in_chans`` not 3) take the mean of the RGB statistics (as timm
+        does for 1 channel), one value per channel.
+        """
+        if in_chans == len(self.mean) and not grey_channels:
             return self.mean, self.std
-        return (sum(self.mean) / len(self.mean),), (sum(self.std) / len(self.std),)
+        grey_mean, grey_std = sum(self.mean) / len(self.mean), sum(self.std) / len(self.std)
+        return (grey_mean,) * in_chans, (grey_std,) * in_chans
 
     def weight_sources(self, weights_dir: str | Path | None = None, *, hub: bool = False) -> list[str]:
         """Sources that could serve ImageNet weights now; ``hub`` says whether the hub is reachable."""
@@ -111,13 +119,14 @@ def create_backbone(
     num_classes: int,
     in_chans: int = 1,
     pretrained: bool = False,
-    img_size: int | None = None,
+    img_size: int | tuple[int, int] | None = None,
     weights_file: str | Path | None = None,
     weights_sha256: str | None = None,
     weights_dir: str | Path | None = None,
     weights_files: Sequence[WeightsFile] = (),
     allow_hub: bool = True,
     drop_rate: float = 0.0,
+    grey_channels: bool = False,
 ) -> BuiltBackbone:
     """Build a classifier from a registered backbone.
 
@@ -126,16 +135,21 @@ def create_backbone(
     to ``in_chans`` (summed over RGB for 1 channel) and the classifier is re-initialised for
     ``num_classes``. ``weights_files`` are the run's ``--weights-file`` entries; the one naming this
     backbone (if any) comes first, as ``weights_file`` does.
+
+    ``in_chans`` may be any count: K slices stacked as channels (2.5D) get a first convolution adapted
+    the timm way (RGB weights summed for 1, repeated and rescaled for K) and, with ``grey_channels``,
+    the grey mean/std repeated per channel. ``img_size`` is one side or ``(rows, columns)``; CNNs take
+    any size, ViT-style backbones (``fixed_size``) are built for it (timm ``img_size``).
     """
     if num_classes < 2:
         raise ConfigError(f"num_classes must be at least 2, got {num_classes}")
-    if in_chans not in (1, 3):
-        raise ConfigError(f"in_chans must be 1 or 3, got {in_chans}")
+    if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
+        raise ConfigError(f"in_chans must be a positive integer (1 grey, 3 RGB, K slices), got {in_chans!r}")
     spec = BACKBONES.get(name)
     kwargs: dict[str, Any] = {"drop_rate": drop_rate}
     if spec.fixed_size and img_size is not None:
-        kwargs["img_size"] = img_size
-    mean, std = spec.channel_stats(in_chans)
+        kwargs["img_size"] = img_size if isinstance(img_size, int) else tuple(img_size)
+    mean, std = spec.channel_stats(in_chans, grey_channels=grey_channels)
     if not pretrained:
         model = timm.create_model(
             spec.timm_name, pretrained=False, num_classes=num_classes, in_chans=in_chans, **kwargs
@@ -211,15 +225,19 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_gflops(model: nn.Module, in_chans: int, size: int) -> float:
-    """Forward GFLOPs for one image (multiply-add counted as 2 FLOPs), measured by torch's flop counter."""
+def count_gflops(model: nn.Module, in_chans: int, size: int | tuple[int, int]) -> float:
+    """Forward GFLOPs for one image (multiply-add counted as 2 FLOPs), measured by torch's flop counter.
+
+    ``size`` is one side (a square) or ``(rows, columns)``.
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(torch.zeros(1, in_chans, size, size))
+        rows, columns = (size, size) if isinstance(size, int) else size
+        model(torch.zeros(1, in_chans, rows, columns))
     model.train(was_training)
     return counter.get_total_flops() / 1e9
 

@@ -45,7 +45,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def backbone_record(built: BuiltBackbone, img_size: int | None) -> dict[str, Any]:
+def _size(value: Any) -> int | tuple[int, int] | None:
+    """A stored input size: JSON keeps (H, W) as a list."""
+    return (int(value[0]), int(value[1])) if isinstance(value, list) else value
+
+
+def backbone_record(built: BuiltBackbone, img_size: int | tuple[int, int] | None) -> dict[str, Any]:
     """The ``backbone`` block of a kept model's JSON, from the model that was trained."""
     cfg = dict(getattr(built.model, "pretrained_cfg", {}) or {})
     return {
@@ -55,7 +60,9 @@ def backbone_record(built: BuiltBackbone, img_size: int | None) -> dict[str, Any
         "in_chans": built.in_chans,
         "num_classes": built.num_classes,
         # only fixed-size architectures (ViTs) take the input size as a build argument
-        "img_size": img_size if built.spec.fixed_size else None,
+        "img_size": (list(img_size) if isinstance(img_size, tuple) else img_size)
+        if built.spec.fixed_size
+        else None,
         "weights_source": built.weights_source,
         "weights_location": built.weights_location,
         "weights_license": str(cfg.get("license") or built.spec.weights_license),
@@ -140,7 +147,7 @@ def load_kept_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
             num_classes=int(backbone["num_classes"]),
             in_chans=int(backbone["in_chans"]),
             pretrained=False,
-            img_size=backbone.get("img_size"),
+            img_size=_size(backbone.get("img_size")),
         )
     except (KeyError, TypeError, ValueError, SdcBenchError) as error:
         raise ModelError(f"{path}: cannot rebuild the backbone ({str(error).splitlines()[0]})") from None

@@ -120,18 +120,18 @@ def _resize(image: np.ndarray, rows: int, columns: int) -> np.ndarray:
 
 
 def undo_letterbox(cam: np.ndarray, geometry: ResizeGeometry) -> np.ndarray:
-    """Map a map on the model's ``size`` x ``size`` input back onto the original image.
+    """Map a map on the model's ``target_rows`` x ``target_columns`` input back onto the original image.
 
     Crops the padding the letterbox added (or pads with 0 what ``center_crop`` cut off) and resizes to
     ``geometry.original_hw``. Returns ``float32`` of that shape, values in ``[0, 1]``.
     """
     cam = np.asarray(cam, dtype=np.float32)
-    if cam.shape != (geometry.size, geometry.size):
-        raise ValueError(f"map of shape {cam.shape} does not match the {geometry.size}-pixel model input")
+    if cam.shape != geometry.target_hw:
+        raise ValueError(f"map of shape {cam.shape} does not match the {geometry.target_hw} model input")
     # the resized original's frame; rows/columns the square does not cover stay 0
     frame = np.zeros((geometry.rows, geometry.columns), dtype=np.float32)
-    row0, row1 = max(geometry.top, 0), min(geometry.top + geometry.rows, geometry.size)
-    col0, col1 = max(geometry.left, 0), min(geometry.left + geometry.columns, geometry.size)
+    row0, row1 = max(geometry.top, 0), min(geometry.top + geometry.rows, geometry.target_rows)
+    col0, col1 = max(geometry.left, 0), min(geometry.left + geometry.columns, geometry.target_columns)
     frame[row0 - geometry.top : row1 - geometry.top, col0 - geometry.left : col1 - geometry.left] = cam[
         row0:row1, col0:col1
     ]

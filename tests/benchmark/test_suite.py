@@ -28,7 +28,7 @@ def test_overrides_with_dotted_keys() -> None:
     ("assignment", "match"),
     [
         ("data.sise=96", "sise"),
-        ("data.size=big", "number"),
+        ("data.size=big", r"data\.size=.big. is not a size"),
         ("methods=['nope']", "nope"),
         ("params.sdc_dl.lrr=1", "lrr"),
         ("novalue", "key=value"),

@@ -38,13 +38,13 @@ def manifest(tmp_path: Path) -> pd.DataFrame:
 @pytest.fixture
 def count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = cache_module.load_preprocessed
+    real = cache_module.load_input
 
     def counting(path: str, preprocess: Preprocess, max_pixels: int | None = None) -> np.ndarray:
         calls.append(path)
         return real(path, preprocess, max_pixels)
 
-    monkeypatch.setattr(cache_module, "load_preprocessed", counting)
+    monkeypatch.setattr(cache_module, "load_input", counting)
     return calls
 
 

@@ -57,7 +57,7 @@ def test_validate_normalises_and_keeps_extra_columns() -> None:
         ({"sample_id": ["a", "a"]}, None, "sample_id 'a' appears in row 0, row 1"),
         ({"label": ["normal", " "]}, None, "row 1 has an empty 'label'"),
         ({"patient_id": ["", "p2"]}, None, "row 0 has an empty 'patient_id'"),
-        ({"modality": ["xray", "ct"]}, None, "row 1 has modality 'ct'"),
+        ({"modality": ["xray", "pet"]}, None, "row 1 has modality 'pet'"),
         ({"path": ["/data/a.png", "b.png"]}, None, "row 1 has a relative path 'b.png'"),
     ],
 )
@@ -202,8 +202,8 @@ def test_unreadable_or_absent_csv(tmp_path: Path) -> None:
 
 def test_bad_default_modality_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "m.csv").write_text("path,label\n")
-    with pytest.raises(ConfigError, match="modality='ct'"):
-        read_manifest_csv(tmp_path / "m.csv", modality="ct")
+    with pytest.raises(ConfigError, match="modality='pet'"):
+        read_manifest_csv(tmp_path / "m.csv", modality="pet")
 
 
 # ----------------------------------------------------------------------------- fingerprint

@@ -163,8 +163,8 @@ def test_missing_source_and_non_csv_file(tmp_path: Path) -> None:
 
 
 def test_bad_modality(class_folder: Path) -> None:
-    with pytest.raises(ConfigError, match="modality='ct'"):
-        load_source(class_folder, modality="ct")
+    with pytest.raises(ConfigError, match="modality='pet'"):
+        load_source(class_folder, modality="pet")
 
 
 def test_is_image_file(tmp_path: Path) -> None:

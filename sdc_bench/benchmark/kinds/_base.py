@@ -36,6 +36,8 @@ class FitRequest:
     val: ArraySet | None  # None: a refit on all outer-training data, no early stopping
     seed: int
     num_classes: int
+    in_chans: int  # input channels: slices of a 2.5D sample (1 for a single image)
+    img_size: Any  # the input geometry, an int (square) or (H, W)
     suite: Suite
     device: str
     progress: bool = False

@@ -38,9 +38,10 @@ class CnnKind(MethodKind):
         built = create_backbone(
             request.backbone,
             num_classes=request.num_classes,
-            in_chans=1,
+            in_chans=request.in_chans,
             pretrained=request.method.pretrained,
-            img_size=request.suite.data.size,
+            img_size=request.img_size,
+            grey_channels=True,
             weights_dir=request.weights_dir,
             weights_files=request.weights_files,
         )
