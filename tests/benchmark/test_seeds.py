@@ -231,7 +231,8 @@ def test_main_table_shows_mean_and_sd_over_seeds(run_dir: Path) -> None:
     table = pd.read_csv(run_dir / "tables" / "main_comparison.csv")
     column = "Balanced accuracy, mean ± SD over 2 seeds"
     assert column in table.columns
-    assert table[column].str.contains("±").all()
+    methods = table[table["Backbone"] != "–"]  # the reference rules (no backbone) do not vary with the seed
+    assert len(methods) == 2 and methods[column].str.contains("±").all()
     per_class = pd.read_csv(run_dir / "tables" / "per_class.csv")
     assert "Sensitivity, mean ± SD over 2 seeds" in per_class.columns
 
@@ -245,14 +246,14 @@ def test_comparisons_pair_by_seed_and_fold(run_dir: Path) -> None:
     correct = (oof["y_true"] == oof["y_pred"]).groupby(oof["method"]).mean()
     assert mcnemar["estimate"] == pytest.approx(correct["sdc_dl"] - correct["classical"])
     ttest = table[table["test"] == "corrected_resampled_ttest"].iloc[0]
-    assert np.isfinite(ttest["p_value"])
-    # the t-test uses the 2 x 2 (seed, fold) scores: its estimate is their mean difference
+    # 2 seeds x 2 folds = 4 (seed, fold) blocks, below the test's minimum of 5: not run (NaN p), and its
+    # estimate is the pooled paired difference in balanced accuracy, with a CI on the metric's scale
     scores = pd.read_csv(run_dir / "metrics.csv").query(
         "scope == 'fold' and split == 'test' and metric == 'balanced_accuracy'"
     )
-    by_method = scores.groupby("method")["value"].mean()
     assert len(scores) == 2 * 2 * 2
-    assert ttest["estimate"] == pytest.approx(by_method["sdc_dl"] - by_method["classical"], abs=1e-6)
+    assert np.isnan(ttest["p_value"])
+    assert -1 <= ttest["ci_low"] <= ttest["estimate"] <= ttest["ci_high"] <= 1
     written = pd.read_csv(run_dir / "comparisons.csv")
     assert len(written) == len(table)
 
