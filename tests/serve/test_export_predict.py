@@ -16,13 +16,6 @@ from sdc_bench.core.contracts import OOF_SPLIT
 METHOD = "scratch"
 
 
-@pytest.fixture(scope="module")
-def package(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("packages") / "ensemble"
-    assert main(["export", str(run_dir), "--method", METHOD, "--out", str(out)]) == 0
-    return out
-
-
 def _source(run_dir: Path) -> str:
     origin = json.loads((run_dir / "run.json").read_text())["data"]["origin"]
     return str(Path(origin.removeprefix("synthspine:")) / "manifest.csv")
