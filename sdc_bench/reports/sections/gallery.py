@@ -41,7 +41,8 @@ def _read_gallery(root: Path) -> dict[str, Any] | None:
 
 
 def _caption(case: Mapping[str, Any]) -> str:
-    return f"true: {case['true']}\npredicted: {case['predicted']} (p = {float(case['probability']):.2f})"
+    true, predicted = (str(case[key]).replace("_", " ") for key in ("true", "predicted"))
+    return f"true: {true}\npredicted: {predicted} (p = {float(case['probability']):.2f})"
 
 
 def gallery_figure(cases: Sequence[Mapping[str, Any]], root: Path, stem: str | Path) -> list[Path]:
