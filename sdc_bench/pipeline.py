@@ -25,6 +25,7 @@ from sdc_bench.benchmark.suite import Suite
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import read_throughput
+from sdc_bench.serve.gallery import write_gallery
 
 __all__ = ["RunOptions", "export_command", "predict_command", "run_suite", "throughput_command"]
 
@@ -43,6 +44,7 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
         state = run_cells(suite, options)
         with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
             _throughput_stage(state)
+        write_gallery(state.store.root)  # Grad-CAM of the confidently wrong cases, for the report
         build_reports(state.store.root)
         finish_run(state)
     return state.store.root
@@ -120,7 +122,11 @@ def predict_command(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
     options = PredictOptions(
-        batch_size=args.batch_size, device=args.device, skip_bad=args.skip_bad, member=args.member
+        batch_size=args.batch_size,
+        device=args.device,
+        skip_bad=args.skip_bad,
+        member=args.member,
+        cam_dir=Path(args.cam) if args.cam else None,
     )
     result = predict_source(Path(args.model_dir), args.data, options)
     out = write_predictions(result, args.out)
@@ -128,5 +134,7 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}")
     flagged = int(result.frame[["unseen_modality", "unseen_size", "unseen_bit_depth"]].any(axis=1).sum())
     print(f"{len(result.frame)} predictions written to {out} ({flagged} flagged as unlike the training data)")
+    if args.cam:
+        print(f"{len(result.frame)} Grad-CAM overlays written to {args.cam} (column cam_png of {out})")
     print(f"{result.images_per_s:.1f} images/s")
     return 0

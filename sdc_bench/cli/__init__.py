@@ -299,6 +299,12 @@ def _add_predict_parser(sub: _Subparsers) -> None:
         "--skip-bad", action="store_true", help="skip unreadable images and list them instead of stopping"
     )
     predict.add_argument("--member", help="use one member of an ensemble (e.g. fold0) instead of their mean")
+    predict.add_argument(
+        "--cam",
+        metavar="DIR",
+        help="also write a Grad-CAM overlay PNG per image into DIR, on the original image, for the predicted "
+        "class (an ensemble's members' maps averaged; --member: that member's); named after the sample ids",
+    )
     predict.set_defaults(func=commands.cmd_predict)
 
 

@@ -301,7 +301,9 @@ def cmd_throughput(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sdc_bench.reports.build import build_reports
+    from sdc_bench.serve.gallery import write_gallery
 
+    write_gallery(Path(args.run_dir))  # from the kept models; says why not when there are none
     written = build_reports(Path(args.run_dir), n_bootstrap=args.bootstrap)
     print(f"rebuilt {len(written)} files in {args.run_dir}")
     return 0

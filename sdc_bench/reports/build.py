@@ -28,6 +28,7 @@ from sdc_bench.reports.rules import reference_rules
 from sdc_bench.reports.sections.caveats import caveats_section
 from sdc_bench.reports.sections.context import ReportContext, ReportWriter
 from sdc_bench.reports.sections.data import data_section
+from sdc_bench.reports.sections.gallery import gallery_section
 from sdc_bench.reports.sections.groups import ablations_section, external_section, imbalance_section
 from sdc_bench.reports.sections.overview import environment_section, protocol_section, summary_section
 from sdc_bench.reports.sections.results import backbones_section, per_class_section, results_section
@@ -105,7 +106,7 @@ def build_reports(
     body = [data_section(ctx)]
     body += [results_section(ctx), per_class_section(ctx), backbones_section(ctx), ablations_section(ctx)]
     body += [imbalance_section(ctx), external_section(ctx), throughput_section(ctx), search_section(ctx)]
-    body += [training_section(ctx)]
+    body += [training_section(ctx), gallery_section(ctx)]
     sections = [
         summary_section(ctx),
         caveats_section(run, splits, load_throughput(root), ctx.small_n),

@@ -7,18 +7,55 @@ Everything in the card is read from stored artifacts: the run's ``run.json``, ``
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from sdc_bench.core.contracts import ALL_SEEDS, OOF_SPLIT
+from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.core.store import proposed_method
+from sdc_bench.zoo.methods import METHODS
 
 __all__ = ["model_card"]
 
-_PER_CLASS = ("sensitivity", "specificity", "ppv", "npv", "f1", "auroc")
-_OVERALL = ("accuracy", "balanced_accuracy", "kappa", "mcc", "brier", "ece")
+# per-class and overall metrics in reading order, with the names a clinical reader uses; proportions are
+# shown as percentages, scores on their own scale
+_PER_CLASS = (
+    ("sensitivity", "Sensitivity"),
+    ("specificity", "Specificity"),
+    ("ppv", "PPV"),
+    ("npv", "NPV"),
+    ("f1", "F1 score"),
+    ("auroc", "AUROC"),
+)
+_OVERALL = (
+    ("accuracy", "Accuracy"),
+    ("balanced_accuracy", "Balanced accuracy (mean sensitivity over the classes)"),
+    ("kappa", "Cohen's kappa (agreement beyond chance; 1 = perfect)"),
+    ("mcc", "Matthews correlation coefficient (1 = perfect, 0 = chance)"),
+    ("brier", "Brier score (mean squared error of the probabilities; lower is better)"),
+    ("ece", "Expected calibration error (lower is better)"),
+)
+_PERCENT = frozenset({"sensitivity", "specificity", "ppv", "npv", "accuracy", "balanced_accuracy"})
+_CI_METHODS = {"wilson": "Wilson score interval", "bootstrap": "patient-level bootstrap"}
+_PATIENT_FROM = {
+    "column": "the source's patient column",
+    "regex": "a pattern on the file names (patient_regex)",
+    "dicom": "the DICOM PatientID tag",
+    "dicom+file": "the DICOM PatientID tag; files without one count as their own patient",
+    "file": "none given: each image counts as its own patient",
+    "unknown": "not recorded",
+}
+_DASH = "–"
+_PRETRAINED_ON = {"in1k": "ImageNet-1k", "in21k": "ImageNet-21k", "in22k": "ImageNet-22k"}
+_MODALITY_NAMES = {"xray": "X-ray", "mri": "MRI"}
+_RESIZE_TEXT = {
+    "letterbox": "scaled to fit with its aspect ratio kept, the short side padded with black (letterbox)",
+    "resize": "stretched to the square (aspect ratio not kept)",
+    "center_crop": "scaled so the short side fits, the long side cropped at the centre",
+}
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -27,67 +64,137 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines
 
 
+def _text(value: Any, default: str = "not recorded") -> str:
+    """A stored value as plain text: no ``None`` / ``nan``, lists joined with commas."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v, default) for v in value) or default
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return default
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _plain(name: str) -> str:
+    """A class name for reading: ``vertebral_fracture`` -> ``vertebral fracture``."""
+    return str(name).replace("_", " ")
+
+
+def _number(metric: str, value: float) -> str:
+    return f"{100 * value:.1f}%" if metric in _PERCENT else f"{value:.3f}"
+
+
 def _value(row: Any) -> str:
-    """``value (low–high, method)`` of one metrics row."""
+    """``value (low–high)`` of one metrics row; proportions as percentages."""
+    metric = str(row.name)  # rows come from a frame indexed by metric
     if pd.isna(row["value"]):
-        return "undefined"  # e.g. a predictive value when the class is never predicted
-    text = f"{row['value']:.3f}"
+        return "undefined*"  # e.g. a predictive value when the class is never predicted
+    text = _number(metric, float(row["value"]))
     if pd.notna(row["ci_low"]) and pd.notna(row["ci_high"]):
-        text += f" ({row['ci_low']:.3f}–{row['ci_high']:.3f}, {row['ci_method']})"
+        text += f" ({_number(metric, float(row['ci_low']))} to {_number(metric, float(row['ci_high']))})"
     return text
 
 
-def _pooled(metrics: pd.DataFrame, method: str, backbone: str) -> pd.DataFrame:
+def _ci_note(rows: pd.DataFrame) -> str:
+    used = set(rows["ci_method"].dropna().astype(str))
+    if {"wilson", "bootstrap"} <= used:
+        how = "Wilson score interval for proportions, patient-level bootstrap for the other metrics"
+    else:
+        how = ", ".join(_CI_METHODS.get(m, m) for m in sorted(used - {"none"})) or "none computed"
+    return f"In brackets: 95% confidence interval ({how})."
+
+
+def _pooled(metrics: pd.DataFrame, method: str, backbone: str, split: str = OOF_SPLIT) -> pd.DataFrame:
     rows = metrics[
         (metrics["method"] == method)
         & (metrics["backbone"] == backbone)
-        & (metrics["split"] == OOF_SPLIT)
+        & (metrics["split"] == split)
         & (metrics["scope"] == "pooled")
         & (metrics["seed"] == ALL_SEEDS)
     ]
     return rows
 
 
+def _metric_tables(pooled: pd.DataFrame, classes: list[str]) -> list[str]:
+    """Per-class and overall tables of one split's pooled rows."""
+    rows = []
+    for name in classes:
+        cells = pooled[pooled["class_name"] == name].set_index("metric")
+        rows.append(
+            [_plain(name), *(_value(cells.loc[m]) if m in cells.index else _DASH for m, _ in _PER_CLASS)]
+        )
+    lines = [*_table(["Class", *(title for _, title in _PER_CLASS)], rows), ""]
+    overall = pooled[pooled["class_name"] == "overall"].set_index("metric")
+    rows = [[title, _value(overall.loc[m])] for m, title in _OVERALL if m in overall.index]
+    lines += [*_table(["Overall", "Value"], rows), ""]
+    n_images = pooled["n_images"].dropna()
+    n_patients = pooled["n_patients"].dropna()
+    if len(n_images) and len(n_patients):
+        lines.append(
+            f"Test images: {int(n_images.max())} of {int(n_patients.max())} patients. {_ci_note(pooled)}"
+        )
+    else:
+        lines.append(_ci_note(pooled))
+    if (pooled["value"].isna()).any():
+        lines.append(
+            "\\* undefined: the class was never predicted (or never present), so the ratio has no denominator."
+        )
+    return [*lines, ""]
+
+
 def _metrics_section(run_dir: Path, info: dict[str, Any], run: dict[str, Any]) -> list[str]:
     path = run_dir / "metrics.csv"
-    lines = ["## Metrics", ""]
+    lines = ["## Performance", ""]
     if not path.is_file():
         return [*lines, "The run has no `metrics.csv`; run `sdc-bench report RUN_DIR` and export again.", ""]
     metrics = pd.read_csv(path)
-    backbone = info["backbone"]["name"]
-    pooled = _pooled(metrics, info["method"], backbone)
+    backbone, classes = info["backbone"]["name"], list(info["classes"])
     lines += [
-        "Out-of-fold test predictions of the run, pooled over the outer folds, as in the run's `metrics.csv`",
-        "(95% intervals; an ensemble or refit package is not itself evaluated on held-out data).",
+        "Cross-validated: every image was predicted by the model of the one outer fold that did not train on",
+        "its patient, and the predictions of all folds are pooled (the run's `metrics.csv`). The package itself",
+        "(the fold models' average, or one model refit on every patient) has not been tested on held-out data.",
+        "Sensitivity, specificity, PPV and NPV of a class treat that class as positive and all others as negative.",
         "",
+        *_metric_tables(_pooled(metrics, info["method"], backbone), classes),
     ]
-    header = ["class", *_PER_CLASS]
-    rows = []
-    for name in info["classes"]:
-        cells = pooled[pooled["class_name"] == name].set_index("metric")
-        rows.append([name, *(_value(cells.loc[m]) if m in cells.index else "–" for m in _PER_CLASS)])
-    lines += [*_table(header, rows), ""]
-    overall = pooled[pooled["class_name"] == "overall"].set_index("metric")
-    rows = [[m.replace("_", " "), _value(overall.loc[m])] for m in _OVERALL if m in overall.index]
-    lines += ["Overall:", "", *_table(["metric", "value (95% CI)"], rows), ""]
-    lines += ["## Calibration", ""]
+    external = sorted(s for s in metrics["split"].dropna().unique() if str(s).startswith("external:"))
+    for split in external:
+        rows = _pooled(metrics, info["method"], backbone, split)
+        if len(rows):
+            site = str(split).removeprefix("external:")
+            lines += [
+                f"### External test: {site}",
+                "",
+                f"Images of another site ({site}), never used in training, predicted by the fold models.",
+                "",
+                *_metric_tables(rows, classes),
+            ]
+    return [*lines, *_calibration(metrics, info, run)]
+
+
+def _calibration(metrics: pd.DataFrame, info: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    backbone = info["backbone"]["name"]
+    overall = _pooled(metrics, info["method"], backbone)
+    overall = overall[overall["class_name"] == "overall"].set_index("metric")
+    lines = ["## Calibration", ""]
     if "ece" in overall.index:
         lines += [
-            f"Expected calibration error (ECE) of the pooled out-of-fold probabilities: {_value(overall.loc['ece'])}.",
+            f"Expected calibration error of the cross-validated probabilities: {_value(overall.loc['ece'])}; 0 means",
+            "the stated probabilities match the observed frequencies.",
             "",
         ]
     else:
-        lines += ["The run's metrics hold no ECE row.", ""]
+        lines += ["The run's metrics hold no calibration error.", ""]
     reference = proposed_method(run)
     if reference != info["method"]:
         ref = _pooled(metrics, reference, backbone)
         ref = ref[ref["class_name"] == "overall"].set_index("metric")
-        rows = [[m.replace("_", " "), _value(ref.loc[m])] for m in _OVERALL if m in ref.index]
+        rows = [[title, _value(ref.loc[m])] for m, title in _OVERALL if m in ref.index]
         if rows:
             lines += [
                 f"Reference method of the run (`{reference}`, same backbone):",
                 "",
-                *_table(["metric", "value (95% CI)"], rows),
+                *_table(["Overall", "Value"], rows),
                 "",
             ]
     return lines
@@ -97,21 +204,22 @@ def _data_section(run_dir: Path, info: dict[str, Any]) -> list[str]:
     lines = ["## Training data", ""]
     training = info["training"]
     lines += [
-        f"{training['n_images']} images of {training['n_patients']} patients (data fingerprint `{training['data_fingerprint']}`).",
+        f"{_text(training.get('n_images'), '?')} images of {_text(training.get('n_patients'), '?')} patients "
+        f"(data fingerprint `{_text(training.get('data_fingerprint'))}`).",
         "",
     ]
     path = run_dir / "manifest.parquet"
     if path.is_file():
         manifest = pd.read_parquet(path)
         site = "site" if "site" in manifest else "source"
-        header = [site, "modality", "patients", "images", *info["classes"]]
+        header = [site.capitalize(), "Modality", "Patients", "Images", *map(_plain, info["classes"])]
         rows = []
         for (where, modality), group in manifest.groupby([site, "modality"], sort=True):
             counts = group["label"].value_counts()
             rows.append(
                 [
                     where,
-                    modality,
+                    _MODALITY_NAMES.get(str(modality), str(modality)),
                     group["patient_id"].nunique(),
                     len(group),
                     *(int(counts.get(c, 0)) for c in info["classes"]),
@@ -122,85 +230,149 @@ def _data_section(run_dir: Path, info: dict[str, Any]) -> list[str]:
     if audit_path.is_file():
         audit = json.loads(audit_path.read_text())
         seen = info["training"]["seen"]
+        sizes = [size.replace("x", " × ") for size in seen["image_sizes"]]
         lines += [
-            f"- Patient ids from: {audit.get('patient_from', 'unknown')}",
-            f"- Image sizes (rows x columns): {', '.join(seen['image_sizes']) or 'not read'}",
-            f"- Bit depths: {', '.join(seen['bit_depths']) or 'not read'}",
-            f"- Duplicate groups: {len(audit.get('duplicate_groups', []))}; unreadable files: {len(audit.get('unreadable', []))}",
+            f"- Patient identity from: {_PATIENT_FROM.get(str(audit.get('patient_from')), _text(audit.get('patient_from')))}",
+            f"- Image sizes (rows × columns, pixels): {_text(sizes, 'not read')}",
+            f"- Bits per pixel: {_text(seen['bit_depths'], 'not read')}",
+            f"- Identical-file groups: {len(audit.get('duplicate_groups', []))}; unreadable files: {len(audit.get('unreadable', []))}",
         ]
         lines += [f"- Audit warning: {warning}" for warning in audit.get("warnings", [])]
         lines.append("")
     return lines
 
 
-def _protocol_section(info: dict[str, Any], run: dict[str, Any]) -> list[str]:
-    suite = run.get("suite", {})
-    protocol, search = suite.get("protocol", {}), suite.get("search", {})
-    seeds = run.get("seeds") or [run.get("seed")]
-    trials = int(search.get("n_trials", 0))
-    searched = (
-        f"an Optuna search of {trials} trials per cell ({search.get('sampler')} sampler, {search.get('pruner')} pruner) on an inner split of the training patients"
-        if trials
-        else "no search: the method's default hyperparameters"
+def _searched(run: dict[str, Any]) -> str:
+    search = run.get("suite", {}).get("search", {})
+    trials = int(search.get("n_trials") or 0)
+    if not trials:
+        return "not searched: the method's fixed default settings"
+    return (
+        f"an Optuna search of {trials} trials per fold ({_text(search.get('sampler'))} sampler, "
+        f"{_text(search.get('pruner'))} pruner), scored on held-out patients of the fold's training data only"
     )
+
+
+def _protocol_section(info: dict[str, Any], run: dict[str, Any]) -> list[str]:
+    protocol = run.get("suite", {}).get("protocol", {})
+    seeds = [s for s in (run.get("seeds") or [run.get("seed")]) if s is not None]
+    repeats = f"{len(seeds)} repetition{'s' if len(seeds) != 1 else ''} (seed {_text(seeds)})"
+    fraction = protocol.get("inner_val_fraction")
+    inner = f"{100 * float(fraction):.0f}%" if isinstance(fraction, int | float) else "a share"
     lines = [
         "## Evaluation protocol",
         "",
-        f"- {protocol.get('outer_folds')} patient-grouped, stratified outer folds; protocol seeds {', '.join(map(str, seeds))}",
-        f"- Hyperparameters: {searched}",
-        f"- Inner validation fraction: {protocol.get('inner_val_fraction')}",
-        "- Decisions: argmax of the class probabilities",
+        f"- Cross-validation: {_text(protocol.get('outer_folds'), '?')} outer folds, grouped by patient (no patient "
+        f"in two folds) and stratified by class; {repeats}",
+        f"- Hyperparameters: {_searched(run)}",
+        f"- Inner validation: {inner} of each fold's training patients held out",
+        "- Decision rule: the class with the highest probability (no tuned threshold)",
     ]
     if info["kind"] == "refit":
         refit = info.get("refit") or {}
-        lines.append(f"- This package: one model refit on every patient; {refit.get('rule', '')}")
+        lines.append(f"- This package: one model refit on every patient; {_text(refit.get('rule'))}")
     else:
         names = ", ".join(m["name"] for m in info["members"])
         lines.append(
-            f"- This package: the {len(info['members'])} out-of-fold models ({names}), probabilities averaged"
+            f"- This package: the {len(info['members'])} fold models ({names}); their probabilities are averaged"
         )
     return [*lines, ""]
 
 
+def _input_text(spec: dict[str, Any]) -> str:
+    size, resize = int(spec["size"]), str(spec["resize"])
+    fit = _RESIZE_TEXT.get(resize, resize)
+    mean, std = _text(spec.get("mean")), _text(spec.get("std"))
+    return (
+        f"one grey image of {size} × {size} pixels: {fit}; intensities scaled to 0–1, then normalised "
+        f"(mean {mean}, standard deviation {std})"
+    )
+
+
+def _weights_text(backbone: dict[str, Any]) -> str:
+    """Where the starting weights came from, in words; licence included."""
+    source = str(backbone.get("weights_source") or "")
+    if source in ("", "random", "none"):
+        return "none: trained from random initialisation"
+    cfg = backbone.get("pretrained_cfg") or {}
+    tag = str(cfg.get("tag") or "")
+    dataset = _PRETRAINED_ON.get(tag, f"`{tag}`" if tag else "pretrained")
+    where = {
+        "package": "the installed weights package",
+        "hub": "the Hugging Face hub",
+        "file": "a local file",
+        "dir": "a local weights folder",
+    }.get(source, source)
+    location = _text(backbone.get("weights_location") or cfg.get("hf_hub_id"), "")
+    located = f"{where} (`{location}`)" if location else where
+    return f"{dataset} weights from {located}; licence {_text(backbone.get('weights_license'))}"
+
+
+def _method_text(name: str) -> str:
+    """``name``: the registry's description of the method (the name alone when it is not registered here)."""
+    try:
+        return f"`{name}`: {METHODS.get(name).description}"
+    except (KeyError, SdcBenchError):
+        return f"`{name}`"
+
+
 def _details(info: dict[str, Any]) -> list[str]:
-    backbone, spec = info["backbone"], info["input"]
+    backbone, members = info["backbone"], len(info["members"])
+    package = (
+        "one model refit on every patient"
+        if info["kind"] == "refit"
+        else f"ensemble of {members} models, one per cross-validation fold; their probabilities are averaged"
+    )
+    weights = _weights_text(backbone)
+    exported = str(info.get("exported_utc", "")).replace("T", " ").replace("Z", " UTC")
+    revision = _text(info.get("git_revision"))
+    software = (
+        f"sdc-bench {_text(info.get('sdc_bench_version'))}, git revision `{revision.split('+')[0][:12]}`"
+    )
+    if "+dirty" in revision:
+        software += " with uncommitted changes"
     return [
         "## Model details",
         "",
         *_table(
-            ["field", "value"],
+            ["Field", "Value"],
             [
-                ["package", f"{info['kind']} of {len(info['members'])} model(s)"],
+                ["Method", _method_text(str(info["method"]))],
+                ["Package", package],
+                ["Network", f"{backbone['name']} (timm `{backbone['timm_name']}`)"],
+                ["Pretrained weights", weights],
+                ["Classes (output order)", ", ".join(f"`{name}`" for name in info["classes"])],
+                ["Input", _input_text(info["input"])],
+                ["Training run", _text(info["training"].get("run_id"))],
                 [
-                    "backbone",
-                    f"{backbone['name']} (timm `{backbone['timm_name']}`), {backbone['in_chans']} input channel(s)",
+                    "Software",
+                    f"sdc-bench {_text(info.get('sdc_bench_version'))}, git revision `{revision[:12]}`",
                 ],
-                [
-                    "pretrained weights",
-                    f"{backbone.get('weights_source')}; licence {backbone.get('weights_license')}",
-                ],
-                ["classes (output order)", ", ".join(info["classes"])],
-                [
-                    "input",
-                    f"{spec['size']} x {spec['size']} px grey, {spec['resize']}, {spec['scale']}, mean {spec['mean']}, std {spec['std']}",
-                ],
-                [
-                    "versions",
-                    f"sdc-bench {info['sdc_bench_version']}, git {info['git_revision']}, exported {info['exported_utc']}",
-                ],
-                ["training run", f"{info['training']['run_id']}"],
+                ["Exported", exported or "not recorded"],
             ],
         ),
         "",
     ]
 
 
+def _throughput(info: dict[str, Any]) -> list[str]:
+    speed = info.get("throughput") or {}
+    if not speed.get("images_per_s"):
+        return ["## Speed", "", "Not measured.", ""]
+    return [
+        "## Speed",
+        "",
+        f"About {float(speed['images_per_s']):.0f} images per second for the whole package (every model) on the "
+        f"export machine's CPU ({_text(speed.get('cpu_model'), 'unknown CPU')}), {_text(speed.get('batch_size'))} "
+        "images at a time (decoding not counted).",
+        "",
+    ]
+
+
 def model_card(info: dict[str, Any], run: dict[str, Any], run_dir: Path) -> str:
     """The card's Markdown text."""
-    backbone = info["backbone"]
-    throughput = info.get("throughput", {})
     lines = [
-        f"# Model card: {info['method']} on {backbone['name']}",
+        f"# Model card: {info['method']} on {info['backbone']['name']}",
         "",
         *_details(info),
         "## Intended use",
@@ -208,7 +380,7 @@ def model_card(info: dict[str, Any], run: dict[str, Any], run_dir: Path) -> str:
         "Research on spinal-disorder classification from X-ray or MRI images like the training data (same sites,",
         "modalities, sizes and bit depths): comparing recipes, reproducing a benchmark, a starting point for",
         "further validation. `sdc-bench predict` flags inputs whose modality, size or bit depth the training",
-        "data did not contain.",
+        "data did not contain, and `--cam` shows where each prediction's evidence lies.",
         "",
         "## Out-of-scope use",
         "",
@@ -218,16 +390,13 @@ def model_card(info: dict[str, Any], run: dict[str, Any], run_dir: Path) -> str:
         *_data_section(run_dir, info),
         *_protocol_section(info, run),
         *_metrics_section(run_dir, info, run),
-        "## Throughput",
-        "",
-        f"{throughput.get('images_per_s', '–')} images/s for the whole package on the export machine's CPU "
-        f"({throughput.get('cpu_model', 'unknown CPU')}, batch {throughput.get('batch_size', '–')}).",
-        "",
+        *_throughput(info),
         "## Limitations",
         "",
-        "- Metrics come from the run's cross-validation; they hold for data like the training data only.",
-        "- Patient grouping is only as good as the patient ids of the source (see the audit above).",
-        "- Probabilities may be miscalibrated (see the ECE); no threshold other than argmax was tuned.",
+        "- The performance figures come from the run's cross-validation; they hold for data like the training data only.",
+        "- Patient grouping is only as good as the patient ids of the source (see Training data).",
+        "- Probabilities may be miscalibrated (see Calibration); no decision threshold other than the highest",
+        "  probability was tuned.",
         "- Synthetic (SynthSpine) training data say nothing about performance on real images.",
         "",
     ]

@@ -10,9 +10,10 @@ the one call ``predict --cam DIR`` and the report gallery make.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -24,7 +25,17 @@ from sdc_bench.core.geometry import ResizeGeometry
 from sdc_bench.core.store import _atomic_write
 from sdc_bench.zoo.backbones import BACKBONES
 
-__all__ = ["cam_maps", "cam_overlays", "overlay_png", "target_layer", "undo_letterbox"]
+__all__ = [
+    "ClassIndex",
+    "cam_maps",
+    "cam_overlays",
+    "overlay_names",
+    "overlay_png",
+    "target_layer",
+    "undo_letterbox",
+]
+
+_IMAGE_SUFFIX = re.compile(r"\.(png|jpe?g|tiff?|bmp|dcm|dicom|nii|nii\.gz)$", re.IGNORECASE)
 
 
 def _grad_cam() -> tuple[Any, Any]:
@@ -82,24 +93,37 @@ def _token_grid(prefix_tokens: int) -> Callable[[torch.Tensor], torch.Tensor]:
     return reshape
 
 
+ClassIndex: TypeAlias = int | Sequence[int] | None
+"""Which class a map explains: ``None`` each image's predicted class, an int that class for every image,
+a sequence one class per image (e.g. an ensemble's predicted class)."""
+
+
+def _class_indices(class_index: ClassIndex, count: int, num_classes: object) -> list[int] | None:
+    if class_index is None:
+        return None
+    indices = [int(class_index)] * count if isinstance(class_index, int) else [int(c) for c in class_index]
+    if len(indices) != count:
+        raise ValueError(f"{len(indices)} class indices for {count} images; give one per image")
+    for index in indices:
+        if index < 0 or (isinstance(num_classes, int) and index >= num_classes):
+            raise ConfigError(f"class_index={index} is not a class of this model ({num_classes} classes)")
+    return indices
+
+
 def cam_maps(
-    model: nn.Module, images: torch.Tensor, target_layer: nn.Module, class_index: int | None = None
+    model: nn.Module, images: torch.Tensor, target_layer: nn.Module, class_index: ClassIndex = None
 ) -> np.ndarray:
     """Grad-CAM maps of ``images`` (N, C, H, W, already normalised as the model expects).
 
-    ``class_index=None`` explains each image's predicted class; an int explains that class for every
-    image. Returns ``float32`` maps of shape (N, H, W), each scaled to ``[0, 1]`` (all zeros where the
-    class has no positive evidence). The model is run in eval mode and put back in its former mode.
+    ``class_index`` is a :data:`ClassIndex`. Returns ``float32`` maps of shape (N, H, W), each scaled to
+    ``[0, 1]`` (all zeros where the class has no positive evidence). The model is run in eval mode and
+    put back in its former mode.
     """
     if images.ndim != 4 or images.shape[0] == 0:
         raise ValueError(f"cam_maps expects a non-empty (N, C, H, W) batch, got shape {tuple(images.shape)}")
-    num_classes = getattr(model, "num_classes", None)
-    if class_index is not None and (
-        class_index < 0 or (isinstance(num_classes, int) and class_index >= num_classes)
-    ):
-        raise ConfigError(f"class_index={class_index} is not a class of this model ({num_classes} classes)")
+    indices = _class_indices(class_index, images.shape[0], getattr(model, "num_classes", None))
     grad_cam, classifier_target = _grad_cam()
-    targets = None if class_index is None else [classifier_target(class_index)] * images.shape[0]
+    targets = None if indices is None else [classifier_target(index) for index in indices]
     prefix_tokens = int(getattr(model, "num_prefix_tokens", 0))
     was_training = model.training
     try:
@@ -179,6 +203,32 @@ def overlay_png(
     return path
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def overlay_names(sample_ids: Sequence[str]) -> list[str]:
+    """File names (without ``.png``) for the overlays of ``sample_ids``: the ids, made safe and unique.
+
+    Folders of an id are kept (``spondylolisthesis/p01``), ``.``/``..`` parts and characters outside
+    ``A-Z a-z 0-9 . _ -`` are dropped or replaced by ``_``, an image suffix (``.dcm``, ``.png``, ...) is
+    removed, and a name met before gets ``~2``, ``~3``, ... appended.
+    """
+    names: list[str] = []
+    seen: set[str] = set()
+    for sample_id in sample_ids:
+        parts = [_UNSAFE.sub("_", part) for part in str(sample_id).replace("\\", "/").split("/")]
+        parts = [part for part in parts if part not in ("", ".", "..")] or ["image"]
+        parts[-1] = _IMAGE_SUFFIX.sub("", parts[-1]) or "image"
+        base = "/".join(parts)
+        name, copy = base, 1
+        while name.lower() in seen:  # case-insensitive file systems would merge "A" and "a"
+            copy += 1
+            name = f"{base}~{copy}"
+        seen.add(name.lower())
+        names.append(name)
+    return names
+
+
 def _overlay_path(out_dir: Path, name: str) -> Path:
     # sample ids may be nested paths ("spondylolisthesis/p01.png"): keep the layout, never leave out_dir
     relative = PurePosixPath(name.replace("\\", "/"))
@@ -187,15 +237,27 @@ def _overlay_path(out_dir: Path, name: str) -> Path:
     return out_dir / f"{relative}.png"
 
 
+def _mean_map(
+    models: Sequence[nn.Module], layers: Sequence[nn.Module], images: torch.Tensor, class_index: ClassIndex
+) -> np.ndarray:
+    """The members' maps averaged, each image's mean rescaled to a peak of 1 (members' peaks differ)."""
+    total = sum(cam_maps(m, images, layer, class_index) for m, layer in zip(models, layers, strict=True))
+    mean = np.asarray(total, dtype=np.float32) / len(models)
+    if len(models) == 1:
+        return mean
+    peaks = mean.reshape(len(mean), -1).max(axis=1)
+    return mean / np.where(peaks > 0, peaks, 1.0)[:, None, None]
+
+
 def cam_overlays(
-    model: nn.Module,
+    model: nn.Module | Sequence[nn.Module],
     backbone_name: str,
     images: torch.Tensor,
     originals: Sequence[np.ndarray],
     geometry: Sequence[ResizeGeometry],
     out_dir: str | Path,
     names: Sequence[str],
-    class_index: int | None = None,
+    class_index: ClassIndex = None,
     *,
     batch_size: int = 32,
 ) -> list[Path]:
@@ -203,7 +265,8 @@ def cam_overlays(
 
     ``images`` is the model input (N, C, S, S), ``originals[i]`` the decoded 2-D image before the
     resize and ``geometry[i]`` how the resize placed it (``resize_geometry(originals[i].shape, S, mode)``).
-    Returns the written paths, in input order.
+    ``model`` may be several models of one backbone (an ensemble): their maps are averaged; give them the
+    ensemble's predicted class per image as ``class_index``. Returns the written paths, in input order.
     """
     count = images.shape[0]
     if not len(originals) == len(geometry) == len(names) == count:
@@ -215,9 +278,12 @@ def cam_overlays(
         raise ConfigError("overlay names must be unique: two images would write the same PNG")
     out = Path(out_dir)
     paths = [_overlay_path(out, name) for name in names]
-    layer = target_layer(model, backbone_name)
+    models = [model] if isinstance(model, nn.Module) else list(model)
+    layers = [target_layer(m, backbone_name) for m in models]
+    per_image = None if class_index is None or isinstance(class_index, int) else list(class_index)
     for start in range(0, count, batch_size):
-        maps = cam_maps(model, images[start : start + batch_size], layer, class_index)
+        chunk = class_index if per_image is None else per_image[start : start + batch_size]
+        maps = _mean_map(models, layers, images[start : start + batch_size], chunk)
         for offset, square in enumerate(maps):
             index = start + offset
             overlay_png(originals[index], undo_letterbox(square, geometry[index]), paths[index])

@@ -48,6 +48,7 @@ SECTIONS = (
     "Throughput",
     "Hyperparameter search",
     "Training cells",
+    "Confidently wrong cases",
     "Environment",
 )
 FIGURES = (
@@ -92,6 +93,13 @@ def fast_png() -> object:
 @pytest.fixture(scope="module")
 def full(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = make_synthetic_run(tmp_path_factory.mktemp("full"), FULL)
+    # the gallery is made from kept models (serve/gallery.py); a stored one without cases is enough here
+    gallery = {
+        "reason": None,
+        "methods": [{"method": "sdc_dl", "reason": "no wrong predictions", "cases": []}],
+    }
+    (root / "figures" / "gallery").mkdir(parents=True)
+    (root / "figures" / "gallery" / "gallery.json").write_text(json.dumps(gallery))
     started = time.perf_counter()
     written = build_reports(root, n_bootstrap=100, seed=0)
     return {"root": root, "written": written, "seconds": time.perf_counter() - started}

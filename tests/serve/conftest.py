@@ -52,3 +52,11 @@ def run_dir(tiny_suite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "kept"
     assert main(["run", "--suite", str(tiny_suite), "--out", str(out), "--quiet"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def package(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny run's ``scratch`` models exported as an out-of-fold ensemble."""
+    out = tmp_path_factory.mktemp("packages") / "ensemble"
+    assert main(["export", str(run_dir), "--method", "scratch", "--out", str(out)]) == 0
+    return out

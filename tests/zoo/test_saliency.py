@@ -17,7 +17,14 @@ from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.geometry import GEOMETRY_MODES, resize_geometry
 from sdc_bench.data.decode import RESIZE_MODES, resize_image
 from sdc_bench.zoo.backbones import BACKBONES, create_backbone
-from sdc_bench.zoo.saliency import cam_maps, cam_overlays, overlay_png, target_layer, undo_letterbox
+from sdc_bench.zoo.saliency import (
+    cam_maps,
+    cam_overlays,
+    overlay_names,
+    overlay_png,
+    target_layer,
+    undo_letterbox,
+)
 
 # the optional 'saliency' extra is part of the 'test' extra, so CI runs these
 needs_grad_cam = pytest.mark.skipif(
@@ -181,3 +188,27 @@ def test_overlay_names_stay_inside_the_output_folder(tmp_path) -> None:
             tmp_path,
             ["../x"],
         )
+
+
+def test_overlay_names_are_safe_unique_and_drop_the_image_suffix() -> None:
+    names = overlay_names(
+        ["spine/p01.png", "spine/p01.dcm", "../x y.nii.gz", "SPINE/P01", "", "c:\\d\\e.jpg"]
+    )
+    assert names == ["spine/p01", "spine/p01~2", "x_y", "SPINE/P01~3", "image", "c_/d/e"]
+
+
+@needs_grad_cam
+def test_an_ensembles_maps_are_averaged_for_one_class_per_image(tmp_path) -> None:
+    torch.manual_seed(0)
+    models = [create_backbone("resnet18", num_classes=3, in_chans=1).model.eval() for _ in range(2)]
+    images = torch.rand(2, 1, 32, 32)
+    layers = [target_layer(model, "resnet18") for model in models]
+    classes = [2, 0]
+    single = [cam_maps(model, images, layer, classes) for model, layer in zip(models, layers)]
+    assert np.allclose(single[0][1], cam_maps(models[0], images[1:], layers[0], 0)[0], atol=1e-6)
+    originals = [np.zeros((32, 32), np.float32)] * 2
+    geometry = [resize_geometry((32, 32), 32)] * 2
+    paths = cam_overlays(models, "resnet18", images, originals, geometry, tmp_path, ["a", "b"], classes)
+    assert [p.name for p in paths] == ["a.png", "b.png"]
+    with pytest.raises(ValueError, match="one per image"):
+        cam_maps(models[0], images, layers[0], [1])
