@@ -26,9 +26,17 @@ from tqdm.auto import tqdm
 from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
+from sdc_bench.benchmark.run_folder import (
+    absolute_source,
+    add_segment,
+    check_out_folder,
+    check_resumed_data,
+    earlier_segments,
+    load_run_suite,
+    resumed_suite,
+)
 from sdc_bench.benchmark.suite import (
     Suite,
-    _build,
     data_seed,
     external_data,
     proposed_method,
@@ -37,7 +45,13 @@ from sdc_bench.benchmark.suite import (
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
-from sdc_bench.core.storage import open_storage, storage_url
+from sdc_bench.core.storage import (
+    PASSWORD_ENV,
+    open_storage,
+    storage_password,
+    storage_url,
+    without_password,
+)
 from sdc_bench.core.store import (
     KEEP_MODELS_KEY,
     PROPOSED_METHOD_KEY,
@@ -60,6 +74,7 @@ __all__ = [
     "measure_throughput",
     "run_cells",
     "run_worker",
+    "worker_command",
 ]
 
 
@@ -77,14 +92,8 @@ class RunOptions:
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
     keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
-
-
-def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
-    run_json = run_dir / "run.json"
-    if not run_json.is_file():
-        raise ConfigError(f"{run_dir}: no run.json there; give the folder of an earlier sdc-bench run")
-    payload = json.loads(run_json.read_text())
-    return _build(Suite, payload["suite"], str(run_json)), payload
+    # --resume --allow-changed-config: --set assignments of result-neutral settings (run_folder.py)
+    changed_settings: tuple[str, ...] = ()
 
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
@@ -184,28 +193,34 @@ class RunState:
     started: float
     device: str
     progress: bool
+    changed_settings: tuple[str, ...] = ()  # --allow-changed-config: recorded in this sitting's segment
 
 
-def _run_folder(suite: Suite, options: RunOptions) -> tuple[Suite, RunOptions, Path, str]:
-    """The run's suite, options, folder and id: those of the earlier run on ``--resume``, else new ones."""
+def _run_folder(
+    suite: Suite, options: RunOptions
+) -> tuple[Suite, RunOptions, Path, str, dict[str, Any] | None]:
+    """The run's suite, options, folder, id and earlier ``run.json``: the earlier run's on ``--resume``."""
     if options.resume is not None:
         root = Path(options.resume)
-        suite, previous = load_run_suite(root)
+        previous = load_run_suite(root)[1]
+        suite = resumed_suite(root, options.changed_settings)
         # replace, not asdict: asdict would turn the WeightsFile entries into dicts
         options = replace(
             options,
             data=previous.get("source"),
             storage=options.storage or previous.get("storage"),
             keep_models=bool(previous.get(KEEP_MODELS_KEY, True)),  # a resumed run keeps its choice
+            skip_bad=options.skip_bad or bool(previous.get("skip_bad", False)),
         )
-        return suite, options, root, str(previous["run_id"])
+        return suite, options, root, str(previous["run_id"]), previous
     root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
+    check_out_folder(root)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(
             f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}"
         )
     # unique across machines and folders: runs may share one Optuna database
-    return suite, options, root, f"{root.name}-{secrets.token_hex(3)}"
+    return suite, options, root, f"{root.name}-{secrets.token_hex(3)}", None
 
 
 def _write_data_and_splits(
@@ -304,13 +319,52 @@ def _run_all(
     bar.close()
 
 
+def _stored_source(suite: Suite, options: RunOptions) -> str | None:
+    """The data source ``run.json`` records: ``--data``, or the suite's own path, made absolute."""
+    if options.data is not None:
+        return absolute_source(options.data)
+    if suite.data.source != "synthspine" and Path(suite.data.source).exists():
+        return absolute_source(suite.data.source)
+    return None
+
+
+def _stored_storage(spec: str | None) -> str | None:
+    """The ``--storage`` value ``run.json`` records: a journal file made absolute, never a password."""
+    if spec and spec.endswith(".log") and not spec.startswith("journal:"):
+        return str(Path(spec).resolve())
+    return without_password(spec)
+
+
+def _start_payload(
+    suite: Suite,
+    data: PreparedData,
+    run_id: str,
+    options: RunOptions,
+    storage_spec: str | None,
+    device: str,
+    started: float,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``run.json`` of this sitting; a resumed run keeps its start, its config and its earlier segments."""
+    source = options.data if previous is not None else _stored_source(suite, options)
+    payload = _run_payload(
+        suite, data, run_id, source, _stored_storage(storage_spec), device, started, options.keep_models
+    )
+    payload["skip_bad"] = options.skip_bad
+    if previous is not None:
+        payload["suite"] = previous["suite"]  # as configured; allowed changes are listed in the segments
+        payload["started_utc"] = previous.get("started_utc", payload["started_utc"])
+        payload["segments"] = earlier_segments(previous)
+    return payload
+
+
 def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     """Run every cell of ``suite`` (skipping finished ones on resume) and write ``predictions.parquet``.
 
     The caller runs the later stages (throughput, reports) and then :func:`finish_run`;
     :func:`sdc_bench.pipeline.run_suite` does all of it.
     """
-    suite, options, root, run_id = _run_folder(suite, options)
+    suite, options, root, run_id, previous = _run_folder(suite, options)
     if options.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {options.workers}")
     store = RunStore(root)
@@ -324,6 +378,8 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         progress=options.progress,
         skip_bad=options.skip_bad,
     )
+    if previous is not None:
+        check_resumed_data(previous, data.fingerprint, root)
     seeds = protocol_seeds(suite)
     reused = (  # --splits is checked against the data before the run folder is made, like the data
         reuse_splits(options.splits, data.manifest, seeds, suite.protocol.outer_folds)
@@ -336,21 +392,28 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     )
     if active_faults().describe():
         store.log_line(f"INJECTED FAULTS (a test hook, not a real result): {active_faults().describe()}")
+    for line in store.set_aside_unreadable_cells() if previous is not None else []:
+        store.log_line(line)
     _write_data_and_splits(suite, data, store, options, reused)
     storage_spec = options.storage
     if options.workers > 1 and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
-    payload = _run_payload(
-        suite, data, run_id, options.data, storage_spec, device, started, options.keep_models
-    )
+    payload = _start_payload(suite, data, run_id, options, storage_spec, device, started, previous)
     write_json(store.run_json, payload)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
-    with deterministic(suite.train.deterministic and device == "cpu"):
-        _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
+    try:
+        with deterministic(suite.train.deterministic and device == "cpu"):
+            _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
+    except BaseException:
+        # the time spent so far counts towards the run's seconds when it is resumed
+        interrupted = dict(payload, status="interrupted")
+        add_segment(interrupted, started, "interrupted", options.changed_settings)
+        write_json(store.run_json, interrupted)
+        raise
     write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
-    return RunState(suite, store, cells, payload, started, device, options.progress)
+    return RunState(suite, store, cells, payload, started, device, options.progress, options.changed_settings)
 
 
 def _run_distributed(
@@ -360,25 +423,8 @@ def _run_distributed(
 
     storage = open_storage(url)
     init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
-    # local workers load the same weights as this process
-    weights = ["--weights-dir", str(options.weights_dir)] if options.weights_dir else []
-    weights += [arg for f in options.weights_files for arg in ("--weights-file", f.argument)]
-    helpers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sdc_bench",
-                "worker",
-                str(store.root),
-                "--storage",
-                url,
-                "--quiet",
-                *weights,
-            ]
-        )
-        for _ in range(options.workers - 1)
-    ]
+    command, env = worker_command(store.root, url, options)
+    helpers = [subprocess.Popen(command, env=env) for _ in range(options.workers - 1)]
 
     def handle(cell: Cell) -> None:
         _do_cell(cell, ctx, store, bar)
@@ -404,6 +450,31 @@ def _run_distributed(
     failed = [h.returncode for h in helpers if h.returncode]
     if failed:
         store.log_line(f"{len(failed)} local worker(s) exited with errors {failed}; their cells were re-run")
+
+
+def worker_command(root: Path, url: str, options: RunOptions) -> tuple[list[str], dict[str, str]]:
+    """A local worker's command line and environment: the storage password, if any, goes in the environment
+    (a command line is visible to every user in ``ps``), never in the arguments."""
+    # local workers load the same weights as this process
+    weights = ["--weights-dir", str(options.weights_dir)] if options.weights_dir else []
+    weights += [arg for f in options.weights_files for arg in ("--weights-file", f.argument)]
+    public = without_password(url) or url
+    command = [
+        sys.executable,
+        "-m",
+        "sdc_bench",
+        "worker",
+        str(root),
+        "--storage",
+        public,
+        "--quiet",
+        *weights,
+    ]
+    env = dict(os.environ)
+    password = storage_password(url)
+    if password is not None:
+        env[PASSWORD_ENV] = password
+    return command, env
 
 
 def measure_throughput(state: RunState) -> pd.DataFrame | None:
@@ -443,11 +514,9 @@ def finish_run(state: RunState) -> None:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
         weights[cell.cell_id] = info["weights"]
     payload.update(
-        status="done",
-        finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        seconds=round(time.time() - state.started, 1),
-        weights=weights,
+        status="done", finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), weights=weights
     )
+    add_segment(payload, state.started, "done", state.changed_settings)
     write_json(store.run_json, payload)
     store.log_line(f"done in {payload['seconds']}s")
 
