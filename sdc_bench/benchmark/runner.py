@@ -406,11 +406,13 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     try:
         with deterministic(suite.train.deterministic and device == "cpu"):
             _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
-    except BaseException:
+    except BaseException as error:
         # the time spent so far counts towards the run's seconds when it is resumed
-        interrupted = dict(payload, status="interrupted")
-        add_segment(interrupted, started, "interrupted", options.changed_settings)
-        write_json(store.run_json, interrupted)
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        stopped = dict(payload, status=status)
+        add_segment(stopped, started, status, options.changed_settings)
+        write_json(store.run_json, stopped)
+        store.log_line(f"{status}: {type(error).__name__}: {error}; finished cells are kept for --resume")
         raise
     write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
     return RunState(suite, store, cells, payload, started, device, options.progress, options.changed_settings)
