@@ -1,4 +1,5 @@
-"""A run folder's life: checks on a new ``--out``, what ``--resume`` continues, and the run's time segments.
+"""A run folder's life: checks on a new ``--out``, ``run.json`` at the start, what ``--resume`` continues,
+and the run's time segments.
 
 ``--resume`` continues a run exactly as it was configured: the suite comes from ``run.json``, the data must
 have the fingerprint recorded there, and only settings that cannot change a result may differ
@@ -11,11 +12,16 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sdc_bench.benchmark.suite import Suite, _build, apply_overrides
+from sdc_bench.benchmark.faults import active_faults
+from sdc_bench.benchmark.suite import Suite, _build, apply_overrides, proposed_method, protocol_seeds
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.storage import without_password
+from sdc_bench.core.store import KEEP_MODELS_KEY, PROPOSED_METHOD_KEY, environment_info, git_revision
+from sdc_bench.data.prepare import PreparedData
 
 __all__ = [
     "RESULT_NEUTRAL_SETTINGS",
@@ -23,8 +29,11 @@ __all__ = [
     "add_segment",
     "check_out_folder",
     "check_resumed_data",
+    "earlier_segments",
     "load_run_suite",
     "resumed_suite",
+    "start_payload",
+    "stored_source",
     "total_seconds",
 ]
 
@@ -122,3 +131,75 @@ def earlier_segments(previous: dict[str, Any]) -> list[dict[str, Any]]:
             {"started_utc": previous.get("started_utc"), "seconds": previous["seconds"], "status": "done"}
         ]
     return []
+
+
+def _run_payload(
+    suite: Suite,
+    data: PreparedData,
+    run_id: str,
+    source: str | None,
+    storage_spec: str | None,
+    device: str,
+    started: float,
+) -> dict[str, Any]:
+    """``run.json`` as written at the start of a run (status ``running``)."""
+    return {
+        "run_id": run_id,
+        "suite": suite.to_dict(),
+        "seed": suite.seed,
+        "seeds": list(protocol_seeds(suite)),
+        PROPOSED_METHOD_KEY: proposed_method(suite),
+        KEEP_MODELS_KEY: True,  # the caller sets the run's choice
+        "source": source,
+        "storage": storage_spec,
+        "data": {
+            "origin": data.origin,
+            "fingerprint": data.fingerprint,
+            "n_images": len(data.manifest),
+            "n_patients": int(data.manifest["patient_id"].nunique()),
+            "classes": list(data.classes),
+            "preprocess": asdict(data.preprocess),
+        },
+        "search": asdict(suite.search),
+        "git_revision": git_revision(),
+        "environment": environment_info(),
+        "faults": active_faults().describe(),
+        "device": device,
+        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "status": "running",
+    }
+
+
+def stored_source(suite: Suite, data: str | None) -> str | None:
+    """The data source ``run.json`` records: ``--data``, or the suite's own path, made absolute."""
+    if data is not None:
+        return absolute_source(data)
+    if suite.data.source != "synthspine" and Path(suite.data.source).exists():
+        return absolute_source(suite.data.source)
+    return None
+
+
+def _stored_storage(spec: str | None) -> str | None:
+    """The ``--storage`` value ``run.json`` records: a journal file made absolute, never a password."""
+    if spec and spec.endswith(".log") and not spec.startswith("journal:"):
+        return str(Path(spec).resolve())
+    return without_password(spec)
+
+
+def start_payload(
+    suite: Suite,
+    data: PreparedData,
+    run_id: str,
+    source: str | None,
+    storage_spec: str | None,
+    device: str,
+    started: float,
+    previous: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """``run.json`` of this sitting; a resumed run keeps its start, its config and its earlier segments."""
+    payload = _run_payload(suite, data, run_id, source, _stored_storage(storage_spec), device, started)
+    if previous is not None:
+        payload["suite"] = previous["suite"]  # as configured; allowed changes are listed in the segments
+        payload["started_utc"] = previous.get("started_utc", payload["started_utc"])
+        payload["segments"] = earlier_segments(previous)
+    return payload

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,18 @@ from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.run_folder import (
-    absolute_source,
     add_segment,
     check_out_folder,
     check_resumed_data,
-    earlier_segments,
     load_run_suite,
     resumed_suite,
+    start_payload,
+    stored_source,
 )
 from sdc_bench.benchmark.suite import (
     Suite,
     data_seed,
     external_data,
-    proposed_method,
     protocol_seeds,
 )
 from sdc_bench.core.determinism import deterministic, torch_threads
@@ -54,10 +53,7 @@ from sdc_bench.core.storage import (
 )
 from sdc_bench.core.store import (
     KEEP_MODELS_KEY,
-    PROPOSED_METHOD_KEY,
     RunStore,
-    environment_info,
-    git_revision,
     write_json,
     write_parquet,
 )
@@ -251,44 +247,6 @@ def _write_data_and_splits(
         )
 
 
-def _run_payload(
-    suite: Suite,
-    data: PreparedData,
-    run_id: str,
-    source: str | None,
-    storage_spec: str | None,
-    device: str,
-    started: float,
-    keep_models: bool = True,
-) -> dict[str, Any]:
-    """``run.json`` as written at the start of a run (status ``running``)."""
-    return {
-        "run_id": run_id,
-        "suite": suite.to_dict(),
-        "seed": suite.seed,
-        "seeds": list(protocol_seeds(suite)),
-        PROPOSED_METHOD_KEY: proposed_method(suite),
-        KEEP_MODELS_KEY: keep_models,
-        "source": source,
-        "storage": storage_spec,
-        "data": {
-            "origin": data.origin,
-            "fingerprint": data.fingerprint,
-            "n_images": len(data.manifest),
-            "n_patients": int(data.manifest["patient_id"].nunique()),
-            "classes": list(data.classes),
-            "preprocess": asdict(data.preprocess),
-        },
-        "search": asdict(suite.search),
-        "git_revision": git_revision(),
-        "environment": environment_info(),
-        "faults": active_faults().describe(),
-        "device": device,
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "status": "running",
-    }
-
-
 def _is_distributed(options: RunOptions, storage_spec: str | None) -> bool:
     """Cells go through a work queue: several local workers, or a storage that other machines share."""
     spec = storage_spec or ""
@@ -317,45 +275,6 @@ def _run_all(
                 _do_cell(cell, ctx, store, bar)
                 bar.update(1)
     bar.close()
-
-
-def _stored_source(suite: Suite, options: RunOptions) -> str | None:
-    """The data source ``run.json`` records: ``--data``, or the suite's own path, made absolute."""
-    if options.data is not None:
-        return absolute_source(options.data)
-    if suite.data.source != "synthspine" and Path(suite.data.source).exists():
-        return absolute_source(suite.data.source)
-    return None
-
-
-def _stored_storage(spec: str | None) -> str | None:
-    """The ``--storage`` value ``run.json`` records: a journal file made absolute, never a password."""
-    if spec and spec.endswith(".log") and not spec.startswith("journal:"):
-        return str(Path(spec).resolve())
-    return without_password(spec)
-
-
-def _start_payload(
-    suite: Suite,
-    data: PreparedData,
-    run_id: str,
-    options: RunOptions,
-    storage_spec: str | None,
-    device: str,
-    started: float,
-    previous: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """``run.json`` of this sitting; a resumed run keeps its start, its config and its earlier segments."""
-    source = options.data if previous is not None else _stored_source(suite, options)
-    payload = _run_payload(
-        suite, data, run_id, source, _stored_storage(storage_spec), device, started, options.keep_models
-    )
-    payload["skip_bad"] = options.skip_bad
-    if previous is not None:
-        payload["suite"] = previous["suite"]  # as configured; allowed changes are listed in the segments
-        payload["started_utc"] = previous.get("started_utc", payload["started_utc"])
-        payload["segments"] = earlier_segments(previous)
-    return payload
 
 
 def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
@@ -399,7 +318,9 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     if options.workers > 1 and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
-    payload = _start_payload(suite, data, run_id, options, storage_spec, device, started, previous)
+    source = options.data if previous is not None else stored_source(suite, options.data)
+    payload = start_payload(suite, data, run_id, source, storage_spec, device, started, previous)
+    payload[KEEP_MODELS_KEY], payload["skip_bad"] = options.keep_models, options.skip_bad
     write_json(store.run_json, payload)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
