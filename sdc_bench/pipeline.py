@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sdc_bench.benchmark.run_folder import resumed_suite
 from sdc_bench.benchmark.runner import (
     RunOptions,
     RunState,
     finish_run,
-    load_run_suite,
     measure_throughput,
     run_cells,
 )
@@ -39,7 +39,7 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
 
     options = options or RunOptions()
     if options.resume is not None:
-        suite = load_run_suite(Path(options.resume))[0]
+        suite = resumed_suite(Path(options.resume), options.changed_settings)
     with torch_threads(suite.train.threads):
         state = run_cells(suite, options)
         with deterministic(False):  # timing, not results: no deterministic-kernel slowdown

@@ -15,6 +15,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import Trial, TrialState
 
 from sdc_bench.benchmark.plan import Cell
+from sdc_bench.benchmark.trial_guard import TrialGuard
 
 __all__ = ["init_queue", "queue_counts", "queue_name", "work_queue"]
 
@@ -73,8 +74,12 @@ def work_queue(
         ran += 1
         return 0.0
 
+    # a cell's error (a user's mistake, a Ctrl-C) fails its claim and is raised here, without Optuna's traceback
+    guard = TrialGuard(passthrough=(_QueueEmpty,))
     while True:
         optuna.storages.fail_stale_trials(study)  # re-queues cells of dead workers (heartbeat storages)
         if not study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
             return ran
-        study.optimize(claim, n_trials=1, catch=(_QueueEmpty,))
+        with guard.quiet():
+            study.optimize(guard.wrap(claim), n_trials=1, catch=(_QueueEmpty, *guard.catch))
+        guard.reraise()

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +26,34 @@ from tqdm.auto import tqdm
 from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
+from sdc_bench.benchmark.run_folder import (
+    add_segment,
+    check_out_folder,
+    check_resumed_data,
+    load_run_suite,
+    resumed_suite,
+    start_payload,
+    stored_source,
+)
 from sdc_bench.benchmark.suite import (
     Suite,
-    _build,
     data_seed,
     external_data,
-    proposed_method,
     protocol_seeds,
 )
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
-from sdc_bench.core.storage import open_storage, storage_url
+from sdc_bench.core.storage import (
+    PASSWORD_ENV,
+    open_storage,
+    storage_password,
+    storage_url,
+    without_password,
+)
 from sdc_bench.core.store import (
     KEEP_MODELS_KEY,
-    PROPOSED_METHOD_KEY,
     RunStore,
-    environment_info,
-    git_revision,
     write_json,
     write_parquet,
 )
@@ -60,6 +70,7 @@ __all__ = [
     "measure_throughput",
     "run_cells",
     "run_worker",
+    "worker_command",
 ]
 
 
@@ -77,14 +88,8 @@ class RunOptions:
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
     keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
-
-
-def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
-    run_json = run_dir / "run.json"
-    if not run_json.is_file():
-        raise ConfigError(f"{run_dir}: no run.json there; give the folder of an earlier sdc-bench run")
-    payload = json.loads(run_json.read_text())
-    return _build(Suite, payload["suite"], str(run_json)), payload
+    # --resume --allow-changed-config: --set assignments of result-neutral settings (run_folder.py)
+    changed_settings: tuple[str, ...] = ()
 
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
@@ -184,28 +189,34 @@ class RunState:
     started: float
     device: str
     progress: bool
+    changed_settings: tuple[str, ...] = ()  # --allow-changed-config: recorded in this sitting's segment
 
 
-def _run_folder(suite: Suite, options: RunOptions) -> tuple[Suite, RunOptions, Path, str]:
-    """The run's suite, options, folder and id: those of the earlier run on ``--resume``, else new ones."""
+def _run_folder(
+    suite: Suite, options: RunOptions
+) -> tuple[Suite, RunOptions, Path, str, dict[str, Any] | None]:
+    """The run's suite, options, folder, id and earlier ``run.json``: the earlier run's on ``--resume``."""
     if options.resume is not None:
         root = Path(options.resume)
-        suite, previous = load_run_suite(root)
+        previous = load_run_suite(root)[1]
+        suite = resumed_suite(root, options.changed_settings)
         # replace, not asdict: asdict would turn the WeightsFile entries into dicts
         options = replace(
             options,
             data=previous.get("source"),
             storage=options.storage or previous.get("storage"),
             keep_models=bool(previous.get(KEEP_MODELS_KEY, True)),  # a resumed run keeps its choice
+            skip_bad=options.skip_bad or bool(previous.get("skip_bad", False)),
         )
-        return suite, options, root, str(previous["run_id"])
+        return suite, options, root, str(previous["run_id"]), previous
     root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
+    check_out_folder(root)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(
             f"--out {root} exists and is not empty; choose a new folder or pass --resume {root}"
         )
     # unique across machines and folders: runs may share one Optuna database
-    return suite, options, root, f"{root.name}-{secrets.token_hex(3)}"
+    return suite, options, root, f"{root.name}-{secrets.token_hex(3)}", None
 
 
 def _write_data_and_splits(
@@ -246,46 +257,6 @@ def _write_data_and_splits(
         )
 
 
-def _run_payload(
-    suite: Suite,
-    data: PreparedData,
-    run_id: str,
-    source: str | None,
-    storage_spec: str | None,
-    device: str,
-    started: float,
-    keep_models: bool = True,
-) -> dict[str, Any]:
-    """``run.json`` as written at the start of a run (status ``running``)."""
-    return {
-        "run_id": run_id,
-        "suite": suite.to_dict(),
-        "seed": suite.seed,
-        "seeds": list(protocol_seeds(suite)),
-        PROPOSED_METHOD_KEY: proposed_method(suite),
-        KEEP_MODELS_KEY: keep_models,
-        "source": source,
-        "storage": storage_spec,
-        "data": {
-            "origin": data.origin,
-            "fingerprint": data.fingerprint,
-            "n_images": len(data.manifest),
-            "n_patients": int(data.manifest["patient_id"].nunique()),
-            "classes": list(data.classes),
-            "preprocess": asdict(data.preprocess),
-            "size_hw": list(data.size_hw),
-            "slices": data.slices,
-        },
-        "search": asdict(suite.search),
-        "git_revision": git_revision(),
-        "environment": environment_info(),
-        "faults": active_faults().describe(),
-        "device": device,
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "status": "running",
-    }
-
-
 def _is_distributed(options: RunOptions, storage_spec: str | None) -> bool:
     """Cells go through a work queue: several local workers, or a storage that other machines share."""
     spec = storage_spec or ""
@@ -322,7 +293,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     The caller runs the later stages (throughput, reports) and then :func:`finish_run`;
     :func:`sdc_bench.pipeline.run_suite` does all of it.
     """
-    suite, options, root, run_id = _run_folder(suite, options)
+    suite, options, root, run_id, previous = _run_folder(suite, options)
     if options.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {options.workers}")
     store = RunStore(root)
@@ -336,6 +307,8 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         progress=options.progress,
         skip_bad=options.skip_bad,
     )
+    if previous is not None:
+        check_resumed_data(previous, data.fingerprint, root)
     seeds = protocol_seeds(suite)
     reused = (  # --splits is checked against the data before the run folder is made, like the data
         reuse_splits(options.splits, data.manifest, seeds, suite.protocol.outer_folds)
@@ -348,21 +321,32 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     )
     if active_faults().describe():
         store.log_line(f"INJECTED FAULTS (a test hook, not a real result): {active_faults().describe()}")
+    for line in store.set_aside_unreadable_cells() if previous is not None else []:
+        store.log_line(line)
     _write_data_and_splits(suite, data, store, options, reused)
     storage_spec = options.storage
     if options.workers > 1 and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
-    payload = _run_payload(
-        suite, data, run_id, options.data, storage_spec, device, started, options.keep_models
-    )
+    source = options.data if previous is not None else stored_source(suite, options.data)
+    payload = start_payload(suite, data, run_id, source, storage_spec, device, started, previous)
+    payload[KEEP_MODELS_KEY], payload["skip_bad"] = options.keep_models, options.skip_bad
     write_json(store.run_json, payload)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
-    with deterministic(suite.train.deterministic and device == "cpu"):
-        _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
+    try:
+        with deterministic(suite.train.deterministic and device == "cpu"):
+            _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
+    except BaseException as error:
+        # the time spent so far counts towards the run's seconds when it is resumed
+        status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+        stopped = dict(payload, status=status)
+        add_segment(stopped, started, status, options.changed_settings)
+        write_json(store.run_json, stopped)
+        store.log_line(f"{status}: {type(error).__name__}: {error}; finished cells are kept for --resume")
+        raise
     write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
-    return RunState(suite, store, cells, payload, started, device, options.progress)
+    return RunState(suite, store, cells, payload, started, device, options.progress, options.changed_settings)
 
 
 def _run_distributed(
@@ -372,25 +356,8 @@ def _run_distributed(
 
     storage = open_storage(url)
     init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
-    # local workers load the same weights as this process
-    weights = ["--weights-dir", str(options.weights_dir)] if options.weights_dir else []
-    weights += [arg for f in options.weights_files for arg in ("--weights-file", f.argument)]
-    helpers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sdc_bench",
-                "worker",
-                str(store.root),
-                "--storage",
-                url,
-                "--quiet",
-                *weights,
-            ]
-        )
-        for _ in range(options.workers - 1)
-    ]
+    command, env = worker_command(store.root, url, options)
+    helpers = [subprocess.Popen(command, env=env) for _ in range(options.workers - 1)]
 
     def handle(cell: Cell) -> None:
         _do_cell(cell, ctx, store, bar)
@@ -416,6 +383,31 @@ def _run_distributed(
     failed = [h.returncode for h in helpers if h.returncode]
     if failed:
         store.log_line(f"{len(failed)} local worker(s) exited with errors {failed}; their cells were re-run")
+
+
+def worker_command(root: Path, url: str, options: RunOptions) -> tuple[list[str], dict[str, str]]:
+    """A local worker's command line and environment: the storage password, if any, goes in the environment
+    (a command line is visible to every user in ``ps``), never in the arguments."""
+    # local workers load the same weights as this process
+    weights = ["--weights-dir", str(options.weights_dir)] if options.weights_dir else []
+    weights += [arg for f in options.weights_files for arg in ("--weights-file", f.argument)]
+    public = without_password(url) or url
+    command = [
+        sys.executable,
+        "-m",
+        "sdc_bench",
+        "worker",
+        str(root),
+        "--storage",
+        public,
+        "--quiet",
+        *weights,
+    ]
+    env = dict(os.environ)
+    password = storage_password(url)
+    if password is not None:
+        env[PASSWORD_ENV] = password
+    return command, env
 
 
 def measure_throughput(state: RunState) -> pd.DataFrame | None:
@@ -455,11 +447,9 @@ def finish_run(state: RunState) -> None:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
         weights[cell.cell_id] = info["weights"]
     payload.update(
-        status="done",
-        finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        seconds=round(time.time() - state.started, 1),
-        weights=weights,
+        status="done", finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), weights=weights
     )
+    add_segment(payload, state.started, "done", state.changed_settings)
     write_json(store.run_json, payload)
     store.log_line(f"done in {payload['seconds']}s")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from importlib import resources
@@ -187,11 +188,63 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     check_param("search.sampler", suite.search.sampler, Options(SAMPLERS), where=where)
     # the fit loop scores trials by inner-validation balanced accuracy; another name would be silently ignored
     check_param("search.objective", suite.search.objective, Options(OBJECTIVES), where=where)
-    check_param("search.n_trials", suite.search.n_trials, Interval(int, 0), where=where)
-    # -1 takes the suite's seed
-    check_param("data.seed", suite.data.seed, Interval(int, -1), where=where)
+    _check_numbers(suite, where)
+    _check_choices(suite, where)
     _check_seeds(suite.protocol.seeds, where)
     return suite
+
+
+#: Every numeric setting and what it allows; checked up front, so a bad value fails before any work.
+_NUMBERS: tuple[tuple[str, Interval], ...] = (
+    ("seed", Interval(int, 0)),
+    ("data.seed", Interval(int, -1)),  # -1 takes the suite's seed
+    ("data.n_images", Interval(int, 1)),
+    ("protocol.outer_folds", Interval(int, 2)),
+    # data/splits.py::inner_split takes round(1 / fraction) inner folds, so it needs [0.05, 0.5]
+    ("protocol.inner_val_fraction", Interval(float, 0.05, 0.5)),
+    ("train.batch_size", Interval(int, 1)),
+    ("train.patience", Interval(int, 0)),
+    ("train.max_epochs", Interval(int, 0)),
+    ("train.threads", Interval(int, 0)),
+    ("search.n_trials", Interval(int, 0)),
+    ("search.n_startup_trials", Interval(int, 0)),
+    ("throughput.batch_size", Interval(int, 1)),
+    ("throughput.timed_steps", Interval(int, 1)),
+)
+
+#: ``train.device`` values: ``auto``, ``cpu``, ``mps``, ``cuda`` or ``cuda:N`` (whether one is visible is
+#: checked when the run starts, so a GPU suite can be planned on a laptop).
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+_MODALITIES = ("xray", "mri")
+
+
+def _setting(suite: Suite, dotted: str) -> Any:
+    value: Any = suite
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_numbers(suite: Suite, where: str) -> None:
+    for name, constraint in _NUMBERS:
+        check_param(name, _setting(suite, name), constraint, where=where)
+
+
+def _check_choices(suite: Suite, where: str) -> None:
+    from sdc_bench.benchmark.throughput.config import MODES
+    from sdc_bench.zoo.backbones import BACKBONES
+
+    device = suite.train.device
+    if not isinstance(device, str) or not _DEVICE.fullmatch(device):
+        raise ConfigError(
+            f"{where}: train.device must be one of auto, cpu, mps, cuda, cuda:N, got {device!r}"
+        )
+    for modality in suite.data.modalities:
+        check_param("data.modalities", modality, Options(_MODALITIES), where=where)
+    check_param("throughput.precision", suite.throughput.precision, Options(PRECISIONS), where=where)
+    for mode in suite.throughput.modes:
+        check_param("throughput.modes", mode, Options(MODES), where=where)
+    BACKBONES.get(suite.throughput.reference_backbone)
 
 
 def _check_seeds(seeds: tuple[int, ...], where: str) -> None:

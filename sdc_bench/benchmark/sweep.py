@@ -25,6 +25,7 @@ from optuna.storages import (
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from sdc_bench.benchmark.suite import SearchSpec
+from sdc_bench.benchmark.trial_guard import TrialGuard
 from sdc_bench.core.determinism import derive_seed
 from sdc_bench.core.errors import ConfigError
 
@@ -163,12 +164,17 @@ def search(
         trial.set_user_attr("best_epoch", best_epoch)
         return score
 
+    # a trial's error (a user's mistake, a Ctrl-C, a bug) fails the trial and is raised here as it was,
+    # without Optuna's "Trial N failed" traceback in the log
+    guard = TrialGuard()
     while True:
         finished = len(study.get_trials(deepcopy=False, states=FINISHED))
         if finished >= spec.n_trials:
             break
         study.sampler = make_sampler(spec, derive_seed(seed, "trial", finished))
-        study.optimize(run_trial, n_trials=1, catch=())
+        with guard.quiet():
+            study.optimize(guard.wrap(run_trial), n_trials=1, catch=guard.catch)
+        guard.reraise()
     trials = study.get_trials(deepcopy=False, states=FINISHED)
     complete = [
         t

@@ -7,14 +7,13 @@ One ``_add_<command>_parser`` per subcommand declares its options; what each com
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from typing import Any
 
 from sdc_bench import __version__
 from sdc_bench.cli import _commands as commands
+from sdc_bench.cli._errors import report_error
 from sdc_bench.cli._regress import add_band_options, cmd_baseline, cmd_regress
-from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.zoo.catalog import REGISTRIES
 
 __all__ = ["build_parser", "main"]
@@ -94,6 +93,11 @@ def _add_run_parser(sub: _Subparsers) -> None:
     )
     run.add_argument(
         "--resume", metavar="RUN_DIR", help="continue an interrupted run; finished cells are not recomputed"
+    )
+    run.add_argument(
+        "--allow-changed-config",
+        action="store_true",
+        help="with --resume: accept --set for settings that cannot change results (train.threads)",
     )
     run.add_argument("--dry-run", action="store_true", help="print the planned cells and exit")
     run.add_argument(
@@ -332,15 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a user's mistake is one line on stderr and exit 2, Ctrl-C exit 130, a bug exit 1."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except SdcBenchError as exc:
-        print(f"sdc-bench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "sdc-bench: interrupted; finished cells are kept, continue with --resume RUN_DIR", file=sys.stderr
-        )
-        return 130
+    except (Exception, KeyboardInterrupt) as error:  # the one boundary: see cli/_errors.py
+        return report_error(error, args)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -98,19 +99,19 @@ def override_assignments(overrides: dict[str, Any]) -> list[str]:
     return [f"{key}={_toml_value(value)}" for key, value in overrides.items()]
 
 
-def _load_run_suite(args: argparse.Namespace) -> Any:
+def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> Any:
     from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite
 
     if args.resume is not None:
-        from sdc_bench.benchmark.runner import load_run_suite
+        from sdc_bench.benchmark.run_folder import resumed_suite
 
-        return load_run_suite(Path(args.resume))[0]
+        return resumed_suite(Path(args.resume), changed)
     suite = load_suite(args.suite)
     assignments = [*(args.set or []), *override_assignments(data_overrides(args))]
     if assignments:
         suite = apply_overrides(suite, assignments)
     if args.seed is not None:
-        suite = replace(suite, seed=args.seed)
+        suite = validate_suite(replace(suite, seed=args.seed), "--seed")
     if args.seeds is not None:
         suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
         validate_suite(suite, "--seeds")
@@ -142,14 +143,30 @@ def _weight_options(args: argparse.Namespace) -> tuple[Path | None, tuple[Any, .
     return weights_dir, check_weight_sources(files, weights_dir)
 
 
+def _warn_storage_password(storage: str | None) -> None:
+    """A password typed into --storage works, but it shows in the shell history: say once where it belongs."""
+    from sdc_bench.core.storage import PASSWORD_ENV, masked, storage_password
+
+    if storage_password(storage) is not None:
+        print(
+            f"sdc-bench: warning: --storage {masked(storage)} carries a password; it is used but never written "
+            f"or passed on a command line; better put it in ${PASSWORD_ENV}, $PGPASSWORD or ~/.pgpass",
+            file=sys.stderr,
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import RunOptions
+    from sdc_bench.cli._resume_args import resume_changes
 
     if args.splits is not None and args.resume is not None:
         raise ConfigError(
             "--splits and --resume together: a resumed run keeps its own splits.json; drop --splits"
         )
-    suite = _load_run_suite(args)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    changed = resume_changes(args)
+    suite = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
     if args.dry_run:
         _print_plan(suite)
@@ -166,7 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         storage=args.storage,
         workers=args.workers,
         keep_models=not args.no_models,
+        changed_settings=changed,
     )
+    _warn_storage_password(args.storage)
     from sdc_bench.pipeline import run_suite
 
     root = run_suite(suite, options)
@@ -188,6 +207,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import run_worker
 
     weights_dir, weights_files = _weight_options(args)
+    _warn_storage_password(args.storage)
     ran = run_worker(
         Path(args.run_dir),
         args.storage,

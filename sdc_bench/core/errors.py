@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "DataError",
+    "DiskFullError",
     "ModelError",
     "SdcBenchError",
     "UnknownNameError",
@@ -34,3 +35,7 @@ class WeightsError(SdcBenchError):
 
 class ModelError(SdcBenchError):
     """A kept model or an exported model package is missing, damaged or not one of ours."""
+
+
+class DiskFullError(SdcBenchError):
+    """A run artifact could not be written because its file system is full (or over quota)."""

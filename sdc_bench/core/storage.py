@@ -8,25 +8,91 @@
 ``run.json`` records the value the run was given (``"storage"``), so the report reads the same storage the
 search wrote, whichever engine that was. Optuna is imported inside the functions: the ground floor stays
 light to import.
+
+Passwords: a database password is never written (``run.json``, the log, a worker's command line, an error
+message). :func:`without_password` is what is stored and passed on; :func:`masked` is what is shown. The
+password comes from ``$SDC_BENCH_STORAGE_PASSWORD`` (added by :func:`open_storage`), or from libpq's own
+``$PGPASSWORD``, ``~/.pgpass`` or service file, which the PostgreSQL driver reads itself, so a URL without
+a password just works when one of those is set. A password typed into ``--storage`` still works: the run
+uses it in its own process and hands it to its local workers through their environment.
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sdc_bench.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
 
-__all__ = ["DEFAULT_STORAGE_FILE", "close_storage", "open_storage", "storage_file", "storage_url"]
+__all__ = [
+    "DEFAULT_STORAGE_FILE",
+    "PASSWORD_ENV",
+    "close_storage",
+    "connection_reason",
+    "masked",
+    "open_storage",
+    "storage_file",
+    "storage_password",
+    "storage_url",
+    "without_password",
+]
 
 #: The SQLite file a run without ``--storage`` keeps its studies in, inside the run folder.
 DEFAULT_STORAGE_FILE = "optuna.db"
 _JOURNAL = "journal:"
 _POSTGRESQL = ("postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")
+#: Environment variable a storage password is read from (libpq's ``$PGPASSWORD`` works as well).
+PASSWORD_ENV = "SDC_BENCH_STORAGE_PASSWORD"
+
+
+def _parsed(url: str) -> Any | None:
+    """The SQLAlchemy URL of a database storage, or None (a journal file, text that is no URL)."""
+    if "://" not in url:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):
+        return None
+
+
+def masked(url: str | None) -> str:
+    """``url`` to show: its password replaced by ``***``.
+
+    >>> masked("postgresql://u:S3cret@host/db")
+    'postgresql://u:***@host/db'
+    """
+    if not url:
+        return str(url)
+    parsed = _parsed(url)
+    if parsed is None or parsed.password is None:
+        return url
+    return str(parsed.render_as_string(hide_password=True))
+
+
+def without_password(url: str | None) -> str | None:
+    """``url`` to store or pass on: without its password (which stays in this process only).
+
+    >>> without_password("postgresql://u:S3cret@host/db")
+    'postgresql://u@host/db'
+    """
+    parsed = _parsed(url) if url else None
+    if parsed is None or parsed.password is None:
+        return url
+    return str(parsed._replace(password=None).render_as_string(hide_password=False))
+
+
+def storage_password(url: str | None) -> str | None:
+    """The password written into ``url``, if any (to hand to local workers through their environment)."""
+    parsed = _parsed(url) if url else None
+    return None if parsed is None or parsed.password is None else str(parsed.password)
 
 
 def storage_url(spec: str | None, run_dir: Path) -> str:
@@ -63,10 +129,10 @@ def open_storage(url: str, *, create: bool = True) -> BaseStorage:
     Raises
     ------
     ConfigError
-        If ``url`` names no storage engine this package uses.
+        If ``url`` names no storage engine this package uses, or its database server cannot be reached.
     """
     import optuna
-    from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
+    from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -80,22 +146,53 @@ def open_storage(url: str, *, create: bool = True) -> BaseStorage:
             url, engine_kwargs={"connect_args": {"timeout": 60}}, skip_table_creation=not create
         )
     if url.startswith(_POSTGRESQL):
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3 driver
+        return _open_postgresql(url, create)
+    raise ConfigError(
+        f"--storage {masked(url)!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def _open_postgresql(url: str, create: bool) -> BaseStorage:
+    """RDB storage on PostgreSQL; an unreachable server or a missing driver is one line naming the URL."""
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    from sqlalchemy.exc import SQLAlchemyError
+
+    shown = masked(url)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3 driver
+    parsed = _parsed(url)
+    if parsed is not None and parsed.password is None and os.environ.get(PASSWORD_ENV):
+        url = parsed.set(password=os.environ[PASSWORD_ENV])
+    try:
         with warnings.catch_warnings():
             # heartbeats and stale-trial retry are "experimental" in Optuna since 2.8; we rely on them
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return RDBStorage(
-                url,
+                url,  # type: ignore[arg-type]  # a str, or SQLAlchemy's URL with the password added
                 heartbeat_interval=5,
                 grace_period=20,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
                 engine_kwargs={"pool_pre_ping": True},
                 skip_table_creation=not create,
             )
-    raise ConfigError(
-        f"--storage {url!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB"
-    )
+    except ModuleNotFoundError as error:
+        raise ConfigError(
+            f"cannot open the Optuna storage {shown}: the PostgreSQL driver {error.name!r} is not installed; "
+            "install psycopg (pip install 'psycopg[binary]') or drop --storage for SQLite in the run folder"
+        ) from None
+    except SQLAlchemyError as error:
+        raise ConfigError(
+            f"cannot reach the Optuna storage {shown}: {connection_reason(error)}; check the host, port, "
+            f"database and user, and the password in ${PASSWORD_ENV}, $PGPASSWORD or ~/.pgpass"
+        ) from None
+
+
+def connection_reason(error: BaseException) -> str:
+    """The first line of a database driver's error, without SQLAlchemy's statement and help link."""
+    cause = getattr(error, "orig", None) or error
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return lines[0] if lines else type(cause).__name__
 
 
 def close_storage(storage: BaseStorage) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.errors import ConfigError, DiskFullError
 
 __all__ = [
     "KEEP_MODELS_KEY",
@@ -43,24 +44,55 @@ _VERSIONED = (
 )  # fmt: skip
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def _umask() -> int:
+    """The process umask, read without changing it where the system allows (os.umask sets it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _disk_full(error: OSError, path: Path, n_bytes: int | None) -> DiskFullError:
+    needed = f"{n_bytes:,} bytes" if n_bytes is not None else "more space"
+    return DiskFullError(
+        f"disk full: writing {path.name} needs {needed} in {path.parent} ({error.strerror}); "
+        "free space there (files already written are intact) and continue with --resume, or choose another --out"
+    )
+
+
+def _atomic_write(path: Path, write: Any, n_bytes: int | None = None) -> None:
+    """Write through a temporary file and a rename, so a reader never sees half a file and a failed write
+    (a full disk, an interrupt) keeps the old one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
+        # mkstemp makes the file 0600; a run folder shared with workers under another user needs the umask's mode
+        os.chmod(tmp, 0o666 & ~_umask())
         write(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        Path(tmp).unlink(missing_ok=True)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _disk_full(error, path, n_bytes) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(data))
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(data), len(data))
 
 
 def write_text(path: str | Path, text: str) -> None:
-    _atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))
+    encoded = text.encode()
+    _atomic_write(Path(path), lambda tmp: Path(tmp).write_bytes(encoded), len(encoded))
 
 
 def write_json(path: str | Path, payload: Any) -> None:
@@ -249,6 +281,28 @@ class RunStore:
         # the json first: the parquet's presence is what marks a cell finished
         write_json(self.cells_dir / f"{cell_id}.json", info)
         write_parquet(self.cell_path(cell_id), predictions)
+
+    def set_aside_unreadable_cells(self) -> list[str]:
+        """Move finished cells whose files cannot be read (a truncated copy, a bad disk) to ``*.corrupt``.
+
+        Such a cell counts as not done, so ``--resume`` recomputes it; returns one line per cell set aside.
+        """
+        lines: list[str] = []
+        for parquet in sorted(self.cells_dir.glob("*.parquet")):
+            info = parquet.with_suffix(".json")
+            try:
+                json.loads(info.read_text())
+                pd.read_parquet(parquet)
+            except Exception as exc:  # any read or parse error: the cell is recomputed, its files kept aside
+                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                for path in (parquet, info):
+                    if path.exists():
+                        path.replace(path.with_name(path.name + ".corrupt"))
+                lines.append(
+                    f"cell {parquet.stem}: {parquet} or {info.name} is unreadable ({reason}); "
+                    "recomputing the cell (the damaged files are kept as *.corrupt)"
+                )
+        return lines
 
     def collect_predictions(self, cell_ids: Iterable[str]) -> pd.DataFrame:
         frames = [pd.read_parquet(self.cell_path(cell_id)) for cell_id in cell_ids]

@@ -21,11 +21,19 @@ __all__ = ["Interval", "Options", "check_param"]
 
 @dataclass(frozen=True)
 class Interval:
-    """Numbers of ``kind`` (``int`` or ``float``; bools are refused) in ``[low, high]``; None is unbounded."""
+    """Numbers of ``kind`` (``int`` or ``float``; bools are refused) between ``low`` and ``high``.
+
+    None is unbounded; ``closed`` says which ends belong to the interval (``both``, ``left``, ``right``,
+    ``neither``), as in scikit-learn.
+
+    >>> Interval(float, 0, 1, closed="neither").describe()
+    'a number in (0, 1)'
+    """
 
     kind: type
     low: float | None = None
     high: float | None = None
+    closed: str = "both"
 
     def accepts(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -33,16 +41,26 @@ class Interval:
         if self.kind is int and not isinstance(value, int):
             return False
         number = float(value)
-        return (self.low is None or number >= self.low) and (self.high is None or number <= self.high)
+        if number != number:  # NaN fits no interval
+            return False
+        low_ok = self.low is None or (
+            number >= self.low if self.closed in ("both", "left") else number > self.low
+        )
+        high_ok = self.high is None or (
+            number <= self.high if self.closed in ("both", "right") else number < self.high
+        )
+        return low_ok and high_ok
 
     def describe(self) -> str:
         noun = "an integer" if self.kind is int else "a number"
+        low_closed = self.closed in ("both", "left")
+        high_closed = self.closed in ("both", "right")
         if self.low is not None and self.high is not None:
-            return f"{noun} in [{self.low:g}, {self.high:g}]"
+            return f"{noun} in {'[' if low_closed else '('}{self.low:g}, {self.high:g}{']' if high_closed else ')'}"
         if self.low is not None:
-            return f"{noun} >= {self.low:g}"
+            return f"{noun} {'>=' if low_closed else '>'} {self.low:g}"
         if self.high is not None:
-            return f"{noun} <= {self.high:g}"
+            return f"{noun} {'<=' if high_closed else '<'} {self.high:g}"
         return noun
 
 

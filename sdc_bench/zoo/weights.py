@@ -135,7 +135,13 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return dict(load_file(str(path)))
+        try:
+            return dict(load_file(str(path)))
+        except Exception as exc:  # a damaged or truncated file is the user's file, as for torch files below
+            raise WeightsError(
+                f"weights file {path} cannot be read as safetensors ({exc.__class__.__name__}: {exc}); "
+                "re-download it or pass another file"
+            ) from None
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure is the user's file
