@@ -11,6 +11,7 @@ command line (:mod:`sdc_bench.cli`) calls this module.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 from sdc_bench.benchmark.runner import (
@@ -26,7 +27,14 @@ from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import read_throughput
 
-__all__ = ["RunOptions", "export_command", "predict_command", "run_suite", "throughput_command"]
+__all__ = [
+    "RunOptions",
+    "display_names",
+    "export_command",
+    "predict_command",
+    "run_suite",
+    "throughput_command",
+]
 
 
 def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
@@ -43,9 +51,19 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
         state = run_cells(suite, options)
         with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
             _throughput_stage(state)
-        build_reports(state.store.root)
+        # the reports floor cannot ask the method registry: the names it shows travel in run.json
+        state.payload["display_names"] = display_names(suite.methods)
+        # finished first, so the report built next shows the run's final status, not 'running'
         finish_run(state)
+        build_reports(state.store.root)
     return state.store.root
+
+
+def display_names(methods: Sequence[str]) -> dict[str, str]:
+    """Method id -> the name tables show (``Method.display_name``, else the id), for ``run.json``."""
+    from sdc_bench.zoo.methods import METHODS
+
+    return {name: METHODS.get(name).display_name or name for name in methods}
 
 
 def _throughput_stage(state: RunState) -> None:
