@@ -119,7 +119,7 @@ def _print_plan(suite: Any) -> None:
     note = f"; {', '.join(once)} once each, not per backbone" if once else ""
     print(
         f"suite {suite.name}: {len(cells)} cells = {len(pairs)} (method, backbone) pairs ({len(suite.methods)} "
-        f"methods, {len(suite.backbones)} backbones{note}) x {len(seeds)} protocol seed(s) "
+        f"methods, {len(suite.backbones)} backbones{note}) x {len(seeds)} protocol seed{'s' if len(seeds) > 1 else ''} "
         f"({', '.join(map(str, seeds))}) x {suite.protocol.outer_folds} outer folds; "
         f"{suite.search.n_trials} trials per cell"
     )

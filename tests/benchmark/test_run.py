@@ -132,7 +132,7 @@ def test_metrics_derive_from_predictions_and_report_rebuilds(run_dir: Path) -> N
     assert main(["report", str(run_dir)]) == 0
     assert (run_dir / "metrics.csv").read_bytes() == before
     table = (run_dir / "tables" / "main_comparison.md").read_text()
-    assert "sdc_dl" in table and "scratch" in table and "Balanced accuracy" in table
+    assert "SDC-DL" in table and "Scratch CNN" in table and "Balanced accuracy" in table  # display names
 
 
 def test_same_seed_twice_gives_identical_metrics(run_dir: Path, tiny_suite: Path, tmp_path: Path) -> None:
