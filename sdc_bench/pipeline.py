@@ -27,7 +27,13 @@ from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import read_throughput
 from sdc_bench.serve.gallery import write_gallery
 
-__all__ = ["RunOptions", "export_command", "predict_command", "run_suite", "throughput_command"]
+__all__ = [
+    "RunOptions",
+    "export_command",
+    "predict_command",
+    "run_suite",
+    "throughput_command",
+]
 
 
 def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
@@ -44,9 +50,10 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
         state = run_cells(suite, options)
         with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
             _throughput_stage(state)
+        # finished first, so the report built next shows the run's final status, not 'running'
+        finish_run(state)
         write_gallery(state.store.root)  # Grad-CAM of the confidently wrong cases, for the report
         build_reports(state.store.root)
-        finish_run(state)
     return state.store.root
 
 

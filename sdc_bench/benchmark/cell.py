@@ -118,7 +118,9 @@ class _Fitter:
         val: ArraySet | None,
         seed: int,
         trial: optuna.Trial | None = None,
+        stage: str = "fit",
     ) -> Fitted:
+        """Fit ``params``; ``stage`` names the fit on the progress bar (``trial N``, ``refit``, ``fit``)."""
         ctx, faults = self.ctx, active_faults()
         method = self.kind.with_faults(self.method, faults)
         if faults.label_noise:
@@ -139,20 +141,53 @@ class _Fitter:
             progress=ctx.progress,
             weights_dir=ctx.weights_dir,
             weights_files=ctx.weights_files,
-            on_epoch=None if trial is None else _pruning_reporter(trial),
+            on_epoch=None if trial is None else _pruning_reporter(trial, _has_warmup(method)),
+            label=f"{self.cell.method}/{self.cell.backbone} fold {self.cell.outer_fold} {stage}",
         )
         return self.kind.fit(request)
 
 
-def _pruning_reporter(trial: optuna.Trial) -> Callable[[EpochRecord], None]:
-    """Report each epoch's inner-validation score to the trial; stop the trial when the pruner says so."""
+def _has_warmup(method: Method) -> bool:
+    """A head warm-up stage precedes fine-tuning (see :func:`sdc_bench.benchmark.fit.plan_stages`)."""
+    return method.staged and not method.freeze_backbone
+
+
+def _pruning_reporter(trial: optuna.Trial, warmup: bool) -> Callable[[EpochRecord], None]:
+    """Report each fine-tuning epoch's inner-validation score to the trial; stop it when the pruner says so.
+
+    Head warm-up epochs are not reported: a frozen backbone scores low by design, and a pruner that
+    compared trials on those epochs would prune the staged recipe before it fine-tunes. Steps count
+    fine-tuning epochs from 1, so they meet the horizon of ``MethodKind.max_search_epochs``.
+    """
+    warmup_epochs = 0
 
     def report(record: EpochRecord) -> None:
-        trial.report(record.val_balanced_accuracy, record.epoch)
+        nonlocal warmup_epochs
+        if warmup and record.stage == "head":
+            warmup_epochs += 1
+            return
+        trial.report(record.val_balanced_accuracy, record.epoch - warmup_epochs)
         if trial.should_prune():
             raise optuna.TrialPruned()
 
     return report
+
+
+class _FixedTrial:
+    """A trial whose parameters named in ``fixed`` (the suite's ``[params.<method>]``) are not searched."""
+
+    def __init__(self, trial: Any, fixed: dict[str, Any]) -> None:
+        self.trial, self.fixed = trial, fixed
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        if name in self.fixed:
+            return float(self.fixed[name])
+        return float(self.trial.suggest_float(name, low, high, log=log))
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        if name in self.fixed:
+            return int(self.fixed[name])
+        return int(self.trial.suggest_int(name, low, high))
 
 
 class _RangeRecorder:
@@ -170,10 +205,10 @@ class _RangeRecorder:
         return low
 
 
-def _searched_defaults(method: Method, params: dict[str, Any]) -> dict[str, Any]:
+def _searched_defaults(method: Method, params: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
     """The method's defaults for the searched parameters, clipped into the search ranges (trial 0)."""
     recorder = _RangeRecorder()
-    method.search_space(recorder, method)
+    method.search_space(_FixedTrial(recorder, fixed), method)
     first: dict[str, Any] = {}
     for name, (low, high, integer) in recorder.ranges.items():
         if isinstance(params.get(name), int | float):
@@ -209,7 +244,8 @@ def _search_and_refit(
     fit_set, val_set = fitter.arrays(data.rows(split.fit_ids)), fitter.arrays(data.rows(split.val_ids))
 
     def objective(trial: optuna.Trial, params: dict[str, Any]) -> tuple[float, int]:
-        fitted = fitter.fit(params, fit_set, val_set, derive_seed(cell.seed, "trial", trial.number), trial)
+        seed = derive_seed(cell.seed, "trial", trial.number)
+        fitted = fitter.fit(params, fit_set, val_set, seed, trial, f"trial {trial.number}")
         trial.set_user_attr("history", fitted.history)  # the learning curve of a searched cell
         return fitted.score, fitted.best_epoch
 
@@ -219,20 +255,23 @@ def _search_and_refit(
         ctx.suite.search,
         cell.seed,
         fitter.kind.max_search_epochs(method, ctx.suite),
-        suggest=lambda trial: method.params({**overrides, **method.search_space(trial, method)}),
+        suggest=lambda trial: method.params(
+            {**overrides, **method.search_space(_FixedTrial(trial, overrides), method)}
+        ),
         objective=objective,
         user_attrs={
             "fit_sample_ids": list(split.fit_ids),
             "val_sample_ids": list(split.val_ids),
             "outer_fold": cell.outer_fold,
         },
-        first_trial=_searched_defaults(method, method.params(overrides)),
+        first_trial=_searched_defaults(method, method.params(overrides), overrides),
     )
     best_params = method.params({**overrides, **outcome.best_params})
-    params = fitter.kind.refit_params(method, best_params, outcome.best_epoch)
-    # the refit sees all outer-training patients, for the searched number of epochs
+    params, rule = fitter.kind.refit_params(method, best_params, outcome.best_epoch, ctx.suite)
+    # the refit sees all outer-training patients, for the epochs the kind's refit rule chose
     train_rows = data.rows(ctx.fold_of(cell).train)
-    return params, fitter.fit(params, fitter.arrays(train_rows), None, cell.seed), asdict(outcome)
+    fitted = fitter.fit(params, fitter.arrays(train_rows), None, cell.seed, stage="refit")
+    return params, fitted, {**asdict(outcome), "refit_epochs_rule": rule}
 
 
 def _all_predictions(ctx: CellContext, cell: Cell, fitted: Fitted, test_rows: np.ndarray) -> pd.DataFrame:
@@ -258,8 +297,11 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     overrides = dict(suite.params.get(cell.method, {}))
     started = time.perf_counter()
     search_info: dict[str, Any] = {}
+    # which rule set the final fit's epochs (kinds/_base.py REFIT_RULES; 'early_stopping' / 'fixed' here)
+    rule = "early_stopping" if suite.train.early_stopping else "fixed"
     if suite.search.n_trials > 0:
         params, fitted, search_info = _search_and_refit(cell, ctx, fitter, split, overrides)
+        rule = search_info["refit_epochs_rule"]
     elif suite.train.early_stopping:
         params = method.params(overrides)
         fit_set = fitter.arrays(data.rows(split.fit_ids))
@@ -282,6 +324,7 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "search": search_info,
         "best_epoch": fitted.best_epoch,
         "epochs_trained": len(fitted.history),
+        "refit_epochs_rule": rule,
         "history": fitted.history,
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -35,6 +35,7 @@ __all__ = [
     "fit_cnn",
     "plan_stages",
     "predict_proba",
+    "progress_postfix",
 ]
 
 
@@ -59,7 +60,11 @@ class FitSettings:
     device: str = "cpu"
     eval_batch_size: int = 128
     progress: bool = False
-    max_epochs: int | None = None  # a cap on epochs per stage, e.g. for smoke runs
+    # a cap on epochs per stage: the fine-tuning stage gets all of it, a head warm-up comes on top
+    max_epochs: int | None = None
+    # early stopping never stops the final stage before this many of its epochs (0: no floor)
+    min_epochs: int = 0
+    label: str = ""  # what the progress bar names: method, backbone, fold, trial or refit
     precision: str = "fp32"  # autocast dtype for forward passes: 'fp32' | 'bf16' | 'fp16'
     channels_last: bool = False
 
@@ -311,11 +316,15 @@ class _EpochLoop:
 class _EarlyStopper:
     """Keeps the weights of the lowest validation loss; stops a stage after ``patience`` epochs without one.
 
-    Head warm-up epochs never use up patience. Without validation data every epoch is the best one.
+    Head warm-up epochs never use up patience, and the final stage never stops before ``min_epochs`` of
+    its epochs (a floor: a noisy first epoch on a small inner split must not end fine-tuning). Without
+    validation data every epoch is the best one.
     """
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int, min_epochs: int = 0) -> None:
         self.patience = patience
+        self.min_epochs = min_epochs
+        self.stage_epochs = 0
         self.patience_left = patience
         self.best_loss = math.inf
         self.best_state: dict[str, torch.Tensor] | None = None
@@ -323,10 +332,12 @@ class _EarlyStopper:
 
     def start_stage(self, *, forget_best: bool) -> None:
         self.patience_left = self.patience
+        self.stage_epochs = 0
         if forget_best:
             self.best_loss, self.best_state = math.inf, None
 
     def update(self, model: nn.Module, record: EpochRecord, validated: bool) -> None:
+        self.stage_epochs += 1
         if not validated:
             self.best_epoch = record.epoch
         elif record.val_loss < self.best_loss - 1e-6:
@@ -339,7 +350,20 @@ class _EarlyStopper:
 
     @property
     def should_stop(self) -> bool:
-        return self.patience_left <= 0
+        return self.patience_left <= 0 and self.stage_epochs >= self.min_epochs
+
+
+def progress_postfix(record: EpochRecord, validated: bool) -> dict[str, str]:
+    """What the progress bar shows after an epoch: the stage, and the validation scores or, in a refit
+    without validation data, the training loss (not ``val_bacc=nan``)."""
+    if not validated:
+        return {"stage": record.stage, "train_loss": f"{record.train_loss:.3f}"}
+    return {
+        "stage": record.stage,
+        "train_loss": f"{record.train_loss:.3f}",
+        "val_loss": f"{record.val_loss:.3f}",
+        "val_bacc": f"{record.val_balanced_accuracy:.3f}",
+    }
 
 
 def fit_cnn(
@@ -371,10 +395,10 @@ def fit_cnn(
     loop = _EpochLoop.build(built, method, params, train, seed, settings)
     stages = plan_stages(method, params, settings.max_epochs)
     result = FitResult(model)
-    stopper = _EarlyStopper(settings.patience)
+    stopper = _EarlyStopper(settings.patience, settings.min_epochs)
     bar = tqdm(
         total=sum(s.epochs for s in stages),
-        desc=method.name,
+        desc=settings.label or method.name,
         unit="ep",
         disable=not settings.progress,
         leave=False,
@@ -385,6 +409,7 @@ def fit_cnn(
         # the head warm-up prepares fine-tuning; checkpoints are chosen among the final stage's epochs
         stopper.start_stage(forget_best=0 < stage_index == len(stages) - 1)
         optimizer, scheduler = _optimizer(model, stage, params, loop.steps_per_epoch())
+        bar.set_description(f"{settings.label or method.name} [{stage.name}]")
         for _ in range(stage.epochs):
             model.train()
             if stage.head_only:
@@ -394,7 +419,7 @@ def fit_cnn(
             record = EpochRecord(stage.name, len(result.history) + 1, train_loss, val_loss, val_bacc)
             result.history.append(record)
             bar.update(1)
-            bar.set_postfix(stage=stage.name, val_loss=f"{val_loss:.3f}", val_bacc=f"{val_bacc:.3f}")
+            bar.set_postfix(progress_postfix(record, validated=val is not None))
             stopper.update(model, record, validated=val is not None)
             result.best_epoch = stopper.best_epoch
             if on_epoch is not None:

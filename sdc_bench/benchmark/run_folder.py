@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.core.storage import without_password
 from sdc_bench.core.store import KEEP_MODELS_KEY, PROPOSED_METHOD_KEY, environment_info, git_revision
 from sdc_bench.data.prepare import PreparedData
+from sdc_bench.zoo.methods import METHODS
 
 __all__ = [
     "RESULT_NEUTRAL_SETTINGS",
@@ -133,6 +135,11 @@ def earlier_segments(previous: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
+def display_names(methods: Sequence[str]) -> dict[str, str]:
+    """Method id -> the name tables show (``Method.display_name``, else the id), for ``run.json``."""
+    return {name: METHODS.get(name).display_name or name for name in methods}
+
+
 def _run_payload(
     suite: Suite,
     data: PreparedData,
@@ -149,6 +156,8 @@ def _run_payload(
         "seed": suite.seed,
         "seeds": list(protocol_seeds(suite)),
         PROPOSED_METHOD_KEY: proposed_method(suite),
+        # the reports floor cannot ask the method registry: the names it shows travel in run.json
+        "display_names": display_names(suite.methods),
         KEEP_MODELS_KEY: True,  # the caller sets the run's choice
         "source": source,
         "storage": storage_spec,

@@ -45,7 +45,9 @@ class TrainSpec:
     # the final (cosine-annealed) weights. No checkpoint is picked on a small inner split, so a seed or a
     # CPU's rounding cannot flip which epoch is kept: the recipe a regression suite wants.
     early_stopping: bool = True
-    max_epochs: int = 0  # 0: no cap beyond each method's own epochs
+    # 0: no cap beyond each method's own epochs; a cap counts fine-tuning epochs, a head warm-up is extra
+    max_epochs: int = 0
+    min_epochs: int = 0  # early stopping never stops the final stage before this many epochs (0: no floor)
     device: str = "auto"  # 'auto' | 'cpu' | 'cuda' | 'cuda:N'
     deterministic: bool = True
     precision: str = "fp32"  # 'fp32' | 'bf16' | 'fp16' (autocast; fp16 only on CUDA)

@@ -97,7 +97,7 @@ class SearchOutcome:
     best_epoch: int
     n_trials: int
     n_pruned: int
-    epochs_trained: int  # over all trials of the cell: what pruning saves
+    epochs_trained: int  # epochs reported over all trials of the cell (no warm-up epochs): what pruning saves
     best_trial: int = -1
     # the best trial's per-epoch records (inner validation), as the objective stored them
     best_history: list[dict[str, Any]] = field(default_factory=list)

@@ -119,18 +119,51 @@ def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> 
 
 
 def _print_plan(suite: Any) -> None:
+    import sys
+
     from sdc_bench.benchmark.estimate import estimate_cost
     from sdc_bench.benchmark.plan import plan_cells
     from sdc_bench.benchmark.suite import protocol_seeds
 
     cells = plan_cells(suite, suite.protocol.outer_folds)
     seeds = protocol_seeds(suite)
+    pairs = list(dict.fromkeys((c.method, c.backbone) for c in cells))
+    once = sorted(
+        {m for m, b in pairs if b not in suite.backbones}
+    )  # e.g. fixed features: once, not per backbone
+    note = f"; {', '.join(once)} once each, not per backbone" if once else ""
     print(
-        f"suite {suite.name}: {len(cells)} cells ({len(suite.methods)} methods x {len(suite.backbones)} backbones x {len(seeds)} protocol seeds ({', '.join(map(str, seeds))}) x {suite.protocol.outer_folds} outer folds), {suite.search.n_trials} trials per cell"
+        f"suite {suite.name}: {len(cells)} cells = {len(pairs)} (method, backbone) pairs ({len(suite.methods)} "
+        f"methods, {len(suite.backbones)} backbones{note}) x {len(seeds)} protocol seed{'s' if len(seeds) > 1 else ''} "
+        f"({', '.join(map(str, seeds))}) x {suite.protocol.outer_folds} outer folds; "
+        f"{suite.search.n_trials} trials per cell"
     )
     for cell in cells:
         print(f"  {cell.cell_id}  seed={cell.seed}  augment={cell.augment}  imbalance={cell.imbalance}")
-    print(estimate_cost(suite, cells))
+    print(estimate_cost(suite, cells, progress=lambda line: print(line, file=sys.stderr, flush=True)))
+
+
+def _suite_rows() -> list[dict[str, str]]:
+    """Built-in suites with their descriptions (the TOML's ``description``, else its header comment).
+
+    Read here with tomllib, not through :mod:`sdc_bench.benchmark.suite`, so listing them imports no torch.
+    """
+    import tomllib
+    from importlib import resources
+
+    rows = []
+    for entry in sorted(resources.files("sdc_bench.suites").iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        text = entry.read_text()
+        header = []
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                break
+            header.append(line.lstrip("# ").strip())
+        description = str(tomllib.loads(text).get("description", "")) or " ".join(header)
+        rows.append({"name": entry.name.removesuffix(".toml"), "description": description})
+    return rows
 
 
 def _weight_options(args: argparse.Namespace) -> tuple[Path | None, tuple[Any, ...]]:
@@ -220,13 +253,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from sdc_bench.benchmark.suite import builtin_suites
     from sdc_bench.zoo.catalog import catalog
 
-    if args.registry == "suites":
-        rows = [{"name": name} for name in builtin_suites()]
-    else:
-        rows = catalog(args.registry)
+    rows = _suite_rows() if args.registry == "suites" else catalog(args.registry)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

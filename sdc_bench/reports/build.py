@@ -23,6 +23,7 @@ from sdc_bench.reports.comparisons import compare_methods
 from sdc_bench.reports.flags import cell_flags, learning_flags
 from sdc_bench.reports.loaders import load_cells, load_predictions, load_throughput, read_json
 from sdc_bench.reports.metrics import compute_metrics
+from sdc_bench.reports.names import run_display_names
 from sdc_bench.reports.report import write_report
 from sdc_bench.reports.rules import reference_rules
 from sdc_bench.reports.sections.caveats import caveats_section
@@ -77,9 +78,17 @@ def build_reports(
         Every file written.
     """
     root = Path(run_dir)
+    run = {**(read_json(RunStore(root).run_json) or {}), **(finish or {})}
+    # the run's own display names (run.json, from the method registry) win over the kept table
+    with run_display_names(run.get("display_names")):
+        return _build(root, run, n_bootstrap, seed, reference, draw_figures)
+
+
+def _build(
+    root: Path, run: dict[str, Any], n_bootstrap: int, seed: int, reference: str | None, draw_figures: bool
+) -> list[Path]:
     store = RunStore(root)
     predictions = load_predictions(root)
-    run = {**(read_json(store.run_json) or {}), **(finish or {})}
     splits = read_json(store.splits_json)
     reference = reference or proposed_method(run)
     metrics = compute_metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)

@@ -11,7 +11,7 @@ import pandas as pd
 from sdc_bench.core.store import write_text, write_throughput_table
 from sdc_bench.reports.render import to_markdown
 
-__all__ = ["LOAD_RATIO", "markdown_table", "peak_memory_text", "under_load", "write_throughput"]
+__all__ = ["LOAD_LIMIT", "LOAD_RATIO", "markdown_table", "peak_memory_text", "under_load", "write_throughput"]
 
 _MARKDOWN = (
     ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
@@ -65,16 +65,23 @@ def write_throughput(table: pd.DataFrame, out: str | Path) -> list[Path]:
 
 #: Latency spread that marks a measurement taken under load: p95 above this multiple of p50.
 LOAD_RATIO = 2.0
+#: Load average per core above which other work competed with the measurement (its own threads: ~1).
+LOAD_LIMIT = 1.25
 
 
 def under_load(table: pd.DataFrame | None) -> pd.DataFrame:
-    """Rows of a throughput table measured under load: a ``load`` flag set, or p95 latency > ``LOAD_RATIO`` x p50."""
+    """Rows of a throughput table measured under load: ``load`` (per core) above ``LOAD_LIMIT`` (or an older
+    table's ``load`` flag set), or p95 latency > ``LOAD_RATIO`` x p50."""
     if table is None or table.empty or not {"latency_ms_p50", "latency_ms_p95"} <= set(table.columns):
         return pd.DataFrame() if table is None else table.iloc[0:0]
     ratio = table["latency_ms_p95"].astype(float) / table["latency_ms_p50"].astype(float)
     loaded = (ratio > LOAD_RATIO).fillna(False)
     if "load" in table.columns:
-        loaded |= table["load"].fillna(False).astype(bool)
+        load = table["load"]
+        if load.dtype == bool or load.dtype == object:  # an older table's flag
+            loaded |= load.fillna(False).astype(bool)
+        else:  # the load average per core: this process's own threads read up to ~1
+            loaded |= (load.astype(float) > LOAD_LIMIT).fillna(False)
     return table[loaded.to_numpy()]
 
 

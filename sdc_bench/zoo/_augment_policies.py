@@ -54,8 +54,16 @@ class BasicAugmentation(Augmentation):
     """Small geometric jitter: rotation, isotropic scale and translation (one affine warp per sample).
 
     At strength 1: rotation up to +-10 degrees, scale in [1/1.1, 1.1], shift up to 8 % of each side.
-    Horizontal flips happen (probability 0.5) only with ``allow_hflip=True``: laterality matters on
-    AP films and side markers, so it is off by default.
+    Every op keeps the diagnosis: a rigid rotation and an isotropic scale keep every angle between
+    endplates (the Cobb angle) and every ratio of vertebral heights (a fracture is a height loss), so
+    they simulate patient positioning and magnification, not a different spine. Rotation is bounded at
+    :attr:`max_safe_rotation_deg` whatever the strength: a spine tilted further is no positioning
+    error a technologist lets through, and at large angles the image corners fill a large share.
+    What this class must never do: shear or scale anisotropically (both change a Cobb angle and a
+    vertebral height ratio, i.e. turn a normal vertebra into a wedge fracture or the reverse).
+    Horizontal flips happen (probability 0.5) only with ``allow_hflip=True``: laterality matters (side
+    markers, and the side of a scoliosis curve's convexity is part of its diagnosis), so it is off by
+    default and no built-in method turns it on.
 
     Parameters
     ----------
@@ -65,9 +73,10 @@ class BasicAugmentation(Augmentation):
         Allow left-right mirroring.
     """
 
-    max_rotation_deg = 10.0
-    max_scale = 0.1
-    max_shift = 0.08
+    max_rotation_deg = 10.0  # positioning: a patient standing or lying slightly rotated in plane
+    max_safe_rotation_deg = 15.0  # the bound at any strength (strength 2 would ask for 20)
+    max_scale = 0.1  # magnification: source-to-detector distance, patient size, MRI field of view
+    max_shift = 0.08  # collimation and centring of the field
 
     def __init__(self, strength: float = 1.0, allow_hflip: bool = False) -> None:
         super().__init__(strength)
@@ -76,7 +85,9 @@ class BasicAugmentation(Augmentation):
     def augment(self, images: Tensor, targets: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         batch, _, height, width = images.shape
         device, s = images.device, self.strength
-        angle = _symmetric(batch, self.max_rotation_deg * s, generator, device)
+        angle = _symmetric(
+            batch, min(self.max_rotation_deg * s, self.max_safe_rotation_deg), generator, device
+        )
         scale = _log_uniform_factor(batch, self.max_scale * s, generator, device)
         shift_x = _symmetric(batch, self.max_shift * s, generator, device) * width
         shift_y = _symmetric(batch, self.max_shift * s, generator, device) * height
@@ -97,29 +108,36 @@ class MedicalAugmentation(Augmentation):
     [1/1.3, 1.3]), CLAHE-like local contrast (p=0.3; approximated by a local contrast stretch with a
     per-sample clip limit up to 4, see ``_local_contrast``), Gaussian blur (p=0.2, sigma in [0.1, 1.1]
     pixels), Gaussian noise (p=0.3, std up to 0.04). Ranges are at strength 1; strength scales them.
+    None moves a pixel, so none can change an angle, a height ratio or a side: they simulate the
+    scanner and its settings, not the anatomy (each op's comment says what).
     """
 
     def augment(self, images: Tensor, targets: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         batch, device, s = images.shape[0], images.device, self.strength
         x = images
 
+        # exposure: tube voltage/current (kVp, mAs) and the detector's response curve; MRI receive gain
         apply = _per_sample(_coin(batch, 0.5, generator, device))
         gamma = _per_sample(_log_uniform_factor(batch, 0.5 * s, generator, device))
         x = torch.where(apply, x.clamp(0.0, 1.0) ** gamma, x)
 
+        # window/level: how the site's viewer or PACS export mapped intensities to grey values
         apply = _per_sample(_coin(batch, 0.5, generator, device))
         factor = _log_uniform_factor(batch, 0.3 * s, generator, device)
         x = torch.where(apply, _blend(x, _per_sample_mean(x), factor), x).clamp(0.0, 1.0)
 
+        # vendor post-processing: radiographs leave many scanners edge-enhanced / CLAHE-equalised
         apply = _per_sample(_coin(batch, 0.3, generator, device))
         clip_limit = 1.0 + 3.0 * s * torch.rand(batch, generator=generator, device=device)
         x = torch.where(apply, _local_contrast(x, clip_limit), x).clamp(0.0, 1.0)
 
+        # resolution: focal-spot size, patient motion, a lower-resolution MRI matrix upsampled
         apply = _per_sample(_coin(batch, 0.2, generator, device))
         max_sigma = 0.1 + 1.0 * s
         sigma = _uniform(batch, 0.1, max_sigma, generator, device)
         x = torch.where(apply, _gaussian_blur(x, sigma, radius=math.ceil(3 * max_sigma)), x)
 
+        # noise: quantum (photon) noise of a low-dose radiograph, thermal noise of a low-field MRI
         apply = _per_sample(_coin(batch, 0.3, generator, device))
         noise_std = _per_sample(_uniform(batch, 0.0, 0.04 * s, generator, device))
         noise = torch.randn(x.shape, generator=generator, device=device) * noise_std
@@ -130,7 +148,11 @@ class MedicalAugmentation(Augmentation):
 class RandomErasing(Augmentation):
     """Erase one random rectangle per sample (p=0.5) and fill it with uniform noise (cutout).
 
-    At strength 1 the box covers 2-25 % of the image with aspect ratio in [0.3, 3.3].
+    At strength 1 the box covers 2-25 % of the image with aspect ratio in [0.3, 3.3]. It simulates
+    occlusion (a lead marker, a pacemaker lead, an arm over the film, a metal artefact) and keeps the
+    model from leaning on one small region. Caveat: a box can cover the one abnormal level (a single
+    fractured vertebra), so the label then describes pixels the model cannot see; SDC-DL runs it at
+    ``aug_strength`` 0.5 by default (boxes up to 12.5 %) and the search range tops out at 1.5.
     """
 
     probability = 0.5
@@ -157,6 +179,8 @@ class RandAugment(Augmentation):
     (timm's ``mstd``), out of ``num_magnitude_bins``; torchvision's ranges, translation as a
     fraction of the side. Op set: identity, rotate, shear x/y, translate x/y, brightness, contrast,
     sharpness, posterize, solarize, autocontrast, equalize (no colour op: inputs are grayscale).
+    The shears change Cobb angles and vertebral height ratios (see :class:`BasicAugmentation`), so no
+    built-in method uses this policy; it is registered for comparison with natural-image practice.
     """
 
     ops = _FULL_OPS
@@ -214,7 +238,9 @@ class TrivialAugmentWide(Augmentation):
     """TrivialAugment (Müller & Hutter 2021), wide ranges: one op per sample at a uniform random magnitude.
 
     The wide ranges include rotations up to 135 degrees and shears up to 0.99, as published; use
-    ``strength`` < 1 for milder versions. Same op set as :class:`RandAugment`.
+    ``strength`` < 1 for milder versions. Same op set as :class:`RandAugment`. Not for diagnosis by
+    geometry: shears change Cobb angles and vertebral height ratios, and a 135-degree rotation is no
+    radiograph; it is registered for comparison with natural-image practice, and no method uses it.
     """
 
     ops = _FULL_OPS

@@ -199,10 +199,16 @@ def _cutmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=True,
 )
 def _sdc_dl_advanced(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
+    # every op keeps the diagnosis; what each simulates is beside it in zoo/_augment_policies.py
     return ComposeAugmentation(
         [
+            # positioning and magnification: rigid rotation (bounded at 15 degrees), isotropic scale, shift;
+            # no flip (laterality, the side of a scoliosis convexity), no shear or anisotropic scale (they
+            # change Cobb angles and vertebral height ratios, i.e. fake or hide a fracture)
             BasicAugmentation(strength, allow_hflip=allow_hflip),
+            # the scanner: exposure (gamma), window/level (contrast), vendor processing, blur, noise
             MedicalAugmentation(strength),
+            # occlusion: markers, leads, metal; may hide one abnormal level (see RandomErasing)
             RandomErasing(strength),
         ]
     )

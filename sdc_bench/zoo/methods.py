@@ -13,7 +13,6 @@ from typing import Any, ClassVar, Protocol
 
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo._registry import Listed, Registry
-from sdc_bench.zoo.imbalance import IMBALANCE
 
 __all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space"]
 
@@ -29,8 +28,19 @@ class TrialLike(Protocol):
 SearchSpace = Callable[[TrialLike, "Method"], dict[str, Any]]
 
 
+def _imbalance_tunables(method: Method) -> Any:
+    # imported here: the imbalance registry pulls in torch, and `sdc-bench list methods` should not
+    from sdc_bench.zoo.imbalance import IMBALANCE
+
+    return IMBALANCE.get(method.imbalance).tunables
+
+
 def cnn_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
-    """Learning rate, weight decay, epochs per stage, augmentation strength, backbone LR multiplier."""
+    """Learning rate, weight decay, epochs per stage, augmentation strength, backbone LR multiplier.
+
+    A parameter the suite fixes (``[params.<method>]``) is not searched: the cell answers it with the
+    suite's value, so a small search spends its trials on the rest.
+    """
     params: dict[str, Any] = {
         "lr": trial.suggest_float("lr", 1e-4, 1e-2, log=True),
         "weight_decay": trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
@@ -41,7 +51,7 @@ def cnn_search_space(trial: TrialLike, method: Method) -> dict[str, Any]:
         params["backbone_lr_mult"] = trial.suggest_float("backbone_lr_mult", 0.03, 1.0, log=True)
     if method.augment != "none":
         params["aug_strength"] = trial.suggest_float("aug_strength", 0.25, 1.5)
-    for tunable in IMBALANCE.get(method.imbalance).tunables:  # e.g. focal_gamma of the focal loss
+    for tunable in _imbalance_tunables(method):  # e.g. focal_gamma of the focal loss
         params[tunable.param] = trial.suggest_float(tunable.param, tunable.low, tunable.high, log=tunable.log)
     return params
 
@@ -69,6 +79,11 @@ class Method(Listed):
         backbone learning rate (``backbone_lr_mult``) and a cosine schedule.
     freeze_backbone : train only the head, ever (linear probe).
     defaults : hyperparameters used without a search, and the base of every search.
+    display_name : the name tables, figures and the report show (``run.json`` ``display_names``).
+    min_epochs : the fewest fine-tuning epochs a refit without validation data may train (see
+        ``sdc_bench/benchmark/kinds/cnn.py::refit_params``); 3 because a cosine schedule over fewer
+        epochs never leaves its high-LR start and a fresh head has not settled (the report flags a final
+        fit below 3 epochs as ``short_refit``).
     """
 
     name: str
@@ -82,19 +97,24 @@ class Method(Listed):
     role: str = "baseline"  # 'proposed' | 'baseline' | 'ablation'
     defaults: Mapping[str, Any] = field(
         default_factory=lambda: {
+            # the fresh head's LR; the pretrained backbone trains at lr x backbone_lr_mult
             "lr": 3e-3,
-            "weight_decay": 1e-4,
-            "epochs": 8,
-            "head_epochs": 2,
-            "backbone_lr_mult": 0.5,
-            "aug_strength": 0.5,
-            "label_smoothing": 0.0,
+            "weight_decay": 1e-4,  # light: a few hundred images, and augmentation regularises already
+            "epochs": 8,  # fine-tuning epochs after the warm-up; early stopping picks the checkpoint
+            "head_epochs": 2,  # enough for a fresh linear head to stop sending large gradients back
+            "backbone_lr_mult": 0.5,  # pretrained features move slower than the head (discriminative LR)
+            "aug_strength": 0.5,  # a moderate dose for the fixed recipe; the search explores 0.25-1.5
+            "label_smoothing": 0.0,  # off: it shrinks the probabilities that calibration and log-loss read
         }
     )
     search_space: SearchSpace = cnn_search_space
+    display_name: str = ""
+    min_epochs: int = 3
 
     #: What ``sdc-bench list methods`` shows besides the name and description.
-    LISTED: ClassVar[tuple[str, ...]] = ("role", "kind", "pretrained", "augment", "imbalance", "staged")
+    LISTED: ClassVar[tuple[str, ...]] = (
+        "display_name", "role", "kind", "pretrained", "augment", "imbalance", "staged",
+    )  # fmt: skip
 
     def params(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Defaults updated with ``overrides``; unknown names are refused.
@@ -103,7 +123,7 @@ class Method(Listed):
         ``focal_gamma``), which stay absent unless given: the strategy then uses its own default.
         """
         merged = dict(self.defaults)
-        tunable = {t.param for t in IMBALANCE.get(self.imbalance).tunables}
+        tunable = {t.param for t in _imbalance_tunables(self)}
         for key, value in (overrides or {}).items():
             if key not in merged and key not in tunable:
                 raise ConfigError(
@@ -121,18 +141,21 @@ SDC_DL = METHODS.add(
         "sdc_dl",
         "SDC-DL: ImageNet-pretrained CNN, head warm-up then full fine-tune (discriminative LR, cosine), advanced augmentation",
         role="proposed",
+        display_name="SDC-DL",
     )
 )
 METHODS.add(
     replace(
         SDC_DL,
         name="scratch",
+        display_name="Scratch CNN",
         description="Same CNN trained from random initialisation, no augmentation, single stage",
         pretrained=False,
         augment="none",
         imbalance="none",
         staged=False,
         role="baseline",
+        # no pretrained features to protect: a lower LR than fine-tuning's, more epochs to learn them
         defaults={**SDC_DL.defaults, "lr": 2e-3, "epochs": 10},
     )
 )
@@ -140,12 +163,14 @@ METHODS.add(
     replace(
         SDC_DL,
         name="linear_probe",
+        display_name="Linear probe",
         description="Linear classifier on frozen ImageNet features",
         augment="none",
         imbalance="none",
         staged=False,
         freeze_backbone=True,
         role="baseline",
+        # a linear head on frozen features is convex and cheap: more epochs cost little
         defaults={**SDC_DL.defaults, "lr": 3e-3, "epochs": 10},
     )
 )
@@ -153,6 +178,7 @@ METHODS.add(
     replace(
         SDC_DL,
         name="finetune_noaug",
+        display_name="Fine-tune (no aug.)",
         description="Plain fine-tuning of the pretrained CNN, single stage, no augmentation",
         augment="none",
         imbalance="none",
@@ -164,6 +190,7 @@ METHODS.add(
     replace(
         SDC_DL,
         name="sdc_dl_no_staging",
+        display_name="SDC-DL (no staging)",
         description="SDC-DL ablation: no head warm-up / discriminative LR",
         staged=False,
         role="ablation",
@@ -173,6 +200,7 @@ METHODS.add(
     replace(
         SDC_DL,
         name="sdc_dl_no_aug",
+        display_name="SDC-DL (no aug.)",
         description="SDC-DL ablation: no augmentation",
         augment="none",
         role="ablation",
@@ -182,6 +210,7 @@ METHODS.add(
     replace(
         SDC_DL,
         name="sdc_dl_no_imbalance",
+        display_name="SDC-DL (no imbalance)",
         description="SDC-DL ablation: no imbalance handling",
         imbalance="none",
         role="ablation",
@@ -194,10 +223,12 @@ METHODS.add(
         "classical",
         "Classical pipeline: HOG + intensity histogram features, class-weighted logistic regression",
         kind="features",
+        display_name="Classical HOG+LR",
         pretrained=False,
         augment="none",
         imbalance="weighted_ce",
         staged=False,
+        # C = 0.1: strong L2, since a few hundred images meet thousands of HOG features
         defaults={"features": "hog_hist", "C": 0.1, "max_iter": 2000},
         search_space=features_search_space,
     )

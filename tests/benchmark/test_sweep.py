@@ -107,18 +107,25 @@ def test_cnn_trials_report_every_epoch_and_search_is_recorded(reference_run: Pat
     for study in sdc:
         for trial in study.trials:
             assert trial.intermediate_values, "no trial.report per epoch"
-            assert set(trial.params) >= {"lr", "weight_decay", "epochs"}
+            assert set(trial.params) >= {"lr", "weight_decay"}
+            # the suite fixes epochs and head_epochs ([params.sdc_dl]): the search does not touch them
+            assert not set(trial.params) & {"epochs", "head_epochs"}
     info = json.loads(
         (reference_run / "cells" / "sdc_dl__tf_efficientnet_lite0__seed11__fold0.json").read_text()
     )
     assert info["search"]["n_trials"] == 3
     assert info["params"]["lr"] == pytest.approx(info["search"]["best_params"]["lr"])
+    # epochs = 1 is below the method's minimum of 3, and max_epochs = 2 caps that
+    assert info["refit_epochs_rule"] == "min_epochs" and info["params"]["epochs"] == 2
+    assert [r["stage"] for r in info["history"]] == ["head", "finetune", "finetune"]
     # the refit has no validation split; the best trial's curve is kept for the learning-curve figure
     assert all(math.isnan(r["val_loss"]) for r in info["history"])
     best = studies["sdc_dl__tf_efficientnet_lite0__seed11__fold0"].trials[info["search"]["best_trial"]]
     curve = info["search"]["best_history"]
-    assert [r["epoch"] for r in curve] == sorted(best.intermediate_values)
-    assert [r["val_balanced_accuracy"] for r in curve] == list(best.intermediate_values.values())
+    # trials report fine-tuning epochs from 1; the head warm-up is in the curve but not judged
+    tuned = [r for r in curve if r["stage"] != "head"]
+    assert list(range(1, len(tuned) + 1)) == sorted(best.intermediate_values)
+    assert [r["val_balanced_accuracy"] for r in tuned] == list(best.intermediate_values.values())
     assert all(math.isfinite(r["val_loss"]) for r in curve)
 
 

@@ -32,7 +32,7 @@ SCHEMA = (
     "mode", "images_per_s", "latency_ms_p50", "latency_ms_p95", "peak_mem_mb", "params_m", "gflops",
 )  # fmt: skip
 EXTRA = (
-    "threads", "requested_batch_size", "achieved_tflops", "peak_tflops", "fraction_of_peak", "status", "error",
+    "threads", "load", "requested_batch_size", "achieved_tflops", "peak_tflops", "fraction_of_peak", "status", "error",
     "torch_version", "timestamp",
 )  # fmt: skip
 GRID = ThroughputConfig(
@@ -87,6 +87,26 @@ def test_rates_are_consistent(table: pd.DataFrame) -> None:
     # a CPU has no datasheet peak
     assert table["peak_tflops"].isna().all() and table["fraction_of_peak"].isna().all()
     assert table["peak_mem_mb"].isna().all() or (table["peak_mem_mb"].dropna() >= 0).all()
+
+
+def test_cpu_rows_have_no_peak_memory_and_a_load(table: pd.DataFrame) -> None:
+    # RSS growth on a CPU is no peak memory (the allocator reuses what it kept): NaN, not 0.19 MB
+    assert table["peak_mem_mb"].isna().all()
+    loads = table["load"].astype(float)
+    assert loads.isna().all() or (loads.dropna() >= 0).all()
+
+
+def test_under_load_reads_the_load_per_core() -> None:
+    from sdc_bench.reports.throughput import LOAD_LIMIT, under_load
+
+    rows = pd.DataFrame(
+        {
+            "latency_ms_p50": [1.0, 1.0, 1.0],
+            "latency_ms_p95": [1.1, 1.1, 1.1],
+            "load": [0.9, LOAD_LIMIT + 0.5, np.nan],
+        }
+    )
+    assert under_load(rows).index.tolist() == [1]  # its own threads (~1 per core) are not a load
 
 
 def test_gflops_and_params_match_a_recount(table: pd.DataFrame) -> None:

@@ -8,6 +8,7 @@ package (it is imported by ``kinds/__init__.py`` without being named there).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,38 @@ from sdc_bench.zoo._registry import Listed, Registry
 from sdc_bench.zoo.methods import Method
 from sdc_bench.zoo.weights import WeightsFile
 
-__all__ = ["METHOD_KINDS", "FitRequest", "Fitted", "MethodKind", "kind_of"]
+__all__ = ["METHOD_KINDS", "REFIT_RULES", "FitRequest", "Fitted", "MethodKind", "kind_of", "refit_epochs"]
+
+#: ``refit_epochs_rule`` values of a cell record: which rule gave the refit's fine-tuning epochs.
+REFIT_RULES: dict[str, str] = {
+    "best_epoch": "the best trial's best fine-tuning epoch on its inner split",
+    "half_budget": "the floor ceil(0.5 x the fine-tuning budget): the best epoch was earlier",
+    "min_epochs": "the floor of the method's (or train.min_epochs') minimum: the best epoch was earlier",
+    "budget": "the whole fine-tuning budget: no best epoch was recorded",
+    "not_epochs": "the method does not train by epochs",
+}
+
+
+def refit_epochs(best: int, budget: int, minimum: int, cap: int | None = None) -> tuple[int, str]:
+    """Fine-tuning epochs of a refit without validation data, and the :data:`REFIT_RULES` key that gave them.
+
+    The single best epoch of one inner split is a noisy number (on real radiographs it was 1 of a
+    10-epoch budget on one fold, and that refit collapsed), so it is floored at half the budget and
+    at ``minimum``; ``cap`` (``train.max_epochs``) bounds the result as it bounds every stage.
+
+    >>> refit_epochs(7, 10, 3), refit_epochs(1, 10, 3), refit_epochs(1, 4, 3), refit_epochs(0, 8, 3)
+    ((7, 'best_epoch'), (5, 'half_budget'), (3, 'min_epochs'), (8, 'budget'))
+    """
+    if best <= 0:
+        epochs, rule = budget, "budget"
+    else:
+        half = math.ceil(0.5 * budget)
+        epochs, rule = min(best, budget), "best_epoch"
+        if half > epochs:
+            epochs, rule = half, "half_budget"
+        if minimum > epochs:
+            epochs, rule = minimum, "min_epochs"
+    return (min(epochs, cap) if cap else epochs), rule
 
 
 @dataclass(frozen=True)
@@ -44,6 +76,7 @@ class FitRequest:
     weights_dir: Path | None = None
     weights_files: tuple[WeightsFile, ...] = ()  # --weights-file entries, ahead of weights_dir
     on_epoch: Callable[[EpochRecord], None] | None = None  # a search trial reports (and prunes) here
+    label: str = ""  # the progress bar's name of this fit: method, backbone, fold, trial or refit
 
 
 @dataclass(frozen=True)
@@ -85,13 +118,21 @@ class MethodKind(Listed):
         raise NotImplementedError(f"method kind {self.name!r} does not implement fit")
 
     def max_search_epochs(self, method: Method, suite: Suite) -> int:
-        """The most epochs a search trial reports (the pruner's horizon)."""
-        epochs = 2 * int(method.defaults.get("epochs", 1)) + (4 if method.staged else 0)
+        """The most epochs a search trial reports (the pruner's horizon).
+
+        Trials report fine-tuning epochs only (a head warm-up is not judged), so the horizon is the
+        fine-tuning budget: the suite's fixed ``epochs``, else the top of the search range.
+        """
+        fixed = suite.params.get(method.name, {}).get("epochs")
+        epochs = int(fixed) if fixed else max(3, 2 * int(method.defaults.get("epochs", 1)))
         return min(epochs, suite.train.max_epochs) if suite.train.max_epochs else epochs
 
-    def refit_params(self, method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:
-        """Parameters of the refit without validation data, given the best trial's best epoch."""
-        return params
+    def refit_params(
+        self, method: Method, params: dict[str, Any], best_epoch: int, suite: Suite
+    ) -> tuple[dict[str, Any], str]:
+        """Parameters of the refit without validation data, given the best trial's best epoch, and the
+        :data:`REFIT_RULES` key that chose its epochs."""
+        return params, "not_epochs"
 
     def cost_epochs(self, method: Method, suite: Suite) -> int | None:
         """Training epochs of one fit for the dry-run cost estimate; None: no training cost to measure."""

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from sdc_bench.benchmark.faults import Faults
-from sdc_bench.benchmark.fit import FitSettings, fit_cnn, predict_proba
-from sdc_bench.benchmark.kinds._base import METHOD_KINDS, FitRequest, Fitted, MethodKind
+from sdc_bench.benchmark.fit import FitSettings, fit_cnn, plan_stages, predict_proba
+from sdc_bench.benchmark.kinds._base import METHOD_KINDS, FitRequest, Fitted, MethodKind, refit_epochs
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.zoo.backbones import create_backbone
 from sdc_bench.zoo.methods import Method
@@ -50,7 +50,9 @@ class CnnKind(MethodKind):
             patience=train_spec.patience,
             device=request.device,
             max_epochs=train_spec.max_epochs or None,
+            min_epochs=train_spec.min_epochs,
             progress=request.progress,
+            label=request.label,
             precision=train_spec.precision,
             channels_last=train_spec.channels_last,
         )
@@ -79,25 +81,27 @@ class CnnKind(MethodKind):
             built,
         )
 
-    def refit_params(self, method: Method, params: dict[str, Any], best_epoch: int) -> dict[str, Any]:
-        """The searched trial's best epoch, split over the stages (the head warm-up first)."""
-        if best_epoch <= 0:
-            return params
-        refit = dict(params)
-        if method.staged and not method.freeze_backbone:
-            head = min(int(params.get("head_epochs", 1)), best_epoch)
-            refit["head_epochs"], refit["epochs"] = head, best_epoch - head
-        else:
-            refit["epochs"] = best_epoch
-        return refit
+    def refit_params(
+        self, method: Method, params: dict[str, Any], best_epoch: int, suite: Suite
+    ) -> tuple[dict[str, Any], str]:
+        """The whole head warm-up, then the fine-tuning epochs of :func:`refit_epochs`.
+
+        ``best_epoch`` counts every stage of the best trial (the warm-up first); the warm-up is given in
+        full and does not eat the fine-tuning budget. The fine-tuning epochs are the best trial's best
+        fine-tuning epoch, floored at half its budget (``epochs``, capped by ``train.max_epochs``) and at
+        the method's ``min_epochs`` (or ``train.min_epochs``, the larger).
+        """
+        cap = suite.train.max_epochs or None
+        stages = plan_stages(method, params, cap)
+        warmup = stages[0].epochs if len(stages) == 2 else 0
+        minimum = max(method.min_epochs, suite.train.min_epochs)
+        epochs, rule = refit_epochs(best_epoch - warmup, stages[-1].epochs, minimum, cap)
+        return {**params, "epochs": epochs}, rule
 
     def cost_epochs(self, method: Method, suite: Suite) -> int | None:
-        epochs = int(method.defaults.get("epochs", 1)) + (
-            int(method.defaults.get("head_epochs", 0)) if method.staged else 0
-        )
-        if suite.train.max_epochs:
-            epochs = min(epochs, suite.train.max_epochs * (2 if method.staged else 1))
-        return epochs
+        """Fine-tuning epochs (``epochs``, capped by ``train.max_epochs``) plus the head warm-up, if any."""
+        params = method.params(suite.params.get(method.name, {}))
+        return sum(s.epochs for s in plan_stages(method, params, suite.train.max_epochs or None))
 
 
 METHOD_KINDS.add(CnnKind())

@@ -17,10 +17,13 @@ Timing definitions (used by the tests and by :func:`reference_images_per_s`):
   for training (forward + backward, the usual 1:2 convention; the optimizer step is not counted).
 
 ``peak_mem_mb`` is ``torch.cuda.max_memory_allocated`` after a reset on CUDA (model, optimizer state,
-activations, in MiB). On CPU it is the growth of the peak resident set size during the configuration
-(Linux ``VmHWM``, reset through ``/proc/self/clear_refs``); memory the allocator kept from earlier
-configurations is reused without growing the RSS, so CPU values are lower bounds, and NaN where ``/proc``
-is not available (macOS, Windows).
+activations, in MiB), and NaN on CPU: the growth of the peak resident set size (Linux ``VmHWM``) that
+the timing still records is no measure there, since memory the allocator kept from earlier
+configurations is reused without growing the RSS (a ResNet read 0.19 MB).
+
+``load`` is the 1-minute load average per core when the row was measured (``os.getloadavg``; NaN
+where the OS has none); :func:`sdc_bench.reports.throughput.under_load` flags rows above
+``LOAD_LIMIT``.
 """
 
 from __future__ import annotations

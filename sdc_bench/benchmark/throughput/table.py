@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import re
 import statistics
 import warnings
@@ -29,7 +30,7 @@ from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, create_backbone
 
-__all__ = ["COLUMNS", "PEAK_TFLOPS", "RESUME_KEY", "measure", "peak_tflops"]
+__all__ = ["COLUMNS", "PEAK_TFLOPS", "RESUME_KEY", "load_per_core", "measure", "peak_tflops"]
 
 _logger = logging.getLogger(__name__)
 
@@ -80,6 +81,18 @@ def peak_tflops(device_name: str, precision: str) -> float:
         if re.search(pattern, device_name, flags=re.IGNORECASE):
             return peaks.get(precision, math.nan)
     return math.nan
+
+
+def load_per_core() -> float:
+    """The 1-minute load average per core now (NaN where the OS has none, e.g. Windows).
+
+    It includes this process's own threads, so a machine that does nothing else reads up to about 1;
+    :func:`sdc_bench.reports.throughput.under_load` flags rows measured above that.
+    """
+    try:
+        return round(os.getloadavg()[0] / (os.cpu_count() or 1), 3)
+    except (AttributeError, OSError):
+        return math.nan
 
 
 def _tf32_allowed() -> bool:
@@ -239,7 +252,8 @@ def _row(
         images_per_s = outcome.batch_size / step_s
         p50_ms = step_s * 1000
         p95_ms = float(np.percentile(pooled, 95)) * 1000
-        peak_mem = outcome.timing.peak_mem_mb
+        # CPU "peak memory" is RSS growth, which the allocator's reuse makes junk (0.19 MB for a ResNet)
+        peak_mem = outcome.timing.peak_mem_mb if device.type == "cuda" else math.nan
     achieved = gflops * images_per_s * _FLOPS_FACTOR[case.mode] / 1000
     peak = peak_tflops(name, _peak_key(case.precision)) if device.type == "cuda" else math.nan
     return {
@@ -247,6 +261,7 @@ def _row(
         "device": device.type,
         "device_name": name,
         "threads": torch.get_num_threads(),
+        "load": load_per_core(),
         "precision": case.precision,
         "channels_last": case.channels_last,
         "compiled": case.compiled,

@@ -1,0 +1,178 @@
+"""Honest at every n, the benchmark half: robust refit epochs, warm-up outside the budget, an early-stopping
+floor, suite-fixed parameters left out of the search, and progress that shows what is training."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from sdc_bench.benchmark.cell import _FixedTrial, _pruning_reporter, _searched_defaults
+from sdc_bench.benchmark.fit import (
+    ArraySet,
+    EpochRecord,
+    FitSettings,
+    _EarlyStopper,
+    fit_cnn,
+    plan_stages,
+    progress_postfix,
+)
+from sdc_bench.benchmark.kinds import kind_of
+from sdc_bench.benchmark.kinds._base import REFIT_RULES, refit_epochs
+from sdc_bench.benchmark.suite import TrainSpec, load_suite
+from sdc_bench.zoo.backbones import create_backbone
+from sdc_bench.zoo.methods import METHODS
+
+
+@pytest.mark.parametrize(
+    ("best", "budget", "minimum", "cap", "expected"),
+    [
+        (7, 10, 3, None, (7, "best_epoch")),
+        (1, 10, 3, None, (5, "half_budget")),  # one early best epoch of one inner split is not trusted
+        (1, 4, 3, None, (3, "min_epochs")),
+        (12, 10, 3, None, (10, "best_epoch")),  # never beyond the budget
+        (0, 8, 3, None, (8, "budget")),
+        (1, 10, 3, 4, (4, "half_budget")),  # train.max_epochs caps every stage, the refit too
+    ],
+)
+def test_refit_epochs_rule(best: int, budget: int, minimum: int, cap: int | None, expected: tuple) -> None:
+    assert refit_epochs(best, budget, minimum, cap) == expected
+    assert expected[1] in REFIT_RULES
+
+
+def test_refit_gives_the_whole_warmup_and_floors_the_fine_tuning() -> None:
+    """On real radiographs a refit ran 1 epoch (the best epoch of one inner split) and collapsed."""
+    suite = load_suite("quick")
+    method = METHODS.get("sdc_dl")
+    params = method.params(suite.params["sdc_dl"])
+    # the best trial peaked at its first fine-tuning epoch (epoch 3 = 2 warm-up + 1)
+    refit, rule = kind_of(method).refit_params(method, params, 3, suite)
+    assert (refit["head_epochs"], refit["epochs"], rule) == (2, 4, "half_budget")
+    refit, rule = kind_of(method).refit_params(method, params, 9, suite)
+    assert (refit["head_epochs"], refit["epochs"], rule) == (2, 7, "best_epoch")
+    probe = METHODS.get("linear_probe")  # one stage: no warm-up to subtract
+    refit, rule = kind_of(probe).refit_params(probe, probe.params(suite.params["linear_probe"]), 8, suite)
+    assert (refit["epochs"], rule) == (8, "best_epoch")
+    classical = METHODS.get("classical")
+    assert kind_of(classical).refit_params(classical, {"C": 1.0}, 0, suite)[1] == "not_epochs"
+
+
+def test_an_epoch_cap_counts_fine_tuning_epochs_the_warmup_is_extra() -> None:
+    method = METHODS.get("sdc_dl")
+    stages = plan_stages(method, {**method.defaults, "epochs": 8, "head_epochs": 2}, max_epochs=5)
+    assert [(s.name, s.epochs) for s in stages] == [("head", 2), ("finetune", 5)]
+    suite = replace(load_suite("quick"), train=TrainSpec(max_epochs=5))
+    assert kind_of(method).max_search_epochs(method, suite) == 5  # the pruner's horizon: fine-tuning only
+
+
+def test_the_fixed_recipe_plan_of_smoke_is_unchanged() -> None:
+    """Smoke (no search, no early stopping) trains exactly the epochs it always did."""
+    smoke = load_suite("smoke")
+    assert smoke.search.n_trials == 0 and not smoke.train.early_stopping and smoke.train.min_epochs == 0
+    sdc, scratch = METHODS.get("sdc_dl"), METHODS.get("scratch")
+    stages = plan_stages(sdc, sdc.params(smoke.params["sdc_dl"]), smoke.train.max_epochs or None)
+    assert [(s.name, s.epochs) for s in stages] == [("head", 2), ("finetune", 14)]
+    stages = plan_stages(scratch, scratch.params(smoke.params["scratch"]), smoke.train.max_epochs or None)
+    assert [(s.name, s.epochs) for s in stages] == [("full", 8)]
+
+
+def _record(epoch: int, stage: str = "finetune", val_loss: float = 1.0) -> EpochRecord:
+    return EpochRecord(stage, epoch, 0.5, val_loss, 0.4)
+
+
+def test_early_stopping_has_a_floor() -> None:
+    model = torch.nn.Linear(2, 2)
+    stopper = _EarlyStopper(patience=1, min_epochs=3)
+    stopper.start_stage(forget_best=True)
+    stopper.update(model, _record(1, val_loss=1.0), validated=True)
+    stopper.update(model, _record(2, val_loss=2.0), validated=True)  # patience spent at epoch 2...
+    assert not stopper.should_stop  # ...but the floor holds until epoch 3
+    stopper.update(model, _record(3, val_loss=2.0), validated=True)
+    assert stopper.should_stop and stopper.best_epoch == 1
+    unfloored = _EarlyStopper(patience=1)
+    unfloored.start_stage(forget_best=True)
+    unfloored.update(model, _record(1, val_loss=1.0), validated=True)
+    unfloored.update(model, _record(2, val_loss=2.0), validated=True)
+    assert unfloored.should_stop  # train.min_epochs = 0: the old behaviour
+
+
+def test_a_refit_without_validation_trains_every_planned_epoch() -> None:
+    torch.manual_seed(0)
+    built = create_backbone("resnet10t", num_classes=2, in_chans=1, img_size=16)
+    rng = np.random.default_rng(0)
+    train = ArraySet(rng.integers(0, 255, (8, 16, 16), dtype=np.uint8), np.array([0, 1] * 4))
+    method = METHODS.get("sdc_dl")
+    params = {**method.defaults, "epochs": 2, "head_epochs": 1}
+    settings = FitSettings(batch_size=4, min_epochs=5, label="sdc_dl/resnet10t fold 0 refit")
+    result = fit_cnn(built, method, params, train, None, seed=0, settings=settings)
+    assert [r.stage for r in result.history] == ["head", "finetune", "finetune"]
+    assert not result.stopped_early and result.best_epoch == 3
+
+
+def test_a_refit_progress_postfix_shows_the_training_loss() -> None:
+    refit = EpochRecord("finetune", 4, 0.1234, math.nan, math.nan)
+    assert progress_postfix(refit, validated=False) == {"stage": "finetune", "train_loss": "0.123"}
+    trial = EpochRecord("head", 1, 0.5, 0.7, 0.45)
+    shown = progress_postfix(trial, validated=True)
+    assert shown["stage"] == "head" and shown["val_bacc"] == "0.450" and shown["train_loss"] == "0.500"
+
+
+class _FakeTrial:
+    def __init__(self) -> None:
+        self.reported: list[tuple[float, int]] = []
+        self.suggested: list[str] = []
+
+    def report(self, value: float, step: int) -> None:
+        self.reported.append((value, step))
+
+    def should_prune(self) -> bool:
+        return False
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.suggested.append(name)
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        self.suggested.append(name)
+        return low
+
+
+def test_trials_report_fine_tuning_epochs_not_the_warmup() -> None:
+    trial = _FakeTrial()
+    report = _pruning_reporter(trial, warmup=True)  # type: ignore[arg-type]
+    for record in (_record(1, "head"), _record(2, "head"), _record(3), _record(4)):
+        report(record)
+    assert [step for _, step in trial.reported] == [1, 2]
+    probe = _FakeTrial()
+    report = _pruning_reporter(probe, warmup=False)  # type: ignore[arg-type]
+    report(_record(1, "head"))  # a linear probe's only stage is 'head': it is judged
+    assert [step for _, step in probe.reported] == [1]
+
+
+def test_parameters_the_suite_fixes_are_not_searched() -> None:
+    method = METHODS.get("sdc_dl")
+    fixed: dict[str, Any] = {"epochs": 8, "head_epochs": 2, "aug_strength": 0.5}
+    trial = _FakeTrial()
+    params = method.search_space(_FixedTrial(trial, fixed), method)
+    assert not set(trial.suggested) & set(fixed) and {"lr", "weight_decay"} <= set(trial.suggested)
+    assert params["epochs"] == 8 and params["aug_strength"] == 0.5
+    first = _searched_defaults(method, method.params(fixed), fixed)
+    assert "epochs" not in first and "lr" in first
+
+
+def test_the_quick_suite_searches_only_the_learning_rate() -> None:
+    quick = load_suite("quick")
+    assert quick.train.min_epochs >= 3 and quick.search.n_trials >= 3
+    for name in quick.methods:
+        method = METHODS.get(name)
+        if kind_of(method).name != "cnn":
+            continue
+        trial = _FakeTrial()
+        method.search_space(_FixedTrial(trial, quick.params.get(name, {})), method)
+        assert trial.suggested == ["lr"], name
+        budget = plan_stages(method, method.params(quick.params[name]), quick.train.max_epochs or None)[-1]
+        assert budget.epochs >= 8, name  # enough fine-tuning epochs after any warm-up
