@@ -299,20 +299,23 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
+    from sdc_bench.cli._data_check_args import data_check_spec
     from sdc_bench.core.errors import DataError
     from sdc_bench.data.audit import audit_manifest
-    from sdc_bench.data.manifest import ColumnMap
     from sdc_bench.data.sources import load_source
+    from sdc_bench.data.spec import DataSpec
 
-    settings = data_overrides(args)
+    flags = {key.removeprefix("data."): value for key, value in data_overrides(args).items()}
+    spec = data_check_spec(args, DataSpec(size=_check_size(args.size), **flags))
     # a linter: every bad row and file is collected (skip_bad), then all are listed and counted
     manifest = load_source(
         args.source,
-        columns=ColumnMap(**settings.get("data.columns", {})),
-        patient_regex=settings.get("data.patient_regex"),
+        columns=spec.column_map(),
+        patient_regex=spec.patient_regex,
         skip_bad=True,
-        modality=settings.get("data.modality"),
-        view=settings.get("data.view", ""),
+        modality=spec.modality or None,
+        view=spec.view,
+        allow_outside_root=spec.allow_outside_root,
     )
     report = audit_manifest(
         manifest,
@@ -320,7 +323,9 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         progress=_progress_wanted(args),
         decode=True,
         skipped_ok=args.skip_bad,
-        target_size=_check_size(args.size),
+        target_size=spec.size,
+        allow_duplicates=spec.allow_duplicates,
+        max_pixels=spec.max_image_pixels,
     )
     print(report.table())
     out = Path(args.out) if args.out else Path("audit.json")
