@@ -191,6 +191,7 @@ def _warn_storage_password(storage: str | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import RunOptions
     from sdc_bench.cli._resume_args import resume_changes
+    from sdc_bench.core.storage import check_storage_spec
 
     if args.splits is not None and args.resume is not None:
         raise ConfigError(
@@ -198,6 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     changed = resume_changes(args)
     suite = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
