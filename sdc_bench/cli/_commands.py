@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,31 +45,15 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def _parse_columns(text: str) -> dict[str, str]:
-    """``--columns path=file,label=dx`` -> {"path": "file", "label": "dx"}; fields are ColumnMap's."""
-    from sdc_bench.data.manifest import ColumnMap
-
-    known = [f.name for f in fields(ColumnMap)]
-    pairs: dict[str, str] = {}
-    for part in text.split(","):
-        field, equals, column = (s.strip() for s in part.partition("="))
-        if not equals or not field or not column:
-            raise ConfigError(
-                f"--columns {text!r}: expected FIELD=COLUMN pairs separated by commas, e.g. --columns path=file,label=dx"
-            )
-        if field not in known:
-            raise ConfigError(f"--columns {text!r}: unknown field {field!r}; fields: {', '.join(known)}")
-        pairs[field] = column
-    return pairs
-
-
 def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The data settings that ``--patient-regex`` and ``--columns`` stand for (absent flags: none)."""
     overrides: dict[str, Any] = {}
     if getattr(args, "patient_regex", None) is not None:
         overrides["data.patient_regex"] = args.patient_regex
     if getattr(args, "columns", None) is not None:
-        overrides["data.columns"] = _parse_columns(args.columns)
+        from sdc_bench.data.columns import column_settings
+
+        overrides["data.columns"] = column_settings(args.columns, "--columns")
     for name in ("modality", "view"):
         if getattr(args, name, None) is not None:
             overrides[f"data.{name}"] = getattr(args, name)
