@@ -186,6 +186,14 @@ def _add_check_parser(data_sub: _Subparsers) -> None:
         default="64",
         help="the planned model input (data.size): a side (64), ROWSxCOLUMNS (384x128) or auto[:N] (default: 64)",
     )
+    check.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a data setting as in a suite, e.g. --set data.allow_duplicates=true or --set 'data.size=[384, 128]' "
+        "(data.allow_outside_root, allow_duplicates, max_image_pixels, size, patient_regex, columns, "
+        "modality, view; repeatable, wins over the flags)",
+    )
     check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
     check.add_argument(
         "--skip-bad", action="store_true", help="skip bad files and list them instead of stopping"

@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,31 +45,15 @@ def _parse_seeds(text: str) -> tuple[int, ...]:
         ) from None
 
 
-def _parse_columns(text: str) -> dict[str, str]:
-    """``--columns path=file,label=dx`` -> {"path": "file", "label": "dx"}; fields are ColumnMap's."""
-    from sdc_bench.data.manifest import ColumnMap
-
-    known = [f.name for f in fields(ColumnMap)]
-    pairs: dict[str, str] = {}
-    for part in text.split(","):
-        field, equals, column = (s.strip() for s in part.partition("="))
-        if not equals or not field or not column:
-            raise ConfigError(
-                f"--columns {text!r}: expected FIELD=COLUMN pairs separated by commas, e.g. --columns path=file,label=dx"
-            )
-        if field not in known:
-            raise ConfigError(f"--columns {text!r}: unknown field {field!r}; fields: {', '.join(known)}")
-        pairs[field] = column
-    return pairs
-
-
 def data_overrides(args: argparse.Namespace) -> dict[str, Any]:
     """The data settings that ``--patient-regex`` and ``--columns`` stand for (absent flags: none)."""
     overrides: dict[str, Any] = {}
     if getattr(args, "patient_regex", None) is not None:
         overrides["data.patient_regex"] = args.patient_regex
     if getattr(args, "columns", None) is not None:
-        overrides["data.columns"] = _parse_columns(args.columns)
+        from sdc_bench.data.columns import column_settings
+
+        overrides["data.columns"] = column_settings(args.columns, "--columns")
     for name in ("modality", "view"):
         if getattr(args, name, None) is not None:
             overrides[f"data.{name}"] = getattr(args, name)
@@ -191,6 +175,7 @@ def _warn_storage_password(storage: str | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import RunOptions
     from sdc_bench.cli._resume_args import resume_changes
+    from sdc_bench.core.storage import check_storage_spec
 
     if args.splits is not None and args.resume is not None:
         raise ConfigError(
@@ -198,6 +183,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     changed = resume_changes(args)
     suite = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
@@ -299,20 +285,23 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_data_check(args: argparse.Namespace) -> int:
+    from sdc_bench.cli._data_check_args import data_check_spec
     from sdc_bench.core.errors import DataError
     from sdc_bench.data.audit import audit_manifest
-    from sdc_bench.data.manifest import ColumnMap
     from sdc_bench.data.sources import load_source
+    from sdc_bench.data.spec import DataSpec
 
-    settings = data_overrides(args)
+    flags = {key.removeprefix("data."): value for key, value in data_overrides(args).items()}
+    spec = data_check_spec(args, DataSpec(size=_check_size(args.size), **flags))
     # a linter: every bad row and file is collected (skip_bad), then all are listed and counted
     manifest = load_source(
         args.source,
-        columns=ColumnMap(**settings.get("data.columns", {})),
-        patient_regex=settings.get("data.patient_regex"),
+        columns=spec.column_map(),
+        patient_regex=spec.patient_regex,
         skip_bad=True,
-        modality=settings.get("data.modality"),
-        view=settings.get("data.view", ""),
+        modality=spec.modality or None,
+        view=spec.view,
+        allow_outside_root=spec.allow_outside_root,
     )
     report = audit_manifest(
         manifest,
@@ -320,7 +309,9 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         progress=_progress_wanted(args),
         decode=True,
         skipped_ok=args.skip_bad,
-        target_size=_check_size(args.size),
+        target_size=spec.size,
+        allow_duplicates=spec.allow_duplicates,
+        max_pixels=spec.max_image_pixels,
     )
     print(report.table())
     out = Path(args.out) if args.out else Path("audit.json")

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STORAGE_FILE",
     "PASSWORD_ENV",
+    "check_storage_spec",
     "close_storage",
     "connection_reason",
     "masked",
@@ -48,6 +49,25 @@ _JOURNAL = "journal:"
 _POSTGRESQL = ("postgresql:", "postgresql+psycopg:", "postgresql+psycopg2:")
 #: Environment variable a storage password is read from (libpq's ``$PGPASSWORD`` works as well).
 PASSWORD_ENV = "SDC_BENCH_STORAGE_PASSWORD"
+
+
+def _unknown_engine(url: str) -> ConfigError:
+    return ConfigError(
+        f"--storage {masked(url)!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB"
+    )
+
+
+def check_storage_spec(spec: str | None) -> None:
+    """Refuse a ``--storage`` value that names no engine of this package, before any data is prepared.
+
+    >>> check_storage_spec("runs/a/optuna-journal.log")
+    >>> check_storage_spec("mongodb://x")
+    Traceback (most recent call last):
+    ...
+    sdc_bench.core.errors.ConfigError: --storage 'mongodb://x': use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB
+    """
+    if spec and not spec.endswith(".log") and not spec.startswith((_JOURNAL, "sqlite:", *_POSTGRESQL)):
+        raise _unknown_engine(spec)
 
 
 def _parsed(url: str) -> Any | None:
@@ -147,9 +167,7 @@ def open_storage(url: str, *, create: bool = True) -> BaseStorage:
         )
     if url.startswith(_POSTGRESQL):
         return _open_postgresql(url, create)
-    raise ConfigError(
-        f"--storage {masked(url)!r}: use a .log journal file, journal:PATH, sqlite:///PATH or postgresql://USER@HOST/DB"
-    )
+    raise _unknown_engine(url)
 
 
 def _open_postgresql(url: str, create: bool) -> BaseStorage:

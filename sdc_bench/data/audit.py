@@ -10,10 +10,7 @@ ids) are warnings; ``strict=True`` turns the serious ones into a
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +22,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.errors import ConfigError, DataError, DiskFullError
+from sdc_bench.core.store import write_json
 from sdc_bench.data.audit_layout import layout_fields, layout_lines
 from sdc_bench.data.file_info import FileInfo, inspect_file
 from sdc_bench.data.manifest import fingerprint
@@ -143,31 +141,22 @@ class AuditReport:
         return json.loads(json.dumps(asdict(self)))
 
     def to_json(self, path: str | Path) -> None:
-        """Write the report as JSON, atomically (temporary file, then rename).
+        """Write the report as JSON, atomically and with the umask's mode (:func:`sdc_bench.core.store.write_json`).
 
         Parameters
         ----------
         path : str or pathlib.Path
-            The output file; its folder must exist.
+            The output file; a missing folder is created.
         """
         path = Path(path)
         try:
-            handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            write_json(path, self.to_dict())
+        except DiskFullError:
+            raise
         except OSError as error:
             raise DataError(
                 f"{path}: cannot write the audit ({error.strerror or error}); choose another --out"
             ) from None
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(self.to_dict(), stream, indent=2)
-            os.replace(temp, path)
-        except OSError as error:
-            raise DataError(
-                f"{path}: cannot write the audit ({error.strerror or error}); free space or choose another --out"
-            ) from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
 
     def table(self) -> str:
         """A readable plain-text summary, for a terminal or a log."""

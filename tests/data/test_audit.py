@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +160,22 @@ def test_json_and_table(tmp_path: Path, class_folder: Path) -> None:
 def test_n_folds_is_validated(class_folder: Path) -> None:
     with pytest.raises(ConfigError, match="n_folds=1"):
         audit_manifest(load_source(class_folder), n_folds=1)
+
+
+def test_json_follows_the_umask(tmp_path: Path, class_folder: Path) -> None:
+    # audit.json sits in a run folder that workers under another user read: not mkstemp's 0600
+    report = audit_manifest(load_source(class_folder, patient_regex=r"^(P\d+)_"), n_folds=5, progress=False)
+    previous = os.umask(0o022)
+    try:
+        report.to_json(tmp_path / "audit.json")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "audit.json").stat().st_mode) == 0o644
+
+
+def test_json_unwritable_is_one_line(tmp_path: Path, class_folder: Path) -> None:
+    report = audit_manifest(load_source(class_folder, patient_regex=r"^(P\d+)_"), n_folds=5, progress=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match="cannot write the audit"):
+        report.to_json(blocker / "audit.json")

@@ -153,14 +153,23 @@ def test_an_unusable_out_folder_is_one_line(
     assert "--out" in line and str(out) in line and expected in line, line
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_an_out_folder_that_cannot_be_written_is_one_line(
-    suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
+    real_access = os.access
+
+    def access(path: object, mode: int, **kwargs: object) -> bool:
+        # root writes in a 0500 folder anyway: say what the kernel says to any other user
+        if Path(str(path)) == locked and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
     assert main(["run", "--suite", str(suite), "--out", str(locked / "run"), "--quiet"]) == 2
     assert "permission denied" in _one_line(capsys)
+    assert not (locked / "run").exists()
 
 
 # ----------------------------------------------------------------------------- weights files
@@ -358,6 +367,21 @@ def test_an_unknown_storage_is_one_line(
     out = tmp_path / "run"
     assert main(["run", "--suite", str(suite), "--out", str(out), "--quiet", "--storage", "mongodb://x"]) == 2
     assert "--storage" in _one_line(capsys)
+    assert not out.exists()  # refused before the run folder and its data
+
+
+def test_an_unknown_storage_is_refused_before_the_suite_is_read(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sdc_bench.benchmark.suite as suite_module
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the suite was loaded before the storage was checked")
+
+    monkeypatch.setattr(suite_module, "load_suite", never)
+    assert main(["run", "--suite", "smoke", "--storage", "mongodb://x", "--dry-run"]) == 2
+    line = _one_line(capsys)
+    assert "--storage 'mongodb://x'" in line and "postgresql://" in line
 
 
 # ----------------------------------------------------------------------------- errors inside Optuna trials
