@@ -309,6 +309,10 @@ def to_text(table: pd.DataFrame) -> str:
     return "\n".join(out) + "\n"
 
 
+#: Cells longer than this wrap in the HTML table (``td.wrap``) instead of widening it past the page.
+_WRAP_CHARS = 60
+
+
 def to_html(table: pd.DataFrame, *, caption: str = "") -> str:
     """An HTML ``<table>`` (``<strong>`` for bold, ``<sup>`` for marks), notes in ``<p class="note">``."""
     bold, marks = _emphasis(table)
@@ -331,6 +335,8 @@ def to_html(table: pd.DataFrame, *, caption: str = "") -> str:
             if (index, column) in marks:
                 text += f"<sup>{html.escape(marks[(index, column)])}</sup>"
             cls = ' class="num"' if position < len(align) and align[position] == "r" else ""
+            if len(str(value)) > _WRAP_CHARS:  # a long cell (e.g. a parameter list) wraps, not the page
+                cls = ' class="wrap"'
             cells.append(f"<td{cls}>{text}</td>")
         parts.append(f"<tr{css}>" + "".join(cells) + "</tr>")
     parts.append("</tbody></table></div>")

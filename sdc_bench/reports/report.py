@@ -137,6 +137,7 @@ table { border-collapse: collapse; font-size: 12px; }
 caption { caption-side: top; text-align: left; font-weight: 600; padding-bottom: 0.4em; }
 th { border-top: 2px solid #333; border-bottom: 1px solid #333; padding: 4px 8px; text-align: left; white-space: nowrap; }
 td { padding: 3px 8px; white-space: nowrap; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.wrap { white-space: normal; min-width: 40ch; }
 tbody tr:last-child td { border-bottom: 2px solid #333; } tr.group-start td { border-top: 1px solid #999; }
 tbody tr:nth-child(even) { background: #f7f7f7; }
 p.note { font-size: 11.5px; color: #444; margin: 0.2em 0; max-width: 95ch; }
@@ -148,6 +149,17 @@ dl.facts dt { font-weight: 600; } dl.facts dd { margin: 0; }
 ul.caveats { background: #fff6e0; border-left: 3px solid #e0a000; padding: 0.5em 0.7em 0.5em 2em; }
 code { background: #f2f2f2; padding: 0 0.25em; border-radius: 3px; }
 """
+
+
+#: Figures are saved at 300 dpi; shown at 150 CSS px per inch, a one-column figure is half as wide as a
+#: two-column one and every figure's text has the same size on the page (instead of one-column figures
+#: being stretched to the page width, their text twice as large).
+_PNG_PX_PER_CSS_PX = 2
+
+
+def _css_width(png: bytes) -> int:
+    """The width in CSS pixels to show a 300-dpi figure PNG at (its IHDR width, halved)."""
+    return int.from_bytes(png[16:20], "big") // _PNG_PX_PER_CSS_PX
 
 
 def _inline(text: str) -> str:
@@ -196,9 +208,11 @@ def render_html(title: str, sections: Sequence[Section]) -> str:
                 out.append(to_html(item.table, caption=f"Table {table_number}. {item.caption}"))
             else:
                 figure_number += 1
-                data = base64.b64encode(item.png.read_bytes()).decode("ascii")
+                png = item.png.read_bytes()
+                data = base64.b64encode(png).decode("ascii")
                 out.append(
-                    f'<figure><img alt="{html.escape(item.name.replace("_", " "))}" src="data:image/png;base64,{data}">'
+                    f'<figure><img alt="{html.escape(item.name.replace("_", " "))}" width="{_css_width(png)}" '
+                    f'src="data:image/png;base64,{data}">'
                     f"<figcaption><strong>Figure {figure_number}.</strong> {_inline(item.caption)}</figcaption></figure>"
                 )
         out.append("</section>")

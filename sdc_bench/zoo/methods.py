@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 from sdc_bench.core.errors import ConfigError
+from sdc_bench.zoo._imbalance_specs import IMBALANCE
 from sdc_bench.zoo._registry import Listed, Registry
 
 __all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space"]
@@ -29,9 +30,6 @@ SearchSpace = Callable[[TrialLike, "Method"], dict[str, Any]]
 
 
 def _imbalance_tunables(method: Method) -> Any:
-    # imported here: the imbalance registry pulls in torch, and `sdc-bench list methods` should not
-    from sdc_bench.zoo.imbalance import IMBALANCE
-
     return IMBALANCE.get(method.imbalance).tunables
 
 

@@ -28,10 +28,12 @@ import socket
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from sdc_bench.core.errors import ConfigError, WeightsError
+
+if TYPE_CHECKING:  # torch is imported where a file is loaded, so `list backbones` needs none
+    import torch
 
 __all__ = [
     "WEIGHTS_DIR_ENV",
@@ -142,6 +144,8 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
                 f"weights file {path} cannot be read as safetensors ({exc.__class__.__name__}: {exc}); "
                 "re-download it or pass another file"
             ) from None
+    import torch
+
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unpickling failure is the user's file

@@ -4,6 +4,7 @@ deterministic."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -215,3 +216,23 @@ def test_reference_is_the_proposed_method_run_json_names(
     assert not comparisons.empty
     assert comparisons["reference"].str.startswith(expected).all()
     assert expected not in set(comparisons["method"])
+
+
+def test_prose_names_methods_by_display_name(full: dict) -> None:
+    """A reader sees 'SDC-DL' in sentences and captions, not the registry id 'sdc_dl'."""
+    page = (full["root"] / "report.html").read_text()
+    assert "configurations compared with SDC-DL are" in page and "Comparisons with SDC-DL:" in page
+    assert "every configuration with SDC-DL (" in page
+    assert "SDC-DL: no gallery: no wrong predictions." in page
+    assert not re.search(r"(compared with|Comparisons with|configuration with) sdc_dl\b", page)
+
+
+def test_figures_share_one_type_size_in_the_html(full: dict) -> None:
+    """A one-column figure was stretched to the page width, its text twice the size of a two-column one's."""
+    page = (full["root"] / "report.html").read_text()
+    for width, data in re.findall(
+        r'<img alt="[^"]*" width="(\d+)" src="data:image/png;base64,([^"]+)"', page
+    ):
+        png = base64.b64decode(data)
+        assert int(width) == int.from_bytes(png[16:20], "big") // 2
+    assert len(re.findall(r"<img ", page)) == len(re.findall(r'<img alt="[^"]*" width="\d+"', page))

@@ -207,6 +207,10 @@ def confusion_matrices(
     return save_figure(figure, stem)
 
 
+#: Behind the ECE text: a tall bar in the first bins would otherwise run through it.
+_BOX = {"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5}
+
+
 def reliability_diagrams(
     predictions: pd.DataFrame,
     stem: str | Path,
@@ -266,7 +270,9 @@ def reliability_diagrams(
                     lw=0.3,
                 )
         ax.plot([0, 1], [0, 1], color="#777777", lw=0.7, ls="--")
-        ax.text(0.04, 0.95, f"ECE {ece:.3f}", ha="left", va="top", fontsize=6.5, transform=ax.transAxes)
+        ax.text(
+            0.04, 0.95, f"ECE {ece:.3f}", ha="left", va="top", fontsize=6.5, transform=ax.transAxes, bbox=_BOX
+        )
         ax.set_title(wrap_label(look.labels[configuration], 30), fontsize=7)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)

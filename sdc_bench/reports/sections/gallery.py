@@ -18,6 +18,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from sdc_bench.reports.names import display_name
 from sdc_bench.reports.report import Section
 from sdc_bench.reports.sections.context import ReportContext
 from sdc_bench.reports.style import DOUBLE_COLUMN_IN, apply_style, save_figure
@@ -75,7 +76,7 @@ def _draw(cases: Sequence[Mapping[str, Any]], root: Path, stem: Path) -> list[Pa
 def _cases_table(methods: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     rows = [
         {
-            "Method": case["method"],
+            "Method": display_name(case["method"]),
             "Sample": case["sample_id"],
             "Outer fold": case["outer_fold"],
             "True class": case["true"],
@@ -116,14 +117,16 @@ def gallery_section(ctx: ReportContext) -> Section:
     for entry in methods:
         method = str(entry.get("method"))
         if not entry.get("cases"):
-            section.paragraphs.append(f"`{method}`: no gallery: {entry.get('reason') or 'no cases'}.")
+            section.paragraphs.append(
+                f"{display_name(method)}: no gallery: {entry.get('reason') or 'no cases'}."
+            )
             continue
         section.items += ctx.writer.figure(
             f"gallery_{method}",
-            f"`{method}`: its most confidently wrong out-of-fold cases, Grad-CAM of the predicted class "
+            f"{display_name(method)}: its most confidently wrong out-of-fold cases, Grad-CAM of the predicted class "
             "(title: true class, predicted class and its probability; below: the sample id).",
             partial(_draw, entry["cases"], ctx.root),
         )
         if entry.get("left_out"):
-            section.paragraphs.append(f"`{method}`: left out: {'; '.join(entry['left_out'])}.")
+            section.paragraphs.append(f"{display_name(method)}: left out: {'; '.join(entry['left_out'])}.")
     return section

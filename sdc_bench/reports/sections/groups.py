@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sdc_bench.reports import figures, tables
+from sdc_bench.reports.names import display_name
 from sdc_bench.reports.report import Section
 from sdc_bench.reports.sections.context import ReportContext
 
@@ -15,14 +16,16 @@ def ablations_section(ctx: ReportContext) -> Section:
     ablations = Section("Ablations")
     ablation = tables.ablation_table(ctx.metrics, ctx.comparisons, reference=reference)
     if ablation.empty:
-        ablations.skipped = f"no ablation of {reference} (methods named `{reference}_*`) in this run."
+        ablations.skipped = (
+            f"no ablation of {display_name(reference)} (methods named `{reference}_*`) in this run."
+        )
         ctx.skipped.append("ablations (no ablation method)")
         return ablations
     ablations.items.append(
         ctx.writer.table(
             "ablations",
             ablation,
-            f"{reference} and its ablations, with the paired change in balanced accuracy.",
+            f"{display_name(reference)} and its ablations, with the paired change in balanced accuracy.",
         )
     )
     return ablations

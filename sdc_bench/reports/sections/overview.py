@@ -68,7 +68,8 @@ def _summary_paragraphs(
         n_compared = len(comparisons[CONFIG].drop_duplicates())
         n_worse = len(worse[CONFIG].drop_duplicates())
         paragraphs.append(
-            f"{n_worse} of {n_compared} configurations compared with {reference} are significantly worse on at least "
+            f"{n_worse} of {n_compared} configurations compared with {display_name(reference)} are significantly worse "
+            "on at least "
             "one of the McNemar (accuracy) and paired patient-bootstrap (balanced accuracy) comparisons "
             "(Holm-adjusted p < 0.05)."
         )
@@ -131,7 +132,7 @@ def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Se
         ("Methods", ", ".join(f"{display_name(m)} ({m})" for m in suite.get("methods", [])) or "n/a"),
         ("Backbones", ", ".join(map(str, suite.get("backbones", []))) or "n/a"),
         ("Weights", weight_sources(run, load_cells(ctx.root))),
-        ("Training", ", ".join(f"{k}={v}" for k, v in (suite.get("train") or {}).items()) or "n/a"),
+        ("Training", _training_text(suite.get("train") or {})),
         ("Report bootstrap", f"{n_bootstrap} patient-level resamples, seed {seed}"),
     ]
     paragraphs = [
@@ -139,7 +140,7 @@ def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Se
         "its patient out. Hyperparameters were chosen on an inner split of that fold's training patients only. "
         "Multi-class decisions are argmax of the predicted probabilities.",
         f"Intervals: Wilson for accuracy and per-class sensitivity/specificity, patient-level percentile bootstrap "
-        f"otherwise. Comparisons with {reference}: exact McNemar (accuracy), corrected resampled t-test "
+        f"otherwise. Comparisons with {display_name(reference)}: exact McNemar (accuracy), corrected resampled t-test "
         "(per-fold balanced accuracy) and a paired patient-level bootstrap (balanced accuracy, accuracy, macro "
         "AUROC), with Holm's correction within each test family; Friedman test with Nemenyi post-hoc over "
         "outer folds for the ranking of all configurations.",
@@ -154,6 +155,20 @@ def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Se
             "t-test over the seeds x folds scores, the paired bootstrap over the stacked repetitions."
         )
     return Section("Protocol", paragraphs=paragraphs, facts=facts)
+
+
+#: Training settings whose 0 means "not set": shown as what 0 does instead of a bare 0.
+_ZERO_MEANS = {"max_epochs": "each method's own", "threads": "torch default"}
+
+
+def _training_text(train: Mapping[str, Any]) -> str:
+    """``key=value`` pairs of the suite's training settings; a 0 that means "not set" says what it does.
+
+    >>> _training_text({"batch_size": 32, "max_epochs": 0, "threads": 4})
+    "batch_size=32, max_epochs=each method's own, threads=4"
+    """
+    shown = (f"{k}={_ZERO_MEANS[k] if k in _ZERO_MEANS and v == 0 else v}" for k, v in train.items())
+    return ", ".join(shown) or "n/a"
 
 
 def _protocol_seeds(run: Mapping[str, Any], splits: Mapping[str, Any] | None) -> list[Any]:
@@ -184,7 +199,8 @@ def environment_section(run: Mapping[str, Any]) -> Section:
     ]
     for key in ("cpu_count", "torch_threads", "cuda"):
         if key in environment:
-            facts.append((key.replace("_", " ").capitalize(), str(environment[key])))
+            value = environment[key]  # cuda is None on a machine without it: say so, not "None"
+            facts.append((key.replace("_", " ").capitalize(), "none" if value is None else str(value)))
     packages = environment.get("packages") or {}
     if packages:
         facts.append(("Packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)))

@@ -9,6 +9,7 @@ import pandas as pd
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.min_n import shortfall
+from sdc_bench.reports.names import display_name
 from sdc_bench.reports.report import Section
 from sdc_bench.reports.sections.context import ReportContext
 from sdc_bench.reports.stats import friedman_nemenyi
@@ -97,7 +98,8 @@ def _add_comparisons(ctx: ReportContext, results: Section) -> None:
         ctx.writer.table(
             "comparisons",
             tables.comparisons_table(ctx.comparisons),
-            f"Paired comparisons of every configuration with {ctx.reference} (Δ = reference − method).",
+            f"Paired comparisons of every configuration with {display_name(ctx.reference)} "
+            "(Δ = reference − method).",
         )
     )
 

@@ -145,11 +145,17 @@ def training_section(ctx: ReportContext) -> Section:
             "Per cell: data sizes, training length and the parameters of the outer-fold fit.",
         )
     )
-    training.items += ctx.writer.figure(
+    curves = ctx.writer.figure(
         "learning_curves",
         "Inner-validation balanced accuracy and loss per epoch, one line per outer fold (folds may train for "
         "different numbers of epochs; they are not averaged). For searched cells, the best inner trial's curve; "
         "the refit has no validation split.",
         lambda stem: figures.learning_curves(cells, stem, palette=ctx.palette),
     )
+    training.items += curves
+    if not curves and ctx.writer.draw:  # say why the figure a reader looks for is not there
+        training.paragraphs.append(
+            "No learning curves: no cell recorded an inner-validation score per epoch (a cell trained "
+            "without a validation split, val 0 in the table below, has none to draw)."
+        )
     return training

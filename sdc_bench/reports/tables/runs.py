@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sdc_bench.reports.names import display_name
 from sdc_bench.reports.tables._format import decorate, fmt_number
 from sdc_bench.reports.throughput import LOAD_RATIO, peak_memory_text, under_load
 
@@ -185,14 +186,27 @@ def throughput_table(throughput: pd.DataFrame) -> pd.DataFrame:
             + ", ".join(f"{r.backbone} {r.mode}" for r in loaded.itertuples())
             + "; their images/s understate an idle device."
         )
+    table, unmeasured = _drop_unmeasured(pd.DataFrame(rows))
     notes = [
         "Measured by `sdc-bench throughput` on the device named. Bold: highest images/s per device and mode. "
-        "Peak memory n/a: not measured (CPU).",
+        + _unmeasured_note(unmeasured),
         *notes_extra,
     ]
-    return decorate(
-        pd.DataFrame(rows), bold=bold, notes=notes, group="Device" if "device_name" in present else None
-    )
+    return decorate(table, bold=bold, notes=notes, group="Device" if "device_name" in present else None)
+
+
+def _unmeasured_note(unmeasured: Sequence[str]) -> str:
+    if unmeasured:
+        return f"Not measured on any device here (CPU), so left out: {', '.join(unmeasured)}."
+    return "Peak memory n/a: not measured (CPU)."
+
+
+def _drop_unmeasured(table: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Drop the columns that are n/a in every row (peak memory on a CPU): they only widen the table."""
+    if table.empty:
+        return table, []
+    unmeasured = [str(c) for c in table.columns if (table[c].astype(str) == "n/a").all()]
+    return table.drop(columns=unmeasured), unmeasured
 
 
 def _params_text(params: Mapping[str, Any]) -> str:
@@ -232,7 +246,7 @@ def selected_params_table(cells: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         cell = info.get("cell", {})
         rows.append(
             {
-                "Method": str(cell.get("method", "")),
+                "Method": display_name(str(cell.get("method", ""))),
                 "Backbone": str(cell.get("backbone", "")),
                 "Fold": _fold_text(cell.get("outer_fold", ""), cell.get("repeat_seed", 0), repeated),
                 "Fit / val / test": f"{info.get('n_fit', '?')} / {info.get('n_val', '?')} / {info.get('n_test', '?')}",
