@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from sdc_bench.core.errors import ConfigError, DiskFullError
+from sdc_bench.core.errors import ConfigError, DiskFullError, ModelError
 
 __all__ = [
     "KEEP_MODELS_KEY",
@@ -29,6 +29,7 @@ __all__ = [
     "environment_info",
     "git_revision",
     "proposed_method",
+    "read_format_json",
     "read_throughput",
     "write_bytes",
     "write_json",
@@ -101,6 +102,29 @@ def write_json(path: str | Path, payload: Any) -> None:
 
 def write_parquet(path: str | Path, frame: pd.DataFrame) -> None:
     _atomic_write(Path(path), lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def read_format_json(path: str | Path, fmt: str, version: int, what: str, fix: str) -> dict[str, Any]:
+    """Read a versioned JSON file of ours (``{"format": fmt, "format_version": version, ...}``).
+
+    A missing, damaged, foreign or other-version file is one :class:`ModelError` line naming ``path``,
+    ``what`` it should be, and ``fix``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: {what} is missing; {fix}")
+    try:
+        payload = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelError(f"{path}: not valid JSON ({error}); {fix}") from None
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise ModelError(f"{path}: not an sdc-bench {what} (no format {fmt!r})")
+    if payload.get("format_version") != version:
+        raise ModelError(
+            f"{path}: {what} format version {payload.get('format_version')!r} is not {version}; "
+            "use the sdc-bench version that wrote it"
+        )
+    return payload
 
 
 def write_throughput_table(table: pd.DataFrame, out: str | Path) -> Path:

@@ -14,7 +14,6 @@ An ensemble averages its members' class probabilities; a refit package has one m
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from sdc_bench.core.errors import ModelError
+from sdc_bench.core.store import read_format_json
 from sdc_bench.data.decode import Preprocess
 from sdc_bench.zoo.augment import normalize, to_float
 from sdc_bench.zoo.kept import load_kept_model
@@ -102,19 +102,17 @@ def member_proba(
 
 
 def _read_info(root: Path) -> dict[str, Any]:
-    path = root / "package.json"
     if not root.is_dir():
         raise ModelError(f"{root}: model folder does not exist; give a folder written by `sdc-bench export`")
-    if not path.is_file():
-        raise ModelError(f"{root}: no package.json there; give a folder written by `sdc-bench export`")
-    try:
-        info = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ModelError(f"{path}: not valid JSON ({error}); export the model again") from None
-    if not isinstance(info, dict) or info.get("format") != PACKAGE_FORMAT:
-        raise ModelError(f"{path}: not an sdc-bench model package (no format {PACKAGE_FORMAT!r})")
-    if info.get("format_version") != PACKAGE_VERSION or not info.get("members"):
-        raise ModelError(f"{path}: unsupported package version or no members; export the model again")
+    info = read_format_json(
+        root / "package.json",
+        PACKAGE_FORMAT,
+        PACKAGE_VERSION,
+        "model package",
+        "give a folder written by `sdc-bench export`, or export the model again",
+    )
+    if not info.get("members"):
+        raise ModelError(f"{root / 'package.json'}: the package lists no members; export the model again")
     return info
 
 

@@ -12,7 +12,6 @@ Feature-kind methods (a scikit-learn classifier on hand-crafted features) are re
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from torch import nn
 
 from sdc_bench.core.errors import ModelError, SdcBenchError
-from sdc_bench.core.store import RunStore, write_bytes, write_json
+from sdc_bench.core.store import RunStore, read_format_json, write_bytes, write_json
 from sdc_bench.zoo.backbones import BACKBONES, BuiltBackbone, create_backbone
 
 __all__ = [
@@ -99,21 +98,13 @@ def save_kept_model(store: RunStore, cell_id: str, model: nn.Module | None, meta
 
 def read_kept_meta(path: str | Path) -> dict[str, Any]:
     """Read and check a kept model's JSON; a missing, damaged or foreign file is a :class:`ModelError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"{path}: kept-model JSON is missing; export the run again or restore the file")
-    try:
-        meta = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ModelError(f"{path}: not valid JSON ({error}); export the run again") from None
-    if not isinstance(meta, dict) or meta.get("format") != KEPT_MODEL_FORMAT:
-        raise ModelError(f"{path}: not an sdc-bench kept-model JSON (no format {KEPT_MODEL_FORMAT!r})")
-    if meta.get("format_version") != KEPT_MODEL_VERSION:
-        raise ModelError(
-            f"{path}: kept-model format version {meta.get('format_version')!r} is not "
-            f"{KEPT_MODEL_VERSION}; use the sdc-bench version that wrote it"
-        )
-    return meta
+    return read_format_json(
+        path,
+        KEPT_MODEL_FORMAT,
+        KEPT_MODEL_VERSION,
+        "kept-model JSON",
+        "export the run again or restore the file",
+    )
 
 
 def _read_weights(path: Path, sha256: str | None) -> dict[str, Any]:
