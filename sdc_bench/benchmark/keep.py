@@ -46,7 +46,9 @@ def keep_cell_model(
         "classes": list(data.classes),
         "input": {
             # (rows, columns) as a list for a rectangle; slices = input channels of a 2.5D input
-            "size": list(data.preprocess.size) if isinstance(data.preprocess.size, tuple) else data.preprocess.size,
+            "size": list(data.preprocess.size)
+            if isinstance(data.preprocess.size, tuple)
+            else data.preprocess.size,
             "size_hw": list(data.preprocess.hw),
             "slices": data.preprocess.slices,
             "resize": data.preprocess.resize,

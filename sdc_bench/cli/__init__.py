@@ -327,7 +327,9 @@ def _add_weights_parser(sub: _Subparsers) -> None:
         description="Download each backbone's ImageNet weights through timm and write DIR/<backbone>.safetensors "
         "plus DIR/weights.json (sha256, source, licence per file).",
     )
-    fetch.add_argument("--backbones", required=True, help="comma-separated backbones, e.g. resnet50,densenet121")
+    fetch.add_argument(
+        "--backbones", required=True, help="comma-separated backbones, e.g. resnet50,densenet121"
+    )
     fetch.add_argument("--out", required=True, help="the weights folder to write (created if absent)")
     fetch.set_defaults(func=cmd_weights_fetch)
     check = actions.add_parser(

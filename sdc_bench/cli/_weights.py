@@ -13,7 +13,9 @@ from typing import Any
 __all__ = ["check_run_weights", "cmd_weights_check", "cmd_weights_fetch"]
 
 
-def check_run_weights(suite: Any, weights_dir: Path | None, weights_files: tuple[Any, ...], *, show: bool) -> None:
+def check_run_weights(
+    suite: Any, weights_dir: Path | None, weights_files: tuple[Any, ...], *, show: bool
+) -> None:
     """Raise the one-line :class:`WeightsError` when a pretrained backbone has no weights now.
 
     ``show`` (``--dry-run``) first prints each backbone's source: file, dir, package, hub or random.

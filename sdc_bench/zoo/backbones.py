@@ -31,13 +31,13 @@ from sdc_bench.zoo.weights import (
 
 __all__ = [
     "BACKBONES",
+    "NO_WEIGHTS",
     "BackboneSpec",
     "BuiltBackbone",
     "check_weight_sources",
     "count_gflops",
     "count_params",
     "create_backbone",
-    "NO_WEIGHTS",
     "missing_weights_error",
     "plan_weight_sources",
 ]

@@ -100,7 +100,11 @@ def fetch_weights(backbones: Sequence[str], out: str | Path) -> list[dict[str, A
 def _check_file(path: Path, entry: dict[str, Any] | None) -> FolderCheck:
     digest = file_sha256(path)
     row = FolderCheck(
-        path.stem, path.name, round(path.stat().st_size / 1e6, 1), digest[:12], str((entry or {}).get("source", ""))
+        path.stem,
+        path.name,
+        round(path.stat().st_size / 1e6, 1),
+        digest[:12],
+        str((entry or {}).get("source", "")),
     )
 
     def bad(problem: str) -> FolderCheck:
@@ -141,5 +145,7 @@ def check_weights(folder: str | Path) -> list[FolderCheck]:
         if path.is_file():
             rows.append(_check_file(path, index.get(name)))
         else:
-            rows.append(FolderCheck(Path(name).stem, name, 0.0, "", "", f"listed in {WEIGHTS_INDEX} but missing"))
+            rows.append(
+                FolderCheck(Path(name).stem, name, 0.0, "", "", f"listed in {WEIGHTS_INDEX} but missing")
+            )
     return rows

@@ -68,14 +68,28 @@ def test_plan_names_each_source(fetched: Path) -> None:
         weights_dir=fetched,
         hub=lambda: False,
     )
-    assert plan == {"tf_efficientnet_lite0": "package", BACKBONE: "dir", "resnet18": "random", "resnet50": "none"}
+    assert plan == {
+        "tf_efficientnet_lite0": "package",
+        BACKBONE: "dir",
+        "resnet18": "random",
+        "resnet50": "none",
+    }
 
 
 def test_dry_run_lists_sources_and_stops_offline_without_weights(
     fetched: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    args = ["run", "--suite", "smoke", "--dry-run", "--set", f"backbones=['{BACKBONE}']", "--set", "data.size=32"]
+    args = [
+        "run",
+        "--suite",
+        "smoke",
+        "--dry-run",
+        "--set",
+        f"backbones=['{BACKBONE}']",
+        "--set",
+        "data.size=32",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]  # after the plan's progress lines
     assert err.startswith(f"sdc-bench: error: {BACKBONE}: no pretrained weights offline")
