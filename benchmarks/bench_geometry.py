@@ -10,7 +10,7 @@ Two questions of Step 6, each answered by real ``sdc-bench run`` calls (fixed SD
    adjacent slices as channels (2.5D).
 
 Each row gives the pooled out-of-fold balanced accuracy with its patient-level bootstrap CI and the
-run's own throughput stage (inference images/s at that geometry). Small on purpose (about 6 minutes on
+run's own throughput stage (inference images/s at that geometry). Small on purpose (about 5 minutes on
 2 cores); the numbers are a smoke-scale comparison, not a verdict. Run::
 
     python benchmarks/bench_geometry.py --out benchmarks/results/geometry.md
@@ -31,8 +31,10 @@ import pandas as pd
 from PIL import Image
 
 from sdc_bench.cli import main
+from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.data.synth_clinical import write_mri_series
 from sdc_bench.data.synthspine import SynthConfig, generate_arrays
+from sdc_bench.reports.render import to_markdown
 
 SUITE = """
 description = "bench: input geometry"
@@ -104,8 +106,12 @@ def run_one(work: Path, data: Path, name: str, epochs: int, *settings: str) -> d
     assert main(args) == 0, name
     wall = time.perf_counter() - started
     metrics = pd.read_csv(out / "metrics.csv")
-    pooled = metrics[(metrics["metric"] == "balanced_accuracy") & (metrics["split"] == "oof")]
-    pooled = pooled[pooled["outer_fold"].isna()] if pooled["outer_fold"].isna().any() else pooled
+    pooled = metrics[
+        (metrics["metric"] == "balanced_accuracy")
+        & (metrics["scope"] == "pooled")
+        & (metrics["split"] == OOF_SPLIT)
+        & (metrics["method"] == "sdc_dl")
+    ]
     row = pooled.iloc[0]
     speed = pd.read_csv(out / "throughput.csv")
     speed = speed[speed["backbone"] == "tf_efficientnet_lite0"].iloc[0]
@@ -131,8 +137,8 @@ def cpu_model() -> str:
 def main_cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="benchmarks/results/geometry.md")
-    parser.add_argument("--xrays", type=int, default=160)
-    parser.add_argument("--mri-patients", type=int, default=48)
+    parser.add_argument("--xrays", type=int, default=120)
+    parser.add_argument("--mri-patients", type=int, default=36)
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench_geometry_"))
@@ -164,7 +170,7 @@ def main_cli() -> None:
         "224x72 = 16,128.",
         "",
     ]
-    text = "\n".join(header) + table.to_markdown(index=False) + "\n"
+    text = "\n".join(header) + to_markdown(table) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)

@@ -72,6 +72,15 @@ def _normal_and_abnormal(data: Path) -> Path:
     return data
 
 
+def _kept_and_reported(out: Path, size_hw: list[int], slices: int) -> None:
+    """Kept models say the geometry they were trained on; the report's data section shows it."""
+    kept = [json.loads(p.read_text()) for p in (out / "models").glob("sdc_dl__*.json")]
+    assert kept and all(k["input"]["size_hw"] == size_hw and k["input"]["slices"] == slices for k in kept)
+    assert all(k["backbone"]["in_chans"] == slices for k in kept)
+    report = (out / "report.html").read_text()
+    assert f"Model input: {size_hw[0]}x{size_hw[1]} pixels" in report
+
+
 def _predicted_every_sample(out: Path) -> None:
     audit = json.loads((out / "audit.json").read_text())
     predictions = pd.read_parquet(out / "predictions.parquet")
@@ -91,6 +100,7 @@ def test_tall_xrays_train_at_a_rectangular_size(fmt: str, tmp_path: Path) -> Non
         assert audit["patient_from"] == "dicom"
         assert audit["images_per_modality"] == {"xray": audit["n_images"]}
     _predicted_every_sample(out)
+    _kept_and_reported(out, [96, 32], 1)
 
 
 @pytest.mark.slow
@@ -105,3 +115,4 @@ def test_mri_series_train_as_three_slices(tmp_path: Path) -> None:
     assert audit["patient_from"] == "dicom" and audit["n_patients"] < audit["n_images"]
     assert audit["images_per_modality"] == {"mri": audit["n_images"]}
     _predicted_every_sample(out)
+    _kept_and_reported(out, [64, 64], 3)
