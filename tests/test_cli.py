@@ -19,6 +19,9 @@ SUBCOMMANDS = [
     ["baseline"],
     ["throughput"],
     ["worker"],
+    ["weights"],
+    ["weights", "fetch"],
+    ["weights", "check"],
 ]
 
 

@@ -55,10 +55,14 @@ def test_dry_run_of_full_estimates_from_gflops_without_cuda(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
-    assert main(["run", "--suite", "full", "--dry-run"]) == 0
+    # offline, the hub-only backbones have no weights: the plan is shown, then the run stops with the fix
+    assert main(["run", "--suite", "full", "--dry-run"]) == 2
     elapsed = time.perf_counter() - started
     out, err = capsys.readouterr()
+    assert "tf_efficientnet_lite0=package" in out and "resnet50=none" in out
+    assert "no pretrained weights offline" in err and "sdc-bench weights fetch --backbones" in err
     first = out.splitlines()[0]
     n_cells = int(first.split(": ", 1)[1].split(" cells", 1)[0])
     assert n_cells == sum(1 for line in out.splitlines() if line.startswith("  "))  # a consistent count

@@ -16,7 +16,16 @@ from sdc_bench.zoo.features import FEATURES
 from sdc_bench.zoo.imbalance import build_imbalance
 from sdc_bench.zoo.methods import Method
 
-__all__ = ["FeatureModel", "fit_features"]
+__all__ = ["FeatureModel", "fit_features", "middle_plane"]
+
+
+def middle_plane(images: np.ndarray) -> np.ndarray:
+    """``(N, H, W)`` images for a 2-D extractor: the middle channel of K slices stacked as channels.
+
+    The middle slice is the one a 1-slice run reads, so a feature method sees the same input whatever
+    ``data.slices`` is (2.5D context is for the CNNs; the features stay the 2-D baseline).
+    """
+    return images[:, images.shape[1] // 2] if images.ndim == 4 else images
 
 
 @dataclass
@@ -30,7 +39,7 @@ class FeatureModel:
     val_balanced_accuracy: float
 
     def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        features = FEATURES.get(self.extractor).extract(images)
+        features = FEATURES.get(self.extractor).extract(middle_plane(images))
         proba = np.zeros((len(images), self.num_classes))
         classes = self.pipeline.classes_
         proba[:, classes] = self.pipeline.predict_proba(features)
@@ -46,7 +55,7 @@ def fit_features(
     ``smote_features`` synthesises minority rows in feature space.
     """
     extractor = str(params.get("features", "hog_hist"))
-    features = FEATURES.get(extractor).extract(train.images)
+    features = FEATURES.get(extractor).extract(middle_plane(train.images))
     labels = train.labels
     strategy = build_imbalance(method.imbalance)
     rows = strategy.sample_indices(labels, np.random.default_rng(seed))

@@ -45,7 +45,12 @@ def keep_cell_model(
         "kind": method.kind,
         "classes": list(data.classes),
         "input": {
-            "size": data.preprocess.size,
+            # (rows, columns) as a list for a rectangle; slices = input channels of a 2.5D input
+            "size": list(data.preprocess.size)
+            if isinstance(data.preprocess.size, tuple)
+            else data.preprocess.size,
+            "size_hw": list(data.preprocess.hw),
+            "slices": data.preprocess.slices,
             "resize": data.preprocess.resize,
             "frame": data.preprocess.frame,
             "nifti_slices": data.preprocess.nifti_slices,

@@ -426,13 +426,16 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
     measured = any(kind_of(METHODS.get(m)).has_throughput_backbone for m in suite.methods)
     trained = [b for b in suite.backbones if measured]
     backbones = tuple(dict.fromkeys([*trained, spec.reference_backbone]))
+    geometry = state.payload.get("data") or {}
     config = ThroughputConfig(
         backbones=backbones,
         batch_sizes=(spec.batch_size,),
         precisions=(spec.precision,),
         channels_last=(suite.train.channels_last,),
         modes=spec.modes,
-        img_size=suite.data.pixel_side,  # a square of the input's pixels (throughput is square-only)
+        # the run's real geometry (run.json: "auto" resolved): (rows, columns), K slices as channels
+        img_size=tuple(geometry["size_hw"]) if geometry.get("size_hw") else suite.data.pixel_side,
+        in_chans=int(geometry.get("slices") or 1),
         device=state.device,
         timed_steps=spec.timed_steps,
     )

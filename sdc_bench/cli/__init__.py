@@ -320,6 +320,36 @@ def _add_predict_parser(sub: _Subparsers) -> None:
     predict.set_defaults(func=commands.cmd_predict)
 
 
+def _add_weights_parser(sub: _Subparsers) -> None:
+    from sdc_bench.cli._weights import cmd_weights_check, cmd_weights_fetch
+
+    weights = sub.add_parser(
+        "weights",
+        help="fetch or check a folder of pretrained weights",
+        description="Make a --weights-dir folder on a machine with internet (fetch), check it offline (check).",
+    )
+    actions = weights.add_subparsers(dest="weights_command", required=True, metavar="ACTION")
+    fetch = actions.add_parser(
+        "fetch",
+        help="download ImageNet weights (needs the hub)",
+        description="Download each backbone's ImageNet weights through timm and write DIR/<backbone>.safetensors "
+        "plus DIR/weights.json (sha256, source, licence per file).",
+    )
+    fetch.add_argument(
+        "--backbones", required=True, help="comma-separated backbones, e.g. resnet50,densenet121"
+    )
+    fetch.add_argument("--out", required=True, help="the weights folder to write (created if absent)")
+    fetch.set_defaults(func=cmd_weights_fetch)
+    check = actions.add_parser(
+        "check",
+        help="check a weights folder offline",
+        description="Check every file of a weights folder offline: it loads, fits its backbone and matches "
+        "its sha256 in weights.json; exit 2 when any file is bad.",
+    )
+    check.add_argument("folder", help="a folder written by `sdc-bench weights fetch`")
+    check.set_defaults(func=cmd_weights_check)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sdc-bench",
@@ -338,6 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_baseline_parser,
         _add_export_parser,
         _add_predict_parser,
+        _add_weights_parser,
     ):
         add(sub)
     return parser

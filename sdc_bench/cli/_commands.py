@@ -187,9 +187,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     changed = resume_changes(args)
     suite = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
+    from sdc_bench.cli._weights import check_run_weights
+
     if args.dry_run:
         _print_plan(suite)
+        check_run_weights(suite, weights_dir, weights_files, show=True)
         return 0
+    check_run_weights(suite, weights_dir, weights_files, show=False)  # before any data or training work
     options = RunOptions(
         data=args.data,
         out=Path(args.out) if args.out else None,

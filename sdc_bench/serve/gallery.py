@@ -30,9 +30,11 @@ from sdc_bench.core.contracts import OOF_SPLIT, format_cell_id, probability_colu
 from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.core.geometry import resize_geometry
 from sdc_bench.core.store import KEEP_MODELS_KEY, RunStore, write_json
-from sdc_bench.data.decode import Preprocess, load_preprocessed, read_image
+from sdc_bench.data.decode import Preprocess, read_image
 from sdc_bench.data.manifest import ColumnMap
+from sdc_bench.data.slices import load_input
 from sdc_bench.data.sources import load_source
+from sdc_bench.serve.package import input_preprocess
 from sdc_bench.zoo.augment import normalize, to_float
 from sdc_bench.zoo.kept import load_kept_model, read_kept_meta
 from sdc_bench.zoo.saliency import cam_overlays, overlay_names
@@ -95,13 +97,9 @@ def _most_confidently_wrong(rows: pd.DataFrame, per_method: int) -> pd.DataFrame
 
 def _model_input(path: str, meta: dict[str, Any]) -> tuple[torch.Tensor, np.ndarray, Preprocess]:
     spec = meta["input"]
-    preprocess = Preprocess(
-        size=int(spec["size"]),
-        resize=str(spec["resize"]),
-        frame=str(spec["frame"]),
-        nifti_slices=str(spec["nifti_slices"]),
-    )
-    square = torch.from_numpy(load_preprocessed(path, preprocess))[None, None]
+    preprocess = input_preprocess(spec)
+    pixels = torch.from_numpy(load_input(path, preprocess))
+    square = pixels[None, None] if pixels.ndim == 2 else pixels[None]  # (1, K, H, W) for K slices
     original = read_image(path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices)
     return normalize(to_float(square), spec["mean"], spec["std"]), original, preprocess
 

@@ -28,7 +28,15 @@ from sdc_bench.data.decode import Preprocess
 from sdc_bench.zoo.augment import normalize, to_float
 from sdc_bench.zoo.kept import load_kept_model
 
-__all__ = ["PACKAGE_FORMAT", "PACKAGE_VERSION", "Member", "ModelPackage", "load_package", "member_proba"]
+__all__ = [
+    "PACKAGE_FORMAT",
+    "PACKAGE_VERSION",
+    "Member",
+    "ModelPackage",
+    "input_preprocess",
+    "load_package",
+    "member_proba",
+]
 
 PACKAGE_FORMAT = "sdc-bench-model-package"
 PACKAGE_VERSION = 1
@@ -57,13 +65,7 @@ class ModelPackage:
 
     @property
     def preprocess(self) -> Preprocess:
-        spec = self.info["input"]
-        return Preprocess(
-            size=int(spec["size"]),
-            resize=str(spec["resize"]),
-            frame=str(spec["frame"]),
-            nifti_slices=str(spec["nifti_slices"]),
-        )
+        return input_preprocess(self.info["input"])
 
     def member(self, name: str) -> Member:
         for member in self.members:
@@ -83,6 +85,18 @@ class ModelPackage:
         return proba / proba.sum(axis=1, keepdims=True) if len(proba) else proba
 
 
+def input_preprocess(spec: dict[str, Any]) -> Preprocess:
+    """The :class:`Preprocess` of a kept model's ``input`` block (a list size is (rows, columns))."""
+    size = spec["size"]
+    return Preprocess(
+        size=(int(size[0]), int(size[1])) if isinstance(size, list) else int(size),
+        resize=str(spec["resize"]),
+        frame=str(spec["frame"]),
+        nifti_slices=str(spec["nifti_slices"]),
+        slices=int(spec.get("slices", 1)),
+    )
+
+
 def member_proba(
     model: nn.Module, images: np.ndarray, mean: Any, std: Any, batch_size: int = 128, device: str = "cpu"
 ) -> np.ndarray:
@@ -93,7 +107,8 @@ def member_proba(
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-            x = normalize(to_float(batch.unsqueeze(1).to(dev)), mean, std)
+            batch = batch.unsqueeze(1) if batch.ndim == 3 else batch  # (N, K, H, W) stays: K slices
+            x = normalize(to_float(batch.to(dev)), mean, std)
             out.append(torch.softmax(model(x).float(), dim=1).double().cpu().numpy())
     if not out:
         return np.zeros((0, 0))

@@ -6,7 +6,7 @@ The registry and its metadata (:data:`BACKBONES`, :class:`BackboneSpec`) live in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +16,14 @@ import torch
 from timm.models import adapt_input_conv
 from torch import nn
 
-from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.errors import ConfigError, WeightsError
 from sdc_bench.zoo._backbone_specs import BACKBONES, BackboneSpec
 from sdc_bench.zoo.weights import (
     ResolvedWeights,
     WeightsFile,
+    available_sources,
     fit_state_dict,
+    hub_reachable,
     load_state_dict_file,
     resolve_weights,
     weights_dir_path,
@@ -29,13 +31,18 @@ from sdc_bench.zoo.weights import (
 
 __all__ = [
     "BACKBONES",
+    "NO_WEIGHTS",
     "BackboneSpec",
     "BuiltBackbone",
     "check_weight_sources",
     "count_gflops",
     "count_params",
     "create_backbone",
+    "missing_weights_error",
+    "plan_weight_sources",
 ]
+
+NO_WEIGHTS = "none"  # a pretrained backbone with no source now: the run would fail mid-way
 
 
 @dataclass
@@ -142,6 +149,48 @@ def check_weight_sources(
         where = f"weights file {entry.path} for backbone {spec.name!r}"
         fit_state_dict(state, model.state_dict(), where, _classifier_names(model))
     return tuple(weights_files)
+
+
+def plan_weight_sources(
+    pretrained: Mapping[str, bool],
+    weights_files: Sequence[WeightsFile] = (),
+    weights_dir: str | Path | None = None,
+    *,
+    hub: Callable[[], bool] | None = None,
+) -> dict[str, str]:
+    """Where each backbone's weights would come from now: file, dir, package, hub, random or ``none``.
+
+    ``pretrained`` maps a backbone to whether any method of the run starts it from ImageNet weights; the
+    order is :func:`~sdc_bench.zoo.weights.resolve_weights`'s. ``hub`` (default
+    :func:`~sdc_bench.zoo.weights.hub_reachable`) is asked at most once, and only for a backbone no
+    local source serves (it may wait on the network).
+    """
+    named = {entry.backbone for entry in weights_files}
+    reachable: bool | None = None
+    plan: dict[str, str] = {}
+    for name, wants in pretrained.items():
+        spec = BACKBONES.get(name)
+        local = ["file"] if spec.name in named else []
+        local += available_sources(spec.name, spec.packages, weights_dir=weights_dir)
+        if not wants:
+            plan[spec.name] = "random"
+        elif local:
+            plan[spec.name] = local[0]
+        else:
+            reachable = (hub or hub_reachable)() if reachable is None else reachable
+            plan[spec.name] = "hub" if reachable else NO_WEIGHTS
+    return plan
+
+
+def missing_weights_error(backbone: str) -> WeightsError:
+    """The one line a run stops with, before any training, when a pretrained backbone has no weights."""
+    spec = BACKBONES.get(backbone)
+    package = f", no installed {spec.packages[0].distribution}" if spec.packages else ", no installed package"
+    return WeightsError(
+        f"{spec.name}: no pretrained weights offline (no --weights-file, no file in --weights-dir{package}); "
+        f"fetch them with `sdc-bench weights fetch --backbones {spec.name} --out DIR` on a machine with "
+        "internet and pass --weights-dir DIR"
+    )
 
 
 def _adapt_stem(model: nn.Module, in_chans: int) -> None:

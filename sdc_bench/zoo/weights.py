@@ -41,6 +41,7 @@ __all__ = [
     "WeightPackage",
     "WeightsFile",
     "available_sources",
+    "file_sha256",
     "fit_state_dict",
     "hub_reachable",
     "load_state_dict_file",
@@ -110,7 +111,8 @@ class ResolvedWeights:
     location: str
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The file's sha256 hex digest, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -128,7 +130,7 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
     if not path.is_file():
         raise WeightsError(f"weights file {path} does not exist; pass an existing .safetensors or .pth file")
     if sha256 is not None:
-        actual = _sha256(path)
+        actual = file_sha256(path)
         if actual != sha256.lower():
             raise WeightsError(
                 f"weights file {path} fails its sha256 check: expected {sha256.lower()}, got {actual}; "

@@ -276,7 +276,7 @@ def test_write_throughput_refuses_other_suffixes(table: pd.DataFrame, tmp_path: 
         ({"modes": ("eval",)}, "modes"),
         ({"channels_last": ("yes",)}, "channels_last"),
         ({"img_size": 4}, "img_size"),
-        ({"in_chans": 2}, "in_chans"),
+        ({"in_chans": 0}, "in_chans"),
         ({"num_classes": 1}, "num_classes"),
         ({"device": "tpu"}, "device"),
         ({"timed_steps": 0}, "timed_steps"),
@@ -418,3 +418,16 @@ def test_cli_refuses_a_bad_out_suffix(tmp_path: Path) -> None:
 
 def test_reference_loop_runs() -> None:
     assert reference_images_per_s("resnet10t", 2, 32, "cpu", steps=1, warmup=1) > 0
+
+
+def test_a_rectangular_multislice_input_is_measured_as_it_is() -> None:
+    """A run's throughput stage measures its real geometry: (rows, columns) and K slices as channels."""
+    config = ThroughputConfig(
+        ("resnet10t",), batch_sizes=(2,), modes=("infer",), img_size=(48, 16), in_chans=3,
+        device="cpu", warmup_steps=0, timed_steps=1,
+    )  # fmt: skip
+    table = measure(config, progress=False)
+    assert table["img_size"].tolist() == ["48x16"] and table["status"].tolist() == ["ok"]
+    assert ThroughputConfig(("resnet10t",), img_size=(32, 32)).img_size == 32
+    with pytest.raises(ConfigError, match="in_chans"):
+        ThroughputConfig(("resnet10t",), in_chans=0)

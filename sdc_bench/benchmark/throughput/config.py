@@ -37,7 +37,10 @@ class ThroughputConfig:
         ``infer`` (eval, ``torch.inference_mode``) and/or ``train`` (forward, cross-entropy, backward,
         SGD step).
     img_size
-        Square input size in px; ``None`` uses each backbone's default size.
+        Input size in px: one side (a square) or ``(rows, columns)`` (a run's rectangular input);
+        ``None`` uses each backbone's default size.
+    in_chans
+        Input channels: 1 (grey), 3 (RGB) or K slices stacked as channels.
     device
         ``auto`` (CUDA when visible, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     warmup_steps, timed_steps, repeats
@@ -56,7 +59,7 @@ class ThroughputConfig:
     channels_last: tuple[bool, ...] = (False,)
     compile: tuple[bool, ...] = (False,)
     modes: tuple[str, ...] = ("infer", "train")
-    img_size: int | None = None
+    img_size: int | tuple[int, int] | None = None
     in_chans: int = 1
     num_classes: int = 5
     device: str = "auto"
@@ -78,10 +81,16 @@ class ThroughputConfig:
         for name in ("channels_last", "compile"):
             if not all(isinstance(flag, bool) for flag in getattr(self, name)):
                 raise ConfigError(f"{name} must hold booleans, got {getattr(self, name)!r}")
-        if self.img_size is not None:
+        if isinstance(self.img_size, (tuple, list)):
+            if len(self.img_size) != 2:
+                raise ConfigError(f"img_size must be one side or (rows, columns), got {self.img_size!r}")
+            for side in self.img_size:
+                _check_int("img_size", side, 8)
+            rows, columns = self.img_size
+            object.__setattr__(self, "img_size", rows if rows == columns else (rows, columns))
+        elif self.img_size is not None:
             _check_int("img_size", self.img_size, 8)
-        if self.in_chans not in (1, 3) or isinstance(self.in_chans, bool):
-            raise ConfigError(f"in_chans must be 1 or 3, got {self.in_chans!r}")
+        _check_int("in_chans", self.in_chans, 1)  # 1 grey, 3 RGB, K slices as channels
         _check_int("num_classes", self.num_classes, 2)
         if not isinstance(self.device, str) or not _DEVICE_PATTERN.match(self.device):
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")

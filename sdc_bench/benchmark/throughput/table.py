@@ -107,7 +107,7 @@ def _peak_key(precision: str) -> str:
     return "tf32" if precision == "fp32" and _tf32_allowed() else precision
 
 
-def _cases(config: ThroughputConfig, sizes: dict[str, int]) -> Iterator[tuple[Case, int]]:
+def _cases(config: ThroughputConfig, sizes: dict[str, int | tuple[int, int]]) -> Iterator[tuple[Case, int]]:
     for backbone in config.backbones:
         for mode in config.modes:
             for precision in config.precisions:
@@ -120,7 +120,9 @@ def _cases(config: ThroughputConfig, sizes: dict[str, int]) -> Iterator[tuple[Ca
                             )
 
 
-def _model_stats(backbone: str, config: ThroughputConfig, img_size: int) -> tuple[float, float]:
+def _model_stats(
+    backbone: str, config: ThroughputConfig, img_size: int | tuple[int, int]
+) -> tuple[float, float]:
     model = create_backbone(
         backbone, num_classes=config.num_classes, in_chans=config.in_chans, img_size=img_size
     ).model
@@ -169,7 +171,9 @@ def measure(
     """
     device = resolve_device(config.device)
     name = timing.device_name(device)
-    sizes = {b: config.img_size or BACKBONES.get(b).default_size for b in config.backbones}
+    sizes: dict[str, int | tuple[int, int]] = {
+        b: config.img_size or BACKBONES.get(b).default_size for b in config.backbones
+    }
     cases = list(_cases(config, sizes))
     done = _kept_rows(previous)
 
@@ -267,7 +271,8 @@ def _row(
         "compiled": case.compiled,
         "requested_batch_size": requested,
         "batch_size": outcome.batch_size,
-        "img_size": case.img_size,
+        # one side for a square (as before), "ROWSxCOLUMNS" for a rectangle
+        "img_size": case.img_size if isinstance(case.img_size, int) else "x".join(map(str, case.img_size)),
         "mode": case.mode,
         "images_per_s": images_per_s,
         "latency_ms_p50": p50_ms,

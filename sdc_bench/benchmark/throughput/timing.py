@@ -23,6 +23,7 @@ from torch import nn
 
 from sdc_bench.benchmark.throughput.config import ThroughputConfig
 from sdc_bench.core.device import autocast, resolve_device
+from sdc_bench.core.geometry import target_hw
 from sdc_bench.core.store import cpu_model
 from sdc_bench.zoo.backbones import BACKBONES, create_backbone
 
@@ -106,7 +107,7 @@ class Case:
     precision: str
     channels_last: bool
     compiled: bool
-    img_size: int
+    img_size: int | tuple[int, int]  # one side, or (rows, columns)
 
 
 @dataclass
@@ -134,7 +135,7 @@ def _timed_run(case: Case, batch_size: int, config: ThroughputConfig, device: to
     memory_format = torch.channels_last if case.channels_last else torch.contiguous_format
     model = model.to(device).to(memory_format=memory_format)
     generator = torch.Generator().manual_seed(0)
-    inputs = torch.randn(batch_size, config.in_chans, case.img_size, case.img_size, generator=generator)
+    inputs = torch.randn(batch_size, config.in_chans, *target_hw(case.img_size), generator=generator)
     inputs = inputs.to(device).contiguous(memory_format=memory_format)
     targets = torch.randint(config.num_classes, (batch_size,), generator=generator).to(device)
     runnable: Callable[..., Any] = torch.compile(model) if case.compiled else model

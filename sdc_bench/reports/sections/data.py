@@ -22,6 +22,11 @@ _AUDIT_FACTS = (
     ("images_per_class", "Images per class"),
     ("patients_per_class", "Patients per class"),
     ("images_per_modality", "Images per modality"),
+    ("images_per_view", "Images per view"),
+    ("image_aspect", "Image aspect (rows / columns, median)"),
+    ("size_hw", "Model input (rows x columns)"),
+    ("series", "DICOM series"),
+    ("grouping", "Grouping"),
     ("images_per_patient", "Images per patient"),
     ("patients_in_several_classes", "Patients in several classes"),
     ("duplicate_groups", "Duplicate image groups"),
@@ -44,10 +49,20 @@ def data_section(ctx: ReportContext) -> Section:
             + ", ".join(f"{k}={v}" for k, v in (data.get("preprocess") or {}).items())
             + "."
         )
+        section.paragraphs.append(_geometry_line(data))
     _add_dataset_flow(ctx, section, data.get("classes"))
     _add_audit(ctx, section)
     _add_samples(ctx, section, data.get("classes"))
     return section
+
+
+def _geometry_line(data: Mapping[str, Any]) -> str:
+    """The input geometry in one line: a rectangle and slices as channels change what a model sees."""
+    size_hw = data.get("size_hw") or []
+    shape = "x".join(map(str, size_hw)) if size_hw else "?"
+    slices = int(data.get("slices") or 1)
+    depth = f"{slices} adjacent slices as channels (2.5D)" if slices > 1 else "one slice or image per sample"
+    return f"Model input: {shape} pixels (rows x columns), {depth}."
 
 
 def _add_dataset_flow(ctx: ReportContext, section: Section, classes: Any) -> None:
@@ -80,6 +95,8 @@ def _audit_value(value: Any) -> str:
             ", ".join(f"{k}: {v:.3g}" if isinstance(v, float) else f"{k}: {v}" for k, v in value.items())
             or "none"
         )
+    if isinstance(value, list) and value and all(isinstance(v, int) for v in value):
+        return "x".join(map(str, value))  # a shape such as size_hw [rows, columns]
     if isinstance(value, list):
         return str(len(value))
     return str(value)
@@ -103,7 +120,8 @@ def _add_samples(ctx: ReportContext, section: Section, classes: Any) -> None:
         ctx.skipped.append("sample images (samples.npz)")
         return
     with np.load(samples_path, allow_pickle=False) as npz:
-        samples = {k: npz[k] for k in npz.files}
+        # K slices as channels: show the middle slice, the one a 1-slice run would read
+        samples = {k: npz[k][:, npz[k].shape[1] // 2] if npz[k].ndim == 4 else npz[k] for k in npz.files}
     section.items += ctx.writer.figure(
         "sample_grid",
         "Example images per class, as the models saw them after preprocessing.",

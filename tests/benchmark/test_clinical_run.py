@@ -1,0 +1,118 @@
+"""End to end on clinic-shaped folders: tall radiographs at a rectangular size, MRI series as 3 slices."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sdc_bench.cli import main
+from sdc_bench.data.synth_clinical import write_mri_series, write_tall_xrays
+
+SUITE = """
+description = "test: clinic-shaped input"
+seed = 3
+methods = ["sdc_dl", "classical"]
+backbones = ["tf_efficientnet_lite0"]
+
+[data]
+source = "synthspine"
+
+[protocol]
+outer_folds = 2
+inner_val_fraction = 0.5
+
+[search]
+n_trials = 0
+
+[train]
+batch_size = 8
+patience = 1
+max_epochs = 1
+early_stopping = false
+device = "cpu"
+
+[params.sdc_dl]
+head_epochs = 1
+epochs = 1
+"""
+
+
+def _run(tmp_path: Path, data: Path, *settings: str) -> Path:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(SUITE)
+    out = tmp_path / "run"
+    args = ["run", "--suite", str(suite), "--data", str(data), "--out", str(out), "--quiet"]
+    for setting in settings:
+        args += ["--set", setting]
+    assert main(args) == 0
+    return out
+
+
+def _two_largest_classes(data: Path) -> Path:
+    """Drop all but the two most populous class folders: tiny random sets leave rare classes too thin for folds."""
+    import shutil
+
+    folders = sorted((f for f in data.iterdir() if f.is_dir()), key=lambda f: -sum(1 for _ in f.rglob("*.*")))
+    for folder in folders[2:]:
+        shutil.rmtree(folder)
+    return data
+
+
+def _normal_and_abnormal(data: Path) -> Path:
+    """Merge every disease folder into one ``abnormal`` class, so a tiny set keeps enough patients per class."""
+    abnormal = data / "abnormal"
+    abnormal.mkdir()
+    for folder in [f for f in data.iterdir() if f.is_dir() and f.name not in {"normal", "abnormal"}]:
+        for series in folder.iterdir():
+            series.rename(abnormal / series.name)
+        folder.rmdir()
+    return data
+
+
+def _kept_and_reported(out: Path, size_hw: list[int], slices: int) -> None:
+    """Kept models say the geometry they were trained on; the report's data section shows it."""
+    kept = [json.loads(p.read_text()) for p in (out / "models").glob("sdc_dl__*.json")]
+    assert kept and all(k["input"]["size_hw"] == size_hw and k["input"]["slices"] == slices for k in kept)
+    assert all(k["backbone"]["in_chans"] == slices for k in kept)
+    report = (out / "report.html").read_text()
+    assert f"Model input: {size_hw[0]}x{size_hw[1]} pixels" in report
+
+
+def _predicted_every_sample(out: Path) -> None:
+    audit = json.loads((out / "audit.json").read_text())
+    predictions = pd.read_parquet(out / "predictions.parquet")
+    per_cell = predictions.groupby(["method", "backbone"])["sample_id"].nunique()
+    assert (per_cell == audit["n_images"]).all(), per_cell
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["png", "dicom"])
+def test_tall_xrays_train_at_a_rectangular_size(fmt: str, tmp_path: Path) -> None:
+    data = _two_largest_classes(write_tall_xrays(tmp_path / "xrays", n_images=40, fmt=fmt, seed=1))
+    out = _run(tmp_path, data, "data.size=[96, 32]")
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["data"]["size_hw"] == [96, 32]
+    audit = json.loads((out / "audit.json").read_text())
+    if fmt == "dicom":
+        assert audit["patient_from"] == "dicom"
+        assert audit["images_per_modality"] == {"xray": audit["n_images"]}
+    _predicted_every_sample(out)
+    _kept_and_reported(out, [96, 32], 1)
+
+
+@pytest.mark.slow
+def test_mri_series_train_as_three_slices(tmp_path: Path) -> None:
+    data = _normal_and_abnormal(
+        write_mri_series(tmp_path / "mri", n_patients=12, series_per_patient=2, slices=3, seed=2)
+    )
+    out = _run(tmp_path, data, "data.slices=3")
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["data"]["slices"] == 3
+    audit = json.loads((out / "audit.json").read_text())
+    assert audit["patient_from"] == "dicom" and audit["n_patients"] < audit["n_images"]
+    assert audit["images_per_modality"] == {"mri": audit["n_images"]}
+    _predicted_every_sample(out)
+    _kept_and_reported(out, [64, 64], 3)
