@@ -16,6 +16,7 @@ import pandas as pd
 from sdc_bench.core.contracts import ALL_SEEDS, OOF_SPLIT
 from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.core.store import proposed_method
+from sdc_bench.serve.package import input_shape
 from sdc_bench.zoo.methods import METHODS
 
 __all__ = ["model_card"]
@@ -280,11 +281,13 @@ def _protocol_section(info: dict[str, Any], run: dict[str, Any]) -> list[str]:
 
 
 def _input_text(spec: dict[str, Any]) -> str:
-    size, resize = int(spec["size"]), str(spec["resize"])
+    shape, resize = input_shape(spec), str(spec["resize"])
+    rows, columns = shape[-2:]
     fit = _RESIZE_TEXT.get(resize, resize)
     mean, std = _text(spec.get("mean")), _text(spec.get("std"))
+    what = "one grey image" if len(shape) == 2 else f"{shape[0]} adjacent slices (as channels)"
     return (
-        f"one grey image of {size} × {size} pixels: {fit}; intensities scaled to 0–1, then normalised "
+        f"{what} of {rows} × {columns} pixels: {fit}; intensities scaled to 0–1, then normalised "
         f"(mean {mean}, standard deviation {std})"
     )
 

@@ -22,7 +22,7 @@ from sdc_bench import __version__
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import RunStore, cpu_model, git_revision, write_json, write_text
 from sdc_bench.serve.card import model_card
-from sdc_bench.serve.package import PACKAGE_FORMAT, PACKAGE_VERSION, load_package
+from sdc_bench.serve.package import PACKAGE_FORMAT, PACKAGE_VERSION, input_shape, load_package
 from sdc_bench.serve.select import Selection
 from sdc_bench.zoo.kept import load_kept_model, save_kept_model
 
@@ -76,10 +76,10 @@ def _write_members(selection: Selection, store: RunStore, refit: Refit | None) -
     return members
 
 
-def _cpu_images_per_s(out: Path, size: int, n_images: int = 32) -> dict[str, Any]:
+def _cpu_images_per_s(out: Path, shape: tuple[int, ...], n_images: int = 32) -> dict[str, Any]:
     """A quick speed of the whole package (every member) on this machine's CPU, after one warm-up batch."""
     package = load_package(out)
-    images = np.random.default_rng(0).integers(0, 256, (n_images, size, size), dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, (n_images, *shape), dtype=np.uint8)
     package.predict_proba(images[:4])
     started = time.perf_counter()
     package.predict_proba(images, batch_size=n_images)
@@ -134,7 +134,7 @@ def export_package(
         from sdc_bench.serve.onnx_export import export_onnx
 
         info["onnx"] = export_onnx(load_package(out), run_dir)
-    info["throughput"] = _cpu_images_per_s(out, int(first["input"]["size"]))
+    info["throughput"] = _cpu_images_per_s(out, input_shape(first["input"]))
     write_text(out / "MODEL_CARD.md", model_card(info, selection.run, run_dir))
     write_json(out / "package.json", info)
     return out / "package.json"

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from sdc_bench.core.errors import ConfigError, ModelError
-from sdc_bench.serve.package import ModelPackage, member_proba
+from sdc_bench.serve.package import ModelPackage, as_batch, input_shape, member_proba
 from sdc_bench.zoo.augment import normalize, to_float
 
 __all__ = ["ONNX_TOLERANCE", "check_onnx", "export_onnx"]
@@ -22,14 +22,16 @@ __all__ = ["ONNX_TOLERANCE", "check_onnx", "export_onnx"]
 ONNX_TOLERANCE = 1e-4
 
 
-def _real_images(run_dir: Path, size: int) -> np.ndarray:
+def _real_images(run_dir: Path, shape: tuple[int, ...]) -> np.ndarray:
     path = run_dir / "samples.npz"
     if not path.is_file():
         raise ModelError(f"{path}: the run's sample images are missing; --onnx checks the graph on them")
     with np.load(path, allow_pickle=False) as samples:
         images = np.asarray(samples["images"])
-    if images.ndim != 3 or images.shape[1:] != (size, size):
-        raise ModelError(f"{path}: sample images of shape {images.shape} do not match the input size {size}")
+    if images.shape[1:] != shape:
+        raise ModelError(
+            f"{path}: sample images of shape {images.shape} do not match the input shape {shape}"
+        )
     return images
 
 
@@ -47,7 +49,7 @@ def check_onnx(path: Path, package: ModelPackage, member: str, images: np.ndarra
     spec = package.info["input"]
     model = package.member(member).model
     expected = member_proba(model, images, spec["mean"], spec["std"])
-    x = normalize(to_float(torch.from_numpy(images).unsqueeze(1)), spec["mean"], spec["std"]).numpy()
+    x = normalize(to_float(as_batch(images)), spec["mean"], spec["std"]).numpy()
     difference = float(np.abs(_onnx_proba(path, x) - expected).max())
     if difference > ONNX_TOLERANCE:
         raise ModelError(
@@ -63,12 +65,12 @@ def export_onnx(package: ModelPackage, run_dir: Path) -> dict[str, Any]:
         import onnxruntime  # noqa: F401
     except ImportError:
         raise ConfigError("--onnx needs onnx and onnxruntime: pip install 'sdc-bench[export]'") from None
-    size = int(package.info["input"]["size"])
-    images = _real_images(run_dir, size)
+    shape = input_shape(package.info["input"])
+    images = _real_images(run_dir, shape)
     files: dict[str, Any] = {}
     for member in package.members:
         path = package.root / "models" / f"{member.name}.onnx"
-        example = torch.zeros(2, int(package.info["backbone"]["in_chans"]), size, size)
+        example = torch.zeros(2, int(package.info["backbone"]["in_chans"]), *shape[-2:])
         torch.onnx.export(
             member.model.cpu().eval(),
             (example,),
@@ -84,7 +86,7 @@ def export_onnx(package: ModelPackage, run_dir: Path) -> dict[str, Any]:
             "max_abs_difference": check_onnx(path, package, member.name, images),
         }
     return {
-        "input": "float32 (N, 1, size, size), already scaled and normalised",
+        "input": "float32 (N, channels, H, W), already scaled and normalised",
         "output": "logits",
         "members": files,
         "tolerance": ONNX_TOLERANCE,

@@ -33,7 +33,9 @@ __all__ = [
     "PACKAGE_VERSION",
     "Member",
     "ModelPackage",
+    "as_batch",
     "input_preprocess",
+    "input_shape",
     "load_package",
     "member_proba",
 ]
@@ -77,7 +79,7 @@ class ModelPackage:
     def predict_proba(
         self, images: np.ndarray, *, member: str | None = None, batch_size: int = 128, device: str = "cpu"
     ) -> np.ndarray:
-        """Class probabilities (N, K) of uint8 images (N, size, size): one member's, or the members' mean."""
+        """Class probabilities (N, classes) of uint8 inputs (:func:`input_shape` each): one member's, or the mean."""
         chosen = [self.member(member)] if member is not None else list(self.members)
         mean, std = self.info["input"]["mean"], self.info["input"]["std"]
         total = sum(member_proba(m.model, images, mean, std, batch_size, device) for m in chosen)
@@ -97,6 +99,20 @@ def input_preprocess(spec: dict[str, Any]) -> Preprocess:
     )
 
 
+def input_shape(spec: dict[str, Any]) -> tuple[int, ...]:
+    """The shape of one model input as the package takes it: (H, W) for one image, (K, H, W) for K slices."""
+    size = input_preprocess(spec).size
+    rows, columns = (size, size) if isinstance(size, int) else size
+    slices = int(spec.get("slices", 1))
+    return (rows, columns) if slices == 1 else (slices, rows, columns)
+
+
+def as_batch(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, K, H, W) -> a (N, K, H, W) tensor (one image is one channel)."""
+    batch = torch.from_numpy(np.ascontiguousarray(images))
+    return batch.unsqueeze(1) if batch.ndim == 3 else batch
+
+
 def member_proba(
     model: nn.Module, images: np.ndarray, mean: Any, std: Any, batch_size: int = 128, device: str = "cpu"
 ) -> np.ndarray:
@@ -106,8 +122,7 @@ def member_proba(
     out: list[np.ndarray] = []
     with torch.inference_mode():
         for start in range(0, len(images), batch_size):
-            batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
-            batch = batch.unsqueeze(1) if batch.ndim == 3 else batch  # (N, K, H, W) stays: K slices
+            batch = as_batch(images[start : start + batch_size])
             x = normalize(to_float(batch.to(dev)), mean, std)
             out.append(torch.softmax(model(x).float(), dim=1).double().cpu().numpy())
     if not out:

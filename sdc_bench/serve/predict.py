@@ -2,7 +2,7 @@
 
 A source is anything ``run`` reads (a CSV manifest, a folder of class sub-folders, DICOM, NIfTI) or, for
 unlabelled images, one image file or a folder of loose image files. Every image goes through the package's
-own preprocessing with the same decoder the tensor cache uses (:func:`sdc_bench.data.decode.load_preprocessed`),
+own preprocessing with the same decoder the tensor cache uses (:func:`sdc_bench.data.slices.load_input`),
 so a training image gives the probabilities its run gave it. Each row is flagged when the image's modality,
 size or bit depth never occurred in the training data (the training audit stored in the package); a DICOM
 file's modality is read from its header (CT, MR, CR/DX ...), so a CT slice is flagged for an X-ray package.
@@ -21,16 +21,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sdc_bench.core.contracts import probability_column
 from sdc_bench.core.errors import DataError
 from sdc_bench.core.geometry import resize_geometry
 from sdc_bench.core.store import write_text
 from sdc_bench.data.audit import inspect_file
-from sdc_bench.data.decode import is_dicom, load_preprocessed, read_image
+from sdc_bench.data.decode import is_dicom, read_image
+from sdc_bench.data.slices import load_input
 from sdc_bench.data.sources import is_image_file, load_source
-from sdc_bench.serve.package import ModelPackage, load_package
+from sdc_bench.serve.package import ModelPackage, as_batch, input_preprocess, load_package
 from sdc_bench.zoo.augment import normalize, to_float
 from sdc_bench.zoo.saliency import cam_overlays, overlay_names
 
@@ -143,7 +143,7 @@ def _decode_batch(
     preprocess, batch = package.preprocess, _Batch()
     for row, path in enumerate(paths, start=first_row):
         try:
-            batch.images.append(load_preprocessed(path, preprocess))
+            batch.images.append(load_input(path, preprocess))  # (K, H, W) for K slices, as the cache
             if originals:  # decoded again, so the model input is exactly the cache's with or without --cam
                 batch.originals.append(
                     read_image(path, frame=preprocess.frame, nifti_slice=preprocess.nifti_slices)
@@ -163,9 +163,10 @@ def _write_cams(
 ) -> list[str]:
     chosen = [package.member(options.member)] if options.member else list(package.members)
     spec = package.info["input"]
-    tensor = torch.from_numpy(np.stack(batch.images)).unsqueeze(1).to(options.device)
+    tensor = as_batch(np.stack(batch.images)).to(options.device)
     inputs = normalize(to_float(tensor), spec["mean"], spec["std"])
-    geometries = [resize_geometry(o.shape, int(spec["size"]), str(spec["resize"])) for o in batch.originals]
+    size = input_preprocess(spec).size
+    geometries = [resize_geometry(o.shape[-2:], size, str(spec["resize"])) for o in batch.originals]
     assert options.cam_dir is not None
     paths = cam_overlays(
         [m.model for m in chosen],

@@ -88,6 +88,23 @@ def _predicted_every_sample(out: Path) -> None:
     assert (per_cell == audit["n_images"]).all(), per_cell
 
 
+def _exported_and_reproduced(out: Path, data: Path, tmp_path: Path, cam: bool = False) -> None:
+    """The package of such a run predicts its own images as the run did (fold 0's model on fold 0)."""
+    package = tmp_path / "package"
+    assert main(["export", str(out), "--method", "sdc_dl", "--out", str(package)]) == 0
+    assert "×" in (package / "MODEL_CARD.md").read_text()
+    preds = tmp_path / "preds.csv"
+    argv = ["predict", str(package), "--data", str(data), "--out", str(preds), "--member", "fold0"]
+    assert main([*argv, *(["--cam", str(tmp_path / "cam")] if cam else [])]) == 0
+    oof = pd.read_parquet(out / "predictions.parquet")
+    oof = oof[(oof["method"] == "sdc_dl") & (oof["split"] == "test") & (oof["outer_fold"] == 0)]
+    columns = [c for c in oof.columns if c.startswith("p_")]
+    got = pd.read_csv(preds).set_index("sample_id").loc[oof["sample_id"], columns]
+    assert abs(got.to_numpy() - oof[columns].to_numpy()).max() < 1e-5
+    if cam:
+        assert len(list((tmp_path / "cam").rglob("*.png"))) == len(pd.read_csv(preds))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["png", "dicom"])
 def test_tall_xrays_train_at_a_rectangular_size(fmt: str, tmp_path: Path) -> None:
@@ -101,6 +118,7 @@ def test_tall_xrays_train_at_a_rectangular_size(fmt: str, tmp_path: Path) -> Non
         assert audit["images_per_modality"] == {"xray": audit["n_images"]}
     _predicted_every_sample(out)
     _kept_and_reported(out, [96, 32], 1)
+    _exported_and_reproduced(out, data, tmp_path, cam=fmt == "png")
 
 
 @pytest.mark.slow
@@ -116,3 +134,4 @@ def test_mri_series_train_as_three_slices(tmp_path: Path) -> None:
     assert audit["images_per_modality"] == {"mri": audit["n_images"]}
     _predicted_every_sample(out)
     _kept_and_reported(out, [64, 64], 3)
+    _exported_and_reproduced(out, data, tmp_path, cam=True)
