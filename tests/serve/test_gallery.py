@@ -70,7 +70,7 @@ def test_run_writes_the_most_confidently_wrong_cases_with_their_folds_overlays(r
             assert overlay.size == original.size and overlay.mode == "RGB"
     report = (run_dir / "report.md").read_text()
     assert "## Confidently wrong cases" in report and "figures/gallery_scratch.png" in report
-    assert "`classical`: no gallery: a features-kind method" in report
+    assert "Classical HOG+LR: no gallery: a features-kind method" in report
 
 
 def test_section_without_gallery_json_says_how_to_make_it(tmp_path: Path) -> None:
