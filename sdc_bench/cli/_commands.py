@@ -164,7 +164,10 @@ def _warn_storage_password(storage: str | None) -> None:
     """A password typed into --storage works, but it shows in the shell history: say once where it belongs."""
     from sdc_bench.core.storage import PASSWORD_ENV, masked, storage_password
 
-    if storage_password(storage) is not None:
+    password = storage_password(storage)
+    if password is not None:
+        # later opens of the stored, password-less URL (the report, local workers) find it here, in memory
+        os.environ.setdefault(PASSWORD_ENV, password)
         print(
             f"sdc-bench: warning: --storage {masked(storage)} carries a password; it is used but never written "
             f"or passed on a command line; better put it in ${PASSWORD_ENV}, $PGPASSWORD or ~/.pgpass",

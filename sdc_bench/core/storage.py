@@ -181,13 +181,14 @@ def _open_postgresql(url: str, create: bool) -> BaseStorage:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")  # psycopg 3 driver
     parsed = _parsed(url)
     if parsed is not None and parsed.password is None and os.environ.get(PASSWORD_ENV):
-        url = parsed.set(password=os.environ[PASSWORD_ENV])
+        # Optuna takes the URL as text: render it with the password, in memory only
+        url = parsed.set(password=os.environ[PASSWORD_ENV]).render_as_string(hide_password=False)
     try:
         with warnings.catch_warnings():
             # heartbeats and stale-trial retry are "experimental" in Optuna since 2.8; we rely on them
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return RDBStorage(
-                url,  # type: ignore[arg-type]  # a str, or SQLAlchemy's URL with the password added
+                url,
                 heartbeat_interval=5,
                 grace_period=20,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=3),
