@@ -167,7 +167,7 @@ def _warn_storage_password(storage: str | None) -> None:
     password = storage_password(storage)
     if password is not None:
         # later opens of the stored, password-less URL (the report, local workers) find it here, in memory
-        os.environ.setdefault(PASSWORD_ENV, password)
+        os.environ[PASSWORD_ENV] = password  # the URL given now wins over an older value
         print(
             f"sdc-bench: warning: --storage {masked(storage)} carries a password; it is used but never written "
             f"or passed on a command line; better put it in ${PASSWORD_ENV}, $PGPASSWORD or ~/.pgpass",
