@@ -24,6 +24,7 @@ __all__ = [
     "builtin_suites",
     "load_suite",
     "proposed_method",
+    "with_own_data",
     "protocol_seeds",
 ]
 
@@ -285,6 +286,18 @@ def external_data(suite: Suite, name: str) -> DataSpec:
         raise ConfigError(f"no external dataset {name!r}; known: {', '.join(suite.external) or 'none'}")
     spec: DataSpec = _build(DataSpec, {**asdict(suite.data), **values}, f"external.{name}")
     return spec
+
+
+def with_own_data(suite: Suite) -> tuple[Suite, tuple[str, ...]]:
+    """The suite for ``run --data``: external sets without a ``source`` of their own are dropped.
+
+    Such a set is the suite's [data] with a few values changed (``site = "site_b"``): a SynthSpine
+    second site. Scored beside a model trained on the user's images it would be read as external
+    validation of that model on a second hospital, which it is not. Returns the suite and the names of
+    the dropped sets (the caller says so).
+    """
+    kept = {name: values for name, values in suite.external.items() if "source" in values}
+    return replace(suite, external=kept), tuple(n for n in suite.external if n not in kept)
 
 
 def _parse_value(text: str) -> Any:

@@ -99,6 +99,21 @@ def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> 
     if args.seeds is not None:
         suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
         validate_suite(suite, "--seeds")
+    if getattr(args, "data", None) is not None:
+        suite = _drop_synthetic_externals(suite)
+    return suite
+
+
+def _drop_synthetic_externals(suite: Any) -> Any:
+    from sdc_bench.benchmark.suite import with_own_data
+
+    suite, dropped = with_own_data(suite)
+    for name in dropped:
+        print(
+            f"sdc-bench: note: external set {name!r} of the suite is SynthSpine, not a second site of --data, "
+            f"so it is not run; give one with --set 'external.{name}.source=PATH'",
+            file=sys.stderr,
+        )
     return suite
 
 

@@ -46,16 +46,16 @@ def test_refit_epochs_rule(best: int, budget: int, minimum: int, cap: int | None
 
 def test_refit_gives_the_whole_warmup_and_floors_the_fine_tuning() -> None:
     """On real radiographs a refit ran 1 epoch (the best epoch of one inner split) and collapsed."""
-    suite = load_suite("quick")
+    suite = replace(load_suite("quick"), train=TrainSpec(min_epochs=3))
     method = METHODS.get("sdc_dl")
-    params = method.params(suite.params["sdc_dl"])
+    params = method.params({"epochs": 8, "head_epochs": 2})
     # the best trial peaked at its first fine-tuning epoch (epoch 3 = 2 warm-up + 1)
     refit, rule = kind_of(method).refit_params(method, params, 3, suite)
     assert (refit["head_epochs"], refit["epochs"], rule) == (2, 4, "half_budget")
     refit, rule = kind_of(method).refit_params(method, params, 9, suite)
     assert (refit["head_epochs"], refit["epochs"], rule) == (2, 7, "best_epoch")
     probe = METHODS.get("linear_probe")  # one stage: no warm-up to subtract
-    refit, rule = kind_of(probe).refit_params(probe, probe.params(suite.params["linear_probe"]), 8, suite)
+    refit, rule = kind_of(probe).refit_params(probe, probe.params({"epochs": 10}), 8, suite)
     assert (refit["epochs"], rule) == (8, "best_epoch")
     classical = METHODS.get("classical")
     assert kind_of(classical).refit_params(classical, {"C": 1.0}, 0, suite)[1] == "not_epochs"
@@ -164,15 +164,21 @@ def test_parameters_the_suite_fixes_are_not_searched() -> None:
     assert "epochs" not in first and "lr" in first
 
 
-def test_the_quick_suite_searches_only_the_learning_rate() -> None:
+def test_the_quick_suite_races_every_method_and_ablation_on_one_kind_of_budget() -> None:
+    """The old quick suite ranked SDC-DL last: its warm-up ate a 5-epoch cap, and 3 trials searched 6
+    parameters. Now every CNN trains a fixed recipe with the same fine-tuning budget after any warm-up,
+    and the three ablations run beside it."""
     quick = load_suite("quick")
-    assert quick.train.min_epochs >= 3 and quick.search.n_trials >= 3
+    assert quick.search.n_trials == 0 and not quick.train.early_stopping and not quick.train.max_epochs
+    ablations = {n for n in quick.methods if METHODS.get(n).role == "ablation"}
+    assert ablations == {"sdc_dl_no_aug", "sdc_dl_no_staging", "sdc_dl_no_imbalance"}
+    fine_tuning = set()
     for name in quick.methods:
         method = METHODS.get(name)
         if kind_of(method).name != "cnn":
             continue
-        trial = _FakeTrial()
-        method.search_space(_FixedTrial(trial, quick.params.get(name, {})), method)
-        assert trial.suggested == ["lr"], name
-        budget = plan_stages(method, method.params(quick.params[name]), quick.train.max_epochs or None)[-1]
-        assert budget.epochs >= 8, name  # enough fine-tuning epochs after any warm-up
+        stages = plan_stages(method, method.params(quick.params[name]), None)
+        assert stages[-1].epochs >= 15, name  # enough fine-tuning epochs after any warm-up
+        if method.pretrained and not method.freeze_backbone:
+            fine_tuning.add(stages[-1].epochs)
+    assert len(fine_tuning) == 1  # SDC-DL, its ablations and plain fine-tuning: one budget

@@ -171,8 +171,11 @@ def test_out_folder_that_is_not_empty_is_refused(
     assert "--resume" in capsys.readouterr().err
 
 
-def test_a_folder_source_runs_end_to_end(tiny_suite: Path, tmp_path: Path) -> None:
-    """A user's dataset as class sub-folders (no manifest) goes through the same pipeline."""
+def test_a_folder_source_runs_end_to_end(
+    tiny_suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's dataset as class sub-folders (no manifest) goes through the same pipeline; the suite's
+    SynthSpine external set is not scored beside a model of the user's images."""
     import shutil
 
     from sdc_bench.data.synthspine import SynthConfig, generate
@@ -228,12 +231,15 @@ def test_a_folder_source_runs_end_to_end(tiny_suite: Path, tmp_path: Path) -> No
                 "--skip-bad",
                 "--set",
                 "methods=['classical']",
+                "--set",
+                "external.site_b.site='site_b'",
             ]
         )
         == 0
     )
+    assert "external set 'site_b' of the suite is SynthSpine" in capsys.readouterr().err
     predictions = pd.read_parquet(out / "predictions.parquet")
-    assert len(predictions) == 90
+    assert len(predictions) == 90 and set(predictions["split"]) == {"test"}
     audit = json.loads((out / "audit.json").read_text())
     assert "notes.txt" in json.dumps(audit)
 

@@ -120,8 +120,14 @@ def test_a_model_at_chance_is_flagged_did_not_learn() -> None:
 
 
 def test_short_and_unconverged_refits_are_flagged() -> None:
-    falling = [{"epoch": e, "train_loss": 1.0 / e**2, "val_loss": float("nan")} for e in range(1, 11)]
+    falling = [{"epoch": e, "train_loss": 1.0 - 0.08 * e, "val_loss": float("nan")} for e in range(1, 11)]
     flat = [{"epoch": e, "train_loss": 0.1, "val_loss": float("nan")} for e in range(1, 11)]
+    # memorising: 0.05 -> 0.03 at the end is a 40% drop of the last value but 1% of the whole fall
+    done = [{"epoch": e, "train_loss": max(2.0 / e**3, 0.03 + 0.004 * (10 - e)), "val_loss": float("nan")}
+            for e in range(1, 11)]  # fmt: skip
+    # still descending, one noisy last epoch up: two end points (0.40 -> 0.45) would call it flat
+    late = [{"epoch": e + 1, "train_loss": v, "val_loss": float("nan")}
+            for e, v in enumerate([1.0] * 5 + [0.9, 0.8, 0.6, 0.4, 0.45])]  # fmt: skip
     cells = [
         {"cell": {"method": "a", "backbone": "b", "outer_fold": 0}, "params": {"epochs": 10}, "epochs_trained": 2,
          "history": flat[:2]},
@@ -129,10 +135,15 @@ def test_short_and_unconverged_refits_are_flagged() -> None:
          "history": falling},
         {"cell": {"method": "d", "backbone": "b", "outer_fold": 0}, "params": {"epochs": 10}, "epochs_trained": 10,
          "history": flat},
+        {"cell": {"method": "e", "backbone": "b", "outer_fold": 0}, "params": {"epochs": 10}, "epochs_trained": 10,
+         "history": done},
+        {"cell": {"method": "f", "backbone": "b", "outer_fold": 0}, "params": {"epochs": 10}, "epochs_trained": 10,
+         "history": late},
     ]  # fmt: skip
     assert [(f.configuration[0], f.kind) for f in cell_flags(cells)] == [
         ("a", "short_refit"),
         ("c", "unconverged"),
+        ("f", "unconverged"),
     ]
 
 
