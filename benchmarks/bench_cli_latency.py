@@ -24,12 +24,12 @@ DRY_RUN_BUDGET_S = 30.0
 _ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1"}
 
 
-def _run(*args: str) -> tuple[float, str]:
+def _run(*args: str, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
     started = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "sdc_bench", *args], capture_output=True, text=True, env=_ENV, check=True
-    )
-    return time.perf_counter() - started, out.stdout
+    out = subprocess.run([sys.executable, "-m", "sdc_bench", *args], capture_output=True, text=True, env=_ENV)
+    seconds = time.perf_counter() - started
+    assert out.returncode in ok, f"exit {out.returncode}: {out.stderr[-500:]}"
+    return seconds, out.stdout
 
 
 def test_help_latency(benchmark: Any) -> None:
@@ -55,7 +55,9 @@ def test_full_dry_run_latency(benchmark: Any) -> None:
     outputs: list[str] = []
 
     def dry_run() -> float:
-        seconds, stdout = _run("run", "--suite", "full", "--dry-run")
+        # exit 2 is the dry run doing its job: it lists each backbone's weight source, then stops, with
+        # the fix, on the first pretrained backbone that has none here (only the Lite0 package is offline)
+        seconds, stdout = _run("run", "--suite", "full", "--dry-run", ok=(0, 2))
         outputs.append(stdout)
         return seconds
 
