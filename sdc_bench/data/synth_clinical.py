@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from sdc_bench.data._synth_dicom import write_dicom
@@ -73,23 +74,23 @@ def write_mri_series(
     """Sagittal MRI DICOM series: one folder per series, one file per slice, PatientID only in the header.
 
     Slices are SynthSpine MRI renders attenuated away from the mid slice, ordered by
-    ImagePositionPatient (file names are random, so only the header orders them). Each patient's
-    series sit in the class folder of the patient's label. Returns ``out``.
+    ImagePositionPatient (file names are random, so only the header orders them). Each series is a
+    render of its patient's class and sits in that class's folder. Returns ``out``.
     """
-    config = SynthConfig(
-        n_images=n_patients * series_per_patient, seed=seed, size=size, modalities=("mri",), site="site_a"
-    )
-    images, manifest = generate_arrays(config)
-    patients = sorted(manifest["patient_id"].unique())[:n_patients]
+    images, manifest = generate_arrays(
+        SynthConfig(
+            n_images=3 * n_patients * series_per_patient, seed=seed, size=size, modalities=("mri",),
+            site="site_a",
+        )
+    )  # fmt: skip
     out = Path(out)
-    for index, (pixels, row) in enumerate(zip(images, manifest.to_dict("records"), strict=True)):
-        patient = patients[index % len(patients)]
-        label = str(manifest.loc[manifest["patient_id"] == patient, "label"].iloc[0])
+    for index, (patient, label, image) in enumerate(_series_plan(manifest, n_patients, series_per_patient)):
+        row = manifest.iloc[image].to_dict()
         series = out / label / _anonymous(seed, "series", index)
         series.mkdir(parents=True, exist_ok=True)
         for position in range(slices):
             offset = position - slices // 2
-            plane = np.clip(pixels.astype(np.float32) * (1.0 - 0.15 * abs(offset)), 0, 255).astype(np.uint8)
+            plane = np.clip(images[image].astype(np.float32) * (1.0 - 0.15 * abs(offset)), 0, 255)
             record: dict[str, object] = {
                 **{str(k): v for k, v in row.items()},
                 "patient_id": patient,
@@ -97,9 +98,32 @@ def write_mri_series(
                 "view": "sagittal t2",
             }
             path = series / f"{_anonymous(seed, index, position)}.dcm"
-            write_dicom(path, plane, record, SITES[config.site], 0.8, seed)
+            write_dicom(path, plane.astype(np.uint8), record, SITES["site_a"], 0.8, seed)
             _place_slice(path, f"{seed}.{index}", position, slices)
     return out
+
+
+def _series_plan(
+    manifest: pd.DataFrame, n_patients: int, series_per_patient: int
+) -> list[tuple[str, str, int]]:
+    """(patient, label, image row) of each series: every series shows its patient's class.
+
+    Patients take SynthSpine's patients in order; each series is a different rendered image of the
+    patient's class (never one image twice, which the audit would call a duplicate across patients).
+    """
+    unused: dict[str, list[int]] = {}
+    for image, label in enumerate(manifest["label"].astype(str)):
+        unused.setdefault(label, []).append(image)
+    plan: list[tuple[str, str, int]] = []
+    patients = manifest.drop_duplicates("patient_id")
+    for patient, label in zip(patients["patient_id"].astype(str), patients["label"].astype(str), strict=True):
+        if len(plan) == n_patients * series_per_patient:
+            break
+        if len(unused[label]) >= series_per_patient:
+            plan += [(patient, label, unused[label].pop(0)) for _ in range(series_per_patient)]
+    if len(plan) < n_patients * series_per_patient:
+        raise ValueError(f"not enough SynthSpine images for {n_patients} patients x {series_per_patient} series")
+    return plan
 
 
 def _place_slice(path: Path, series_key: str, position: int, slices: int) -> None:

@@ -64,6 +64,21 @@ def test_mri_series_are_samples_grouped_by_patient_id(clinical: Path, tmp_path: 
     assert not any("site_a" in s for s in manifest["sample_id"])  # no patient id in the names
 
 
+def test_every_mri_series_shows_its_patients_class() -> None:
+    """The series once took any image and the patient's label: a third of the MRI labels were noise."""
+    from sdc_bench.data.synth_clinical import _series_plan
+    from sdc_bench.data.synthspine import SynthConfig, generate_arrays
+
+    _, manifest = generate_arrays(SynthConfig(n_images=60, seed=4, size=32, modalities=("mri",)))
+    plan = _series_plan(manifest, n_patients=10, series_per_patient=2)
+    assert len(plan) == 20 and len({image for _, _, image in plan}) == 20
+    assert all(manifest["label"].iloc[image] == label for _, label, image in plan)
+    labels = {patient: {lab for p, lab, _ in plan if p == patient} for patient, _, _ in plan}
+    assert len(labels) == 10 and all(len(v) == 1 for v in labels.values())
+    with pytest.raises(ValueError, match="not enough"):
+        _series_plan(manifest, n_patients=40, series_per_patient=2)
+
+
 def test_rectangular_cache_letterboxes_only_to_the_aspect(clinical: Path, tmp_path: Path) -> None:
     manifest = load_source(clinical / "xray_png")
     cache = build_cache(manifest, Preprocess(size=(96, 32)), tmp_path, progress=False)
