@@ -24,8 +24,8 @@ __all__ = [
     "builtin_suites",
     "load_suite",
     "proposed_method",
-    "with_own_data",
     "protocol_seeds",
+    "with_own_data",
 ]
 
 

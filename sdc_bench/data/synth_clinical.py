@@ -18,7 +18,7 @@ from PIL import Image
 
 from sdc_bench.data._synth_dicom import write_dicom
 from sdc_bench.data.synth_sites import SITES
-from sdc_bench.data.synthspine import SynthConfig, generate_arrays
+from sdc_bench.data.synthspine import CLASSES, SynthConfig, generate_arrays
 
 __all__ = ["write_mri_series", "write_tall_xrays"]
 
@@ -36,6 +36,7 @@ def write_tall_xrays(
     aspect: float = 3.0,
     fmt: str = "png",
     seed: int = 0,
+    classes: tuple[str, ...] = CLASSES,
 ) -> Path:
     """Full-spine AP radiographs, ``round(width * aspect)`` x ``width`` pixels, in class sub-folders.
 
@@ -43,8 +44,9 @@ def write_tall_xrays(
     names without the patient); ``"png"`` names files ``<patient>_<n>.png``. Returns ``out``.
     """
     config = SynthConfig(
-        n_images=n_images, seed=seed, size=max(width, 64), modalities=("xray",), site="site_a"
-    )
+        n_images=n_images, seed=seed, size=max(width, 64), modalities=("xray",), site="site_a",
+        classes=classes,
+    )  # fmt: skip
     images, manifest = generate_arrays(config)
     rows = round(width * aspect)
     out = Path(out)
@@ -70,6 +72,8 @@ def write_mri_series(
     slices: int = 5,
     size: int = 64,
     seed: int = 0,
+    classes: tuple[str, ...] = CLASSES,
+    prevalence: tuple[float, ...] | None = None,
 ) -> Path:
     """Sagittal MRI DICOM series: one folder per series, one file per slice, PatientID only in the header.
 
@@ -80,7 +84,7 @@ def write_mri_series(
     images, manifest = generate_arrays(
         SynthConfig(
             n_images=3 * n_patients * series_per_patient, seed=seed, size=size, modalities=("mri",),
-            site="site_a",
+            site="site_a", classes=classes, prevalence=prevalence,
         )
     )  # fmt: skip
     out = Path(out)
@@ -122,7 +126,9 @@ def _series_plan(
         if len(unused[label]) >= series_per_patient:
             plan += [(patient, label, unused[label].pop(0)) for _ in range(series_per_patient)]
     if len(plan) < n_patients * series_per_patient:
-        raise ValueError(f"not enough SynthSpine images for {n_patients} patients x {series_per_patient} series")
+        raise ValueError(
+            f"not enough SynthSpine images for {n_patients} patients x {series_per_patient} series"
+        )
     return plan
 
 
