@@ -77,12 +77,21 @@ def target_device(suite: Suite) -> tuple[str, bool]:
     return kind, kind != "cuda" or cuda_here
 
 
-def measure_train_speed(backbone: str, size: int, batch_size: int, device: str, steps: int = 3) -> float:
-    """Training images/s of ``backbone`` (one warm-up step, then ``steps`` timed steps)."""
-    built = create_backbone(backbone, num_classes=5, in_chans=1, img_size=size)
+def measure_train_speed(
+    backbone: str,
+    size: int | tuple[int, int],
+    batch_size: int,
+    device: str,
+    steps: int = 3,
+    in_chans: int = 1,
+) -> float:
+    """Training images/s of ``backbone`` at ``size`` (a side or rows x columns) with ``in_chans`` channels
+    (one warm-up step, then ``steps`` timed steps)."""
+    rows, columns = (size, size) if isinstance(size, int) else size
+    built = create_backbone(backbone, num_classes=5, in_chans=in_chans, img_size=size)
     model = built.model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.rand(batch_size, 1, size, size, device=device)
+    x = torch.rand(batch_size, in_chans, rows, columns, device=device)
     y = torch.randint(0, 5, (batch_size,), device=device)
 
     def step() -> None:
@@ -101,11 +110,24 @@ def measure_train_speed(backbone: str, size: int, batch_size: int, device: str, 
     return batch_size * steps / (time.perf_counter() - started)
 
 
-def forward_gflops(backbone: str, size: int) -> float:
-    """Forward GFLOPs of one ``size`` px grey image, counted on the ``meta`` device (no compute, no memory)."""
+def forward_gflops(backbone: str, size: int | tuple[int, int], in_chans: int = 1) -> float:
+    """Forward GFLOPs of one image (a side or rows x columns, ``in_chans`` channels), counted on the
+    ``meta`` device (no compute, no memory)."""
     with torch.device("meta"):
-        model = create_backbone(backbone, num_classes=5, in_chans=1, img_size=size).model
-    return count_gflops(model, 1, size)
+        model = create_backbone(backbone, num_classes=5, in_chans=in_chans, img_size=size).model
+    return count_gflops(model, in_chans, size)
+
+
+def _input(suite: Suite) -> tuple[int | tuple[int, int], int, str]:
+    """The suite's model input for the estimate: size (``auto``: a square of its pixel budget), channels,
+    and how to say it."""
+    size = suite.data.size
+    shape: int | tuple[int, int] = suite.data.pixel_side if isinstance(size, str) else size
+    if not isinstance(shape, int):
+        shape = (int(shape[0]), int(shape[1]))
+    text = f"{shape} px" if isinstance(shape, int) else f"{shape[0]}x{shape[1]} px"
+    slices = int(suite.data.slices)
+    return shape, slices, text if slices == 1 else f"{text} x {slices} slices"
 
 
 def _duration(seconds: float) -> str:
@@ -147,9 +169,10 @@ def estimate_cost(suite: Suite, cells: list[Cell], progress: Progress | None = N
     if present:
         speeds: dict[str, float] = {}
         batch = suite.train.batch_size if device == "cuda" else min(suite.train.batch_size, 8)
+        shape, slices, _ = _input(suite)
         for i, backbone in enumerate(images, 1):
             say(f"measuring {backbone} on {device} ({i}/{len(images)})")
-            speeds[backbone] = measure_train_speed(backbone, suite.data.pixel_side, batch, device, steps=2)
+            speeds[backbone] = measure_train_speed(backbone, shape, batch, device, steps=2, in_chans=slices)
         seconds = sum(n / speeds[b] * _OVERHEAD for b, n in images.items())
         rates = ", ".join(f"{b} {s:.0f} img/s" for b, s in speeds.items())
         return (
@@ -157,9 +180,10 @@ def estimate_cost(suite: Suite, cells: list[Cell], progress: Progress | None = N
             "data generation and reports not included"
         )
     gflops: dict[str, float] = {}
+    shape, slices, text = _input(suite)
     for i, backbone in enumerate(images, 1):
-        say(f"counting GFLOPs of {backbone} at {suite.data.pixel_side} px ({i}/{len(images)})")
-        gflops[backbone] = forward_gflops(backbone, suite.data.pixel_side)
+        say(f"counting GFLOPs of {backbone} at {text} ({i}/{len(images)})")
+        gflops[backbone] = forward_gflops(backbone, shape, in_chans=slices)
     precision = suite.train.precision
 
     def hours(profile: GpuProfile) -> float:

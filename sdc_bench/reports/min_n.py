@@ -3,8 +3,10 @@
 A part of the report below its minimum draws its honest small-n form (fold dots joined per fold
 instead of a box) or is skipped, and the report prints :func:`shortfall` in its place. The
 thresholds are conventions, not laws: a box plot summarises a distribution only with a handful
-of points, a t-test on k - 1 = 1 degree of freedom has a critical value of 12.7, and fANOVA fits
-a random forest to the trials of a study.
+of points, a t-test on k - 1 = 1 degree of freedom has a critical value of 12.7, Friedman's
+chi-square and the Nemenyi critical difference are large-sample approximations over blocks (with
+8 methods on 2 folds the critical difference spans the whole rank axis), and fANOVA fits a random
+forest to the trials of a study.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class MinN:
 MIN_N: dict[str, MinN] = {
     "fold_box": MinN("a box plot of per-fold scores", 5, "outer folds"),
     "corrected_ttest": MinN("the corrected resampled t-test", 5, "outer folds (x seeds)"),
-    "friedman": MinN("the Friedman test and critical-difference diagram", 2, "outer folds"),
+    "friedman": MinN("a Friedman test with its critical-difference diagram", 5, "outer folds (x seeds)"),
     "roc_band": MinN("a patient-bootstrap band around a ROC curve", 20, "patients"),
     "fanova": MinN("fANOVA hyperparameter importances", 10, "complete trials per study"),
     "pareto": MinN("an accuracy/throughput Pareto front", 2, "distinct measured backbones"),

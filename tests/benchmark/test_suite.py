@@ -73,3 +73,15 @@ def test_search_objective_is_validated() -> None:
     """Only balanced accuracy is scored by the fit loop: any other objective is refused, not ignored."""
     with pytest.raises(ConfigError, match=r"search\.objective"):
         apply_overrides(load_suite("smoke"), ["search.objective='auroc'"])
+
+
+def test_the_cost_estimate_counts_the_real_input_geometry() -> None:
+    """The dry run once costed a 96 x 32 x 3-slice input as a 55 px single-channel square."""
+    from sdc_bench.benchmark.estimate import _input, forward_gflops
+
+    suite = apply_overrides(load_suite("smoke"), ["data.size=[96, 32]", "data.slices=3"])
+    assert _input(suite) == ((96, 32), 3, "96x32 px x 3 slices")
+    assert _input(load_suite("smoke"))[0] == 64
+    tall = forward_gflops("resnet10t", (96, 32), in_chans=3)
+    assert tall > forward_gflops("resnet10t", (96, 32), in_chans=1)  # the first conv sees 3 channels
+    assert tall < forward_gflops("resnet10t", 96, in_chans=3)  # a third of the pixels of a 96 px square

@@ -51,7 +51,8 @@ def test_report_takes_the_final_status_from_its_caller(small: dict) -> None:
 def test_caveats_box_names_the_protocol_limits(small: dict) -> None:
     caveats = small["md"].split("## Caveats", 1)[1].split("## Data", 1)[0]
     for words in ("Synthetic data", "Few outer folds", "single protocol seed", "fold scores drawn as joined dots",
-                  "t-test not run", "Pareto front", "hyperparameter importances"):  # fmt: skip
+                  "t-test not run", "Pareto front", "hyperparameter importances",
+                  "no Friedman test or critical-difference diagram"):  # fmt: skip
         assert words.lower() in caveats.lower(), words
     assert '<ul class="caveats">' in small["html"]
 
@@ -60,6 +61,7 @@ def test_small_run_skips_box_pareto_and_fanova_with_their_reason(small: dict) ->
     figures_dir = small["root"] / "figures"
     assert not (figures_dir / "pareto_front.png").exists()
     assert not (figures_dir / "param_importances.png").exists()
+    assert not (figures_dir / "critical_difference.png").exists()  # a CD over 2 folds spanned the rank axis
     assert "Pareto front not drawn: an accuracy/throughput Pareto front needs at least 2" in small["md"]
     assert "Hyperparameter importances not computed: fANOVA" in small["md"]
     assert "no box: a box plot of per-fold scores needs at least 5 outer folds" in small["md"]

@@ -134,8 +134,8 @@ class MethodKind(Listed):
         :data:`REFIT_RULES` key that chose its epochs."""
         return params, "not_epochs"
 
-    def cost_epochs(self, method: Method, suite: Suite) -> int | None:
-        """Training epochs of one fit for the dry-run cost estimate; None: no training cost to measure."""
+    def cost_epochs(self, method: Method, suite: Suite) -> float | None:
+        """Full-training-step epochs one fit costs, for the dry-run estimate; None: no training cost."""
         return None
 
 

@@ -135,8 +135,10 @@ def roc_curves(
         ax.set_title("Macro average" if class_index is None else wrap_label(class_name, 24), fontsize=7)
         for line, (text, colour) in enumerate(reversed(texts)):
             if text:
+                # a white backing: with many methods the labels sit on the curves and their bands
                 ax.text(0.97, 0.04 + 0.08 * line, text, ha="right", va="bottom", fontsize=5.5, color=colour,
-                        transform=ax.transAxes)  # fmt: skip
+                        transform=ax.transAxes, bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none",
+                                                      "pad": 0.4})  # fmt: skip
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")

@@ -42,7 +42,7 @@ class ReportWriter:
 class ReportContext:
     """The run's artifacts and derived tables, shared by the section functions.
 
-    ``skipped`` collects the optional parts a section left out (artifact absent), for the summary;
+    ``skipped`` collects the optional parts a section left out (and why), for the summary;
     ``small_n`` the parts drawn in their small-n form or skipped below their declared minimum
     (:func:`~sdc_bench.reports.min_n.shortfall`), for the caveats. ``rules`` holds the reference rules
     (:mod:`~sdc_bench.reports.rules`) and ``flags`` the flagged configurations (:mod:`~sdc_bench.reports.flags`).

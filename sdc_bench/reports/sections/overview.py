@@ -74,7 +74,7 @@ def _summary_paragraphs(
             "(Holm-adjusted p < 0.05)."
         )
     if skipped:
-        paragraphs.append("Skipped optional parts (artifact absent): " + "; ".join(skipped) + ".")
+        paragraphs.append("Skipped optional parts: " + "; ".join(skipped) + ".")
     return paragraphs
 
 

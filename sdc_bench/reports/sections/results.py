@@ -70,6 +70,12 @@ def _n_blocks(metrics: pd.DataFrame) -> int:
 
 
 def _add_rank_test(ctx: ReportContext, results: Section) -> None:
+    # Friedman's chi-square and the Nemenyi CD are large-sample approximations over blocks (folds x
+    # seeds): over 2 or 3 folds the CD spans the whole axis and the p-value means little
+    reason = shortfall("friedman", _n_blocks(ctx.metrics))
+    if reason:
+        ctx.small_n.append(f"no Friedman test or critical-difference diagram: {reason}")
+        return
     friedman = _friedman_text(ctx.metrics) or ""
     critical = ctx.writer.figure(
         "critical_difference",
