@@ -83,13 +83,14 @@ def override_assignments(overrides: dict[str, Any]) -> list[str]:
     return [f"{key}={_toml_value(value)}" for key, value in overrides.items()]
 
 
-def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> Any:
-    from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite
+def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> tuple[Any, tuple[str, ...]]:
+    """The suite of ``run`` and the names of the suite's external sets that ``--data`` dropped."""
+    from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite, with_own_data
 
     if args.resume is not None:
         from sdc_bench.benchmark.run_folder import resumed_suite
 
-        return resumed_suite(Path(args.resume), changed)
+        return resumed_suite(Path(args.resume), changed), ()
     suite = load_suite(args.suite)
     assignments = [*(args.set or []), *override_assignments(data_overrides(args))]
     if assignments:
@@ -99,22 +100,19 @@ def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> 
     if args.seeds is not None:
         suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
         validate_suite(suite, "--seeds")
-    if getattr(args, "data", None) is not None:
-        suite = _drop_synthetic_externals(suite)
-    return suite
+    if args.data is None:
+        return suite, ()
+    return with_own_data(suite)
 
 
-def _drop_synthetic_externals(suite: Any) -> Any:
-    from sdc_bench.benchmark.suite import with_own_data
-
-    suite, dropped = with_own_data(suite)
+def _say_dropped_externals(dropped: tuple[str, ...]) -> None:
+    """After the work (a bad input stays one line): the suite's external sets that --data left out."""
     for name in dropped:
         print(
             f"sdc-bench: note: external set {name!r} of the suite is SynthSpine, not a second site of --data, "
-            f"so it is not run; give one with --set 'external.{name}.source=PATH'",
+            f"so it was not run; give one with --set 'external.{name}.source=PATH'",
             file=sys.stderr,
         )
-    return suite
 
 
 def _print_plan(suite: Any) -> None:
@@ -203,13 +201,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     changed = resume_changes(args)
-    suite = _load_run_suite(args, changed)
+    suite, dropped = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
     from sdc_bench.cli._weights import check_run_weights
 
     if args.dry_run:
         _print_plan(suite)
         check_run_weights(suite, weights_dir, weights_files, show=True)
+        _say_dropped_externals(dropped)
         return 0
     check_run_weights(suite, weights_dir, weights_files, show=False)  # before any data or training work
     options = RunOptions(
@@ -241,6 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = root / "report.html"
     if report.is_file():
         print(f"report: {report}")
+    _say_dropped_externals(dropped)
     return 0
 
 
