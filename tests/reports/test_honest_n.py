@@ -214,3 +214,17 @@ def test_roc_panel_prints_the_tables_auroc(tmp_path: Path, monkeypatch: pytest.M
 
 def test_run_json_is_left_alone(small: dict) -> None:
     assert json.loads((small["root"] / "run.json").read_text())["status"] == "running"
+
+
+def test_a_fixed_recipe_run_does_not_claim_a_search(tmp_path: Path) -> None:
+    """The quick suite's report said hyperparameters were chosen on an inner split, and that optuna.db was
+    missing, for a run that searched nothing."""
+    root = make_synthetic_run(tmp_path / "run", SyntheticRun(
+        methods=("sdc_dl", "scratch", "linear_probe"), backbones=("resnet18",), n_folds=2, n_patients=40,
+        external=False, throughput=False, optuna=False, extra={"search": {"n_trials": 0}},
+    ))  # fmt: skip
+    build_reports(root, n_bootstrap=50, seed=0, draw_figures=False)
+    text = (root / "report.md").read_text()
+    assert "No hyperparameter was tuned: each method trained its fixed recipe" in text
+    assert "Hyperparameters were chosen" not in text and "optuna.db" not in text
+    assert "hyperparameter search (fixed recipes, search.n_trials = 0)" in text

@@ -135,15 +135,20 @@ def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Se
         ("Training", _training_text(suite.get("train") or {})),
         ("Report bootstrap", f"{n_bootstrap} patient-level resamples, seed {seed}"),
     ]
+    tuning = (
+        "Hyperparameters were chosen on an inner split of that fold's training patients only."
+        if isinstance(search, Mapping) and int(search.get("n_trials", 0) or 0)
+        else "No hyperparameter was tuned: each method trained its fixed recipe on that fold's training patients."
+    )
     paragraphs = [
         "Reported numbers are out-of-fold: each image is predicted by the model of the one outer fold that held "
-        "its patient out. Hyperparameters were chosen on an inner split of that fold's training patients only. "
-        "Multi-class decisions are argmax of the predicted probabilities.",
+        f"its patient out. {tuning} Multi-class decisions are argmax of the predicted probabilities.",
         f"Intervals: Wilson for accuracy and per-class sensitivity/specificity, patient-level percentile bootstrap "
         f"otherwise. Comparisons with {display_name(reference)}: exact McNemar (accuracy), corrected resampled t-test "
         "(per-fold balanced accuracy) and a paired patient-level bootstrap (balanced accuracy, accuracy, macro "
         "AUROC), with Holm's correction within each test family; Friedman test with Nemenyi post-hoc over "
-        "outer folds for the ranking of all configurations.",
+        "outer folds for the ranking of all configurations. The corrected t-test and the Friedman test run "
+        "only with at least 5 outer folds (x seeds); the caveats say when they did not.",
     ]
     if len(seeds) > 1:
         paragraphs.append(
