@@ -19,6 +19,7 @@ run's own throughput stage (inference images/s at that geometry). Small on purpo
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import shutil
 import subprocess
@@ -115,10 +116,12 @@ def run_one(work: Path, data: Path, name: str, epochs: int, *settings: str) -> d
     row = pooled.iloc[0]
     speed = pd.read_csv(out / "throughput.csv")
     speed = speed[speed["backbone"] == "tf_efficientnet_lite0"].iloc[0]
+    rows, columns = json.loads((out / "run.json").read_text())["data"]["size_hw"]
+    slices = json.loads((out / "run.json").read_text())["data"]["slices"]
     return {
         "setting": name,
         "n": int(row["n_images"]),
-        "input": str(speed["img_size"]),
+        "input (rows x columns x channels)": f"{rows}x{columns}x{slices}",
         "balanced_accuracy": f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]",
         "infer_images_per_s": f"{speed['images_per_s']:.0f}",
         "run_wall_s": f"{wall:.0f}",
