@@ -15,7 +15,7 @@ __all__ = ["LOAD_LIMIT", "LOAD_RATIO", "markdown_table", "peak_memory_text", "un
 
 _MARKDOWN = (
     ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
-    ("batch_size", "{}"), ("img_size", "{}"), ("images_per_s", "{:.1f}"), ("latency_ms_p50", "{:.2f}"),
+    ("batch_size", "{}"), ("img_size", "{}"), ("in_chans", "{}"), ("images_per_s", "{:.1f}"), ("latency_ms_p50", "{:.2f}"),
     ("latency_ms_p95", "{:.2f}"), ("peak_mem_mb", "{:.0f}"), ("gflops", "{:.3f}"), ("achieved_tflops", "{:.3f}"),
     ("fraction_of_peak", "{:.1%}"), ("status", "{}"),
 )  # fmt: skip

@@ -4,6 +4,7 @@ import argparse
 import itertools
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from sdc_bench.benchmark.throughput import table as throughput_table
 from sdc_bench.cli._throughput_args import add_throughput_cli as add_cli
 from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.pipeline import throughput_command as cli_main
-from sdc_bench.reports.throughput import write_throughput
+from sdc_bench.reports.throughput import markdown_table, write_throughput
 from sdc_bench.zoo.backbones import count_gflops, count_params, create_backbone
 
 TINY = {"img_size": 32, "device": "cpu", "warmup_steps": 1, "timed_steps": 2}
@@ -32,7 +33,7 @@ SCHEMA = (
     "mode", "images_per_s", "latency_ms_p50", "latency_ms_p95", "peak_mem_mb", "params_m", "gflops",
 )  # fmt: skip
 EXTRA = (
-    "threads", "load", "requested_batch_size", "achieved_tflops", "peak_tflops", "fraction_of_peak", "status", "error",
+    "threads", "load", "requested_batch_size", "in_chans", "achieved_tflops", "peak_tflops", "fraction_of_peak", "status", "error",
     "torch_version", "timestamp",
 )  # fmt: skip
 GRID = ThroughputConfig(
@@ -431,3 +432,14 @@ def test_a_rectangular_multislice_input_is_measured_as_it_is() -> None:
     assert ThroughputConfig(("resnet10t",), img_size=(32, 32)).img_size == 32
     with pytest.raises(ConfigError, match="in_chans"):
         ThroughputConfig(("resnet10t",), in_chans=0)
+
+
+def test_the_table_records_input_channels_and_resumes_an_older_table(tmp_path: Path) -> None:
+    """3 slices as channels were measured, but the table did not say so."""
+    config = ThroughputConfig(("resnet10t",), batch_sizes=(2,), modes=("infer",), in_chans=3, **TINY)
+    table = measure(config, progress=False)
+    assert table["in_chans"].tolist() == [3] and table["status"].tolist() == ["ok"]
+    older = measure(replace(config, in_chans=1), progress=False).drop(columns=["in_chans"])
+    again = measure(replace(config, in_chans=1), previous=older, progress=False)
+    assert again["timestamp"].tolist() == older["timestamp"].tolist()  # kept, read as 1-channel rows
+    assert "| 3 |" in markdown_table(table)

@@ -133,7 +133,7 @@ def _model_stats(
 
 RESUME_KEY = (
     "backbone", "device_name", "threads", "mode", "precision", "channels_last", "compiled",
-    "requested_batch_size", "img_size",
+    "requested_batch_size", "img_size", "in_chans",
 )  # fmt: skip
 """Columns that identify a configuration when a measurement is resumed from an earlier table."""
 
@@ -180,7 +180,7 @@ def measure(
     def case_key(case: Case, batch_size: int) -> tuple[str, ...]:
         threads = torch.get_num_threads()
         values = (case.backbone, name, threads, case.mode, case.precision, case.channels_last, case.compiled)
-        return _key([*values, batch_size, case.img_size])
+        return _key([*values, batch_size, case.img_size, config.in_chans])
 
     todo = {c.backbone for c, b in cases if case_key(c, b) not in done}
     stats = {b: _model_stats(b, config, sizes[b]) for b in config.backbones if b in todo}
@@ -197,7 +197,7 @@ def measure(
                 f"{' cl' if case.channels_last else ''}{' compiled' if case.compiled else ''}"
             )
             outcome = _measure_case(case, batch_size, config, device)
-            rows.append(_row(case, batch_size, outcome, device, name, stats[case.backbone]))
+            rows.append(_row(case, batch_size, outcome, device, name, stats[case.backbone], config.in_chans))
             if on_row is not None:
                 on_row(pd.DataFrame(rows, columns=list(COLUMNS)))
     return pd.DataFrame(rows, columns=list(COLUMNS))
@@ -208,6 +208,8 @@ def _kept_rows(previous: pd.DataFrame | None) -> dict[tuple[str, ...], dict[str,
     done: dict[tuple[str, ...], dict[str, Any]] = {}
     if previous is None or not len(previous):
         return done
+    if "in_chans" not in previous.columns:  # a table from before the column: every row was 1-channel
+        previous = previous.assign(in_chans=1)
     missing = [c for c in (*RESUME_KEY, "status") if c not in previous.columns]
     if missing:
         raise ConfigError(f"cannot resume from a throughput table without column(s) {missing}")
@@ -247,6 +249,7 @@ def _row(
     device: torch.device,
     name: str,
     stats: tuple[float, float],
+    in_chans: int,
 ) -> dict[str, Any]:
     params_m, gflops = stats
     images_per_s = p50_ms = p95_ms = peak_mem = math.nan
@@ -273,6 +276,7 @@ def _row(
         "batch_size": outcome.batch_size,
         # one side for a square (as before), "ROWSxCOLUMNS" for a rectangle
         "img_size": case.img_size if isinstance(case.img_size, int) else "x".join(map(str, case.img_size)),
+        "in_chans": in_chans,
         "mode": case.mode,
         "images_per_s": images_per_s,
         "latency_ms_p50": p50_ms,

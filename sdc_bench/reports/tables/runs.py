@@ -104,6 +104,7 @@ _THROUGHPUT_TITLES = {
     "mode": "Mode",
     "batch_size": "Batch",
     "img_size": "Size",
+    "in_chans": "Channels",
     "channels_last": "Channels last",
     "compiled": "Compiled",
     "images_per_s": "Images/s",
@@ -144,7 +145,9 @@ def throughput_table(throughput: pd.DataFrame) -> pd.DataFrame:
     present = [
         c
         for c in _THROUGHPUT_TITLES
-        if c in frame and not (c in ("channels_last", "compiled") and frame[c].nunique() < 2)
+        if c in frame
+        and not (c in ("channels_last", "compiled") and frame[c].nunique() < 2)
+        and not (c == "in_chans" and set(frame[c].dropna()) <= {1})  # shown when slices are channels
     ]
     rows = []
     for record in frame.to_dict("records"):
