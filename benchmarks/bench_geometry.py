@@ -33,7 +33,7 @@ from PIL import Image
 
 from sdc_bench.cli import main
 from sdc_bench.core.contracts import OOF_SPLIT
-from sdc_bench.data.synth_clinical import write_mri_series
+from sdc_bench.data.synth_clinical import normal_vs_abnormal, write_mri_series
 from sdc_bench.data.synthspine import SynthConfig, generate_arrays
 from sdc_bench.reports.render import to_markdown
 
@@ -86,16 +86,6 @@ def write_tall_spines(out: Path, n_images: int, width: int = 96, seed: int = 0) 
     return out
 
 
-def normal_vs_abnormal(data: Path) -> Path:
-    abnormal = data / "abnormal"
-    abnormal.mkdir()
-    for folder in [f for f in data.iterdir() if f.is_dir() and f.name not in {"normal", "abnormal"}]:
-        for series in folder.iterdir():
-            series.rename(abnormal / series.name)
-        folder.rmdir()
-    return data
-
-
 def run_one(work: Path, data: Path, name: str, epochs: int, *settings: str) -> dict[str, object]:
     suite = work / f"{name}.toml"
     suite.write_text(SUITE.format(epochs=epochs))
@@ -116,8 +106,9 @@ def run_one(work: Path, data: Path, name: str, epochs: int, *settings: str) -> d
     row = pooled.iloc[0]
     speed = pd.read_csv(out / "throughput.csv")
     speed = speed[speed["backbone"] == "tf_efficientnet_lite0"].iloc[0]
-    rows, columns = json.loads((out / "run.json").read_text())["data"]["size_hw"]
-    slices = json.loads((out / "run.json").read_text())["data"]["slices"]
+    geometry = json.loads((out / "run.json").read_text())["data"]
+    rows, columns = geometry["size_hw"]
+    slices = geometry["slices"]
     return {
         "setting": name,
         "n": int(row["n_images"]),

@@ -20,7 +20,7 @@ from sdc_bench.data._synth_dicom import write_dicom
 from sdc_bench.data.synth_sites import SITES
 from sdc_bench.data.synthspine import CLASSES, SynthConfig, generate_arrays
 
-__all__ = ["write_mri_series", "write_tall_xrays"]
+__all__ = ["normal_vs_abnormal", "write_mri_series", "write_tall_xrays"]
 
 
 def _anonymous(*parts: object) -> str:
@@ -105,6 +105,21 @@ def write_mri_series(
             write_dicom(path, plane.astype(np.uint8), record, SITES["site_a"], 0.8, seed)
             _place_slice(path, f"{seed}.{index}", position, slices)
     return out
+
+
+def normal_vs_abnormal(data: str | Path) -> Path:
+    """Merge every class folder but ``normal`` of ``data`` into one ``abnormal`` folder (in place).
+
+    A small generated set keeps enough patients per class for patient-grouped folds. Returns ``data``.
+    """
+    data = Path(data)
+    abnormal = data / "abnormal"
+    abnormal.mkdir(exist_ok=True)
+    for folder in [f for f in data.iterdir() if f.is_dir() and f.name not in {"normal", "abnormal"}]:
+        for entry in folder.iterdir():
+            entry.rename(abnormal / entry.name)
+        folder.rmdir()
+    return data
 
 
 def _series_plan(

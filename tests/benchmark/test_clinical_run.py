@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sdc_bench.cli import main
-from sdc_bench.data.synth_clinical import write_mri_series, write_tall_xrays
+from sdc_bench.data.synth_clinical import normal_vs_abnormal, write_mri_series, write_tall_xrays
 
 SUITE = """
 description = "test: clinic-shaped input"
@@ -58,17 +58,6 @@ def _two_largest_classes(data: Path) -> Path:
     folders = sorted((f for f in data.iterdir() if f.is_dir()), key=lambda f: -sum(1 for _ in f.rglob("*.*")))
     for folder in folders[2:]:
         shutil.rmtree(folder)
-    return data
-
-
-def _normal_and_abnormal(data: Path) -> Path:
-    """Merge every disease folder into one ``abnormal`` class, so a tiny set keeps enough patients per class."""
-    abnormal = data / "abnormal"
-    abnormal.mkdir()
-    for folder in [f for f in data.iterdir() if f.is_dir() and f.name not in {"normal", "abnormal"}]:
-        for series in folder.iterdir():
-            series.rename(abnormal / series.name)
-        folder.rmdir()
     return data
 
 
@@ -123,7 +112,7 @@ def test_tall_xrays_train_at_a_rectangular_size(fmt: str, tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_mri_series_train_as_three_slices(tmp_path: Path) -> None:
-    data = _normal_and_abnormal(
+    data = normal_vs_abnormal(
         write_mri_series(tmp_path / "mri", n_patients=12, series_per_patient=2, slices=3, seed=2)
     )
     out = _run(tmp_path, data, "data.slices=3")
