@@ -1,52 +1,55 @@
-"""Size limits that keep the package readable: no function over 80 lines, no module over 600 lines.
+"""The code-size report (``tools/code_size.py``) runs and names what it finds; it sets no limit.
 
-A long function hides several jobs and a long module several concerns; both are where the layers of
-``docs/architecture.md`` start to blur. The limits are counted on the AST (decorators excluded,
-docstrings included), over every module of ``sdc_bench/``.
+File size follows the concept (STYLE.md): the report lists long functions and modules for a reviewer
+to judge, so nothing here fails because of a line count.
 """
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
+from tools.code_size import FUNCTION_LINES, LongCode, find_long_code, function_lengths
 
-PACKAGE = Path(__file__).resolve().parents[1] / "sdc_bench"
-MAX_FUNCTION_LINES = 80
-MAX_MODULE_LINES = 600
-MODULES = sorted(PACKAGE.rglob("*.py"))
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def _function_lengths(tree: ast.AST) -> list[tuple[str, int, int]]:
-    return [
-        (node.name, node.lineno, node.end_lineno - node.lineno + 1)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None
-    ]
-
-
-def test_package_has_modules() -> None:
-    assert len(MODULES) > 30
-
-
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_module_size(path: Path) -> None:
-    source = path.read_text(encoding="utf-8")
-    n_lines = len(source.splitlines())
-    assert n_lines <= MAX_MODULE_LINES, (
-        f"{path.name} has {n_lines} lines (limit {MAX_MODULE_LINES}): split it along its seams"
+def test_the_report_runs_on_the_package_and_lists_what_it_finds() -> None:
+    result = subprocess.run(
+        [sys.executable, "tools/code_size.py", "--function-lines", "40", "--module-lines", "300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    too_long = [
-        f"{name} (line {line}: {length} lines)"
-        for name, line, length in _function_lengths(ast.parse(source))
-        if length > MAX_FUNCTION_LINES
+    assert result.returncode == 0, result.stderr
+    assert "Modules over 300 lines:" in result.stdout and "Functions over 40 lines:" in result.stdout
+    found = find_long_code(function_lines=40, module_lines=300)
+    assert found, "a 26k-line package has functions over 40 lines"
+    for item in found:
+        assert item.path in result.stdout
+        if item.kind == "function":
+            assert f"{item.path}:{item.line}  {item.name}" in result.stdout
+
+
+def test_the_report_names_a_long_function_and_a_long_module(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    body = "\n".join(f"        x{i} = {i}" for i in range(FUNCTION_LINES))
+    (package / "long.py").write_text(
+        f"class Holder:\n    def long(self):\n{body}\n\n\ndef short():\n    pass\n"
+    )
+    found = find_long_code(package, module_lines=50)
+    assert found == [
+        LongCode("module", "pkg/long.py", "", 1, FUNCTION_LINES + 6),
+        LongCode("function", "pkg/long.py", "Holder.long", 2, FUNCTION_LINES + 1),
     ]
-    assert not too_long, f"functions over {MAX_FUNCTION_LINES} lines in {path.name}: {', '.join(too_long)}"
 
 
-def test_the_check_catches_a_long_function() -> None:
-    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
-    tree = ast.parse(f"def long():\n{body}\n")
-    ((name, _, length),) = _function_lengths(tree)
-    assert name == "long" and length == MAX_FUNCTION_LINES + 1
+def test_function_lengths_qualify_methods_and_nested_functions() -> None:
+    tree = ast.parse(
+        "class A:\n    def f(self):\n        def g():\n            pass\n\n\ndef h():\n    pass\n"
+    )
+    assert function_lengths(tree) == [("A.f", 2, 3), ("A.f.g", 3, 2), ("h", 7, 2)]
