@@ -17,8 +17,8 @@ import pandas as pd
 from sdc_bench.core.store import write_text
 
 __all__ = [
-    "SINGLE_COLUMN_PT",
-    "latex_width_pt",
+    "SINGLE_COLUMN_CHARACTERS",
+    "latex_width_characters",
     "to_html",
     "to_latex",
     "to_markdown",
@@ -131,23 +131,15 @@ def _alignment(table: pd.DataFrame) -> str:
     return "".join(spec)
 
 
-#: Width of one column of a two-column journal page (3.33 in), and of the whole text block.
-SINGLE_COLUMN_PT = 240.0
-_DOUBLE_COLUMN_PT = 504.0
-#: The smallest scale a table may be shrunk by to fit its width (below it the type gets unreadable).
-_MIN_SCALE = 0.8
-# glyph widths in em of Computer Modern: digits 0.5, narrow punctuation ~0.28, lower case ~0.45, capitals ~0.7
-_NARROW = set(".,;:[]()|'!ilj-")
-_SIZE_PT, _SMALL_SIZE_PT, _COLUMN_SEP_PT = 9.0, 7.0, 8.0
-
-
-def _text_pt(text: str, size: float = _SIZE_PT) -> float:
-    em = sum(
-        0.5 if c.isdigit() else 0.28 if c in _NARROW else 0.33 if c == " " else 0.7 if c.isupper() else 0.47
-        for c in text
-    )
-    return em * size
-
+#: The widest table, in characters of its natural width (:func:`latex_width_characters`), that goes in one
+#: column of a two-column journal page: about 58 characters of ``\small`` Computer Modern (4.1 pt each, on
+#: average over our tables) fill its 240 pt, and ``adjustbox`` may shrink a table to 80% before its type gets
+#: too small. A wider table spans both columns.
+SINGLE_COLUMN_CHARACTERS = 72
+#: A line set in ``\scriptsize`` (an interval under its estimate) is about this much narrower than ``\small``.
+_SCRIPTSIZE_RATIO = 0.8
+#: The separation between two columns (2 x ``\tabcolsep``), in characters.
+_COLUMN_SEPARATION_CHARACTERS = 2
 
 _INTERVAL = re.compile(r"^(.*\S) (\[[^\]]+\])$")
 
@@ -179,21 +171,27 @@ def _stacked(table: pd.DataFrame) -> pd.DataFrame:
     return merged
 
 
-def latex_width_pt(table: pd.DataFrame) -> float:
-    """Estimated natural width of :func:`to_latex`'s tabular: per column the longest header line or cell line
-    (estimate at ``\\small``, interval or stacked line below it at ``\\scriptsize``), plus the column separation."""
+def latex_width_characters(table: pd.DataFrame) -> float:
+    """Natural width of :func:`to_latex`'s tabular in characters: per column the longest header line or cell
+    line (an interval or stacked line below at ``\\scriptsize``), plus the separation of the columns.
+
+    It only chooses the float (``table`` or ``table*``); whether the tabular is shrunk to fit is LaTeX's
+    call, from the width it sets (``adjustbox``'s ``max width``).
+    """
     table = _stacked(table)
     _, marks = _emphasis(table)
     total = 0.0
     for column in (str(c) for c in table.columns):
-        widest = max(_text_pt(line) for line in _header_lines(column))
+        widest = float(max(len(line) for line in _header_lines(column)))
         for index, value in enumerate(table[column]):
             main, interval = _split_interval(str(value))
             main, _, below = main.partition("\n")
-            interval = interval or below
-            main_width = _text_pt(main + marks.get((index, column), ""))
-            widest = max(widest, main_width, _text_pt(interval, _SMALL_SIZE_PT))
-        total += widest + _COLUMN_SEP_PT
+            widest = max(
+                widest,
+                len(main + marks.get((index, column), "")),
+                len(interval or below) * _SCRIPTSIZE_RATIO,
+            )
+        total += widest + _COLUMN_SEPARATION_CHARACTERS
     return total
 
 
@@ -215,38 +213,23 @@ def _latex_cell(text: str, *, bold: bool, mark: str, align: str) -> str:
     return _stack([out, r"{\scriptsize " + _escape_tex(interval) + "}"] if interval else [out], align)
 
 
-def _environment(width: float) -> tuple[str, str]:
-    """The float (``table`` or ``table*``) and the width a too-wide tabular is scaled to ('' = natural size)."""
-    for limit, float_name, target in (
-        (SINGLE_COLUMN_PT, "table", r"\columnwidth"),
-        (_DOUBLE_COLUMN_PT, "table*", r"\textwidth"),
-    ):
-        if width <= limit:
-            return float_name, ""
-        if width * _MIN_SCALE <= limit:
-            return float_name, target
-    return "table*", r"\textwidth"
-
-
 def to_latex(table: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
-    """A booktabs float (needs ``booktabs`` and ``graphicx``) sized to fit a journal column.
+    """A booktabs float (needs ``booktabs`` and ``adjustbox``) that fits a journal column.
 
-    Intervals go on a second line in ``\\scriptsize`` and long headers on two lines; a table whose
-    estimated width (:func:`latex_width_pt`) exceeds a single column by up to 25% is scaled to
-    ``\\columnwidth``, a wider one becomes a two-column ``table*`` (scaled to ``\textwidth`` when needed).
+    Intervals go on a second line in ``\\scriptsize`` and long headers on two lines. A table whose
+    natural width (:func:`latex_width_characters`) fits a single column is a ``table``, a wider one a
+    two-column ``table*``; ``adjustbox`` shrinks the tabular to ``\\columnwidth`` (``\\textwidth``) only
+    when LaTeX finds it wider.
     """
-    width = latex_width_pt(table)
+    width = latex_width_characters(table)
     table = _stacked(table)
     bold, marks = _emphasis(table)
     columns = [str(c) for c in table.columns]
     align = _alignment(table) or "l"
-    float_name, target = _environment(width)
-    lines = [
-        f"% estimated width {width:.0f}pt (single column {SINGLE_COLUMN_PT:.0f}pt)",
-        rf"\begin{{{float_name}}}[tbp]",
-        r"\centering",
-        r"\small",
-    ]
+    float_name, target = (
+        ("table", r"\columnwidth") if width <= SINGLE_COLUMN_CHARACTERS else ("table*", r"\textwidth")
+    )
+    lines = [rf"\begin{{{float_name}}}[tbp]", r"\centering", r"\small"]
     if caption:
         lines.append(rf"\caption{{{_escape_tex(caption)}}}")
     if label:
@@ -256,7 +239,7 @@ def to_latex(table: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
         for i, c in enumerate(columns)
     ]
     lines += [
-        rf"\resizebox{{{target}}}{{!}}{{%" if target else "",
+        rf"\begin{{adjustbox}}{{max width={target}}}",
         rf"\begin{{tabular}}{{{align}}}",
         r"\toprule",
         " & ".join(header) + r" \\",
@@ -276,7 +259,7 @@ def to_latex(table: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
             for position, (column, value) in enumerate(zip(columns, row))
         ]
         lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}" + ("}" if target else "")]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
     notes = (getattr(table, "attrs", {}) or {}).get("notes", [])
     if notes:
         lines.append(r"\par\smallskip")
@@ -284,7 +267,7 @@ def to_latex(table: pd.DataFrame, *, caption: str = "", label: str = "") -> str:
         lines += [_escape_tex(n) + r"\par" for n in notes]
         lines.append(r"\end{minipage}")
     lines.append(rf"\end{{{float_name}}}")
-    return "\n".join(line for line in lines if line) + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def to_text(table: pd.DataFrame) -> str:

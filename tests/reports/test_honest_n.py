@@ -16,7 +16,7 @@ from sdc_bench.reports.build import build_reports
 from sdc_bench.reports.flags import cell_flags, learning_flags
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.min_n import MIN_N, shortfall
-from sdc_bench.reports.render import SINGLE_COLUMN_PT, latex_width_pt, to_latex, to_text
+from sdc_bench.reports.render import SINGLE_COLUMN_CHARACTERS, latex_width_characters, to_latex, to_text
 from sdc_bench.reports.rules import reference_rules
 from sdc_bench.reports.throughput import markdown_table, under_load
 from tests.reports.fixtures import SyntheticRun, make_synthetic_run
@@ -157,8 +157,8 @@ def test_main_latex_table_fits_a_single_column() -> None:
     ]).assign(backbone="tf_efficientnet_lite0")  # fmt: skip
     table = tables.main_table(metrics, reference="sdc_dl")
     assert len(table.columns) <= 6
-    width = latex_width_pt(table)
-    assert width * 0.8 <= SINGLE_COLUMN_PT, width  # at most scaled to 80%
+    width = latex_width_characters(table)
+    assert width <= SINGLE_COLUMN_CHARACTERS, width  # adjustbox shrinks it to 80% at most
     tex = to_latex(table)
     assert r"\begin{table}" in tex and "table*" not in tex
     assert r"{\scriptsize [0.850, 0.930]}" in tex

@@ -278,6 +278,7 @@ def test_pdflatex_compiles_every_table(run: dict, tmp_path: Path) -> None:
             r"\usepackage[T1]{fontenc}",
             r"\usepackage[landscape,margin=1cm]{geometry}",
             r"\usepackage{booktabs}",
+            r"\usepackage{adjustbox}",
             r"\begin{document}",
             *inputs,
             r"\end{document}",
