@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from sdc_bench.core.device import autocast
+from sdc_bench.core.metric_specs import balanced_accuracy_score as balanced_accuracy
 from sdc_bench.zoo.augment import build_augmentation, normalize, to_float
 from sdc_bench.zoo.backbones import BuiltBackbone
 from sdc_bench.zoo.imbalance import IMBALANCE, ImbalanceStrategy, build_imbalance
@@ -91,12 +92,6 @@ class FitResult:
 
 
 EpochCallback = Callable[[EpochRecord], None]
-
-
-def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> float:
-    """Mean recall over the classes present in ``y_true`` (the inner-validation score of every method)."""
-    recalls = [float(np.mean(y_pred[y_true == k] == k)) for k in range(num_classes) if np.any(y_true == k)]
-    return float(np.mean(recalls)) if recalls else float("nan")
 
 
 def _to_batch(images: np.ndarray, index: np.ndarray, device: torch.device) -> torch.Tensor:

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.errors import DataError
+from sdc_bench.core.metric_specs import METRICS
 from sdc_bench.core.store import write_json
 
 __all__ = [
@@ -46,7 +47,13 @@ __all__ = [
 ]
 
 KEY = ("method", "backbone", "augment", "imbalance", "split", "metric", "class_name")
-LOWER_IS_BETTER = {"brier", "ece"}
+
+
+def _higher_is_better(metric: str) -> bool:
+    """The registry's direction of a metric; a name it does not know counts as higher-is-better."""
+    return METRICS[metric].higher_is_better if metric in METRICS else True
+
+
 # what a baseline tracks by default: the headline numbers of every configuration (macro sensitivity
 # equals balanced accuracy, so it is not tracked twice)
 TRACKED = (
@@ -309,7 +316,7 @@ def baseline_from_samples(
     entries = []
     for key in keys:
         entry: dict[str, Any] = dict(zip(KEY, key))
-        entry["higher_is_better"] = key[5] not in LOWER_IS_BETTER
+        entry["higher_is_better"] = _higher_is_better(key[5])
         entry.update(_summary([s.metrics[key] for s in samples], rule))
         entries.append(entry)
     payload: dict[str, Any] = {
@@ -387,7 +394,7 @@ def load_baseline(path: str | Path) -> list[Expected]:
     try:
         return [
             _expected(
-                {"higher_is_better": entry["metric"] not in LOWER_IS_BETTER, **entry},
+                {"higher_is_better": _higher_is_better(entry["metric"]), **entry},
                 tuple(str(entry[k]) for k in KEY),
                 default,
             )

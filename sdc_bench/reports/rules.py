@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT, PROBABILITY_PREFIX
-from sdc_bench.reports._metric_engine import wilson_interval
+from sdc_bench.reports.metrics import MetricInputs, balanced_accuracy, confusion_matrices, wilson_interval
 
 __all__ = ["RULES", "RULE_DRAWS", "chance_balanced_accuracy", "reference_rules"]
 
@@ -50,15 +50,14 @@ def _simulate(truth: np.ndarray, prevalence: np.ndarray, seed: int) -> dict[str,
     draws = rng.choice(k, size=(RULE_DRAWS, len(truth)), p=prevalence)
     correct = draws == truth[None, :]
     counts = np.bincount(truth, minlength=k).astype(float)
-    recall = np.stack([correct[:, truth == c].sum(axis=1) for c in range(k)], axis=1) / np.maximum(counts, 1)
+    confusion = np.concatenate([confusion_matrices(truth, draw, k) for draw in draws])
     negatives = len(truth) - counts
     specificity = np.stack(
         [((draws != c) & (truth[None, :] != c)).sum(axis=1) for c in range(k)], axis=1
     ) / np.maximum(negatives, 1)
-    present = counts > 0
     return {
         "accuracy": correct.mean(axis=1),
-        "balanced_accuracy": recall[:, present].mean(axis=1),
+        "balanced_accuracy": balanced_accuracy(MetricInputs(confusion)),
         "specificity": specificity.mean(axis=1),
     }
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sdc_bench.core.contracts import ALL_SEEDS, OOF_SPLIT
 from sdc_bench.core.errors import SdcBenchError
+from sdc_bench.core.metric_specs import METRICS, get_metric
 from sdc_bench.core.store import proposed_method
 from sdc_bench.serve.package import input_shape
 from sdc_bench.zoo.methods import METHODS
@@ -23,23 +24,12 @@ __all__ = ["model_card"]
 
 # per-class and overall metrics in reading order, with the names a clinical reader uses; proportions are
 # shown as percentages, scores on their own scale
-_PER_CLASS = (
-    ("sensitivity", "Sensitivity"),
-    ("specificity", "Specificity"),
-    ("ppv", "PPV"),
-    ("npv", "NPV"),
-    ("f1", "F1 score"),
-    ("auroc", "AUROC"),
+_PER_CLASS = tuple(
+    (name, get_metric(name).reader_label)
+    for name in ("sensitivity", "specificity", "ppv", "npv", "f1", "auroc")
 )
-_OVERALL = (
-    ("accuracy", "Accuracy"),
-    ("balanced_accuracy", "Balanced accuracy (mean sensitivity over the classes)"),
-    ("kappa", "Cohen's kappa (agreement beyond chance; 1 = perfect)"),
-    ("mcc", "Matthews correlation coefficient (1 = perfect, 0 = chance)"),
-    ("brier", "Brier score (mean squared error of the probabilities; lower is better)"),
-    ("ece", "Expected calibration error (lower is better)"),
-)
-_PERCENT = frozenset({"sensitivity", "specificity", "ppv", "npv", "accuracy", "balanced_accuracy"})
+_OVERALL = tuple((name, spec.reader_label) for name, spec in METRICS.items() if spec.scope == "overall")
+_PERCENT = frozenset(name for name, spec in METRICS.items() if spec.proportion)
 _CI_METHODS = {"wilson": "Wilson score interval", "bootstrap": "patient-level bootstrap"}
 _PATIENT_FROM = {
     "column": "the source's patient column",

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT, PROBABILITY_PREFIX
+from sdc_bench.reports.metrics import METRICS, balanced_accuracy_score
 from sdc_bench.reports.predictions_table import n_protocol_seeds
 from sdc_bench.reports.style import (
     DOUBLE_COLUMN_IN,
@@ -27,13 +28,7 @@ from sdc_bench.reports.style import (
 
 CONFIG = list(CONFIGURATION_COLUMNS)
 Configuration = tuple[str, ...]
-_METRIC_TITLES = {
-    "accuracy": "Accuracy",
-    "balanced_accuracy": "Balanced accuracy",
-    "sensitivity": "Sensitivity (macro)",
-    "specificity": "Specificity (macro)",
-    "auroc": "AUROC (macro)",
-}
+_METRIC_TITLES = {name: spec.title() for name, spec in METRICS.items()}
 _GRID_COLOUR = "#BBBBBB"
 
 
@@ -172,10 +167,10 @@ def _square_grid(
 
 def _balanced_accuracy(rows: pd.DataFrame) -> float:
     """Mean per-class recall of pooled rows (to order prediction figures like the tables)."""
-    truth = rows["y_true"].astype(str).to_numpy()
-    correct = truth == rows["y_pred"].astype(str).to_numpy()
-    recalls = [correct[truth == name].mean() for name in np.unique(truth)]
-    return float(np.mean(recalls)) if recalls else math.nan
+    names, codes = np.unique(
+        np.r_[rows["y_true"].astype(str), rows["y_pred"].astype(str)], return_inverse=True
+    )
+    return balanced_accuracy_score(codes[: len(rows)], codes[len(rows) :], len(names))
 
 
 def _pooled_seeds(rows: pd.DataFrame) -> int:

@@ -23,7 +23,7 @@ from sdc_bench.reports.figures._common import (
     _square_grid,
     _title_pooled_seeds,
 )
-from sdc_bench.reports.metrics import ECE_BINS
+from sdc_bench.reports.metrics import ECE_BINS, patient_resample_weights
 from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.style import (
     apply_style,
@@ -36,16 +36,21 @@ ROC_BAND_RESAMPLES = 200
 
 
 def _pooled_roc(
-    truth: np.ndarray, proba: np.ndarray, class_index: int | None, grid: np.ndarray
+    truth: np.ndarray,
+    proba: np.ndarray,
+    class_index: int | None,
+    grid: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pooled one-vs-rest ROC of one class (``class_index``) or the macro mean over classes, on ``grid``."""
+    """Pooled one-vs-rest ROC of one class (``class_index``) or the macro mean over classes, on ``grid``;
+    ``weights`` (positive) count each image that many times."""
     indices = range(proba.shape[1]) if class_index is None else [class_index]
     curves = []
     for k in indices:
         positive = truth == k
         if positive.all() or not positive.any():
             continue
-        fpr, tpr, _ = roc_curve(positive, proba[:, k])
+        fpr, tpr, _ = roc_curve(positive, proba[:, k], sample_weight=weights)
         curves.append(np.interp(grid, fpr, tpr))
     if not curves:
         return np.full_like(grid, np.nan)
@@ -63,15 +68,16 @@ def _roc_band(
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """95% patient-bootstrap band of a pooled ROC curve; None below ``MIN_N["roc_band"]`` patients."""
-    unique, codes = np.unique(patients, return_inverse=True)
-    if shortfall("roc_band", len(unique)):
+    if shortfall("roc_band", len(np.unique(patients))):
         return None
-    members = [np.flatnonzero(codes == i) for i in range(len(unique))]
-    rng = np.random.default_rng(seed)
     curves = []
-    for _ in range(ROC_BAND_RESAMPLES):
-        rows = np.concatenate([members[i] for i in rng.integers(0, len(unique), len(unique))])
-        curves.append(_pooled_roc(truth[rows], proba[rows], class_index, grid))
+    # one resample a block: the draws of the seed's stream, one resample after the other
+    for block in patient_resample_weights(
+        patients, ROC_BAND_RESAMPLES, np.random.default_rng(seed), max_cells=len(patients)
+    ):
+        for weights in block:
+            drawn = weights > 0
+            curves.append(_pooled_roc(truth[drawn], proba[drawn], class_index, grid, weights[drawn]))
     low, high = np.nanpercentile(np.array(curves), [2.5, 97.5], axis=0)
     return low, high
 

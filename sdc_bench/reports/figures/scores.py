@@ -25,6 +25,7 @@ from sdc_bench.reports.figures._common import (
     _row_labels,
     _rows_of,
 )
+from sdc_bench.reports.metrics import OVERALL_METRICS, get_metric
 from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.stats import friedman_nemenyi
 from sdc_bench.reports.style import (
@@ -116,9 +117,7 @@ def fold_scores(
 ) -> list[Path]:
     """Per-fold scores of each configuration: a box over folds with the folds as points; below
     ``MIN_N["fold_box"]`` folds, each fold's dots joined across configurations (no box of 2 points)."""
-    class_name = (
-        "overall" if metric in ("accuracy", "balanced_accuracy", "kappa", "mcc", "brier", "ece") else "macro"
-    )
+    class_name = "overall" if metric in OVERALL_METRICS else "macro"
     folds = metrics[
         (metrics["scope"] == "fold")
         & (metrics["split"] == split)
@@ -236,7 +235,7 @@ def per_class_sensitivity_specificity(
         # specificity of a multi-class problem sits near 1: zoom in, but never cut an interval
         lowest = float(np.nanmin(rows["ci_low"].fillna(rows["value"]))) if metric == "specificity" else 0.0
         ax.set_ylim(max(0.0, math.floor(lowest * 20) / 20) - 0.02, 1.02)
-        ax.set_ylabel(f"{metric.capitalize()} (95% CI)")
+        ax.set_ylabel(f"{get_metric(metric).label} (95% CI)")
     axes[-1].set_xticks(np.arange(len(classes)), [wrap_label(c, 14) for c in classes])
     axes[-1].set_xlim(-0.5, len(classes) - 0.5)
     handles, labels = look.legend_handles()

@@ -18,7 +18,7 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.reports._metric_engine import MetricEvaluator, patient_resample_weights
+from sdc_bench.reports.metrics import MetricEvaluator, macro_average, patient_resample_weights
 from sdc_bench.reports.stats._checks import check_positive_int, check_probability, check_seed, same_length
 
 __all__ = [
@@ -202,13 +202,6 @@ def _interval(differences: FloatArray, confidence: float) -> tuple[float, float]
     return float(low), float(high)
 
 
-def _macro(values: FloatArray) -> FloatArray:
-    defined = ~np.isnan(values)
-    count = defined.sum(axis=1)
-    total = np.where(defined, values, 0.0).sum(axis=1)
-    return np.divide(total, count, out=np.full(total.shape, np.nan), where=count > 0)
-
-
 PAIRED_METRICS = ("auroc", "balanced_accuracy", "accuracy")
 
 
@@ -228,7 +221,7 @@ def paired_bootstrap(
 
     def summary(values: dict[str, FloatArray]) -> dict[str, FloatArray]:
         return {
-            "auroc": _macro(values["auroc"]),
+            "auroc": macro_average(values["auroc"], axis=1),
             "balanced_accuracy": values["balanced_accuracy"],
             "accuracy": values["accuracy"],
         }

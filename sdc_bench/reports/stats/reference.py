@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.reports._metric_engine import MetricEvaluator, keyed_rng
+from sdc_bench.reports.metrics import balanced_accuracy_score, keyed_rng
 from sdc_bench.reports.min_n import MIN_N
 from sdc_bench.reports.predictions_table import validate_predictions
 from sdc_bench.reports.stats._checks import check_positive_int, check_probability, check_seed
@@ -167,13 +167,14 @@ class _Reference:
     @cached_property
     def fold_scores(self) -> FloatArray:
         """The reference's balanced accuracy per (seed, fold) block, computed once for every comparison."""
-        return self.fold_balanced_accuracy(self.pred, self.proba)
+        return self.fold_balanced_accuracy(self.pred)
 
-    def fold_balanced_accuracy(self, pred: IntArray, proba: FloatArray) -> FloatArray:
-        scores = []
-        for in_fold in self.fold_masks:
-            evaluator = MetricEvaluator(self.y_true[in_fold], pred[in_fold], proba[in_fold])
-            scores.append(evaluator(np.ones((1, evaluator.n_images)))["balanced_accuracy"][0])
+    def fold_balanced_accuracy(self, pred: IntArray) -> FloatArray:
+        n_classes = len(self.names)
+        scores = [
+            balanced_accuracy_score(self.y_true[in_fold], pred[in_fold], n_classes)
+            for in_fold in self.fold_masks
+        ]
         return np.asarray(scores, dtype=np.float64)
 
     def pairs_with(self, other: pd.DataFrame, label: str) -> bool:
@@ -238,7 +239,7 @@ def _compare(
     if len(reference.fold_masks) >= MIN_N["corrected_ttest"].minimum:
         folds = corrected_resampled_ttest(
             reference.fold_scores,
-            reference.fold_balanced_accuracy(other_pred, other_proba),
+            reference.fold_balanced_accuracy(other_pred),
             n_train=reference.repeat_sizes - reference.fold_sizes,
             n_test=reference.fold_sizes,
             confidence=confidence,

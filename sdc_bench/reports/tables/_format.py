@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +11,7 @@ import pandas as pd
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS
 from sdc_bench.reports.flags import FLAG_MARKS, Flag
-from sdc_bench.reports.metrics import summarize_seeds
+from sdc_bench.reports.metrics import METRICS, get_metric, summarize_seeds
 from sdc_bench.reports.names import display_name
 from sdc_bench.reports.rules import RULES
 
@@ -31,6 +31,7 @@ __all__ = [
     "flag_marks",
     "fmt_interval",
     "fmt_number",
+    "metric_columns",
     "metric_value",
     "p_text",
     "pooled_rows",
@@ -52,13 +53,32 @@ _CONFIG_TITLES = {
     "augment": "Augmentation",
     "imbalance": "Imbalance",
 }
-#: Headline metrics of the main table: (metric, class_name, column title).
-HEADLINE: tuple[tuple[str, str, str], ...] = (
-    ("accuracy", "overall", "Accuracy"),
-    ("balanced_accuracy", "overall", "Balanced accuracy"),
-    ("specificity", "macro", "Specificity (macro)"),
-    ("auroc", "macro", "AUROC (macro)"),
-)
+
+
+def metric_columns(*keys: tuple[str, str]) -> tuple[tuple[str, str, str], ...]:
+    """(metric, class_name, column title) of each (metric, class_name), the title from the metric registry."""
+    return tuple((metric, class_name, get_metric(metric).title(class_name)) for metric, class_name in keys)
+
+
+class _HeadlineColumns(Sequence[tuple[str, str, str]]):
+    """The registry's headline metrics in its order (a live view: a metric registered later is a column too)."""
+
+    def _columns(self) -> tuple[tuple[str, str, str], ...]:
+        keys = [(n, "macro" if s.scope == "class" else "overall") for n, s in METRICS.items() if s.headline]
+        return metric_columns(*keys)
+
+    def __getitem__(self, index: int) -> tuple[str, str, str]:  # type: ignore[override]
+        return self._columns()[index]
+
+    def __len__(self) -> int:
+        return len(self._columns())
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        return iter(self._columns())
+
+
+#: Headline metrics of the main table: (metric, class_name, column title), the registry's ``headline`` ones.
+HEADLINE: Sequence[tuple[str, str, str]] = _HeadlineColumns()
 #: Column title -> (test, metric) of :func:`~sdc_bench.reports.stats.compare_to_reference`
 #: whose Holm-adjusted p-value marks that column. Macro sensitivity is balanced accuracy, so it is not a
 #: column of its own (per-class sensitivity is in the per-class table); balanced accuracy is tested like

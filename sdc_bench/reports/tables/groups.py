@@ -19,6 +19,7 @@ from sdc_bench.reports.tables._format import (
     decorate,
     fmt_interval,
     fmt_number,
+    metric_columns,
     metric_value,
     p_text,
     pooled_rows,
@@ -112,11 +113,7 @@ def imbalance_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.Data
     """Configurations grouped by imbalance strategy, with metrics that reward the rare classes."""
     pooled = pooled_rows(metrics, split)
     parts = by_configuration(pooled)
-    columns = (
-        ("balanced_accuracy", "overall", "Balanced accuracy"),
-        ("f1", "macro", "F1 (macro)"),
-        ("auprc", "macro", "AUPRC (macro)"),
-    )
+    columns = metric_columns(("balanced_accuracy", "overall"), ("f1", "macro"), ("auprc", "macro"))
     if not parts:
         return decorate(pd.DataFrame(columns=["Imbalance", "Method", *[t for _, _, t in columns]]))
     configurations = sorted(parts, key=lambda c: (c[3], c))
@@ -157,11 +154,7 @@ def external_table(metrics: pd.DataFrame, *, reference: str) -> pd.DataFrame:
     """
     pooled = metrics[(metrics["scope"] == "pooled")]
     splits = sorted(s for s in pooled["split"].astype(str).unique() if s.startswith("external:"))
-    columns = (
-        ("accuracy", "overall", "Accuracy"),
-        ("balanced_accuracy", "overall", "Balanced accuracy"),
-        ("auroc", "macro", "AUROC (macro)"),
-    )
+    columns = metric_columns(("accuracy", "overall"), ("balanced_accuracy", "overall"), ("auroc", "macro"))
     if not splits:
         return decorate(pd.DataFrame(columns=["Dataset", "Method", *[t for _, _, t in columns]]))
     internal = by_configuration(pooled_rows(metrics, OOF_SPLIT))

@@ -9,7 +9,7 @@ import pandas as pd
 
 from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.reports.flags import Flag
-from sdc_bench.reports.metrics import summarize_folds
+from sdc_bench.reports.metrics import METRICS, get_metric, summarize_folds
 from sdc_bench.reports.min_n import MIN_N
 from sdc_bench.reports.tables._format import (
     CI_NOTE,
@@ -27,6 +27,7 @@ from sdc_bench.reports.tables._format import (
     flag_marks,
     fmt_interval,
     fmt_number,
+    metric_columns,
     metric_value,
     p_text,
     pooled_rows,
@@ -48,12 +49,10 @@ _TEST_NAMES = {
     "corrected_resampled_ttest": "corrected resampled t-test",
     "paired_bootstrap": "paired patient bootstrap",
 }
+# a compared metric in a sentence: its registry title, lower case unless it starts with an acronym
 _METRIC_NAMES = {
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "auroc": "AUROC (macro)",
-    "sensitivity": "sensitivity",
-    "specificity": "specificity",
+    name: title if title.split()[0].isupper() else title.lower()
+    for name, title in ((name, spec.title()) for name, spec in METRICS.items())
 }
 
 
@@ -119,7 +118,13 @@ def main_table(
                     spread, (configuration, metric, class_name)
                 )
         rows.append(row)
-    bold = [(r, title) for _, _, title in HEADLINE for r in best_rows([values[c][title][0] for c in order])]
+    bold = [
+        (r, title)
+        for metric, _, title in HEADLINE
+        for r in best_rows(
+            [values[c][title][0] for c in order], higher_is_better=get_metric(metric).higher_is_better
+        )
+    ]
     marks += flag_marks(order, flags)
     rows += rule_rows(rules, split, shown, rows[0].keys())
     notes = _main_notes(n_seeds, references_of(comparisons), reference, alpha) + rule_notes(rules, flags)
@@ -170,15 +175,15 @@ def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.Data
         for configuration in configurations:
             row = {"Class": class_name, **config_cells(configuration, shown)}
             for metric in ("sensitivity", "specificity"):
-                row[metric.capitalize()] = fmt_interval(*block[configuration][metric])
+                row[get_metric(metric).label] = fmt_interval(*block[configuration][metric])
                 if n_seeds:
-                    row[f"{metric.capitalize()}, mean ± SD over {n_seeds} seeds"] = spread_text(
+                    row[f"{get_metric(metric).label}, mean ± SD over {n_seeds} seeds"] = spread_text(
                         spread, (configuration, metric, class_name)
                     )
             rows.append(row)
         for metric in ("sensitivity", "specificity"):
             best = best_rows([block[c][metric][0] for c in configurations])
-            bold += [(start + r, metric.capitalize()) for r in best]
+            bold += [(start + r, get_metric(metric).label) for r in best]
     notes = [
         (
             f"One-vs-rest per class, pooled out-of-fold over {n_seeds} protocol seeds, patient-level bootstrap "
@@ -196,11 +201,7 @@ def per_backbone_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT, referen
     pooled = pooled_rows(metrics, split)
     parts = by_configuration(pooled)
     configurations = list(parts)
-    columns = (
-        ("balanced_accuracy", "overall", "Balanced accuracy"),
-        ("auroc", "macro", "AUROC (macro)"),
-        ("accuracy", "overall", "Accuracy"),
-    )
+    columns = metric_columns(("balanced_accuracy", "overall"), ("auroc", "macro"), ("accuracy", "overall"))
     if not configurations:
         return decorate(pd.DataFrame(columns=["Backbone", "Method", *[t for _, _, t in columns]]))
     shown = [c for c in shown_columns(configurations) if c != "backbone"]
@@ -249,7 +250,11 @@ def fold_summary_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT, referen
             row[title] = "n/a" if not math.isfinite(mean) else f"{fmt_number(mean)} ± {fmt_number(sd)}"
         row["Folds"] = str(max(v[2] for v in values[configuration].values()))
         rows.append(row)
-    bold = [(r, t) for _, _, t in HEADLINE for r in best_rows([values[c][t][0] for c in order])]
+    bold = [
+        (r, t)
+        for m, _, t in HEADLINE
+        for r in best_rows([values[c][t][0] for c in order], higher_is_better=get_metric(m).higher_is_better)
+    ]
     notes = ["Mean ± sample SD of the per-fold estimates over outer folds. Bold: best mean in the column."]
     return decorate(pd.DataFrame(rows), bold=bold, notes=notes)
 

@@ -1,19 +1,19 @@
-"""The array-level engine behind :mod:`sdc_bench.reports.metrics`.
+"""The array-level engine behind :mod:`sdc_bench.reports.metrics` (private to that package).
 
-Its one job: every metric of one set of predictions (class codes and probabilities as
-arrays), under any number of image weightings at once, plus the interval machinery that
-uses it: Wilson intervals, patient-level bootstrap resamples and percentile intervals.
-The metric definitions and interval methods are documented in
-:mod:`sdc_bench.reports.metrics`, the public face; :mod:`sdc_bench.reports.stats` reuses
-the same evaluator and resampling for its paired comparisons.
+Its one job: every registered metric (:data:`~sdc_bench.core.metric_specs.METRICS`) of one set of
+predictions (class codes and probabilities as arrays), under any number of image weightings at once,
+plus the interval machinery that uses it: Wilson intervals, patient-level bootstrap resamples and
+percentile intervals. The metric definitions and interval methods are documented in
+:mod:`sdc_bench.reports.metrics`, the public face; :mod:`sdc_bench.reports.stats` reuses the same
+evaluator and resampling (through that face) for its paired comparisons.
 """
 
 from __future__ import annotations
 
 import warnings
 import zlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,15 @@ from numpy.typing import ArrayLike, NDArray
 from statsmodels.stats.proportion import proportion_confint
 
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.metric_specs import (
+    CLASS_METRICS,
+    ECE_BINS,
+    METRICS,
+    OVERALL_METRICS,
+    MetricInputs,
+    ScoredImages,
+    macro_average,
+)
 
 __all__ = [
     "CLASS_METRICS",
@@ -47,29 +56,6 @@ __all__ = [
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-#: Number of equal-width confidence bins of the expected calibration error.
-ECE_BINS = 15
-#: Metrics reported per class and as a macro average.
-CLASS_METRICS: tuple[str, ...] = ("sensitivity", "specificity", "ppv", "npv", "f1", "auroc", "auprc")
-#: Metrics reported once per group (``class_name == 'overall'``).
-OVERALL_METRICS: tuple[str, ...] = ("accuracy", "balanced_accuracy", "kappa", "mcc", "brier", "ece")
-#: Every metric, in the order rows appear in the metrics table.
-METRICS: tuple[str, ...] = (
-    "accuracy",
-    "balanced_accuracy",
-    "sensitivity",
-    "specificity",
-    "ppv",
-    "npv",
-    "f1",
-    "auroc",
-    "auprc",
-    "kappa",
-    "mcc",
-    "brier",
-    "ece",
-)
-
 # Upper bound on resamples x images held in one weight block (about 16 MB of float64).
 _MAX_WEIGHT_CELLS = 2_000_000
 
@@ -87,6 +73,9 @@ class ClassificationMetrics:
         Overall metrics (see the module docstring for definitions).
     sensitivity, specificity, ppv, npv, f1, auroc, auprc : ndarray of shape (n_classes,)
         One-vs-rest per-class metrics in class order; NaN where undefined.
+    extra : mapping of str to float or ndarray
+        Metrics registered beyond these (:func:`~sdc_bench.core.metric_specs.register_metric`),
+        also readable as attributes.
     """
 
     accuracy: float
@@ -102,6 +91,13 @@ class ClassificationMetrics:
     f1: FloatArray
     auroc: FloatArray
     auprc: FloatArray
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__.get("extra", {})
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"{type(self).__name__!r} has no metric {name!r}")
 
     def macro(self, metric: str) -> float:
         """Mean of a per-class metric over the classes where it is defined.
@@ -120,35 +116,23 @@ class ClassificationMetrics:
             raise ConfigError(
                 f"metric {metric!r} has no per-class values; choose one of {', '.join(CLASS_METRICS)}"
             )
-        return float(_nanmean(np.asarray(getattr(self, metric))[None, :], axis=1)[0])
+        return float(macro_average(np.asarray(getattr(self, metric))[None, :], axis=1)[0])
 
     @classmethod
     def _from_replicates(cls, values: dict[str, FloatArray], index: int) -> ClassificationMetrics:
-        fields: dict[str, Any] = {}
+        point: dict[str, Any] = {}
         for name in OVERALL_METRICS:
-            fields[name] = float(values[name][index])
+            point[name] = float(values[name][index])
         for name in CLASS_METRICS:
-            fields[name] = np.asarray(values[name][index], dtype=np.float64)
-        return cls(**fields)
+            point[name] = np.asarray(values[name][index], dtype=np.float64)
+        own = {f.name for f in cls.__dataclass_fields__.values()}
+        return cls(
+            **{k: v for k, v in point.items() if k in own},
+            extra={k: v for k, v in point.items() if k not in own},
+        )
 
 
 # --------------------------------------------------------------------------- numerics
-
-
-def _ratio(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
-    """Element-wise ``numerator / denominator``, NaN where the denominator is 0."""
-    numerator, denominator = np.broadcast_arrays(
-        np.asarray(numerator, dtype=np.float64), np.asarray(denominator, dtype=np.float64)
-    )
-    out = np.full(numerator.shape, np.nan)
-    np.divide(numerator, denominator, out=out, where=denominator != 0)
-    return out
-
-
-def _nanmean(values: FloatArray, axis: int) -> FloatArray:
-    """Mean over the defined (non-NaN) entries; NaN, without a warning, where none is."""
-    defined = ~np.isnan(values)
-    return _ratio(np.where(defined, values, 0.0).sum(axis=axis), defined.sum(axis=axis))
 
 
 def percentile_interval(replicates: FloatArray, confidence: float) -> tuple[FloatArray, FloatArray]:
@@ -222,37 +206,19 @@ class MetricEvaluator:
 
     def __init__(self, y_true: ArrayLike, y_pred: ArrayLike, proba: ArrayLike) -> None:
         true_codes, pred_codes, probabilities = _check_arrays(y_true, y_pred, proba)
-        n_images, n_classes = probabilities.shape
-        self.n_images = n_images
-        self.n_classes = n_classes
-        rows = np.arange(n_images)
+        self._images = ScoredImages.from_codes(true_codes, pred_codes, probabilities)
+        self.n_images = self._images.n_images
+        self.n_classes = self._images.n_classes
 
-        self._pairs = np.zeros((n_images, n_classes * n_classes))
-        self._pairs[rows, true_codes * n_classes + pred_codes] = 1.0
-
-        truth = np.zeros((n_images, n_classes))
-        truth[rows, true_codes] = 1.0
-        self._squared_error = ((probabilities - truth) ** 2).sum(axis=1)
-
-        confidence = probabilities.max(axis=1)
-        correct = (probabilities.argmax(axis=1) == true_codes).astype(np.float64)
-        inner_edges = np.linspace(0.0, 1.0, ECE_BINS + 1)[1:-1]
-        bins = np.searchsorted(inner_edges, confidence, side="left")  # bin m holds (e_m, e_m+1]
-        self._bin_order = np.argsort(bins, kind="stable")
-        sorted_bins = bins[self._bin_order]
-        self._bin_starts = np.flatnonzero(np.r_[True, sorted_bins[1:] != sorted_bins[:-1]])
-        self._calibration_gap = (correct - confidence)[self._bin_order]
-
-        self._ranking: list[tuple[IntArray, IntArray, FloatArray]] = []
-        for k in range(n_classes):
-            order = np.argsort(probabilities[:, k], kind="stable")
-            scores = probabilities[order, k]
-            level_starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
-            positive = (true_codes[order] == k).astype(np.float64)
-            self._ranking.append((order, level_starts, positive))
+    def inputs(self, weights: ArrayLike) -> MetricInputs:
+        """The :class:`~sdc_bench.core.metric_specs.MetricInputs` of each row of ``weights``."""
+        w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+        if w.shape[1] != self.n_images:
+            raise ValueError(f"weights have {w.shape[1]} columns for {self.n_images} images")
+        return MetricInputs.weighted(self._images, w)
 
     def __call__(self, weights: ArrayLike) -> dict[str, FloatArray]:
-        """Evaluate every metric under each row of ``weights``.
+        """Evaluate every registered metric under each row of ``weights``.
 
         Parameters
         ----------
@@ -265,65 +231,8 @@ class MetricEvaluator:
             Overall metrics map to arrays of shape ``(n_weightings,)``, per-class metrics
             to ``(n_weightings, n_classes)``.
         """
-        w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-        if w.shape[1] != self.n_images:
-            raise ValueError(f"weights have {w.shape[1]} columns for {self.n_images} images")
-        k = self.n_classes
-        # Integer-valued weights and 0/1 entries: this product is exact in any summation order.
-        confusion = (w @ self._pairs).reshape(-1, k, k)  # [weighting, true, predicted]
-        total = confusion.sum(axis=(1, 2))
-        tp = np.diagonal(confusion, axis1=1, axis2=2)
-        actual = confusion.sum(axis=2)
-        predicted = confusion.sum(axis=1)
-        fn = actual - tp
-        fp = predicted - tp
-        tn = total[:, None] - tp - fn - fp
-
-        values: dict[str, FloatArray] = {}
-        values["accuracy"] = _ratio(tp.sum(axis=1), total)
-        values["sensitivity"] = _ratio(tp, actual)
-        values["specificity"] = _ratio(tn, tn + fp)
-        values["ppv"] = _ratio(tp, predicted)
-        values["npv"] = _ratio(tn, tn + fn)
-        values["f1"] = _ratio(2.0 * tp, 2.0 * tp + fp + fn)
-        values["balanced_accuracy"] = _nanmean(values["sensitivity"], axis=1)
-
-        chance = _ratio((actual * predicted).sum(axis=1), total**2)
-        values["kappa"] = _ratio(values["accuracy"] - chance, 1.0 - chance)
-        # Gorodkin's multi-class MCC, written as scikit-learn does (0 when undefined).
-        cov_true_pred = tp.sum(axis=1) * total - (actual * predicted).sum(axis=1)
-        cov_pred_pred = total**2 - (predicted * predicted).sum(axis=1)
-        cov_true_true = total**2 - (actual * actual).sum(axis=1)
-        scale = cov_pred_pred * cov_true_true
-        values["mcc"] = np.where(scale == 0, 0.0, cov_true_pred / np.sqrt(np.where(scale == 0, 1.0, scale)))
-
-        # Float-valued sums use NumPy reductions rather than BLAS: BLAS results can change
-        # with the thread count, and the metrics table must be byte-identical across hosts.
-        values["brier"] = _ratio((w * self._squared_error).sum(axis=1), total)
-        bin_gaps = np.add.reduceat(w[:, self._bin_order] * self._calibration_gap, self._bin_starts, axis=1)
-        values["ece"] = _ratio(np.abs(bin_gaps).sum(axis=1), total)
-
-        auroc = np.empty((w.shape[0], k))
-        auprc = np.empty((w.shape[0], k))
-        for class_code, (order, level_starts, positive) in enumerate(self._ranking):
-            sorted_weights = w[:, order]
-            # Weight of positives / negatives at each distinct score, ascending.
-            level_all = np.add.reduceat(sorted_weights, level_starts, axis=1)
-            level_pos = np.add.reduceat(sorted_weights * positive, level_starts, axis=1)
-            level_neg = level_all - level_pos
-            total_pos = level_pos.sum(axis=1)
-            total_neg = level_neg.sum(axis=1)
-            neg_below = np.cumsum(level_neg, axis=1) - level_neg
-            concordant = (level_pos * (neg_below + 0.5 * level_neg)).sum(axis=1)
-            auroc[:, class_code] = _ratio(concordant, total_pos * total_neg)
-            # Average precision over thresholds taken from the highest score down.
-            tp_curve = np.cumsum(level_pos[:, ::-1], axis=1)
-            called = np.cumsum(level_all[:, ::-1], axis=1)
-            precision = np.divide(tp_curve, called, out=np.zeros_like(tp_curve), where=called > 0)
-            auprc[:, class_code] = _ratio((level_pos[:, ::-1] * precision).sum(axis=1), total_pos)
-        values["auroc"] = auroc
-        values["auprc"] = auprc
-        return values
+        inputs = self.inputs(weights)
+        return {name: spec.evaluate(inputs) for name, spec in METRICS.items()}
 
 
 def _check_arrays(
@@ -474,7 +383,7 @@ def with_macros(values: dict[str, FloatArray]) -> dict[str, FloatArray]:
     """Add ``macro_<metric>`` entries (mean over defined classes) to evaluator output."""
     out = dict(values)
     for name in CLASS_METRICS:
-        out[f"macro_{name}"] = _nanmean(values[name], axis=1)
+        out[f"macro_{name}"] = macro_average(values[name], axis=1)
     return out
 
 

@@ -1,59 +1,8 @@
-"""Classification metrics with 95% intervals, computed only from the predictions table.
+"""The metrics table of a predictions table (private to :mod:`sdc_bench.reports.metrics`).
 
-The one job of this module is to turn the predictions contract (one row per image per
-cell, one ``p_<class>`` probability column per class) into a tidy metrics table:
-point estimates per configuration, per split and per outer fold, with Wilson intervals
-for proportions and patient-level bootstrap intervals for everything else. The
-array-level computation lives in :mod:`sdc_bench.reports._metric_engine`; its public
-pieces (:class:`MetricEvaluator`, :func:`point_metrics`, :func:`patient_bootstrap`, ...)
-are re-exported here. The table is validated first by
-:mod:`sdc_bench.reports.predictions_table`.
-
-Definitions
------------
-Class ``k`` is treated one-vs-rest for the per-class metrics:
-
-- sensitivity (recall) ``TP / (TP + FN)``, specificity ``TN / (TN + FP)``,
-  PPV (precision) ``TP / (TP + FP)``, NPV ``TN / (TN + FN)``,
-  F1 ``2 TP / (2 TP + FP + FN)``;
-- AUROC: probability that a random image of class ``k`` scores higher on ``p_k`` than a
-  random image of another class (ties count one half);
-- AUPRC: average precision, ``sum_n (R_n - R_{n-1}) P_n`` over the distinct thresholds
-  (the step-wise definition scikit-learn uses, no interpolation).
-
-A per-class value whose denominator is empty (for example sensitivity of a class absent
-from ``y_true``) is NaN, and a macro average is the mean over the classes whose value is
-defined. Balanced accuracy is therefore the macro sensitivity. Overall metrics are
-accuracy, balanced accuracy, Cohen's kappa (NaN when chance agreement is 1), the
-multi-class Matthews correlation (Gorodkin; 0 when undefined, as in scikit-learn), the
-multi-class Brier score ``mean_i sum_k (p_ik - y_ik)^2`` (range 0-2, Brier 1950) and the
-top-label expected calibration error: the confidence of an image is its largest
-probability, it is correct when that class is ``y_true``, images fall into 15
-equal-width bins ``((m-1)/15, m/15]`` and ``ECE = sum_m |B_m|/n * |acc(B_m) - conf(B_m)|``
-(Guo et al. 2017).
-
-Repeated cross-validation
--------------------------
-The ``seed`` column of the predictions is the protocol seed: one repetition of the
-whole cross-validation (its own outer folds). With one seed the table has ``'pooled'``
-and ``'fold'`` rows as always. With several, each seed gets a ``'seed'`` block (its own
-pooled out-of-fold metrics, computed exactly like a single-seed pooled block) and the
-``'pooled'`` block pools every repetition: the stacked predictions (each image once per
-seed) give the point estimate, and since stacked repetitions of one image are not
-independent trials, all of its intervals come from the patient-level bootstrap (a drawn
-patient brings its images of every repetition); its ``seed`` is -1 ("all"). Tables
-written before the column meant the protocol seed (it held each cell's derived seed, one
-per outer fold) are read as a single repetition with ``seed`` -1.
-
-Intervals
----------
-Accuracy and per-class sensitivity, specificity, PPV and NPV carry Wilson score
-intervals (images taken as independent trials). Every other metric of a pooled row
-carries a percentile interval from a patient-level bootstrap: patients are drawn with
-replacement and all images of a drawn patient come along. A resample is a vector of
-per-image weights, so every metric is computed for a block of resamples at once:
-confusion matrices, Brier and ECE as weighted sums, AUROC and AUPRC from weighted
-cumulative sums over the once-sorted scores.
+Its one job: turn the predictions contract into the tidy metrics table, pooled, per protocol seed
+and per outer fold, with the interval each registered metric declares; plus the summaries over
+folds and seeds. Definitions and interval methods are documented on the package's face.
 """
 
 from __future__ import annotations
@@ -74,12 +23,8 @@ from sdc_bench.core.contracts import (
     PROBABILITY_PREFIX,
 )
 from sdc_bench.core.errors import DataError
-from sdc_bench.reports._metric_engine import (
-    CLASS_METRICS,
-    ECE_BINS,
-    METRICS,
-    OVERALL_METRICS,
-    ClassificationMetrics,
+from sdc_bench.core.metric_specs import METRICS
+from sdc_bench.reports.metrics._engine import (
     FloatArray,
     IntArray,
     MetricEvaluator,
@@ -88,33 +33,14 @@ from sdc_bench.reports._metric_engine import (
     check_confidence,
     check_n_bootstrap,
     keyed_rng,
-    patient_bootstrap,
-    patient_resample_weights,
     percentile_interval,
-    point_metrics,
     wilson_interval,
     with_macros,
 )
 from sdc_bench.reports.predictions_table import validate_predictions
 
-__all__ = [
-    "CLASS_METRICS",
-    "ECE_BINS",
-    "METRICS",
-    "OVERALL_METRICS",
-    "ClassificationMetrics",
-    "MetricEvaluator",
-    "compute_metrics",
-    "patient_bootstrap",
-    "patient_resample_weights",
-    "point_metrics",
-    "summarize_folds",
-    "summarize_seeds",
-    "wilson_interval",
-]
+__all__ = ["compute_metrics", "summarize_folds", "summarize_seeds"]
 
-# Proportions get Wilson intervals; everything else in a pooled row is bootstrapped.
-_WILSON_CLASS_METRICS = ("sensitivity", "specificity", "ppv", "npv")
 _SUMMARY_KEYS: tuple[str, ...] = (*CONFIGURATION_COLUMNS, "split", "metric", "class_name")
 _TABLE_DTYPES = {
     "seed": np.int64,
@@ -211,26 +137,6 @@ def _stacked(blocks: Sequence[_Scoped]) -> _Scoped:
     )
 
 
-def _wilson_counts(
-    data: _Scoped, n_classes: int
-) -> tuple[dict[str, tuple[FloatArray, FloatArray]], np.float64, np.float64]:
-    """(successes, trials) of each Wilson proportion per class, correct images and all images,
-    from the unweighted confusion matrix."""
-    confusion = np.zeros((n_classes, n_classes))
-    np.add.at(confusion, (data.y_true, data.y_pred), 1.0)
-    total = confusion.sum()
-    tp = np.diag(confusion)
-    actual, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
-    tn = total - actual - predicted + tp
-    counts = {
-        "sensitivity": (tp, actual),
-        "specificity": (tn, total - actual),
-        "ppv": (tp, predicted),
-        "npv": (tn, total - predicted),
-    }
-    return counts, tp.sum(), total
-
-
 def _metric_rows(
     data: _Scoped,
     names: list[str],
@@ -247,8 +153,8 @@ def _metric_rows(
     bootstrap = None
     if rng is not None and n_bootstrap > 0:
         bootstrap = bootstrap_replicates(evaluator, data.patient_ids, n_bootstrap, rng)
-    point = with_macros(evaluator(np.ones((1, evaluator.n_images))))
-    wilson_counts, correct, total = _wilson_counts(data, evaluator.n_classes)
+    unweighted = evaluator.inputs(np.ones((1, evaluator.n_images)))
+    point = with_macros({name: spec.evaluate(unweighted) for name, spec in METRICS.items()})
 
     intervals: dict[str, tuple[FloatArray, FloatArray]] = {}
     if bootstrap is not None:
@@ -256,7 +162,7 @@ def _metric_rows(
             intervals[name] = percentile_interval(samples, confidence)
 
     def bootstrapped(key: str, index: int | None) -> tuple[float, float, str]:
-        if key not in intervals:
+        if key not in intervals or METRICS[key.removeprefix("macro_")].interval == "none":
             return np.nan, np.nan, "none"
         low, high = intervals[key]
         if index is None:
@@ -264,22 +170,23 @@ def _metric_rows(
         return float(low[index]), float(high[index]), "bootstrap"
 
     rows: list[tuple[str, str, float, float, float, str]] = []
-    for metric in METRICS:
-        if metric in CLASS_METRICS:
+    for metric, spec in METRICS.items():
+        use_wilson = wilson and spec.interval == "wilson"
+        if use_wilson:
+            assert spec.counts is not None  # a Wilson spec has counts (MetricSpec checks)
+            successes, trials = (np.asarray(part)[0] for part in spec.counts(unweighted))
+            low, high = wilson_interval(successes, trials, confidence=confidence)
+        if spec.scope == "class":
             rows.append(
                 (metric, "macro", float(point[f"macro_{metric}"][0]), *bootstrapped(f"macro_{metric}", None))
             )
-            use_wilson = wilson and metric in _WILSON_CLASS_METRICS
-            if use_wilson:
-                low, high = wilson_interval(*wilson_counts[metric], confidence=confidence)
             for index, name in enumerate(names):
                 value = float(point[metric][0, index])
                 if use_wilson:
                     rows.append((metric, name, value, float(low[index]), float(high[index]), "wilson"))
                 else:
                     rows.append((metric, name, value, *bootstrapped(metric, index)))
-        elif metric == "accuracy" and wilson:
-            low, high = wilson_interval(correct, total, confidence=confidence)
+        elif use_wilson:
             rows.append((metric, "overall", float(point[metric][0]), float(low), float(high), "wilson"))
         else:
             rows.append((metric, "overall", float(point[metric][0]), *bootstrapped(metric, None)))
