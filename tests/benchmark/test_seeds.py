@@ -102,17 +102,11 @@ def test_plan_repeats_every_cell_per_protocol_seed() -> None:
         )
 
 
-def test_parse_cell_id_reads_old_ids_and_double_underscore_backbones() -> None:
-    old = parse_cell_id("sdc_dl__resnet18__fold3")
-    assert old is not None and (old.method, old.backbone, old.repeat_seed, old.outer_fold) == (
-        "sdc_dl",
-        "resnet18",
-        None,
-        3,
-    )
+def test_parse_cell_id_reads_double_underscore_backbones_and_no_id_without_a_seed() -> None:
     odd = parse_cell_id(format_cell_id("m", "hub__some_net", 7, 1))
     assert odd is not None and (odd.backbone, odd.repeat_seed, odd.outer_fold) == ("hub__some_net", 7, 1)
     assert parse_cell_id("__cells__") is None
+    assert parse_cell_id("sdc_dl__resnet18__fold3") is None  # ids of runs made before protocol seeds
 
 
 @pytest.mark.parametrize(
