@@ -3,7 +3,6 @@ JournalStorage file (several local workers) reports its search too."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 

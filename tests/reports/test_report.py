@@ -207,7 +207,7 @@ def test_missing_predictions_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_folder_without_run_json_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(RunManifestError, match="no run.json there"):
+    with pytest.raises(RunManifestError, match=r"no run\.json there"):
         build_reports(tmp_path)
 
 
