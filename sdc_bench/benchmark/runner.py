@@ -337,7 +337,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     except BaseException as error:
         # the time spent so far counts towards the run's seconds when it is resumed
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        store.write_manifest(add_segment(manifest, started, status, options.changed_settings))
+        store.update_manifest(lambda m: add_segment(m, started, status, options.changed_settings))
         store.log_line(f"{status}: {type(error).__name__}: {error}; finished cells are kept for --resume")
         raise
     write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
@@ -446,13 +446,16 @@ def finish_run(state: RunState) -> None:
     for cell in state.cells:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
         weights[cell.cell_id] = str(info["weights"])
-    finished = state.manifest.replace(
-        finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), weights=weights
+    finished_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    state.manifest = store.update_manifest(
+        lambda m: add_segment(
+            m.replace(finished_utc=finished_utc, weights=weights),
+            state.started,
+            "done",
+            state.changed_settings,
+        )
     )
-    finished = add_segment(finished, state.started, "done", state.changed_settings)
-    store.write_manifest(finished)
-    state.manifest = finished
-    store.log_line(f"done in {finished.seconds}s")
+    store.log_line(f"done in {state.manifest.seconds}s")
 
 
 def run_worker(
