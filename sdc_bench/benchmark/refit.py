@@ -54,11 +54,11 @@ def refit_all(
     run_dir: Path, metas: Sequence[dict[str, Any]], *, progress: bool = False
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Train ``metas``' method on every image of the run; returns (model, kept-model meta)."""
-    suite, payload = load_run_suite(run_dir)
+    suite, manifest = load_run_suite(run_dir)
     first = metas[0]
     method = METHODS.get(first["method"]["name"])
-    data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
-    if data.fingerprint != payload.get("data", {}).get("fingerprint"):
+    data = prepare_data(suite.data, seed=data_seed(suite), source=manifest.source, progress=progress)
+    if data.fingerprint != manifest.data.fingerprint:
         raise ModelError(
             f"{run_dir}: the run's data changed since it ran (fingerprint differs); cannot refit on them"
         )

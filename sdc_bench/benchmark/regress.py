@@ -28,7 +28,8 @@ import pandas as pd
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.core.metric_specs import METRICS
-from sdc_bench.core.store import write_json
+from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.core.store import RunStore, write_json
 
 __all__ = [
     "TRACKED",
@@ -204,6 +205,10 @@ def compare_throughput(expected: list[Expected], table: pd.DataFrame, reference:
 # --------------------------------------------------------------------------- samples of a baseline
 
 
+#: Key of a baseline file's list of its runs' environments (:func:`run_environment` of each sample).
+_BASELINE_ENVIRONMENTS = "runs"
+
+
 @dataclass(frozen=True)
 class RunSample:
     """One draw of a baseline's distribution: one run (or one seed of a multi-seed run)."""
@@ -214,31 +219,18 @@ class RunSample:
     reference_backbone: str = "resnet18"
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        payload = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(f"{path} does not exist; give the folder of a finished sdc-bench run") from None
-    except ValueError as exc:
-        raise DataError(f"{path} is not valid JSON ({exc}); the run folder is damaged") from None
-    if not isinstance(payload, dict):
-        raise DataError(f"{path} does not hold a JSON object; the run folder is damaged")
-    return payload
-
-
-def run_environment(run: Mapping[str, Any], seed: Any = None) -> dict[str, Any]:
+def run_environment(run: RunManifest, seed: int | None = None) -> dict[str, Any]:
     """The facts of a run that can move a metric without any code change (from its run.json)."""
-    environment = run.get("environment", {})
-    packages = environment.get("packages", {}) or {}
+    environment = run.environment
     return {
-        "run_id": run.get("run_id", ""),
-        "seed": run.get("seed") if seed is None else seed,
-        "cpu_model": environment.get("cpu_model") or environment.get("device", "unknown"),
-        "torch_threads": environment.get("torch_threads"),
-        "packages": {name: packages.get(name) for name in _PACKAGES_COMPARED},
-        "git_revision": run.get("git_revision"),
-        "data_fingerprint": run.get("data", {}).get("fingerprint"),
-        "faults": run.get("faults", {}) or {},
+        "run_id": run.run_id,
+        "seed": run.seed if seed is None else seed,
+        "cpu_model": environment.cpu_model or environment.device,
+        "torch_threads": environment.torch_threads,
+        "packages": {name: environment.packages.get(name) for name in _PACKAGES_COMPARED},
+        "git_revision": run.git_revision,
+        "data_fingerprint": run.data.fingerprint,
+        "faults": dict(run.faults),
     }
 
 
@@ -255,14 +247,14 @@ def _pooled_values(frame: pd.DataFrame, tracked: Sequence[tuple[str, str]]) -> d
 def samples_from_run(run_dir: str | Path, tracked: Sequence[tuple[str, str]] = TRACKED) -> list[RunSample]:
     """The baseline samples of one run folder: one per protocol seed (scope ``seed`` rows) or one."""
     root = Path(run_dir)
-    run = _read_json(root / "run.json")
+    run = RunStore(root).read_manifest()
     metrics_csv = root / "metrics.csv"
     if not metrics_csv.is_file():
         raise DataError(
             f"{root}: no metrics.csv; finish the run or rebuild it with `sdc-bench report {root}`"
         )
     metrics = pd.read_csv(metrics_csv, keep_default_na=False, na_values=[""])
-    reference = str(run.get("suite", {}).get("throughput", {}).get("reference_backbone", "resnet18"))
+    reference = run.suite.reference_backbone
     speed: dict[tuple[str, str], float] = {}
     if (root / "throughput.csv").is_file():
         speed = throughput_ratios(pd.read_csv(root / "throughput.csv"), reference)
@@ -323,7 +315,7 @@ def baseline_from_samples(
         "format": 2,
         "suite": suite,
         "rule": {**rule.as_dict(), "text": rule.text()},
-        "runs": [s.environment for s in samples],
+        _BASELINE_ENVIRONMENTS: [s.environment for s in samples],
         "metrics": entries,
     }
     with_speed = [s for s in samples if s.speed_ratios]
@@ -430,7 +422,8 @@ def load_baseline_environments(path: str | Path) -> tuple[list[dict[str, Any]], 
     """The environments of the baseline's runs and its band rule in words (empty for a format-1 file)."""
     payload = _read_baseline(Path(path))
     rule = payload.get("rule", {})
-    return list(payload.get("runs", [])), str(rule.get("text", "")) if isinstance(rule, dict) else ""
+    environments = payload.get(_BASELINE_ENVIRONMENTS, [])  # the baseline's key, not a run.json
+    return list(environments), str(rule.get("text", "")) if isinstance(rule, dict) else ""
 
 
 # --------------------------------------------------------------------------- explaining a verdict

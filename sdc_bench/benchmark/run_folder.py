@@ -9,19 +9,25 @@ times keeps one ``segments`` entry per sitting, so ``seconds`` is their sum.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.suite import Suite, _build, apply_overrides, proposed_method, protocol_seeds
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.run_manifest import (
+    DataRecord,
+    EnvironmentRecord,
+    RunManifest,
+    SearchRecord,
+    Segment,
+    SuiteRecord,
+)
 from sdc_bench.core.storage import without_password
-from sdc_bench.core.store import KEEP_MODELS_KEY, PROPOSED_METHOD_KEY, environment_info, git_revision
+from sdc_bench.core.store import RunStore, environment_info, git_revision
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.zoo.methods import METHODS
 
@@ -34,7 +40,7 @@ __all__ = [
     "earlier_segments",
     "load_run_suite",
     "resumed_suite",
-    "start_payload",
+    "start_manifest",
     "stored_source",
     "total_seconds",
 ]
@@ -45,23 +51,11 @@ __all__ = [
 RESULT_NEUTRAL_SETTINGS: tuple[str, ...] = ("train.threads",)
 
 
-def load_run_suite(run_dir: Path) -> tuple[Suite, dict[str, Any]]:
-    """The suite and the ``run.json`` payload of an earlier run; a missing or damaged file is one line."""
-    run_json = run_dir / "run.json"
-    if not run_json.is_file():
-        raise ConfigError(f"{run_dir}: no run.json there; give the folder of an earlier sdc-bench run")
-    try:
-        payload = json.loads(run_json.read_text())
-        suite_values, run_id = payload["suite"], payload["run_id"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        reason = error.__class__.__name__ if isinstance(error, KeyError | TypeError) else str(error)
-        raise ConfigError(
-            f"{run_json} is damaged ({reason}); it cannot be resumed: restore it from a backup, "
-            "or start a new run (its finished cells in cells/ cannot be reused without it)"
-        ) from None
-    if not isinstance(suite_values, dict) or not run_id:
-        raise ConfigError(f"{run_json} is damaged (no suite or run_id); restore it, or start a new run")
-    return _build(Suite, suite_values, str(run_json)), payload
+def load_run_suite(run_dir: Path) -> tuple[Suite, RunManifest]:
+    """The suite and the ``run.json`` manifest of an earlier run; a missing or damaged file is one line."""
+    store = RunStore(run_dir)
+    manifest = store.read_manifest()
+    return _build(Suite, dict(manifest.suite.tree), str(store.run_json)), manifest
 
 
 def resumed_suite(run_dir: Path, changed: tuple[str, ...] = ()) -> Suite:
@@ -91,48 +85,38 @@ def absolute_source(source: str | None) -> str | None:
     return str(Path(source).resolve())
 
 
-def check_resumed_data(previous: dict[str, Any], fingerprint: str, run_dir: Path) -> None:
+def check_resumed_data(previous: RunManifest, fingerprint: str, run_dir: Path) -> None:
     """Refuse to continue a run on data other than those its finished cells were computed on."""
-    recorded = (previous.get("data") or {}).get("fingerprint")
-    if recorded is None:
-        try:
-            recorded = json.loads((run_dir / "splits.json").read_text()).get("fingerprint")
-        except (OSError, ValueError, AttributeError):
-            recorded = None
-    if recorded is not None and recorded != fingerprint:
+    recorded = previous.data.fingerprint
+    if recorded != fingerprint:
         raise DataError(
             f"--resume {run_dir}: the data changed since the run started (fingerprint {fingerprint}, run.json has "
             f"{recorded}); results on other data cannot be merged; start a new run with --out"
         )
 
 
-def add_segment(payload: dict[str, Any], started: float, status: str, changed: tuple[str, ...] = ()) -> None:
-    """Close this sitting of the run: one ``segments`` entry (start, seconds, how it ended), total ``seconds``."""
-    segment: dict[str, Any] = {
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "seconds": round(time.time() - started, 1),
-        "status": status,
-    }
-    if changed:
-        segment["changed_settings"] = list(changed)
-    payload["segments"] = [*payload.get("segments", []), segment]
-    payload["seconds"] = total_seconds(payload["segments"])
+def add_segment(
+    manifest: RunManifest, started: float, status: str, changed: tuple[str, ...] = ()
+) -> RunManifest:
+    """Close this sitting of the run: one more ``segments`` entry (start, seconds, how it ended), total
+    ``seconds``, and ``status``."""
+    segment = Segment(
+        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        seconds=round(time.time() - started, 1),
+        status=status,
+        changed_settings=tuple(changed),
+    )
+    segments = (*(manifest.segments or ()), segment)
+    return manifest.replace(status=status, segments=segments, seconds=total_seconds(segments))
 
 
-def total_seconds(segments: list[dict[str, Any]]) -> float:
-    return round(sum(float(s.get("seconds", 0.0)) for s in segments), 1)
+def total_seconds(segments: Sequence[Segment]) -> float:
+    return round(sum(s.seconds for s in segments), 1)
 
 
-def earlier_segments(previous: dict[str, Any]) -> list[dict[str, Any]]:
-    """The sittings recorded before this one (a run.json older than ``segments``: its ``seconds`` as one)."""
-    segments = previous.get("segments")
-    if isinstance(segments, list):
-        return segments
-    if previous.get("seconds") is not None:
-        return [
-            {"started_utc": previous.get("started_utc"), "seconds": previous["seconds"], "status": "done"}
-        ]
-    return []
+def earlier_segments(previous: RunManifest) -> tuple[Segment, ...]:
+    """The sittings recorded before this one."""
+    return previous.segments or ()
 
 
 def display_names(methods: Sequence[str]) -> dict[str, str]:
@@ -140,7 +124,7 @@ def display_names(methods: Sequence[str]) -> dict[str, str]:
     return {name: METHODS.get(name).display_name or name for name in methods}
 
 
-def _run_payload(
+def _start_manifest(
     suite: Suite,
     data: PreparedData,
     run_id: str,
@@ -148,37 +132,38 @@ def _run_payload(
     storage_spec: str | None,
     device: str,
     started: float,
-) -> dict[str, Any]:
+) -> RunManifest:
     """``run.json`` as written at the start of a run (status ``running``)."""
-    return {
-        "run_id": run_id,
-        "suite": suite.to_dict(),
-        "seed": suite.seed,
-        "seeds": list(protocol_seeds(suite)),
-        PROPOSED_METHOD_KEY: proposed_method(suite),
+    return RunManifest(
+        run_id=run_id,
+        suite=SuiteRecord(suite.to_dict()),
+        seed=suite.seed,
+        seeds=tuple(protocol_seeds(suite)),
+        proposed_method=proposed_method(suite),
         # the reports floor cannot ask the method registry: the names it shows travel in run.json
-        "display_names": display_names(suite.methods),
-        KEEP_MODELS_KEY: True,  # the caller sets the run's choice
-        "source": source,
-        "storage": storage_spec,
-        "data": {
-            "origin": data.origin,
-            "fingerprint": data.fingerprint,
-            "n_images": len(data.manifest),
-            "n_patients": int(data.manifest["patient_id"].nunique()),
-            "classes": list(data.classes),
-            "preprocess": asdict(data.preprocess),
-            "size_hw": list(data.size_hw),
-            "slices": data.slices,
-        },
-        "search": asdict(suite.search),
-        "git_revision": git_revision(),
-        "environment": environment_info(),
-        "faults": active_faults().describe(),
-        "device": device,
-        "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "status": "running",
-    }
+        display_names=display_names(suite.methods),
+        keep_models=True,  # the caller sets the run's choice
+        source=source,
+        storage=storage_spec,
+        data=DataRecord(
+            origin=data.origin,
+            fingerprint=data.fingerprint,
+            n_images=len(data.manifest),
+            n_patients=int(data.manifest["patient_id"].nunique()),
+            classes=tuple(data.classes),
+            preprocess=asdict(data.preprocess),
+            size_hw=(int(data.size_hw[0]), int(data.size_hw[1])),
+            slices=data.slices,
+        ),
+        search=SearchRecord(**asdict(suite.search)),
+        git_revision=git_revision(),
+        environment=EnvironmentRecord(**environment_info()),
+        faults=active_faults().describe(),
+        device=device,
+        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        status="running",
+        skip_bad=False,  # the caller sets the run's choice
+    )
 
 
 def stored_source(suite: Suite, data: str | None) -> str | None:
@@ -197,7 +182,7 @@ def _stored_storage(spec: str | None) -> str | None:
     return without_password(spec)
 
 
-def start_payload(
+def start_manifest(
     suite: Suite,
     data: PreparedData,
     run_id: str,
@@ -205,12 +190,13 @@ def start_payload(
     storage_spec: str | None,
     device: str,
     started: float,
-    previous: dict[str, Any] | None,
-) -> dict[str, Any]:
+    previous: RunManifest | None,
+) -> RunManifest:
     """``run.json`` of this sitting; a resumed run keeps its start, its config and its earlier segments."""
-    payload = _run_payload(suite, data, run_id, source, _stored_storage(storage_spec), device, started)
+    manifest = _start_manifest(suite, data, run_id, source, _stored_storage(storage_spec), device, started)
     if previous is not None:
-        payload["suite"] = previous["suite"]  # as configured; allowed changes are listed in the segments
-        payload["started_utc"] = previous.get("started_utc", payload["started_utc"])
-        payload["segments"] = earlier_segments(previous)
-    return payload
+        # as configured; allowed changes are listed in the segments
+        manifest = manifest.replace(
+            suite=previous.suite, started_utc=previous.started_utc, segments=earlier_segments(previous)
+        )
+    return manifest

@@ -32,7 +32,7 @@ from sdc_bench.benchmark.run_folder import (
     check_resumed_data,
     load_run_suite,
     resumed_suite,
-    start_payload,
+    start_manifest,
     stored_source,
 )
 from sdc_bench.benchmark.suite import (
@@ -44,6 +44,7 @@ from sdc_bench.benchmark.suite import (
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
+from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.storage import (
     PASSWORD_ENV,
     open_storage,
@@ -52,9 +53,7 @@ from sdc_bench.core.storage import (
     without_password,
 )
 from sdc_bench.core.store import (
-    KEEP_MODELS_KEY,
     RunStore,
-    write_json,
     write_parquet,
 )
 from sdc_bench.data.audit import audit_manifest
@@ -185,16 +184,14 @@ class RunState:
     suite: Suite
     store: RunStore
     cells: list[Cell]
-    payload: dict[str, Any]  # run.json as written at the start; :func:`finish_run` completes it
+    manifest: RunManifest  # run.json as written at the start; :func:`finish_run` completes it
     started: float
     device: str
     progress: bool
     changed_settings: tuple[str, ...] = ()  # --allow-changed-config: recorded in this sitting's segment
 
 
-def _run_folder(
-    suite: Suite, options: RunOptions
-) -> tuple[Suite, RunOptions, Path, str, dict[str, Any] | None]:
+def _run_folder(suite: Suite, options: RunOptions) -> tuple[Suite, RunOptions, Path, str, RunManifest | None]:
     """The run's suite, options, folder, id and earlier ``run.json``: the earlier run's on ``--resume``."""
     if options.resume is not None:
         root = Path(options.resume)
@@ -203,12 +200,12 @@ def _run_folder(
         # replace, not asdict: asdict would turn the WeightsFile entries into dicts
         options = replace(
             options,
-            data=previous.get("source"),
-            storage=options.storage or previous.get("storage"),
-            keep_models=bool(previous.get(KEEP_MODELS_KEY, True)),  # a resumed run keeps its choice
-            skip_bad=options.skip_bad or bool(previous.get("skip_bad", False)),
+            data=previous.source,
+            storage=options.storage or previous.storage,
+            keep_models=previous.keep_models,  # a resumed run keeps its choice
+            skip_bad=options.skip_bad or previous.skip_bad,
         )
-        return suite, options, root, str(previous["run_id"]), previous
+        return suite, options, root, previous.run_id, previous
     root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
     check_out_folder(root)
     if root.exists() and any(root.iterdir()):
@@ -329,9 +326,9 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
     source = options.data if previous is not None else stored_source(suite, options.data)
-    payload = start_payload(suite, data, run_id, source, storage_spec, device, started, previous)
-    payload[KEEP_MODELS_KEY], payload["skip_bad"] = options.keep_models, options.skip_bad
-    write_json(store.run_json, payload)
+    manifest = start_manifest(suite, data, run_id, source, storage_spec, device, started, previous)
+    manifest = manifest.replace(keep_models=options.keep_models, skip_bad=options.skip_bad)
+    store.write_manifest(manifest)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
     try:
@@ -340,13 +337,13 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     except BaseException as error:
         # the time spent so far counts towards the run's seconds when it is resumed
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        stopped = dict(payload, status=status)
-        add_segment(stopped, started, status, options.changed_settings)
-        write_json(store.run_json, stopped)
+        store.update_manifest(lambda m: add_segment(m, started, status, options.changed_settings))
         store.log_line(f"{status}: {type(error).__name__}: {error}; finished cells are kept for --resume")
         raise
     write_parquet(store.predictions, store.collect_predictions([c.cell_id for c in cells]))
-    return RunState(suite, store, cells, payload, started, device, options.progress, options.changed_settings)
+    return RunState(
+        suite, store, cells, manifest, started, device, options.progress, options.changed_settings
+    )
 
 
 def _run_distributed(
@@ -426,7 +423,7 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
     measured = any(kind_of(METHODS.get(m)).has_throughput_backbone for m in suite.methods)
     trained = [b for b in suite.backbones if measured]
     backbones = tuple(dict.fromkeys([*trained, spec.reference_backbone]))
-    geometry = state.payload.get("data") or {}
+    geometry = state.manifest.data
     config = ThroughputConfig(
         backbones=backbones,
         batch_sizes=(spec.batch_size,),
@@ -434,8 +431,8 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
         channels_last=(suite.train.channels_last,),
         modes=spec.modes,
         # the run's real geometry (run.json: "auto" resolved): (rows, columns), K slices as channels
-        img_size=tuple(geometry["size_hw"]) if geometry.get("size_hw") else suite.data.pixel_side,
-        in_chans=int(geometry.get("slices") or 1),
+        img_size=geometry.size_hw,
+        in_chans=geometry.slices,
         device=state.device,
         timed_steps=spec.timed_steps,
     )
@@ -444,17 +441,21 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
 
 def finish_run(state: RunState) -> None:
     """Mark the run done in ``run.json``: finish time, duration and each cell's weights."""
-    store, payload = state.store, state.payload
+    store = state.store
     weights = {}
     for cell in state.cells:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
-        weights[cell.cell_id] = info["weights"]
-    payload.update(
-        status="done", finished_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), weights=weights
+        weights[cell.cell_id] = str(info["weights"])
+    finished_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    state.manifest = store.update_manifest(
+        lambda m: add_segment(
+            m.replace(finished_utc=finished_utc, weights=weights),
+            state.started,
+            "done",
+            state.changed_settings,
+        )
     )
-    add_segment(payload, state.started, "done", state.changed_settings)
-    write_json(store.run_json, payload)
-    store.log_line(f"done in {payload['seconds']}s")
+    store.log_line(f"done in {state.manifest.seconds}s")
 
 
 def run_worker(
@@ -468,18 +469,18 @@ def run_worker(
     """Join a run: claim cells from its queue until none is left. Returns the number of cells run here."""
     from sdc_bench.benchmark.queue import work_queue
 
-    suite, payload = load_run_suite(run_dir)
+    suite, manifest = load_run_suite(run_dir)
     store = RunStore(run_dir)
-    url = storage or storage_url(payload.get("storage"), run_dir)
+    url = storage or storage_url(manifest.storage, run_dir)
     device = str(resolve_device(suite.train.device, "train.device"))
     options = RunOptions(
         progress=progress,
         weights_dir=weights_dir,
         weights_files=weights_files,
-        keep_models=bool(payload.get(KEEP_MODELS_KEY, True)),
+        keep_models=manifest.keep_models,
     )
-    data = prepare_data(suite.data, seed=data_seed(suite), source=payload.get("source"), progress=progress)
-    ctx = _context(suite, data, store, str(payload["run_id"]), device, url, options)
+    data = prepare_data(suite.data, seed=data_seed(suite), source=manifest.source, progress=progress)
+    ctx = _context(suite, data, store, manifest.run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
     with deterministic(suite.train.deterministic and device == "cpu"), torch_threads(suite.train.threads):
         return work_queue(open_storage(url), ctx.run_id, cells, lambda cell: _do_cell(cell, ctx, store))

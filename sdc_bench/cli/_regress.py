@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,12 +45,11 @@ def _band_rules(args: argparse.Namespace) -> tuple[Any, Any]:
 
 def _write_baseline(run_dirs: Sequence[str], out: Path, args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.regress import baseline_from_samples, samples_from_run, write_baseline
+    from sdc_bench.core.store import RunStore
 
     metric_rule, speed_rule = _band_rules(args)
     samples = [sample for run_dir in run_dirs for sample in samples_from_run(run_dir)]
-    suites = {
-        json.loads((Path(r) / "run.json").read_text()).get("suite", {}).get("name", "") for r in run_dirs
-    }
+    suites = {RunStore(Path(r)).read_manifest().suite.name for r in run_dirs}
     payload = baseline_from_samples(
         samples, suite="+".join(sorted(suites)), rule=metric_rule, speed_rule=speed_rule
     )
@@ -83,9 +81,10 @@ def _print_environment(baseline: Path, run_dir: Path) -> None:
         load_baseline_environments,
         run_environment,
     )
+    from sdc_bench.core.store import RunStore
 
     runs, rule = load_baseline_environments(baseline)
-    candidate = run_environment(json.loads((run_dir / "run.json").read_text()))
+    candidate = run_environment(RunStore(run_dir).read_manifest())
     differences = environment_differences(runs, candidate)
     if runs:
         print(f"baseline: K={len(runs)} runs; {rule}")
@@ -147,8 +146,7 @@ def cmd_regress(args: argparse.Namespace) -> int:
     from sdc_bench.reports.build import build_reports
 
     store = RunStore(Path(args.run_dir))
-    if not store.run_json.is_file():
-        raise ConfigError(f"{store.root}: no run.json there; give the folder of an sdc-bench run")
+    store.read_manifest()  # one line when the folder holds no run.json, a damaged one or another version
     if not store.metrics.is_file():
         build_reports(store.root)
     baseline = Path(args.baseline)

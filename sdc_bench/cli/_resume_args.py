@@ -58,8 +58,8 @@ def resume_changes(args: argparse.Namespace) -> tuple[str, ...]:
     ):
         if given:
             raise _refuse(flag)
-    if args.data is not None and absolute_source(args.data) != previous.get("source"):
+    if args.data is not None and absolute_source(args.data) != previous.source:
         raise _refuse(f"--data {args.data}")
-    if args.no_models and previous.get("keep_models", True):
+    if args.no_models and previous.keep_models:
         raise _refuse("--no-models")
     return _changed_set_keys(args)

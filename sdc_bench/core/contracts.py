@@ -106,17 +106,17 @@ the TFLOP/s columns, ``status``
 
 # ------------------------------------------------------------------------------------------ cell ids
 
-# ``<method>__<backbone>__seed<s>__fold<k>``; the older ``<method>__<backbone>__fold<k>`` has no seed part
-_CELL_ID = re.compile(r"^(?P<method>.+?)__(?P<backbone>.+?)(?:__seed(?P<seed>\d+))?__fold(?P<fold>\d+)$")
+# ``<method>__<backbone>__seed<s>__fold<k>``
+_CELL_ID = re.compile(r"^(?P<method>.+?)__(?P<backbone>.+?)__seed(?P<seed>\d+)__fold(?P<fold>\d+)$")
 
 
 @dataclass(frozen=True)
 class CellKey:
-    """What a cell id says: method, backbone, protocol seed (None in ids of older runs) and outer fold."""
+    """What a cell id says: method, backbone, protocol seed and outer fold."""
 
     method: str
     backbone: str
-    repeat_seed: int | None
+    repeat_seed: int
     outer_fold: int
 
 
@@ -129,10 +129,6 @@ def parse_cell_id(cell_id: str) -> CellKey | None:
     match = _CELL_ID.match(cell_id.rsplit("/", 1)[-1])
     if match is None:
         return None
-    seed = match.group("seed")
     return CellKey(
-        match.group("method"),
-        match.group("backbone"),
-        int(seed) if seed is not None else None,
-        int(match.group("fold")),
+        match.group("method"), match.group("backbone"), int(match.group("seed")), int(match.group("fold"))
     )

@@ -7,6 +7,7 @@ __all__ = [
     "DataError",
     "DiskFullError",
     "ModelError",
+    "RunManifestError",
     "SdcBenchError",
     "UnknownNameError",
     "WeightsError",
@@ -39,3 +40,7 @@ class ModelError(SdcBenchError):
 
 class DiskFullError(SdcBenchError):
     """A run artifact could not be written because its file system is full (or over quota)."""
+
+
+class RunManifestError(DataError):
+    """A run folder's ``run.json`` is missing, damaged, or of another format version than this sdc-bench's."""

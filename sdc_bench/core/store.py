@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -19,16 +19,14 @@ from typing import Any
 
 import pandas as pd
 
-from sdc_bench.core.errors import ConfigError, DiskFullError, ModelError
+from sdc_bench.core.errors import ConfigError, DiskFullError, ModelError, RunManifestError
+from sdc_bench.core.run_manifest import RunManifest
 
 __all__ = [
-    "KEEP_MODELS_KEY",
-    "PROPOSED_METHOD_KEY",
     "RunStore",
     "cpu_model",
     "environment_info",
     "git_revision",
-    "proposed_method",
     "read_format_json",
     "read_throughput",
     "write_bytes",
@@ -161,28 +159,6 @@ def read_throughput(path: str | Path) -> pd.DataFrame | None:
         ) from exc
 
 
-#: ``run.json`` key saying whether the run kept one model per cell in ``models/`` (``run --no-models``: false).
-KEEP_MODELS_KEY = "keep_models"
-
-#: ``run.json`` key naming the method every comparison is made against (the suite's method whose role is
-#: ``proposed``); written by the benchmark, read by the reports, which may not ask the method registry.
-PROPOSED_METHOD_KEY = "proposed_method"
-# Run folders made before the key existed always compared against SDC-DL.
-_LEGACY_PROPOSED_METHOD = "sdc_dl"
-
-
-def proposed_method(run: Mapping[str, Any]) -> str:
-    """The reference method of a run, from its ``run.json`` payload.
-
-    The one place a literal method name is assumed: run folders written before ``run.json`` named the
-    proposed method compared every configuration with ``sdc_dl``, so they still report the same way.
-
-    >>> proposed_method({"proposed_method": "my_recipe"}), proposed_method({})
-    ('my_recipe', 'sdc_dl')
-    """
-    return str(run.get(PROPOSED_METHOD_KEY) or _LEGACY_PROPOSED_METHOD)
-
-
 def git_revision(start: Path | None = None) -> str:
     """The checkout's commit (``+dirty`` when modified), or ``unknown`` outside git."""
     cwd = start or Path(__file__).resolve().parent
@@ -254,6 +230,40 @@ class RunStore:
     @property
     def run_json(self) -> Path:
         return self.root / "run.json"
+
+    def has_manifest(self) -> bool:
+        """Whether the folder holds a ``run.json`` (of any version)."""
+        return self.run_json.is_file()
+
+    def read_manifest(self) -> RunManifest:
+        """The run's ``run.json``, checked and typed.
+
+        Raises
+        ------
+        RunManifestError
+            One line: no ``run.json`` here, a damaged one, or one of another format version.
+        """
+        path = self.run_json
+        if not path.is_file():
+            raise RunManifestError(f"{self.root}: no run.json there; give the folder of an sdc-bench run")
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise RunManifestError(
+                f"{path} is damaged ({str(error).splitlines()[0] if str(error) else type(error).__name__}); "
+                "restore it from a backup, or start a new run"
+            ) from None
+        return RunManifest.from_json(payload, path)
+
+    def write_manifest(self, manifest: RunManifest) -> None:
+        """Write ``run.json`` (atomically: a reader sees the old file or the new one, never half of one)."""
+        write_json(self.run_json, manifest.to_json())
+
+    def update_manifest(self, change: Callable[[RunManifest], RunManifest]) -> RunManifest:
+        """Read ``run.json``, apply ``change``, write the result atomically, and return it."""
+        manifest = change(self.read_manifest())
+        self.write_manifest(manifest)
+        return manifest
 
     @property
     def splits_json(self) -> Path:

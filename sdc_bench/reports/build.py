@@ -18,7 +18,8 @@ from typing import Any
 
 import pandas as pd
 
-from sdc_bench.core.store import RunStore, proposed_method, write_text
+from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.core.store import RunStore, write_text
 from sdc_bench.reports.comparisons import compare_methods
 from sdc_bench.reports.flags import cell_flags, learning_flags
 from sdc_bench.reports.loaders import load_cells, load_predictions, load_throughput, read_json
@@ -78,25 +79,25 @@ def build_reports(
         Every file written.
     """
     root = Path(run_dir)
-    run = {**(read_json(RunStore(root).run_json) or {}), **(finish or {})}
+    run = RunStore(root).read_manifest().replace(**(finish or {}))
     # the run's own display names (run.json, from the method registry) win over the kept table
-    with run_display_names(run.get("display_names")):
+    with run_display_names(run.display_names):
         return _build(root, run, n_bootstrap, seed, reference, draw_figures)
 
 
 def _build(
-    root: Path, run: dict[str, Any], n_bootstrap: int, seed: int, reference: str | None, draw_figures: bool
+    root: Path, run: RunManifest, n_bootstrap: int, seed: int, reference: str | None, draw_figures: bool
 ) -> list[Path]:
     store = RunStore(root)
     predictions = load_predictions(root)
     splits = read_json(store.splits_json)
-    reference = reference or proposed_method(run)
+    reference = reference or run.proposed_method
     metrics = compute_metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
     _write_csv(store.metrics, metrics)
     comparisons = compare_methods(
         predictions,
         reference=reference,
-        backbone_order=(run.get("suite", {}) or {}).get("backbones", []),
+        backbone_order=list(run.suite.backbones),
         n_bootstrap=n_bootstrap,
         seed=seed,
     )
@@ -124,5 +125,5 @@ def _build(
         *body[1:],
         environment_section(run),
     ]
-    writer.written += write_report(root, f"sdc-bench report: {run.get('run_id', root.name)}", sections)
+    writer.written += write_report(root, f"sdc-bench report: {run.run_id}", sections)
     return writer.written

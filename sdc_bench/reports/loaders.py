@@ -73,8 +73,8 @@ def run_storage_url(run_dir: str | Path) -> str:
     that no longer exists (the run folder was moved) is looked up by its name in the run folder.
     """
     root = Path(run_dir)
-    run = read_json(RunStore(root).run_json) or {}
-    url = storage_url(run.get("storage"), root)
+    store = RunStore(root)
+    url = storage_url(store.read_manifest().storage if store.has_manifest() else None, root)
     path = storage_file(url)
     if path is not None and not path.exists() and (root / path.name).is_file():
         url = url.replace(str(path), str((root / path.name).resolve()))

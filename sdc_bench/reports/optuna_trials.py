@@ -25,14 +25,11 @@ _IMPORTANCE_COLUMNS = ["study", "method", "backbone", "outer_fold", "param", "im
 
 
 def _study_key(name: str) -> tuple[str, str, int, int]:
-    """``[<run_id>/]<cell_id>`` -> (method, backbone, protocol seed, outer fold); other names -> (name, '', -1, 0).
-
-    Cell ids of runs made before protocol seeds had none: their seed reads as -1.
-    """
+    """``[<run_id>/]<cell_id>`` -> (method, backbone, protocol seed, outer fold); other names -> (name, '', -1, 0)."""
     key = parse_cell_id(name)
     if key is None:
         return name, "", -1, 0
-    return key.method, key.backbone, -1 if key.repeat_seed is None else key.repeat_seed, key.outer_fold
+    return key.method, key.backbone, key.repeat_seed, key.outer_fold
 
 
 def _storage_url(storage: str | Path) -> str:

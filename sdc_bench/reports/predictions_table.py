@@ -14,7 +14,6 @@ from numpy.typing import NDArray
 
 from sdc_bench.core.contracts import (
     ALL_SEEDS,
-    CONFIGURATION_COLUMNS,
     PROBABILITY_PREFIX,
     REQUIRED_PREDICTION_COLUMNS,
 )
@@ -164,10 +163,7 @@ def validate_predictions(predictions: pd.DataFrame) -> tuple[pd.DataFrame, list[
 def repeat_seeds(predictions: pd.DataFrame) -> NDArray[np.int64]:
     """The protocol seed (repetition of the cross-validation) of every row.
 
-    :data:`ALL_SEEDS` (-1) for every row when the table has no ``seed`` column, or when
-    it holds per-cell seeds of an older run: then each seed value covers a single outer
-    fold of its configuration and split, which a repetition of a cross-validation with
-    two or more folds never does.
+    :data:`ALL_SEEDS` (-1) for every row when the table has no ``seed`` column.
 
     Raises
     ------
@@ -184,21 +180,13 @@ def repeat_seeds(predictions: pd.DataFrame) -> NDArray[np.int64]:
     values = column.to_numpy(dtype=np.float64)
     if not np.all(values == np.round(values)):
         raise DataError("predictions column 'seed' must hold whole numbers")
-    keys = [*CONFIGURATION_COLUMNS, "split"]
-    if all(column in predictions.columns for column in (*keys, "outer_fold")):
-        folds = pd.DataFrame({**{k: predictions[k].astype(str) for k in keys}, "seed": values})
-        folds["outer_fold"] = predictions["outer_fold"].to_numpy()
-        per_seed = folds.groupby([*keys, "seed"])["outer_fold"].nunique()
-        per_group = folds.groupby(keys)["outer_fold"].nunique()
-        if (per_seed == 1).all() and (per_group > 1).any():
-            return np.full(len(predictions), ALL_SEEDS, dtype=np.int64)
     return values.astype(np.int64)
 
 
 def n_protocol_seeds(predictions: pd.DataFrame) -> int:
     """How many protocol seeds (repetitions of the cross-validation) a predictions table stacks; at least 1.
 
-    Rows that pool every seed, or tables of older runs, count as one.
+    Rows that pool every seed count as one.
     """
     seeds = set(repeat_seeds(predictions).tolist()) - {ALL_SEEDS}
     return max(len(seeds), 1)

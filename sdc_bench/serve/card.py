@@ -16,7 +16,7 @@ import pandas as pd
 from sdc_bench.core.contracts import ALL_SEEDS, OOF_SPLIT
 from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.core.metric_specs import METRICS, get_metric
-from sdc_bench.core.store import proposed_method
+from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.serve.package import input_shape
 from sdc_bench.zoo.methods import METHODS
 
@@ -133,7 +133,7 @@ def _metric_tables(pooled: pd.DataFrame, classes: list[str]) -> list[str]:
     return [*lines, ""]
 
 
-def _metrics_section(run_dir: Path, info: dict[str, Any], run: dict[str, Any]) -> list[str]:
+def _metrics_section(run_dir: Path, info: dict[str, Any], run: RunManifest) -> list[str]:
     path = run_dir / "metrics.csv"
     lines = ["## Performance", ""]
     if not path.is_file():
@@ -163,7 +163,7 @@ def _metrics_section(run_dir: Path, info: dict[str, Any], run: dict[str, Any]) -
     return [*lines, *_calibration(metrics, info, run)]
 
 
-def _calibration(metrics: pd.DataFrame, info: dict[str, Any], run: dict[str, Any]) -> list[str]:
+def _calibration(metrics: pd.DataFrame, info: dict[str, Any], run: RunManifest) -> list[str]:
     backbone = info["backbone"]["name"]
     overall = _pooled(metrics, info["method"], backbone)
     overall = overall[overall["class_name"] == "overall"].set_index("metric")
@@ -176,7 +176,7 @@ def _calibration(metrics: pd.DataFrame, info: dict[str, Any], run: dict[str, Any
         ]
     else:
         lines += ["The run's metrics hold no calibration error.", ""]
-    reference = proposed_method(run)
+    reference = run.proposed_method
     if reference != info["method"]:
         ref = _pooled(metrics, reference, backbone)
         ref = ref[ref["class_name"] == "overall"].set_index("metric")
@@ -233,27 +233,25 @@ def _data_section(run_dir: Path, info: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _searched(run: dict[str, Any]) -> str:
-    search = run.get("suite", {}).get("search", {})
-    trials = int(search.get("n_trials") or 0)
+def _searched(run: RunManifest) -> str:
+    search = run.search
+    trials = search.n_trials
     if not trials:
         return "not searched: the method's fixed default settings"
     return (
-        f"an Optuna search of {trials} trials per fold ({_text(search.get('sampler'))} sampler, "
-        f"{_text(search.get('pruner'))} pruner), scored on held-out patients of the fold's training data only"
+        f"an Optuna search of {trials} trials per fold ({_text(search.sampler)} sampler, "
+        f"{_text(search.pruner)} pruner), scored on held-out patients of the fold's training data only"
     )
 
 
-def _protocol_section(info: dict[str, Any], run: dict[str, Any]) -> list[str]:
-    protocol = run.get("suite", {}).get("protocol", {})
-    seeds = [s for s in (run.get("seeds") or [run.get("seed")]) if s is not None]
+def _protocol_section(info: dict[str, Any], run: RunManifest) -> list[str]:
+    seeds = list(run.seeds)
     repeats = f"{len(seeds)} repetition{'s' if len(seeds) != 1 else ''} (seed {_text(seeds)})"
-    fraction = protocol.get("inner_val_fraction")
-    inner = f"{100 * float(fraction):.0f}%" if isinstance(fraction, int | float) else "a share"
+    inner = f"{100 * run.suite.inner_val_fraction:.0f}%"
     lines = [
         "## Evaluation protocol",
         "",
-        f"- Cross-validation: {_text(protocol.get('outer_folds'), '?')} outer folds, grouped by patient (no patient "
+        f"- Cross-validation: {run.suite.outer_folds} outer folds, grouped by patient (no patient "
         f"in two folds) and stratified by class; {repeats}",
         f"- Hyperparameters: {_searched(run)}",
         f"- Inner validation: {inner} of each fold's training patients held out",
@@ -336,7 +334,7 @@ def _details(info: dict[str, Any]) -> list[str]:
                 ["Pretrained weights", weights],
                 ["Classes (output order)", ", ".join(f"`{name}`" for name in info["classes"])],
                 ["Input", _input_text(info["input"])],
-                ["Training run", _text(info["training"].get("run_id"))],
+                ["Training run", _text(info["training"]["run_id"])],
                 [
                     "Software",
                     f"sdc-bench {_text(info.get('sdc_bench_version'))}, git revision `{revision[:12]}`",
@@ -362,7 +360,7 @@ def _throughput(info: dict[str, Any]) -> list[str]:
     ]
 
 
-def model_card(info: dict[str, Any], run: dict[str, Any], run_dir: Path) -> str:
+def model_card(info: dict[str, Any], run: RunManifest, run_dir: Path) -> str:
     """The card's Markdown text."""
     lines = [
         f"# Model card: {info['method']} on {info['backbone']['name']}",

@@ -16,7 +16,6 @@ The reports floor may not load models, so this module writes everything the repo
 from __future__ import annotations
 
 import importlib.util
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ from torch import nn
 from sdc_bench.core.contracts import OOF_SPLIT, format_cell_id, probability_column
 from sdc_bench.core.errors import SdcBenchError
 from sdc_bench.core.geometry import resize_geometry
-from sdc_bench.core.store import KEEP_MODELS_KEY, RunStore, write_json
+from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.core.store import RunStore, write_json
 from sdc_bench.data.decode import Preprocess, read_image
 from sdc_bench.data.manifest import ColumnMap
 from sdc_bench.data.slices import load_input
@@ -52,11 +52,11 @@ def gallery_dir(run_dir: str | Path) -> Path:
     return RunStore(Path(run_dir)).figures_dir / "gallery"
 
 
-def _run_reason(store: RunStore, run: dict[str, Any]) -> str | None:
+def _run_reason(store: RunStore, run: RunManifest | None) -> str | None:
     """Why a whole run has no gallery, or None when it may have one."""
     if importlib.util.find_spec("pytorch_grad_cam") is None:
         return "grad-cam is not installed; install it with pip install 'sdc-bench[saliency]' and run `sdc-bench report`"
-    if run.get(KEEP_MODELS_KEY) is False:
+    if run is not None and not run.keep_models:
         return "the run was made with --no-models, so no model is there to explain its predictions"
     if not store.models_dir.is_dir() or not any(store.models_dir.glob("*.json")):
         return "the run folder has no kept models (models/); a run made before kept models existed"
@@ -65,23 +65,22 @@ def _run_reason(store: RunStore, run: dict[str, Any]) -> str | None:
     return None
 
 
-def _sample_paths(store: RunStore, run: dict[str, Any]) -> dict[str, str]:
+def _sample_paths(store: RunStore, run: RunManifest | None) -> dict[str, str]:
     """sample_id -> image file, from the run's manifest copy or, when it holds no paths, its source."""
     path = store.root / "manifest.parquet"
     manifest = pd.read_parquet(path) if path.is_file() else pd.DataFrame()
     if "path" not in manifest:
-        data = run.get("data", {})
-        origin = str(data.get("origin", ""))
+        origin = run.data.origin if run is not None else ""
         if origin.startswith("synthspine:"):
             manifest = load_source(Path(origin.removeprefix("synthspine:")) / "manifest.csv", skip_bad=True)
         else:
-            settings = run.get("suite", {}).get("data", {})
+            suite = run.suite if run is not None else None
             manifest = load_source(
                 origin,
-                columns=ColumnMap(**(settings.get("columns") or {})),
-                patient_regex=settings.get("patient_regex"),
+                columns=ColumnMap(**(suite.data_columns if suite else {})),
+                patient_regex=suite.patient_regex if suite else None,
                 skip_bad=True,
-                allow_outside_root=bool(settings.get("allow_outside_root")),
+                allow_outside_root=suite.allow_outside_root if suite else False,
             )
     return dict(zip(manifest["sample_id"].astype(str), manifest["path"].astype(str), strict=True))
 
@@ -166,7 +165,7 @@ def write_gallery(run_dir: str | Path, *, per_method: int = PER_METHOD) -> Path:
     out = gallery_dir(store.root)
     if out.is_dir():
         shutil.rmtree(out)
-    run = json.loads(store.run_json.read_text()) if store.run_json.is_file() else {}
+    run = store.read_manifest() if store.has_manifest() else None
     record: dict[str, Any] = {
         "format": GALLERY_FORMAT,
         "per_method": per_method,

@@ -6,13 +6,13 @@ that was not run or not kept, a feature-kind method (not exportable), a choice o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sdc_bench.core.errors import ModelError
-from sdc_bench.core.store import KEEP_MODELS_KEY, RunStore
+from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.core.store import RunStore
 from sdc_bench.zoo.kept import read_kept_meta
 
 __all__ = ["Selection", "member_name", "select_members"]
@@ -23,7 +23,7 @@ class Selection:
     """The kept models an export packages, in (protocol seed, outer fold) order."""
 
     store: RunStore
-    run: dict[str, Any]  # run.json
+    run: RunManifest  # run.json
     method: str
     backbone: str
     metas: tuple[dict[str, Any], ...]
@@ -42,10 +42,7 @@ def member_name(meta: dict[str, Any], *, several_seeds: bool) -> str:
 
 
 def _kept(store: RunStore) -> list[dict[str, Any]]:
-    if not store.run_json.is_file():
-        raise ModelError(f"{store.root}: no run.json there; give the folder of a finished sdc-bench run")
-    run = json.loads(store.run_json.read_text())
-    if run.get(KEEP_MODELS_KEY) is False:
+    if not store.read_manifest().keep_models:
         raise ModelError(
             f"{store.root}: this run was made with --no-models and kept no models; run it again without --no-models"
         )
@@ -91,5 +88,4 @@ def select_members(
         if not chosen:
             raise ModelError(f"no kept model of {method!r} with protocol seed {seed}; seeds: {seeds}")
     chosen.sort(key=lambda m: (m["cell"]["repeat_seed"], m["cell"]["outer_fold"]))
-    run = json.loads(store.run_json.read_text())
-    return Selection(store, run, method, backbone, tuple(chosen))
+    return Selection(store, store.read_manifest(), method, backbone, tuple(chosen))

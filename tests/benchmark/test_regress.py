@@ -18,6 +18,8 @@ from sdc_bench.benchmark.regress import (
 )
 from sdc_bench.cli import main
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.run_manifest import RunManifest, example_payload
+from sdc_bench.core.store import RunStore
 
 
 def _metrics(bacc: float = 0.80, brier: float = 0.20) -> pd.DataFrame:
@@ -77,18 +79,19 @@ def _run_dir(
     run = tmp_path / name
     run.mkdir()
     metrics.to_csv(run / "metrics.csv", index=False)
-    (run / "run.json").write_text(
-        json.dumps(
-            {
-                "run_id": name,
-                "seed": 0,
-                "suite": {"name": "unit", "throughput": {"reference_backbone": "resnet18"}},
-                "environment": {"cpu_model": cpu, "torch_threads": threads, "packages": {"torch": "2.9"}},
-                "git_revision": "abc",
-                "data": {"fingerprint": "f00"},
-            }
-        )
-    )
+    example = example_payload()
+    payload = {
+        **example,
+        "run_id": name,
+        "seed": 0,
+        "suite": {**example["suite"], "name": "unit"},
+        "environment": {
+            **example["environment"], "cpu_model": cpu, "torch_threads": threads, "packages": {"torch": "2.9"}
+        },
+        "git_revision": "abc",
+        "data": {**example["data"], "fingerprint": "f00"},
+    }  # fmt: skip
+    RunStore(run).write_manifest(RunManifest.from_json(payload))
     return run
 
 

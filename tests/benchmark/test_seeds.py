@@ -102,17 +102,11 @@ def test_plan_repeats_every_cell_per_protocol_seed() -> None:
         )
 
 
-def test_parse_cell_id_reads_old_ids_and_double_underscore_backbones() -> None:
-    old = parse_cell_id("sdc_dl__resnet18__fold3")
-    assert old is not None and (old.method, old.backbone, old.repeat_seed, old.outer_fold) == (
-        "sdc_dl",
-        "resnet18",
-        None,
-        3,
-    )
+def test_parse_cell_id_reads_double_underscore_backbones_and_no_id_without_a_seed() -> None:
     odd = parse_cell_id(format_cell_id("m", "hub__some_net", 7, 1))
     assert odd is not None and (odd.backbone, odd.repeat_seed, odd.outer_fold) == ("hub__some_net", 7, 1)
     assert parse_cell_id("__cells__") is None
+    assert parse_cell_id("sdc_dl__resnet18__fold3") is None  # ids of runs made before protocol seeds
 
 
 @pytest.mark.parametrize(
@@ -208,20 +202,12 @@ def test_metrics_have_seed_rows_and_a_pooled_row_over_all_seeds(run_dir: Path) -
 
 
 def test_a_seed_block_equals_a_single_seed_run_of_that_seed(run_dir: Path) -> None:
-    """Seed 5's cells are those a plain run with seed 5 makes; its block matches a one-seed table,
-    which in turn matches the table of the old contract (per-cell seeds in the ``seed`` column)."""
+    """Seed 5's cells are those a plain run with seed 5 makes; its block matches a one-seed table."""
     predictions = pd.read_parquet(run_dir / "predictions.parquet")
     repeated = compute_metrics(predictions, n_bootstrap=100, seed=0)
     single = compute_metrics(predictions[predictions["seed"] == 5], n_bootstrap=100, seed=0)
     assert set(single["scope"]) == {"pooled", "fold"}
-    old = predictions[predictions["seed"] == 5].copy()
-    old["seed"] = [
-        derive_seed(5, m, b, f)
-        for m, b, f in zip(old["method"], old["backbone"], old["outer_fold"], strict=True)
-    ]
-    old_table = compute_metrics(old, n_bootstrap=100, seed=0)
     columns = ["value", "ci_low", "ci_high", "ci_method", "n_images", "n_patients"]
-    pd.testing.assert_frame_equal(single[columns], old_table[columns])
     block = repeated[repeated["scope"] == "seed"].query("seed == 5").reset_index(drop=True)
     one = single[single["scope"] == "pooled"].reset_index(drop=True)
     pd.testing.assert_frame_equal(block[columns], one[columns])

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import format_cell_id
+from sdc_bench.core.run_manifest import FORMAT_VERSION, FORMAT_VERSION_KEY, RunManifest
 from sdc_bench.core.storage import DEFAULT_STORAGE_FILE
 from sdc_bench.core.store import RunStore, write_json, write_parquet, write_throughput_table
 
@@ -425,10 +426,15 @@ def _splits(spec: SyntheticRun, folds: list[list[str]]) -> dict[str, Any]:
     }
 
 
-def _run_manifest(spec: SyntheticRun, manifest: pd.DataFrame) -> dict[str, Any]:
-    """The ``run.json`` payload of a finished synthetic run."""
+def _run_manifest(spec: SyntheticRun, manifest: pd.DataFrame) -> RunManifest:
+    """The ``run.json`` manifest of a finished synthetic run."""
     classes = list(_CLASSES[: spec.n_classes])
+    search = {
+        "n_trials": spec.n_trials, "sampler": "TPESampler", "n_startup_trials": 4, "pruner": "MedianPruner",
+        "objective": "balanced_accuracy",
+    }  # fmt: skip
     run: dict[str, Any] = {
+        FORMAT_VERSION_KEY: FORMAT_VERSION,
         "run_id": "synthetic",
         "suite": {
             "name": "synthetic",
@@ -436,12 +442,25 @@ def _run_manifest(spec: SyntheticRun, manifest: pd.DataFrame) -> dict[str, Any]:
             "seed": spec.seed,
             "methods": list(spec.methods),
             "backbones": list(spec.backbones),
-            "data": {"source": "synthspine", "n_images": len(manifest), "classes": classes},
+            "data": {
+                "source": "synthspine",
+                "n_images": len(manifest),
+                "classes": classes,
+                "patient_regex": None,
+                "columns": {},
+                "allow_outside_root": False,
+            },
             "protocol": {"outer_folds": spec.n_folds, "inner_val_fraction": 0.25},
             "train": {"batch_size": 32, "patience": 3, "max_epochs": 6, "device": "cpu"},
+            "throughput": {"reference_backbone": "resnet18"},
         },
         "seed": spec.seed,
+        "seeds": [spec.seed],
         "proposed_method": spec.methods[0],
+        "display_names": {},
+        "keep_models": True,
+        "source": None,
+        "storage": None,
         "data": {
             "origin": "synthspine",
             "fingerprint": "0123456789abcdef",
@@ -449,25 +468,33 @@ def _run_manifest(spec: SyntheticRun, manifest: pd.DataFrame) -> dict[str, Any]:
             "n_patients": int(manifest["patient_id"].nunique()),
             "classes": classes,
             "preprocess": {"size": 64, "resize": "letterbox"},
+            "size_hw": [64, 64],
+            "slices": 1,
         },
+        "search": search,
         "git_revision": "0000000000000000000000000000000000000000",
         "environment": {
             "python": "3.11.7",
             "platform": "Linux-x86_64",
             "host": "synthetic",
+            "cpu_count": 2,
+            "cpu_model": "synthetic CPU",
+            "torch_threads": 2,
+            "cuda": None,
             "device": "x86_64",
             "packages": {"torch": "2.5.0", "optuna": "5.0.0", "numpy": "2.1.0"},
         },
+        "faults": {},
         "device": "cpu",
         "started_utc": "2026-01-01T00:00:00Z",
         "finished_utc": "2026-01-01T00:10:00Z",
         "seconds": 600.0,
         "status": "done",
+        "skip_bad": False,
         **spec.extra,
     }
-    if spec.optuna:
-        run["search"] = {"n_trials": spec.n_trials, "sampler": "TPESampler", "pruner": "MedianPruner"}
-    return run
+    run["search"] = {**search, **run["search"]}  # extra may set a part of the search
+    return RunManifest.from_json(run, "synthetic run.json")
 
 
 def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Path:
@@ -508,7 +535,7 @@ def make_synthetic_run(root: str | Path, spec: SyntheticRun | None = None) -> Pa
         db = store.root / DEFAULT_STORAGE_FILE
         db.unlink(missing_ok=True)
         _optuna_db(db, cells, spec)
-    write_json(store.run_json, run)
+    store.write_manifest(run)
     if spec.throughput:
         write_throughput_table(_throughput(list(spec.backbones)), store.root / "throughput.csv")
     return store.root

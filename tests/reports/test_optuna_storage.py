@@ -3,7 +3,6 @@ JournalStorage file (several local workers) reports its search too."""
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from sdc_bench.core.contracts import format_cell_id
+from sdc_bench.core.run_manifest import RunManifest, example_payload
+from sdc_bench.core.store import RunStore
 from sdc_bench.reports.build import build_reports
 from sdc_bench.reports.loaders import run_storage_url
 from sdc_bench.reports.optuna_trials import load_optuna_trials
@@ -35,7 +36,8 @@ def _journal_study(path: Path, n_trials: int = 3) -> None:
 
 def _run_folder(root: Path, storage: str | None) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "run.json").write_text(json.dumps({"run_id": "run-1", "storage": storage}))
+    manifest = RunManifest.from_json({**example_payload(), "run_id": "run-1", "storage": storage})
+    RunStore(root).write_manifest(manifest)
     return root
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from sdc_bench.core.run_manifest import RunManifest, example_payload
 from sdc_bench.reports import tables
 from sdc_bench.reports.render import to_html
 from sdc_bench.reports.sections.overview import _training_text, environment_section
 
 
 def test_environment_without_cuda_says_none_not_python_none() -> None:
-    section = environment_section({"environment": {"cpu_count": 2, "cuda": None}})
+    payload = example_payload()
+    section = environment_section(
+        RunManifest.from_json({**payload, "environment": {**payload["environment"], "cuda": None}})
+    )
     assert dict(section.facts)["Cuda"] == "none"
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sdc_bench.core.errors import DataError
+from sdc_bench.core.errors import DataError, RunManifestError
+from sdc_bench.core.run_manifest import RunManifest, example_payload
+from sdc_bench.core.store import RunStore
 from sdc_bench.reports import style
 from sdc_bench.reports.build import build_reports
 from tests.reports.fixtures import SyntheticRun, make_synthetic_run
@@ -199,27 +201,28 @@ def test_build_without_optional_artifacts(tmp_path: Path) -> None:
 
 
 def test_missing_predictions_is_a_clear_error(tmp_path: Path) -> None:
+    RunStore(tmp_path).write_manifest(RunManifest.from_json(example_payload()))
     with pytest.raises(DataError, match=r"predictions\.parquet does not exist"):
         build_reports(tmp_path)
 
 
-@pytest.mark.parametrize(("named", "expected"), [("scratch", "scratch"), (None, "sdc_dl")])
-def test_reference_is_the_proposed_method_run_json_names(
-    tmp_path: Path, named: str | None, expected: str
-) -> None:
-    """The report compares against run.json's ``proposed_method``; old run folders without it, against sdc_dl."""
+def test_a_folder_without_run_json_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(RunManifestError, match=r"no run\.json there"):
+        build_reports(tmp_path)
+
+
+@pytest.mark.parametrize("named", ["scratch", "sdc_dl"])
+def test_reference_is_the_proposed_method_run_json_names(tmp_path: Path, named: str) -> None:
+    """The report compares against run.json's ``proposed_method``."""
     root = make_synthetic_run(tmp_path / "run", MINIMAL)
     run = json.loads((root / "run.json").read_text())
-    if named is None:
-        del run["proposed_method"]
-    else:
-        run["proposed_method"] = named
+    run["proposed_method"] = named
     (root / "run.json").write_text(json.dumps(run))
     build_reports(root, n_bootstrap=20, seed=0, draw_figures=False)
     comparisons = pd.read_csv(root / "comparisons.csv")
     assert not comparisons.empty
-    assert comparisons["reference"].str.startswith(expected).all()
-    assert expected not in set(comparisons["method"])
+    assert comparisons["reference"].str.startswith(named).all()
+    assert named not in set(comparisons["method"])
 
 
 def test_prose_names_methods_by_display_name(full: dict) -> None:

@@ -208,8 +208,6 @@ def _kept_rows(previous: pd.DataFrame | None) -> dict[tuple[str, ...], dict[str,
     done: dict[tuple[str, ...], dict[str, Any]] = {}
     if previous is None or not len(previous):
         return done
-    if "in_chans" not in previous.columns:  # a table from before the column: every row was 1-channel
-        previous = previous.assign(in_chans=1)
     missing = [c for c in (*RESUME_KEY, "status") if c not in previous.columns]
     if missing:
         raise ConfigError(f"cannot resume from a throughput table without column(s) {missing}")

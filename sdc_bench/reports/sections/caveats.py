@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from sdc_bench.core.contracts import parse_cell_id
+from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.reports.flags import FLAG_MARKS, Flag
 from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.names import display_name
@@ -22,19 +23,18 @@ from sdc_bench.reports.throughput import LOAD_RATIO, under_load
 __all__ = ["caveats_section", "flags_paragraph", "weight_sources"]
 
 
-def _n_folds(run: Mapping[str, Any], splits: Mapping[str, Any] | None) -> int:
-    protocol = (run.get("suite") or {}).get("protocol") or {}
-    return int(protocol.get("outer_folds") or (splits or {}).get("n_folds") or 0)
+def _n_folds(run: RunManifest, splits: Mapping[str, Any] | None) -> int:
+    return run.suite.outer_folds
 
 
-def _synthetic(run: Mapping[str, Any]) -> bool:
-    source = str(((run.get("suite") or {}).get("data") or {}).get("source", ""))
-    origin = str((run.get("data") or {}).get("origin", ""))
+def _synthetic(run: RunManifest) -> bool:
+    source = run.suite.data_source
+    origin = run.data.origin
     return source == "synthspine" or origin.startswith("synthspine")
 
 
 def caveats_section(
-    run: Mapping[str, Any],
+    run: RunManifest,
     splits: Mapping[str, Any] | None,
     throughput: pd.DataFrame | None,
     small_n: Sequence[str] = (),
@@ -48,7 +48,7 @@ def caveats_section(
     folds = shortfall("cross_validation", _n_folds(run, splits))
     if folds:
         caveats.append(f"Few outer folds: {folds}; fold-level spreads and tests are not reported as such.")
-    n_trials = int((run.get("search") or {}).get("n_trials") or 0)
+    n_trials = run.search.n_trials
     trials = shortfall("search", n_trials)
     if trials:
         caveats.append(
@@ -56,7 +56,7 @@ def caveats_section(
             if n_trials == 0
             else f"Hyperparameter search: {trials}."
         )
-    seeds = run.get("seeds") or (splits or {}).get("seeds") or []
+    seeds = run.seeds
     if len(seeds) <= 1:
         caveats.append(
             "A single protocol seed: the spread over repetitions of the cross-validation is unknown."
@@ -87,10 +87,10 @@ def flags_paragraph(flags: Sequence[Flag]) -> str | None:
     return "Flagged: " + "; ".join(parts) + ". Details under Training cells."
 
 
-def weight_sources(run: Mapping[str, Any], cells: Sequence[Mapping[str, Any]]) -> str:
+def weight_sources(run: RunManifest, cells: Sequence[Mapping[str, Any]]) -> str:
     """Weight source of each backbone and the methods that used it, from ``run.json`` (else the cell records)."""
     pairs: list[tuple[str, str, str]] = []
-    for cell_id, source in (run.get("weights") or {}).items():
+    for cell_id, source in (run.weights or {}).items():
         key = parse_cell_id(str(cell_id))
         if key is not None:
             pairs.append((key.backbone, str(source), key.method))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
+from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.store import RunStore
 from sdc_bench.reports.flags import Flag
 from sdc_bench.reports.render import write_table
@@ -49,7 +49,7 @@ class ReportContext:
     """
 
     root: Path
-    run: Mapping[str, Any]
+    run: RunManifest
     predictions: pd.DataFrame
     metrics: pd.DataFrame
     comparisons: pd.DataFrame

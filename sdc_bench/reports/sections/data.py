@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sdc_bench.core.run_manifest import DataRecord
 from sdc_bench.reports import figures
 from sdc_bench.reports.loaders import read_json
 from sdc_bench.reports.report import Section
@@ -41,26 +42,25 @@ _AUDIT_FACTS = (
 def data_section(ctx: ReportContext) -> Section:
     """What the data was, images (patients) per class and fold, the split audit and example images."""
     section = Section("Data")
-    data = ctx.run.get("data", {}) or {}
+    data = ctx.run.data
     if data:
         section.paragraphs.append(
-            f"{data.get('n_images', '?')} images of {data.get('n_patients', '?')} patients from "
-            f"`{data.get('origin', '?')}`; classes: {', '.join(map(str, data.get('classes', [])))}; preprocessing: "
-            + ", ".join(f"{k}={v}" for k, v in (data.get("preprocess") or {}).items())
+            f"{data.n_images} images of {data.n_patients} patients from "
+            f"`{data.origin}`; classes: {', '.join(map(str, data.classes))}; preprocessing: "
+            + ", ".join(f"{k}={v}" for k, v in data.preprocess.items())
             + "."
         )
         section.paragraphs.append(_geometry_line(data))
-    _add_dataset_flow(ctx, section, data.get("classes"))
+    _add_dataset_flow(ctx, section, list(data.classes))
     _add_audit(ctx, section)
-    _add_samples(ctx, section, data.get("classes"))
+    _add_samples(ctx, section, list(data.classes))
     return section
 
 
-def _geometry_line(data: Mapping[str, Any]) -> str:
+def _geometry_line(data: DataRecord) -> str:
     """The input geometry in one line: a rectangle and slices as channels change what a model sees."""
-    size_hw = data.get("size_hw") or []
-    shape = "x".join(map(str, size_hw)) if size_hw else "?"
-    slices = int(data.get("slices") or 1)
+    shape = "x".join(map(str, data.size_hw))
+    slices = data.slices
     depth = f"{slices} adjacent slices as channels (2.5D)" if slices > 1 else "one slice or image per sample"
     return f"Model input: {shape} pixels (rows x columns), {depth}."
 

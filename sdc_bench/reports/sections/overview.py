@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT
+from sdc_bench.core.run_manifest import RunManifest, SearchRecord
 from sdc_bench.reports.loaders import load_cells
 from sdc_bench.reports.names import display_name
 from sdc_bench.reports.report import Section
@@ -78,66 +80,62 @@ def _summary_paragraphs(
     return paragraphs
 
 
-def _summary_facts(run: Mapping[str, Any], n_configurations: int) -> list[tuple[str, str]]:
-    suite = run.get("suite", {}) or {}
+def _summary_facts(run: RunManifest, n_configurations: int) -> list[tuple[str, str]]:
+    suite = run.suite
     return [
-        ("Run", str(run.get("run_id", "n/a"))),
+        ("Run", run.run_id),
         (
             "Suite",
-            f"{suite.get('name', 'n/a')}"
-            + (f" — {suite['description']}" if suite.get("description") else ""),
+            f"{suite.name}" + (f" — {suite.description}" if suite.description else ""),
         ),
         ("Status", _status_text(run)),
-        ("Started / finished (UTC)", f"{run.get('started_utc', 'n/a')} / {run.get('finished_utc', 'n/a')}"),
-        ("Duration", _fmt_seconds(run.get("seconds"))),
+        ("Started / finished (UTC)", f"{run.started_utc} / {run.finished_utc or 'n/a'}"),
+        ("Duration", _fmt_seconds(run.seconds)),
         ("Configurations", str(n_configurations)),
-        ("Git revision", str(run.get("git_revision", "n/a"))),
+        ("Git revision", run.git_revision),
     ]
 
 
-def _status_text(run: Mapping[str, Any]) -> str:
-    status = str(run.get("status", "n/a"))
+def _status_text(run: RunManifest) -> str:
+    status = run.status
     if status == "running":
         return "running (run.json was not marked done when this report was built)"
     return status
 
 
-def _search_text(search: Any) -> str:
-    if not isinstance(search, Mapping):
-        return "none recorded (fixed parameters)"
-    if int(search.get("n_trials", 0) or 0) == 0:
+def _search_text(search: SearchRecord) -> str:
+    if search.n_trials == 0:
         return "none: each method's default parameters (n_trials = 0)"
-    return ", ".join(f"{k}={v}" for k, v in search.items()) + " per cell, on the inner split only"
+    return ", ".join(f"{k}={v}" for k, v in asdict(search).items()) + " per cell, on the inner split only"
 
 
 def protocol_section(ctx: ReportContext, splits: Mapping[str, Any] | None) -> Section:
     """Outer folds, protocol seeds, search, seeds, and how intervals and comparisons were made."""
     run, n_bootstrap, seed, reference = ctx.run, ctx.n_bootstrap, ctx.seed, ctx.reference
-    suite = run.get("suite", {}) or {}
-    protocol = suite.get("protocol", {}) or {}
-    search = run.get("search")
+    suite = run.suite
+    search = run.search
     seeds = _protocol_seeds(run, splits)
     facts = [
         (
             "Outer folds",
-            f"{protocol.get('outer_folds', (splits or {}).get('n_folds', '?'))} (patient-grouped, stratified by class)",
+            f"{suite.outer_folds} (patient-grouped, stratified by class)",
         ),
         ("Protocol seeds", _seeds_text(seeds)),
-        ("Inner validation fraction", str(protocol.get("inner_val_fraction", "n/a"))),
+        ("Inner validation fraction", str(suite.inner_val_fraction)),
         ("Hyperparameter search", _search_text(search)),
         (
             "Run seed / split seed",
-            f"{run.get('seed', suite.get('seed', '?'))} / {(splits or {}).get('seed', '?')}",
+            f"{run.seed} / {(splits or {}).get('seed', '?')}",
         ),
-        ("Methods", ", ".join(f"{display_name(m)} ({m})" for m in suite.get("methods", [])) or "n/a"),
-        ("Backbones", ", ".join(map(str, suite.get("backbones", []))) or "n/a"),
+        ("Methods", ", ".join(f"{display_name(m)} ({m})" for m in suite.methods) or "n/a"),
+        ("Backbones", ", ".join(suite.backbones) or "n/a"),
         ("Weights", weight_sources(run, load_cells(ctx.root))),
-        ("Training", _training_text(suite.get("train") or {})),
+        ("Training", _training_text(suite.train)),
         ("Report bootstrap", f"{n_bootstrap} patient-level resamples, seed {seed}"),
     ]
     tuning = (
         "Hyperparameters were chosen on an inner split of that fold's training patients only."
-        if isinstance(search, Mapping) and int(search.get("n_trials", 0) or 0)
+        if search.n_trials
         else "No hyperparameter was tuned: each method trained its fixed recipe on that fold's training patients."
     )
     paragraphs = [
@@ -176,13 +174,9 @@ def _training_text(train: Mapping[str, Any]) -> str:
     return ", ".join(shown) or "n/a"
 
 
-def _protocol_seeds(run: Mapping[str, Any], splits: Mapping[str, Any] | None) -> list[Any]:
-    """The run's protocol seeds: ``run.json`` ``seeds``, else ``splits.json`` ``seeds``, else the one seed."""
-    seeds = run.get("seeds") or (splits or {}).get("seeds")
-    if seeds:
-        return list(seeds)
-    single = (splits or {}).get("seed", run.get("seed"))
-    return [single] if single is not None else []
+def _protocol_seeds(run: RunManifest, splits: Mapping[str, Any] | None) -> list[Any]:
+    """The run's protocol seeds (``run.json`` ``seeds``)."""
+    return list(run.seeds)
 
 
 def _seeds_text(seeds: Sequence[Any]) -> str:
@@ -193,21 +187,20 @@ def _seeds_text(seeds: Sequence[Any]) -> str:
     return f"{', '.join(map(str, seeds))} ({len(seeds)} repetitions of the cross-validation)"
 
 
-def environment_section(run: Mapping[str, Any]) -> Section:
+def environment_section(run: RunManifest) -> Section:
     """Python, platform, host, device, packages and git revision of the run."""
-    environment = run.get("environment", {}) or {}
+    environment = run.environment
     facts = [
-        ("Python", str(environment.get("python", "n/a"))),
-        ("Platform", str(environment.get("platform", "n/a"))),
-        ("Host", str(environment.get("host", "n/a"))),
-        ("Device", f"{run.get('device', 'n/a')} ({environment.get('device', 'n/a')})"),
+        ("Python", environment.python),
+        ("Platform", environment.platform),
+        ("Host", environment.host),
+        ("Device", f"{run.device} ({environment.device})"),
     ]
     for key in ("cpu_count", "torch_threads", "cuda"):
-        if key in environment:
-            value = environment[key]  # cuda is None on a machine without it: say so, not "None"
-            facts.append((key.replace("_", " ").capitalize(), "none" if value is None else str(value)))
-    packages = environment.get("packages") or {}
+        value = getattr(environment, key)  # cuda is None on a machine without it: say so, not "None"
+        facts.append((key.replace("_", " ").capitalize(), "none" if value is None else str(value)))
+    packages = environment.packages
     if packages:
         facts.append(("Packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)))
-    facts.append(("Git revision", str(run.get("git_revision", "n/a"))))
+    facts.append(("Git revision", run.git_revision))
     return Section("Environment", facts=facts)

@@ -75,7 +75,7 @@ def _pareto_paragraphs(points: pd.DataFrame) -> list[str]:
 def search_section(ctx: ReportContext) -> Section:
     """The search's tables and figures, read from the storage run.json names (SQLite, journal or PostgreSQL)."""
     search = Section("Hyperparameter search")
-    if (ctx.run.get("search") or {}).get("n_trials") == 0:
+    if ctx.run.search.n_trials == 0:
         search.skipped = "none: each method trained its fixed recipe (search.n_trials = 0)."
         ctx.skipped.append("hyperparameter search (fixed recipes, search.n_trials = 0)")
         return search
