@@ -1,7 +1,7 @@
 """The augmentation registry: every policy's :class:`AugmentationSpec`, without torch.
 
 ``sdc-bench list augmentations`` reads this module alone; each factory imports its policy classes
-when it is called, so listing needs neither torch nor kornia. The public face is
+when it is called, so listing needs no torch. The public face is
 :mod:`sdc_bench.zoo.augment`.
 """
 

@@ -1,7 +1,7 @@
 """The base of every imbalance strategy: class statistics, parameter checks and :class:`ImbalanceStrategy`.
 
 Private to :mod:`sdc_bench.zoo.imbalance`, which re-exports the public names; the variants live in
-:mod:`sdc_bench.zoo.imbalance.reweighting` (loss reweighting) and :mod:`sdc_bench.zoo.imbalance.samplers` (samplers).
+:mod:`sdc_bench.zoo.imbalance.reweighting` (loss reweighting) and :mod:`sdc_bench.zoo.imbalance.samplers`.
 """
 
 from __future__ import annotations
