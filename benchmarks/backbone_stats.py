@@ -1,5 +1,5 @@
 """Measure every registered backbone's parameters and GFLOPs and write (or check) the committed table
-:mod:`sdc_bench.zoo._backbone_stats` that ``sdc-bench list backbones`` shows.
+:mod:`sdc_bench.zoo.backbones.stats` that ``sdc-bench list backbones`` shows.
 
 Run: ``python benchmarks/backbone_stats.py --write`` after adding a backbone (about 10 s, CPU, offline);
 ``python benchmarks/backbone_stats.py`` alone checks the table and exits 1 on drift.
@@ -11,10 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sdc_bench.zoo._backbone_specs import BACKBONES, measure_stats
-from sdc_bench.zoo._backbone_stats import BACKBONE_STATS
+from sdc_bench.zoo.backbones import BACKBONE_STATS, BACKBONES, measure_stats
 
-_TABLE = Path(__file__).resolve().parents[1] / "sdc_bench" / "zoo" / "_backbone_stats.py"
+_TABLE = Path(__file__).resolve().parents[1] / "sdc_bench" / "zoo" / "backbones" / "stats.py"
 _MARKER = "BACKBONE_STATS: dict[str, tuple[float, float]] = {"
 
 

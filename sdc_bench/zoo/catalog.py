@@ -9,9 +9,9 @@ __all__ = ["REGISTRIES", "catalog", "registry"]
 
 #: ``sdc-bench list`` name -> (module, attribute) of the registry; imported on demand, none imports torch.
 REGISTRIES: dict[str, tuple[str, str]] = {
-    "backbones": ("sdc_bench.zoo._backbone_specs", "BACKBONES"),
-    "augmentations": ("sdc_bench.zoo._augment_specs", "AUGMENTATIONS"),
-    "imbalance": ("sdc_bench.zoo._imbalance_specs", "IMBALANCE"),
+    "backbones": ("sdc_bench.zoo.backbones", "BACKBONES"),
+    "augmentations": ("sdc_bench.zoo.augment", "AUGMENTATIONS"),
+    "imbalance": ("sdc_bench.zoo.imbalance", "IMBALANCE"),
     "methods": ("sdc_bench.zoo.methods", "METHODS"),
     "features": ("sdc_bench.zoo.features", "FEATURES"),
 }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.zoo._registry import Listed, Registry
+from sdc_bench.zoo.registry import Listed, Registry
 
 __all__ = ["FEATURES", "FeatureSpec", "hog", "hog_histogram", "intensity_histogram"]
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Protocol
 
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.zoo._imbalance_specs import IMBALANCE
-from sdc_bench.zoo._registry import Listed, Registry
+from sdc_bench.zoo.imbalance import IMBALANCE
+from sdc_bench.zoo.registry import Listed, Registry
 
 __all__ = ["METHODS", "Method", "TrialLike", "cnn_search_space", "features_search_space"]
 

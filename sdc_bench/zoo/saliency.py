@@ -59,7 +59,7 @@ def target_layer(model: nn.Module, backbone_name: str) -> nn.Module:
     if not spec.cam_layer:
         raise ConfigError(
             f"backbone {spec.name!r} has no Grad-CAM layer; set cam_layer on its BackboneSpec in "
-            "sdc_bench/zoo/backbones.py"
+            "sdc_bench/zoo/backbones/specs.py"
         )
     module: nn.Module = model
     for part in spec.cam_layer.split("."):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from sdc_bench.cli import main
-from sdc_bench.data.synth_clinical import normal_vs_abnormal, write_mri_series, write_tall_xrays
+from sdc_bench.data.synthspine import normal_vs_abnormal, write_mri_series, write_tall_xrays
 
 SUITE = """
 description = "test: clinic-shaped input"

@@ -18,7 +18,7 @@ from sdc_bench.data.decode import Preprocess, resize_image
 from sdc_bench.data.prepare import prepare_data
 from sdc_bench.data.sources import load_source
 from sdc_bench.data.spec import DataSpec
-from sdc_bench.data.synth_clinical import write_mri_series, write_tall_xrays
+from sdc_bench.data.synthspine import write_mri_series, write_tall_xrays
 from sdc_bench.zoo.augment import AUGMENTATIONS, build_augmentation
 from sdc_bench.zoo.backbones import create_backbone
 
@@ -66,8 +66,8 @@ def test_mri_series_are_samples_grouped_by_patient_id(clinical: Path, tmp_path: 
 
 def test_every_mri_series_shows_its_patients_class() -> None:
     """The series once took any image and the patient's label: a third of the MRI labels were noise."""
-    from sdc_bench.data.synth_clinical import _series_plan
     from sdc_bench.data.synthspine import SynthConfig, generate_arrays
+    from sdc_bench.data.synthspine.clinical import _series_plan
 
     _, manifest = generate_arrays(SynthConfig(n_images=60, seed=4, size=32, modalities=("mri",)))
     plan = _series_plan(manifest, n_patients=10, series_per_patient=2)

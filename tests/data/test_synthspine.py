@@ -18,9 +18,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.data import synthspine as ss
-from sdc_bench.data._synth_anatomy import SACRUM, ImageSpec, Patient, sample_image, sample_patient
-from sdc_bench.data._synth_layout import build_layout, landmarks
 from sdc_bench.data.synthspine import (
     CLASSES,
     DEFAULT_PREVALENCE,
@@ -31,6 +28,9 @@ from sdc_bench.data.synthspine import (
     generate,
     generate_arrays,
 )
+from sdc_bench.data.synthspine import dataset as ss
+from sdc_bench.data.synthspine.anatomy import SACRUM, ImageSpec, Patient, sample_image, sample_patient
+from sdc_bench.data.synthspine.layout import build_layout, landmarks
 
 SMALL = SynthConfig(n_images=24, size=32, seed=3)
 

@@ -256,7 +256,7 @@ def test_to_float_and_normalize() -> None:
 
 
 def test_each_op_keeps_range_and_is_near_identity_at_magnitude_zero() -> None:
-    from sdc_bench.zoo._augment_ops import _FULL_OPS, _RANDAUGMENT_RANGES
+    from sdc_bench.zoo.augment.ops import _FULL_OPS, _RANDAUGMENT_RANGES
 
     images = _images(batch=4)
     zero = torch.zeros(4)
@@ -270,7 +270,7 @@ def test_each_op_keeps_range_and_is_near_identity_at_magnitude_zero() -> None:
 
 
 def test_apply_ops_routes_each_sample_to_the_op_it_drew() -> None:
-    from sdc_bench.zoo._augment_ops import _FULL_OPS, _RANDAUGMENT_RANGES, _apply_ops
+    from sdc_bench.zoo.augment.ops import _FULL_OPS, _RANDAUGMENT_RANGES, _apply_ops
 
     ops = list(_FULL_OPS.values())
     images = _images(batch=len(ops) + 1)
@@ -284,7 +284,7 @@ def test_apply_ops_routes_each_sample_to_the_op_it_drew() -> None:
 
 
 def test_equalize_flattens_a_skewed_histogram() -> None:
-    from sdc_bench.zoo._augment_ops import _equalize
+    from sdc_bench.zoo.augment.ops import _equalize
 
     skewed = _images(batch=2, channels=3) ** 2  # mostly dark
     out = _equalize(skewed)
@@ -300,7 +300,7 @@ def test_box_mean_matches_average_pooling_with_replicate_borders(
 ) -> None:
     import torch.nn.functional as F
 
-    from sdc_bench.zoo._augment_ops import _box_mean
+    from sdc_bench.zoo.augment.ops import _box_mean
 
     images = torch.rand(3, 2, height, width, generator=torch.Generator().manual_seed(1))
     pad = kernel_size // 2
@@ -311,7 +311,7 @@ def test_box_mean_matches_average_pooling_with_replicate_borders(
 
 
 def test_local_contrast_amplifies_faint_detail_up_to_the_clip_limit() -> None:
-    from sdc_bench.zoo._augment_ops import _local_contrast
+    from sdc_bench.zoo.augment.ops import _local_contrast
 
     # a ramp from dark to bright with faint stripes: the stripes' amplitude grows, capped by the clip limit
     ramp = torch.linspace(0.1, 0.9, 64).view(1, 1, 1, 64).expand(2, 1, 64, 64)
@@ -326,14 +326,14 @@ def test_local_contrast_amplifies_faint_detail_up_to_the_clip_limit() -> None:
 
 
 def _local_mean_of(image: torch.Tensor) -> torch.Tensor:
-    from sdc_bench.zoo._augment_ops import _box_mean
+    from sdc_bench.zoo.augment.ops import _box_mean
 
     return _box_mean(image.unsqueeze(0), 9)[0]
 
 
 @pytest.mark.parametrize("alpha", [0.2, 1.0, 3.0])
 def test_beta_sampler_matches_its_moments(alpha: float) -> None:
-    from sdc_bench.zoo._augment_ops import _sample_beta
+    from sdc_bench.zoo.augment.ops import _sample_beta
 
     draws = _sample_beta(alpha, alpha, 20000, torch.Generator().manual_seed(0), torch.device("cpu"))
     assert ((draws >= 0) & (draws <= 1)).all()

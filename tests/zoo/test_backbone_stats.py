@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sdc_bench.zoo._backbone_specs import BACKBONES, backbone_stats, measure_stats
-from sdc_bench.zoo._backbone_stats import BACKBONE_STATS
+from sdc_bench.zoo.backbones import BACKBONE_STATS, BACKBONES, backbone_stats, measure_stats
 
 
 def test_every_registered_backbone_has_a_committed_row() -> None:

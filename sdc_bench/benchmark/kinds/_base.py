@@ -19,8 +19,8 @@ import numpy as np
 from sdc_bench.benchmark.faults import Faults
 from sdc_bench.benchmark.fit import ArraySet, EpochRecord
 from sdc_bench.benchmark.suite import Suite
-from sdc_bench.zoo._registry import Listed, Registry
 from sdc_bench.zoo.methods import Method
+from sdc_bench.zoo.registry import Listed, Registry
 from sdc_bench.zoo.weights import WeightsFile
 
 __all__ = ["METHOD_KINDS", "REFIT_RULES", "FitRequest", "Fitted", "MethodKind", "kind_of", "refit_epochs"]

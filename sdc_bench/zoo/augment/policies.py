@@ -1,5 +1,5 @@
 """The augmentation policies: per-sample geometric, photometric, automatic (RandAugment, TrivialAugment,
-AugMix) and label-mixing (Mixup, CutMix) transforms on the :class:`~sdc_bench.zoo._augment_base.Augmentation`
+AugMix) and label-mixing (Mixup, CutMix) transforms on the :class:`~sdc_bench.zoo.augment.base.Augmentation`
 contract. Registered by name in :mod:`sdc_bench.zoo.augment`.
 """
 
@@ -11,8 +11,8 @@ import torch
 from torch import Tensor
 
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.zoo._augment_base import Augmentation, check_positive
-from sdc_bench.zoo._augment_ops import (
+from sdc_bench.zoo.augment.base import Augmentation, check_positive
+from sdc_bench.zoo.augment.ops import (
     _AUGMIX_OPS,
     _AUGMIX_RANGES,
     _FULL_OPS,

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sdc_bench.zoo._registry import Listed, Registry
+from sdc_bench.zoo.registry import Listed, Registry
 
 if TYPE_CHECKING:
-    from sdc_bench.zoo._imbalance_base import ImbalanceStrategy
+    from sdc_bench.zoo.imbalance.base import ImbalanceStrategy
 
 __all__ = ["IMBALANCE", "ImbalanceSpec", "Tunable"]
 
@@ -98,7 +98,7 @@ def _strategy(
 
 @_strategy("none", description="plain cross-entropy, natural sampling", hooks=())
 def _none() -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_base import ImbalanceStrategy
+    from sdc_bench.zoo.imbalance.base import ImbalanceStrategy
 
     return ImbalanceStrategy()
 
@@ -107,7 +107,7 @@ def _none() -> ImbalanceStrategy:
     "weighted_ce", description="cross-entropy with inverse-frequency class weights (mean 1)", hooks=("loss",)
 )
 def _weighted_ce() -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_strategies import WeightedCrossEntropy
+    from sdc_bench.zoo.imbalance.reweighting import WeightedCrossEntropy
 
     return WeightedCrossEntropy()
 
@@ -118,7 +118,7 @@ def _weighted_ce() -> ImbalanceStrategy:
     hooks=("loss",),
 )
 def _effective_number_ce(*, beta: float = 0.999) -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_strategies import EffectiveNumberCrossEntropy
+    from sdc_bench.zoo.imbalance.reweighting import EffectiveNumberCrossEntropy
 
     return EffectiveNumberCrossEntropy(beta=beta)
 
@@ -130,7 +130,7 @@ def _effective_number_ce(*, beta: float = 0.999) -> ImbalanceStrategy:
     tunables=(Tunable("focal_gamma", "gamma", 0.5, 3.0),),
 )
 def _focal(*, gamma: float = 2.0, alpha: str = "none") -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_strategies import FocalStrategy
+    from sdc_bench.zoo.imbalance.reweighting import FocalStrategy
 
     return FocalStrategy(gamma=gamma, alpha=alpha)
 
@@ -141,7 +141,7 @@ def _focal(*, gamma: float = 2.0, alpha: str = "none") -> ImbalanceStrategy:
     hooks=("loss",),
 )
 def _logit_adjusted(*, tau: float = 1.0) -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_strategies import LogitAdjustedStrategy
+    from sdc_bench.zoo.imbalance.reweighting import LogitAdjustedStrategy
 
     return LogitAdjustedStrategy(tau=tau)
 
@@ -152,7 +152,7 @@ def _logit_adjusted(*, tau: float = 1.0) -> ImbalanceStrategy:
     hooks=("sampler",),
 )
 def _balanced_sampler() -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_samplers import BalancedSampler
+    from sdc_bench.zoo.imbalance.samplers import BalancedSampler
 
     return BalancedSampler()
 
@@ -163,7 +163,7 @@ def _balanced_sampler() -> ImbalanceStrategy:
     hooks=("sampler",),
 )
 def _random_oversample(*, sampling_strategy: str = "auto") -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_samplers import RandomOversample
+    from sdc_bench.zoo.imbalance.samplers import RandomOversample
 
     return RandomOversample(sampling_strategy=sampling_strategy)
 
@@ -174,7 +174,7 @@ def _random_oversample(*, sampling_strategy: str = "auto") -> ImbalanceStrategy:
     hooks=("sampler",),
 )
 def _random_undersample(*, sampling_strategy: str = "auto") -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_samplers import RandomUndersample
+    from sdc_bench.zoo.imbalance.samplers import RandomUndersample
 
     return RandomUndersample(sampling_strategy=sampling_strategy)
 
@@ -185,6 +185,6 @@ def _random_undersample(*, sampling_strategy: str = "auto") -> ImbalanceStrategy
     hooks=("features",),
 )
 def _smote_features(*, k_neighbors: int = 5) -> ImbalanceStrategy:
-    from sdc_bench.zoo._imbalance_samplers import SmoteFeatures
+    from sdc_bench.zoo.imbalance.samplers import SmoteFeatures
 
     return SmoteFeatures(k_neighbors=k_neighbors)

@@ -1,7 +1,7 @@
 """The base of every imbalance strategy: class statistics, parameter checks and :class:`ImbalanceStrategy`.
 
 Private to :mod:`sdc_bench.zoo.imbalance`, which re-exports the public names; the variants live in
-:mod:`sdc_bench.zoo.imbalance` (losses) and :mod:`sdc_bench.zoo._imbalance_samplers` (samplers).
+:mod:`sdc_bench.zoo.imbalance.reweighting` (loss reweighting) and :mod:`sdc_bench.zoo.imbalance.samplers`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from torch import nn
 
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.zoo._imbalance_losses import SoftTargetCrossEntropy
+from sdc_bench.zoo.imbalance.losses import SoftTargetCrossEntropy
 
 __all__ = [
     "ImbalanceStrategy",

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from sdc_bench.data._synth_dicom import write_dicom
-from sdc_bench.data.synth_sites import SITES
-from sdc_bench.data.synthspine import CLASSES, SynthConfig, generate_arrays
+from sdc_bench.data.synthspine.dataset import CLASSES, SynthConfig, generate_arrays
+from sdc_bench.data.synthspine.dicom import write_dicom
+from sdc_bench.data.synthspine.sites import SITES
 
 __all__ = ["normal_vs_abnormal", "write_mri_series", "write_tall_xrays"]
 

@@ -1,5 +1,5 @@
 """The loss-reweighting imbalance strategies: each a tiny :class:`ImbalanceStrategy` subclass that
-overrides :meth:`~ImbalanceStrategy.loss`. Registered by name in :mod:`sdc_bench.zoo._imbalance_specs`.
+overrides :meth:`~ImbalanceStrategy.loss`. Registered by name in :mod:`sdc_bench.zoo.imbalance.specs`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from sdc_bench.zoo._imbalance_base import (
+from sdc_bench.zoo.imbalance.base import (
     ImbalanceStrategy,
     check_choice,
     check_counts,
@@ -19,7 +19,7 @@ from sdc_bench.zoo._imbalance_base import (
     class_frequencies,
     mean_one,
 )
-from sdc_bench.zoo._imbalance_losses import FocalLoss, SoftTargetCrossEntropy
+from sdc_bench.zoo.imbalance.losses import FocalLoss, SoftTargetCrossEntropy
 
 __all__ = ["EffectiveNumberCrossEntropy", "FocalStrategy", "LogitAdjustedStrategy", "WeightedCrossEntropy"]
 

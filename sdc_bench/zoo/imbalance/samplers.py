@@ -12,7 +12,7 @@ import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.under_sampling import RandomUnderSampler
 
-from sdc_bench.zoo._imbalance_base import ImbalanceStrategy, check_choice, check_int, seed_from
+from sdc_bench.zoo.imbalance.base import ImbalanceStrategy, check_choice, check_int, seed_from
 
 __all__ = ["BalancedSampler", "RandomOversample", "RandomUndersample", "SmoteFeatures"]
 

@@ -1,7 +1,8 @@
 """Backbone factory: builds a registered timm architecture, loads its weights and adapts it.
 
 The registry and its metadata (:data:`BACKBONES`, :class:`BackboneSpec`) live in the torch-free
-:mod:`sdc_bench.zoo._backbone_specs` and are re-exported here; adding a backbone is one line there.
+:mod:`sdc_bench.zoo.backbones.specs`; adding a backbone is one line there. Other packages import both
+modules' names from the face, :mod:`sdc_bench.zoo.backbones`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from timm.models import adapt_input_conv
 from torch import nn
 
 from sdc_bench.core.errors import ConfigError, WeightsError
-from sdc_bench.zoo._backbone_specs import BACKBONES, BackboneSpec
+from sdc_bench.zoo.backbones.specs import BACKBONES, BackboneSpec
 from sdc_bench.zoo.weights import (
     ResolvedWeights,
     WeightsFile,
@@ -30,9 +31,7 @@ from sdc_bench.zoo.weights import (
 )
 
 __all__ = [
-    "BACKBONES",
     "NO_WEIGHTS",
-    "BackboneSpec",
     "BuiltBackbone",
     "check_weight_sources",
     "count_gflops",

@@ -1,6 +1,6 @@
 """The base of every augmentation policy: the :class:`Augmentation` contract, float conversion and
-normalisation, the identity and composition. The policies are in :mod:`sdc_bench.zoo._augment_policies`,
-their building blocks in :mod:`sdc_bench.zoo._augment_ops`; :mod:`sdc_bench.zoo.augment` is the public face.
+normalisation, the identity and composition. The policies are in :mod:`sdc_bench.zoo.augment.policies`,
+their building blocks in :mod:`sdc_bench.zoo.augment.ops`; :mod:`sdc_bench.zoo.augment` is the public face.
 """
 
 from __future__ import annotations

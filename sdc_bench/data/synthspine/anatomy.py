@@ -7,7 +7,7 @@ label changes the anatomy and nothing else.  An acquisition (:class:`ImageSpec`)
 window, tilt, exposure and the other per-image variation that all classes share.
 
 Every draw happens in a fixed order from the caller's generator: the same generator state gives the
-same spine whatever the label (:mod:`sdc_bench.data._synth_layout` projects it into pixels).
+same spine whatever the label (:mod:`sdc_bench.data.synthspine.layout` projects it into pixels).
 """
 
 from __future__ import annotations

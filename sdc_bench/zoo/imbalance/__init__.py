@@ -13,6 +13,13 @@ by name from :data:`IMBALANCE` (``sdc-bench list imbalance``) or built with :fun
 Class counts of zero (a class absent from a training fold) are treated as one sample, so weights and
 priors stay finite.
 
+This package's ``__init__`` is its public face; other packages import from here. Its modules:
+:mod:`~sdc_bench.zoo.imbalance.specs` holds the torch-free registry (what ``sdc-bench list imbalance`` and
+the methods registry read, so this face imports torch only when a torch-using name is first used),
+:mod:`~sdc_bench.zoo.imbalance.base` the :class:`ImbalanceStrategy` base and class statistics,
+:mod:`~sdc_bench.zoo.imbalance.losses` the loss modules, :mod:`~sdc_bench.zoo.imbalance.reweighting` the
+loss-reweighting strategies and :mod:`~sdc_bench.zoo.imbalance.samplers` the resampling ones.
+
 Examples
 --------
 >>> import numpy as np, torch
@@ -25,24 +32,27 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.zoo._imbalance_base import ImbalanceStrategy, class_frequencies
-from sdc_bench.zoo._imbalance_losses import FocalLoss, SoftTargetCrossEntropy
-from sdc_bench.zoo._imbalance_samplers import (
-    BalancedSampler,
-    RandomOversample,
-    RandomUndersample,
-    SmoteFeatures,
-)
-from sdc_bench.zoo._imbalance_specs import IMBALANCE, ImbalanceSpec, Tunable
-from sdc_bench.zoo._imbalance_strategies import (
-    EffectiveNumberCrossEntropy,
-    FocalStrategy,
-    LogitAdjustedStrategy,
-    WeightedCrossEntropy,
-)
+from sdc_bench.zoo.imbalance.specs import IMBALANCE, ImbalanceSpec, Tunable
+from sdc_bench.zoo.registry import lazy_exports
+
+if TYPE_CHECKING:
+    from sdc_bench.zoo.imbalance.base import ImbalanceStrategy, class_frequencies
+    from sdc_bench.zoo.imbalance.losses import FocalLoss, SoftTargetCrossEntropy
+    from sdc_bench.zoo.imbalance.reweighting import (
+        EffectiveNumberCrossEntropy,
+        FocalStrategy,
+        LogitAdjustedStrategy,
+        WeightedCrossEntropy,
+    )
+    from sdc_bench.zoo.imbalance.samplers import (
+        BalancedSampler,
+        RandomOversample,
+        RandomUndersample,
+        SmoteFeatures,
+    )
 
 __all__ = [
     "IMBALANCE",
@@ -62,6 +72,22 @@ __all__ = [
     "build_imbalance",
     "class_frequencies",
 ]
+
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "base": ("ImbalanceStrategy", "class_frequencies"),
+        "losses": ("FocalLoss", "SoftTargetCrossEntropy"),
+        "reweighting": (
+            "EffectiveNumberCrossEntropy",
+            "FocalStrategy",
+            "LogitAdjustedStrategy",
+            "WeightedCrossEntropy",
+        ),
+        "samplers": ("BalancedSampler", "RandomOversample", "RandomUndersample", "SmoteFeatures"),
+    },
+)
 
 
 def build_imbalance(name: str, **params: Any) -> ImbalanceStrategy:

@@ -4,18 +4,23 @@ An entry is a spec object that carries its own metadata: ``name``, a one-line ``
 ``catalog_row()`` (its ``sdc-bench list X --json`` row). The registry reads them off the spec, so adding an
 entry is one ``REGISTRY.add(Spec(...))`` and no field is copied by hand. Every registry knows the
 ``sdc-bench list`` name that shows it, so an unknown name points at a command the CLI accepts.
+
+A registry lives in its concept's subpackage (``zoo/augment/specs.py`` beside the policies) and is read by
+``sdc-bench list`` without torch; :func:`lazy_exports` lets that subpackage's face re-export its
+torch-using names all the same, each imported on first use.
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Iterator
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sdc_bench.core.errors import UnknownNameError
 
-__all__ = ["Listed", "Registry", "RegistrySpec"]
+__all__ = ["Listed", "Registry", "RegistrySpec", "lazy_exports"]
 
 
 class RegistrySpec(Protocol):
@@ -100,3 +105,38 @@ class Registry(Generic[S]):
 
     def __len__(self) -> int:
         return len(self._specs)
+
+
+def lazy_exports(package: str, homes: Mapping[str, tuple[str, ...]]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for a package face: each name is imported from its home module on first use.
+
+    A face whose registry must be listed without torch (``sdc-bench list``) imports its torch-free names
+    as usual and assigns ``__getattr__ = lazy_exports(__name__, {...})`` for the rest; a
+    ``TYPE_CHECKING`` block imports the same names for the type checker.
+
+    Parameters
+    ----------
+    package : str
+        The face's ``__name__``.
+    homes : Mapping[str, tuple[str, ...]]
+        Submodule name (relative to ``package``) -> the names it exports through the face.
+
+    Returns
+    -------
+    Callable[[str], Any]
+        The ``__getattr__`` (PEP 562) that resolves those names and raises ``AttributeError`` for others.
+
+    Examples
+    --------
+    >>> getattr_ = lazy_exports("sdc_bench.zoo", {"registry": ("Registry",)})
+    >>> getattr_("Registry").__name__
+    'Registry'
+    """
+    home_of = {name: module for module, names in homes.items() for name in names}
+
+    def __getattr__(name: str) -> Any:
+        if name not in home_of:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{home_of[name]}"), name)
+
+    return __getattr__

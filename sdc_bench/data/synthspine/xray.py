@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from sdc_bench.data._synth_anatomy import N_LEVELS, SACRUM, THORACIC, ImageSpec, Patient
-from sdc_bench.data._synth_draw import (
+from sdc_bench.data.synthspine.anatomy import N_LEVELS, SACRUM, THORACIC, ImageSpec, Patient
+from sdc_bench.data.synthspine.draw import (
     box_sdf,
     display_window,
     ellipse_radius,
@@ -21,9 +21,9 @@ from sdc_bench.data._synth_draw import (
     shell,
     smooth_field,
 )
-from sdc_bench.data._synth_frame import SpineFrame, gather, level_lookup, spine_frame
-from sdc_bench.data._synth_layout import Layout
-from sdc_bench.data.synth_sites import SiteProfile
+from sdc_bench.data.synthspine.frame import SpineFrame, gather, level_lookup, spine_frame
+from sdc_bench.data.synthspine.layout import Layout
+from sdc_bench.data.synthspine.sites import SiteProfile
 
 __all__ = ["render_xray"]
 

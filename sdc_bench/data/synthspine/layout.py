@@ -3,7 +3,7 @@
 :func:`build_layout` projects a batch of (patient, acquisition) pairs of one view into pixel space: for
 every image row it gives the centreline point, its tangent and its arc length, so that each pixel
 gets straightened coordinates ``u`` (mm along the spine) and ``v`` (mm across it) in
-:func:`~sdc_bench.data._synth_frame.spine_frame`.  The renderers draw every vertebra, disc and canal in
+:func:`~sdc_bench.data.synthspine.frame.spine_frame`.  The renderers draw every vertebra, disc and canal in
 those coordinates with array operations over whole batches.  Nothing here draws random numbers.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sdc_bench.data._synth_anatomy import N_LEVELS, SACRUM, THORACIC, ImageSpec, Patient
+from sdc_bench.data.synthspine.anatomy import N_LEVELS, SACRUM, THORACIC, ImageSpec, Patient
 
 __all__ = ["Layout", "build_layout", "landmarks"]
 

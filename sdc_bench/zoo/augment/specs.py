@@ -1,7 +1,7 @@
 """The augmentation registry: every policy's :class:`AugmentationSpec`, without torch.
 
 ``sdc-bench list augmentations`` reads this module alone; each factory imports its policy classes
-when it is called, so listing needs neither torch nor kornia. The public face is
+when it is called, so listing needs no torch. The public face is
 :mod:`sdc_bench.zoo.augment`.
 """
 
@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from sdc_bench.zoo._registry import Listed, Registry
+from sdc_bench.zoo.registry import Listed, Registry
 
 if TYPE_CHECKING:
-    from sdc_bench.zoo._augment_base import Augmentation
+    from sdc_bench.zoo.augment.base import Augmentation
 
 __all__ = ["AUGMENTATIONS", "AugmentationSpec"]
 
@@ -57,7 +57,7 @@ def _policy(
     "none", description="no augmentation (identity)", mixes_labels=False, geometric=False, photometric=False
 )
 def _none(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_base import NoAugmentation
+    from sdc_bench.zoo.augment.base import NoAugmentation
 
     return NoAugmentation(strength)
 
@@ -70,7 +70,7 @@ def _none(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=False,
 )
 def _basic(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import BasicAugmentation
+    from sdc_bench.zoo.augment.policies import BasicAugmentation
 
     return BasicAugmentation(strength, allow_hflip=allow_hflip)
 
@@ -83,7 +83,7 @@ def _basic(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=True,
 )
 def _medical(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import MedicalAugmentation
+    from sdc_bench.zoo.augment.policies import MedicalAugmentation
 
     return MedicalAugmentation(strength)
 
@@ -96,7 +96,7 @@ def _medical(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=True,
 )
 def _randaugment(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import RandAugment
+    from sdc_bench.zoo.augment.policies import RandAugment
 
     return RandAugment(strength)
 
@@ -109,7 +109,7 @@ def _randaugment(strength: float = 1.0, allow_hflip: bool = False) -> Augmentati
     photometric=True,
 )
 def _trivialaugment(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import TrivialAugmentWide
+    from sdc_bench.zoo.augment.policies import TrivialAugmentWide
 
     return TrivialAugmentWide(strength)
 
@@ -122,7 +122,7 @@ def _trivialaugment(strength: float = 1.0, allow_hflip: bool = False) -> Augment
     photometric=True,
 )
 def _augmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import AugMix
+    from sdc_bench.zoo.augment.policies import AugMix
 
     return AugMix(strength)
 
@@ -135,7 +135,7 @@ def _augmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=False,
 )
 def _mixup(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import Mixup
+    from sdc_bench.zoo.augment.policies import Mixup
 
     return Mixup(strength)
 
@@ -148,7 +148,7 @@ def _mixup(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=False,
 )
 def _cutmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_policies import CutMix
+    from sdc_bench.zoo.augment.policies import CutMix
 
     return CutMix(strength)
 
@@ -161,10 +161,10 @@ def _cutmix(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
     photometric=True,
 )
 def _sdc_dl_advanced(strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
-    from sdc_bench.zoo._augment_base import ComposeAugmentation
-    from sdc_bench.zoo._augment_policies import BasicAugmentation, MedicalAugmentation, RandomErasing
+    from sdc_bench.zoo.augment.base import ComposeAugmentation
+    from sdc_bench.zoo.augment.policies import BasicAugmentation, MedicalAugmentation, RandomErasing
 
-    # every op keeps the diagnosis; what each simulates is beside it in zoo/_augment_policies.py
+    # every op keeps the diagnosis; what each simulates is beside it in zoo/augment/policies.py
     return ComposeAugmentation(
         [
             # positioning and magnification: rigid rotation (bounded at 15 degrees), isotropic scale, shift;

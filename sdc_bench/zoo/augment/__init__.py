@@ -11,14 +11,17 @@ Policies are resolved by name from :data:`AUGMENTATIONS` (``sdc-bench list augme
 with :func:`build_augmentation`; ``strength`` scales every magnitude (0 switches the policy off, 1 is
 the published magnitude, at most 2).
 
-This module is the public face; the registry lives in the torch-free
-:mod:`sdc_bench.zoo._augment_specs`, the :class:`Augmentation` contract, conversion and normalisation
-in :mod:`sdc_bench.zoo._augment_base`, the policy classes in :mod:`sdc_bench.zoo._augment_policies`,
-and the seeded draws and image ops they are built from in :mod:`sdc_bench.zoo._augment_ops`.
+This package's ``__init__`` is its public face; other packages import from here. Its modules:
+:mod:`~sdc_bench.zoo.augment.specs` holds the torch-free registry (what ``sdc-bench list augmentations``
+reads, so this face imports torch only when a torch-using name is first used),
+:mod:`~sdc_bench.zoo.augment.base` the :class:`Augmentation` contract, conversion and normalisation,
+:mod:`~sdc_bench.zoo.augment.policies` the policy classes, and :mod:`~sdc_bench.zoo.augment.ops` the
+seeded draws and image ops they are built from.
 
 Examples
 --------
 >>> import torch
+>>> from sdc_bench.zoo.augment import build_augmentation, to_float
 >>> policy = build_augmentation("basic", strength=0.5)
 >>> images = to_float(torch.zeros(4, 1, 32, 32, dtype=torch.uint8))
 >>> targets = torch.eye(2)[torch.tensor([0, 1, 0, 1])]
@@ -29,25 +32,29 @@ Examples
 
 from __future__ import annotations
 
-from sdc_bench.zoo._augment_base import (
-    Augmentation,
-    ComposeAugmentation,
-    NoAugmentation,
-    check_strength,
-    normalize,
-    to_float,
-)
-from sdc_bench.zoo._augment_policies import (
-    AugMix,
-    BasicAugmentation,
-    CutMix,
-    MedicalAugmentation,
-    Mixup,
-    RandAugment,
-    RandomErasing,
-    TrivialAugmentWide,
-)
-from sdc_bench.zoo._augment_specs import AUGMENTATIONS, AugmentationSpec
+from typing import TYPE_CHECKING
+
+from sdc_bench.zoo.augment.specs import AUGMENTATIONS, AugmentationSpec
+from sdc_bench.zoo.registry import lazy_exports
+
+if TYPE_CHECKING:
+    from sdc_bench.zoo.augment.base import (
+        Augmentation,
+        ComposeAugmentation,
+        NoAugmentation,
+        normalize,
+        to_float,
+    )
+    from sdc_bench.zoo.augment.policies import (
+        AugMix,
+        BasicAugmentation,
+        CutMix,
+        MedicalAugmentation,
+        Mixup,
+        RandAugment,
+        RandomErasing,
+        TrivialAugmentWide,
+    )
 
 __all__ = [
     "AUGMENTATIONS",
@@ -67,6 +74,24 @@ __all__ = [
     "normalize",
     "to_float",
 ]
+
+
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "base": ("Augmentation", "ComposeAugmentation", "NoAugmentation", "normalize", "to_float"),
+        "policies": (
+            "AugMix",
+            "BasicAugmentation",
+            "CutMix",
+            "MedicalAugmentation",
+            "Mixup",
+            "RandAugment",
+            "RandomErasing",
+            "TrivialAugmentWide",
+        ),
+    },
+)
 
 
 def build_augmentation(name: str, *, strength: float = 1.0, allow_hflip: bool = False) -> Augmentation:
@@ -97,5 +122,7 @@ def build_augmentation(name: str, *, strength: float = 1.0, allow_hflip: bool = 
     >>> build_augmentation("cutmix").mixes_labels
     True
     """
+    from sdc_bench.zoo.augment.base import check_strength
+
     check_strength(strength)
     return AUGMENTATIONS.get(name).factory(strength=strength, allow_hflip=allow_hflip)

@@ -1,4 +1,4 @@
-"""SynthSpine: the built-in procedural phantom dataset of spinal X-ray and MRI with five classes.
+"""SynthSpine generation: patients of five classes drawn, rendered and written with their manifest.
 
 Generates patients (1-4 images each, one label per patient) of five classes -- ``normal``,
 ``scoliosis`` (coronal curve, Cobb angle), ``spondylolisthesis`` (anterior slip), ``vertebral_fracture``
@@ -31,12 +31,19 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.core.errors import ConfigError, DataError
-from sdc_bench.data._synth_anatomy import ImageSpec, Patient, caption, finding, sample_image, sample_patient
-from sdc_bench.data._synth_dicom import write_dicom
-from sdc_bench.data._synth_layout import build_layout
-from sdc_bench.data._synth_mri import render_mri
-from sdc_bench.data._synth_xray import render_xray
-from sdc_bench.data.synth_sites import SITES, SiteProfile
+from sdc_bench.data.synthspine.anatomy import (
+    ImageSpec,
+    Patient,
+    caption,
+    finding,
+    sample_image,
+    sample_patient,
+)
+from sdc_bench.data.synthspine.dicom import write_dicom
+from sdc_bench.data.synthspine.layout import build_layout
+from sdc_bench.data.synthspine.mri import render_mri
+from sdc_bench.data.synthspine.sites import SITES, SiteProfile
+from sdc_bench.data.synthspine.xray import render_xray
 
 __all__ = [
     "CLASSES",

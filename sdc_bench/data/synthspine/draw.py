@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sdc_bench.data._synth_anatomy import ImageSpec
+from sdc_bench.data.synthspine.anatomy import ImageSpec
 
 __all__ = ["box_sdf", "display_window", "ellipse_radius", "fill", "per_image", "shell", "smooth_field"]
 

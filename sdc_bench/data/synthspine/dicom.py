@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sdc_bench.data.synth_sites import SiteProfile
+from sdc_bench.data.synthspine.sites import SiteProfile
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset

@@ -3,7 +3,7 @@ warps, photometric filters and the RandAugment / TrivialAugment / AugMix op set.
 
 Everything here works on ``(B, C, H, W)`` float batches in ``[0, 1]`` with one parameter per sample, and
 draws randomness only from the generator passed in. The policies that combine these live in
-:mod:`sdc_bench.zoo._augment_policies` and are registered in :mod:`sdc_bench.zoo.augment`.
+:mod:`sdc_bench.zoo.augment.policies` and are registered in :mod:`sdc_bench.zoo.augment`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 ``sdc-bench list backbones`` reads this module alone, so it answers without importing torch or timm;
 building a model is :func:`sdc_bench.zoo.backbones.create_backbone`. Adding a backbone is one
 ``BACKBONES.add(BackboneSpec(...))`` line at the bottom of this file, plus its row in
-:mod:`sdc_bench.zoo._backbone_stats` (``python benchmarks/backbone_stats.py --write``).
+:mod:`sdc_bench.zoo.backbones.stats` (``python benchmarks/backbone_stats.py --write``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdc_bench.zoo._backbone_stats import BACKBONE_STATS
-from sdc_bench.zoo._registry import Registry
+from sdc_bench.zoo.backbones.stats import BACKBONE_STATS
+from sdc_bench.zoo.registry import Registry
 from sdc_bench.zoo.weights import WeightPackage, available_sources
 
 __all__ = ["BACKBONES", "BackboneSpec", "backbone_stats", "measure_stats"]
@@ -79,7 +79,7 @@ def measure_stats(spec: BackboneSpec) -> tuple[float, float]:
     a model built on the meta device (no memory, no arithmetic); imports torch and timm."""
     import torch
 
-    from sdc_bench.zoo.backbones import count_gflops, count_params, create_backbone
+    from sdc_bench.zoo.backbones.factory import count_gflops, count_params, create_backbone
 
     with torch.device("meta"):
         built = create_backbone(

@@ -1,6 +1,6 @@
 """The straightened spine frame of a SynthSpine batch: ``u`` along the spine, ``v`` across it (mm).
 
-:func:`spine_frame` turns a :class:`~sdc_bench.data._synth_layout.Layout` into per-pixel coordinates:
+:func:`spine_frame` turns a :class:`~sdc_bench.data.synthspine.layout.Layout` into per-pixel coordinates:
 ``u_body``/``v_body`` for every pixel, and, for the band around the spinal column only, the level each
 pixel belongs to with slips and wedge fractures applied.  The renderers draw in these coordinates.
 """
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sdc_bench.data._synth_anatomy import N_LEVELS
-from sdc_bench.data._synth_layout import Layout
+from sdc_bench.data.synthspine.anatomy import N_LEVELS
+from sdc_bench.data.synthspine.layout import Layout
 
 __all__ = ["SpineFrame", "gather", "level_lookup", "spine_frame"]
 
