@@ -17,7 +17,7 @@ from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.plan import plan_cells
 from sdc_bench.benchmark.suite import apply_overrides, load_suite
 from sdc_bench.core.determinism import deterministic
-from sdc_bench.core.storage import storage_url
+from sdc_bench.core.optuna_storage import storage_url
 from sdc_bench.data.prepare import prepare_data
 from sdc_bench.data.splits import outer_folds
 

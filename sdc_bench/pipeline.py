@@ -25,7 +25,7 @@ from sdc_bench.benchmark.suite import Suite
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.core.store import read_throughput
-from sdc_bench.serve.gallery import write_gallery
+from sdc_bench.serve.gallery_overlays import write_gallery
 
 __all__ = [
     "RunOptions",

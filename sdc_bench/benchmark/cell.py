@@ -26,7 +26,7 @@ from sdc_bench.benchmark.suite import Suite
 from sdc_bench.benchmark.sweep import search
 from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
 from sdc_bench.core.determinism import derive_seed, seed_everything
-from sdc_bench.core.storage import open_storage
+from sdc_bench.core.optuna_storage import open_storage
 from sdc_bench.core.store import RunStore
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.data.splits import Fold, assert_patient_disjoint, inner_split

@@ -2,7 +2,7 @@
 
 Called by :func:`sdc_bench.benchmark.cell.run_cell` before the cell's result files are written, so a cell
 that counts as done on ``--resume`` always has its model beside it. The I/O itself is
-:mod:`sdc_bench.zoo.kept`; this module only gathers the cell's facts (method, parameters, data, inputs).
+:mod:`sdc_bench.zoo.model_files`; this module only gathers the cell's facts (method, parameters, data, inputs).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from sdc_bench import __version__
 from sdc_bench.core.store import RunStore, git_revision
-from sdc_bench.zoo.kept import backbone_record, save_kept_model
 from sdc_bench.zoo.methods import METHODS
+from sdc_bench.zoo.model_files import backbone_record, save_kept_model
 
 if TYPE_CHECKING:
     from sdc_bench.benchmark.cell import CellContext

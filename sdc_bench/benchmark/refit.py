@@ -25,8 +25,8 @@ from sdc_bench.core.determinism import derive_seed, seed_everything
 from sdc_bench.core.errors import ModelError
 from sdc_bench.data.prepare import prepare_data
 from sdc_bench.zoo.backbones import create_backbone
-from sdc_bench.zoo.kept import backbone_record
 from sdc_bench.zoo.methods import METHODS
+from sdc_bench.zoo.model_files import backbone_record
 
 __all__ = ["median_params", "refit_all"]
 

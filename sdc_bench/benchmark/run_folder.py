@@ -18,6 +18,7 @@ from pathlib import Path
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.suite import Suite, _build, apply_overrides, proposed_method, protocol_seeds
 from sdc_bench.core.errors import ConfigError, DataError
+from sdc_bench.core.optuna_storage import without_password
 from sdc_bench.core.run_manifest import (
     DataRecord,
     EnvironmentRecord,
@@ -26,7 +27,6 @@ from sdc_bench.core.run_manifest import (
     Segment,
     SuiteRecord,
 )
-from sdc_bench.core.storage import without_password
 from sdc_bench.core.store import RunStore, environment_info, git_revision
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.zoo.methods import METHODS

@@ -44,14 +44,14 @@ from sdc_bench.benchmark.suite import (
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
-from sdc_bench.core.run_manifest import RunManifest
-from sdc_bench.core.storage import (
+from sdc_bench.core.optuna_storage import (
     PASSWORD_ENV,
     open_storage,
     storage_password,
     storage_url,
     without_password,
 )
+from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.store import (
     RunStore,
     write_parquet,

@@ -1,6 +1,6 @@
 """Optuna under the outer folds: storage by scale, seeded samplers, pruners, and one study per cell.
 
-Storage by scale (SQLite, a JournalStorage file, PostgreSQL) is opened by :mod:`sdc_bench.core.storage`,
+Storage by scale (SQLite, a JournalStorage file, PostgreSQL) is opened by :mod:`sdc_bench.core.optuna_storage`,
 which the report shares to read the studies back.
 
 Reproducibility across kills: trial *k* of a cell always samples with a seed derived from the cell seed

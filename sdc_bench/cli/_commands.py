@@ -175,7 +175,7 @@ def _weight_options(args: argparse.Namespace) -> tuple[Path | None, tuple[Any, .
 
 def _warn_storage_password(storage: str | None) -> None:
     """A password typed into --storage works, but it shows in the shell history: say once where it belongs."""
-    from sdc_bench.core.storage import PASSWORD_ENV, masked, storage_password
+    from sdc_bench.core.optuna_storage import PASSWORD_ENV, masked, storage_password
 
     password = storage_password(storage)
     if password is not None:
@@ -191,7 +191,7 @@ def _warn_storage_password(storage: str | None) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import RunOptions
     from sdc_bench.cli._resume_args import resume_changes
-    from sdc_bench.core.storage import check_storage_spec
+    from sdc_bench.core.optuna_storage import check_storage_spec
 
     if args.splits is not None and args.resume is not None:
         raise ConfigError(
@@ -363,7 +363,7 @@ def cmd_throughput(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from sdc_bench.reports.build import build_reports
-    from sdc_bench.serve.gallery import write_gallery
+    from sdc_bench.serve.gallery_overlays import write_gallery
 
     write_gallery(Path(args.run_dir))  # from the kept models; says why not when there are none
     written = build_reports(Path(args.run_dir), n_bootstrap=args.bootstrap)

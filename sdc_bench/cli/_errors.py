@@ -70,7 +70,7 @@ def _storage_error(error: BaseException, args: argparse.Namespace | None) -> str
         kinds += (optuna_exceptions.StorageInternalError,)
     if not kinds or not isinstance(error, kinds):
         return None
-    from sdc_bench.core.storage import connection_reason
+    from sdc_bench.core.optuna_storage import connection_reason
 
     hint = _resume_hint(args) or "run the command again"
     return (

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from sdc_bench.core.errors import DataError
-from sdc_bench.core.storage import storage_file, storage_url
+from sdc_bench.core.optuna_storage import storage_file, storage_url
 from sdc_bench.core.store import RunStore, read_throughput
 
 __all__ = [

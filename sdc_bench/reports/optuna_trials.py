@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdc_bench.core.contracts import parse_cell_id
-from sdc_bench.core.storage import close_storage, open_storage, storage_url
+from sdc_bench.core.optuna_storage import close_storage, open_storage, storage_url
 from sdc_bench.reports.loaders import run_storage_url
 
 __all__ = ["load_optuna_importances", "load_optuna_trials"]

@@ -1,7 +1,7 @@
 """Writes a model package from a run's kept models: an out-of-fold ensemble, or one refit model.
 
 The members are re-saved (never copied blind): each is rebuilt from its safetensors file and written again
-with :func:`sdc_bench.zoo.kept.save_kept_model`, so a damaged kept model fails the export, not a later
+with :func:`sdc_bench.zoo.model_files.save_kept_model`, so a damaged kept model fails the export, not a later
 prediction. ``package.json`` is written once the members are (a folder without it is not a package) and
 again with the ONNX check and the throughput; ``MODEL_CARD.md`` comes last.
 """
@@ -24,7 +24,7 @@ from sdc_bench.core.store import RunStore, cpu_model, git_revision, write_json, 
 from sdc_bench.serve.card import model_card
 from sdc_bench.serve.package import PACKAGE_FORMAT, PACKAGE_VERSION, input_shape, load_package
 from sdc_bench.serve.select import Selection
-from sdc_bench.zoo.kept import load_kept_model, save_kept_model
+from sdc_bench.zoo.model_files import load_kept_model, save_kept_model
 
 __all__ = ["Refit", "export_package", "training_seen"]
 

@@ -3,7 +3,7 @@
 Layout of a package folder (``sdc-bench export`` writes it, ``sdc-bench predict`` reads it)::
 
     package.json             format, kind (ensemble | refit), classes, preprocessing, members, training audit
-    members/<name>.json      each member's kept-model JSON (see sdc_bench.zoo.kept)
+    members/<name>.json      each member's kept-model JSON (see sdc_bench.zoo.model_files)
     members/<name>.safetensors
     members/<name>.onnx      with --onnx only
     audit.json               the training data's audit (copied from the run)
@@ -26,7 +26,7 @@ from sdc_bench.core.errors import ModelError
 from sdc_bench.core.store import read_format_json
 from sdc_bench.data.decode import Preprocess
 from sdc_bench.zoo.augment import normalize, to_float
-from sdc_bench.zoo.kept import load_kept_model
+from sdc_bench.zoo.model_files import load_kept_model
 
 __all__ = [
     "PACKAGE_FORMAT",

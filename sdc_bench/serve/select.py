@@ -13,7 +13,7 @@ from typing import Any
 from sdc_bench.core.errors import ModelError
 from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.store import RunStore
-from sdc_bench.zoo.kept import read_kept_meta
+from sdc_bench.zoo.model_files import read_kept_meta
 
 __all__ = ["Selection", "member_name", "select_members"]
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from sdc_bench.cli import main
-from sdc_bench.core.storage import open_storage, storage_url
+from sdc_bench.core.optuna_storage import open_storage, storage_url
 
 SEARCH_SUITE = """
 description = "test: tiny run with a pruned search"
@@ -288,7 +288,7 @@ _CLAIM_AND_HANG = """
 import pathlib, sys, time
 from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.queue import work_queue
-from sdc_bench.core.storage import open_storage
+from sdc_bench.core.optuna_storage import open_storage
 
 marker, url, run_id = sys.argv[1:4]
 cells = [Cell("sdc_dl", "b", fold, fold, "a", "i") for fold in range(3)]

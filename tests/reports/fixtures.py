@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.core.contracts import format_cell_id
+from sdc_bench.core.optuna_storage import DEFAULT_STORAGE_FILE
 from sdc_bench.core.run_manifest import FORMAT_VERSION, FORMAT_VERSION_KEY, RunManifest
-from sdc_bench.core.storage import DEFAULT_STORAGE_FILE
 from sdc_bench.core.store import RunStore, write_json, write_parquet, write_throughput_table
 
 __all__ = ["SyntheticRun", "make_synthetic_run"]

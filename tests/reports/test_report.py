@@ -96,7 +96,7 @@ def fast_png() -> object:
 @pytest.fixture(scope="module")
 def full(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = make_synthetic_run(tmp_path_factory.mktemp("full"), FULL)
-    # the gallery is made from kept models (serve/gallery.py); a stored one without cases is enough here
+    # the gallery is made from kept models (serve/gallery_overlays.py); a stored one without cases is enough here
     gallery = {
         "reason": None,
         "methods": [{"method": "sdc_dl", "reason": "no wrong predictions", "cases": []}],

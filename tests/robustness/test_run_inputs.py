@@ -353,7 +353,7 @@ def test_an_unreachable_storage_is_one_line_and_its_password_is_never_written(
 
 def test_local_workers_get_the_password_in_their_environment_not_their_arguments(tmp_path: Path) -> None:
     from sdc_bench.benchmark.runner import RunOptions, worker_command
-    from sdc_bench.core.storage import PASSWORD_ENV
+    from sdc_bench.core.optuna_storage import PASSWORD_ENV
 
     command, env = worker_command(tmp_path, f"postgresql://u:{PASSWORD}@host/db", RunOptions())
     assert PASSWORD not in " ".join(command)
@@ -392,7 +392,7 @@ def test_an_error_in_a_trial_reaches_the_caller_without_optuna_s_traceback(
     from sdc_bench.benchmark.suite import SearchSpec
     from sdc_bench.benchmark.sweep import search
     from sdc_bench.core.errors import ConfigError
-    from sdc_bench.core.storage import open_storage
+    from sdc_bench.core.optuna_storage import open_storage
 
     error = ConfigError("inner split: one class only") if raised == "config error" else KeyboardInterrupt()
 

@@ -17,7 +17,7 @@ from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.core.store import RunStore
 from sdc_bench.reports.sections.context import ReportContext, ReportWriter
 from sdc_bench.reports.sections.gallery import GALLERY_JSON_PATH, gallery_section
-from sdc_bench.serve.gallery import GALLERY_JSON, gallery_dir, write_gallery
+from sdc_bench.serve.gallery_overlays import GALLERY_JSON, gallery_dir, write_gallery
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("pytorch_grad_cam") is None,

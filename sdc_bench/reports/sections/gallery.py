@@ -1,7 +1,7 @@
 """The report's gallery section: each method's most confidently wrong out-of-fold cases with their Grad-CAM
 overlays, or why there are none.
 
-The overlays and ``figures/gallery/gallery.json`` are made by ``sdc_bench/serve/gallery.py`` (it loads the
+The overlays and ``figures/gallery/gallery.json`` are made by ``sdc_bench/serve/gallery_overlays.py`` (it loads the
 kept models; this floor may not); this section only reads them and lays each method's cases out as one
 figure with a caption per image (true class, predicted class, probability).
 """
@@ -25,7 +25,7 @@ from sdc_bench.reports.style import DOUBLE_COLUMN_IN, apply_style, save_figure
 
 __all__ = ["GALLERY_JSON_PATH", "gallery_figure", "gallery_section"]
 
-#: Where ``sdc_bench/serve/gallery.py`` writes the gallery, relative to the run folder (a test keeps them equal).
+#: Where ``sdc_bench/serve/gallery_overlays.py`` writes the gallery, relative to the run folder (a test keeps them equal).
 GALLERY_JSON_PATH = Path("figures") / "gallery" / "gallery.json"
 _COLUMNS = 3
 

@@ -6,7 +6,7 @@ import pandas as pd
 from sqlalchemy.exc import SQLAlchemyError
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS
-from sdc_bench.core.storage import DEFAULT_STORAGE_FILE, storage_file
+from sdc_bench.core.optuna_storage import DEFAULT_STORAGE_FILE, storage_file
 from sdc_bench.reports import figures, tables
 from sdc_bench.reports.loaders import load_cells, load_throughput, run_storage_url
 from sdc_bench.reports.min_n import shortfall

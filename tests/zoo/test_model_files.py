@@ -10,7 +10,7 @@ import torch
 from sdc_bench.core.errors import ModelError
 from sdc_bench.core.store import RunStore
 from sdc_bench.zoo.backbones import create_backbone
-from sdc_bench.zoo.kept import backbone_record, load_kept_model, read_kept_meta, save_kept_model
+from sdc_bench.zoo.model_files import backbone_record, load_kept_model, read_kept_meta, save_kept_model
 
 
 def _saved(tmp_path: Path) -> tuple[torch.nn.Module, Path]:

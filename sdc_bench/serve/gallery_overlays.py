@@ -36,7 +36,7 @@ from sdc_bench.data.slices import load_input
 from sdc_bench.data.sources import load_source
 from sdc_bench.serve.package import input_preprocess
 from sdc_bench.zoo.augment import normalize, to_float
-from sdc_bench.zoo.kept import load_kept_model, read_kept_meta
+from sdc_bench.zoo.model_files import load_kept_model, read_kept_meta
 from sdc_bench.zoo.saliency import cam_overlays, overlay_names
 
 __all__ = ["GALLERY_FORMAT", "GALLERY_JSON", "PER_METHOD", "gallery_dir", "write_gallery"]
