@@ -76,8 +76,8 @@ __all__ = [
 @dataclass(frozen=True)
 class RunOptions:
     data: str | None = None  # overrides the suite's data source
-    out: Path | None = None  # run folder; default reports/<suite>-<timestamp>
-    reports_dir: Path = Path("reports")
+    out: Path | None = None  # run folder; default runs/<suite>-<timestamp>
+    runs_dir: Path = Path("runs")
     resume: Path | None = None
     progress: bool = True
     skip_bad: bool = False
@@ -206,7 +206,7 @@ def _run_folder(suite: Suite, options: RunOptions) -> tuple[Suite, RunOptions, P
             skip_bad=options.skip_bad or previous.skip_bad,
         )
         return suite, options, root, previous.run_id, previous
-    root = Path(options.out) if options.out else RunStore.new_run_dir(options.reports_dir, suite.name)
+    root = Path(options.out) if options.out else RunStore.new_run_dir(options.runs_dir, suite.name)
     check_out_folder(root)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(

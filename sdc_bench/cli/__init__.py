@@ -70,7 +70,7 @@ def _add_run_parser(sub: _Subparsers) -> None:
         help="use this dataset instead of the suite's (a CSV manifest or a folder of class sub-folders)",
     )
     _add_data_options(run)
-    run.add_argument("--out", help="run folder (default: reports/<suite>-<timestamp>)")
+    run.add_argument("--out", help="run folder (default: runs/<suite>-<timestamp>)")
     run.add_argument(
         "--seed", type=int, help="run seed; every cell's seed is derived from it (default: the suite's)"
     )

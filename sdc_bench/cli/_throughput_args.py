@@ -40,7 +40,7 @@ def add_throughput_cli(subparsers: Any) -> argparse.ArgumentParser:
         ),
         epilog=(
             "example: sdc-bench throughput --backbones resnet18,efficientnet_b0 --batch-sizes 8,32 "
-            "--precision fp32,bf16 --channels-last --out reports/throughput.csv"
+            "--precision fp32,bf16 --channels-last --out runs/throughput.csv"
         ),
     )
     parser.add_argument(

@@ -218,7 +218,7 @@ def environment_info() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class RunStore:
-    """Paths and writes of one run folder (``reports/<suite>-<timestamp>/``)."""
+    """Paths and writes of one run folder (``runs/<suite>-<timestamp>/``)."""
 
     root: Path
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sdc_bench.cli import build_parser
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ("README.md", "CONTRIBUTING.md")
 
 _FENCE = re.compile(r"```[^\n]*\n(.*?)```", re.S)

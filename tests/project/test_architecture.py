@@ -14,7 +14,7 @@ from importlinter.domain.contract import ContractCheck
 
 from tools.import_contracts import PrivateModulesContract
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_import_contracts_are_kept() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tools.code_size import FUNCTION_LINES, LongCode, find_long_code, function_lengths
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_report_runs_on_the_package_and_lists_what_it_finds() -> None:
