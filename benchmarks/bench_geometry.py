@@ -35,7 +35,7 @@ from sdc_bench.cli import main
 from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.data.synth_clinical import normal_vs_abnormal, write_mri_series
 from sdc_bench.data.synthspine import SynthConfig, generate_arrays
-from sdc_bench.reports.render import to_markdown
+from sdc_bench.reports.table_render import to_markdown
 
 SUITE = """
 description = "bench: input geometry"

@@ -21,7 +21,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from sdc_bench.core.store import write_text
-from sdc_bench.reports.render import to_html, to_markdown
+from sdc_bench.reports.table_render import to_html, to_markdown
 
 __all__ = ["FigureItem", "Section", "TableItem", "render_html", "render_markdown", "write_report"]
 

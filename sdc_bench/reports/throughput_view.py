@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from sdc_bench.core.store import write_text, write_throughput_table
-from sdc_bench.reports.render import to_markdown
+from sdc_bench.reports.table_render import to_markdown
 
 __all__ = ["LOAD_LIMIT", "LOAD_RATIO", "markdown_table", "peak_memory_text", "under_load", "write_throughput"]
 
