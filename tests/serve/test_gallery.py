@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
-from sdc_bench.reports.sections.context import ReportContext, ReportWriter
 
 from sdc_bench.cli import main
 from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.core.store import RunStore
+from sdc_bench.reports.sections import ReportContext, ReportWriter
 from sdc_bench.reports.sections.error_gallery import GALLERY_JSON_PATH, gallery_section
 from sdc_bench.serve.gallery import GALLERY_JSON, gallery_dir, write_gallery
 
