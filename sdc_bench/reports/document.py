@@ -37,7 +37,7 @@ class TableItem:
     caption : str
         One or two sentences that say what the table shows.
     table : pandas.DataFrame
-        A table from :mod:`sdc_bench.reports.tables` (emphasis in ``attrs``).
+        A table built by a section module of :mod:`sdc_bench.reports.sections` (emphasis in ``attrs``).
     """
 
     name: str

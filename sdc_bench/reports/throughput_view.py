@@ -1,4 +1,5 @@
-"""The throughput table as people read it: a compact Markdown view, written beside the CSV or parquet table."""
+"""A measured throughput table as people read it: a compact Markdown view written beside the CSV or parquet
+table, the rows measured under load, and peak memory as a cell."""
 
 from __future__ import annotations
 

@@ -122,7 +122,8 @@ def search_table(trials: pd.DataFrame) -> pd.DataFrame:
     repeated = trials["seed"].nunique() > 1
     keys = ["method", "backbone", "seed", "outer_fold"]
     for (method, backbone, repeat, fold), group in trials.groupby(keys, sort=True):
-        states = group["state"].value_counts()
+        # trials per Optuna state; a state no trial reached counts 0
+        per_state = group["state"].value_counts().reindex(["COMPLETE", "PRUNED", "FAIL"], fill_value=0)
         complete = group[group["state"] == "COMPLETE"].dropna(subset=["value"])
         best = (
             complete.iloc[int(np.argmax(complete["value"].to_numpy(dtype=float)))]
@@ -140,9 +141,9 @@ def search_table(trials: pd.DataFrame) -> pd.DataFrame:
                 "Backbone": str(backbone),
                 "Fold": fold_text(fold, repeat, repeated),
                 "Trials": str(len(group)),
-                "Complete": str(int(states.get("COMPLETE", 0))),
-                "Pruned": str(int(states.get("PRUNED", 0))),
-                "Failed": str(int(states.get("FAIL", 0))),
+                "Complete": str(int(per_state["COMPLETE"])),
+                "Pruned": str(int(per_state["PRUNED"])),
+                "Failed": str(int(per_state["FAIL"])),
                 "Best value": fmt_number(float(best["value"])) if best is not None else "n/a",
                 "Best parameters": params_text({k: v for k, v in params.items() if pd.notna(v)}),
             }
