@@ -34,7 +34,7 @@ from PIL import Image
 from sdc_bench.cli import main
 from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.data.synthspine import SynthConfig, generate_arrays, normal_vs_abnormal, write_mri_series
-from sdc_bench.reports.render import to_markdown
+from sdc_bench.reports.table_render import to_markdown
 
 SUITE = """
 description = "bench: input geometry"

@@ -31,7 +31,7 @@ import pandas as pd
 from sdc_bench.cli import main
 from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.data.synthspine import write_mri_series, write_tall_xrays
-from sdc_bench.reports.render import to_markdown
+from sdc_bench.reports.table_render import to_markdown
 
 #: The smoke suite's classes: a class folder outside data.classes is refused (or skipped with --skip-bad).
 SMOKE_CLASSES = ("normal", "spondylolisthesis", "vertebral_fracture")

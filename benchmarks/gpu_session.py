@@ -34,7 +34,7 @@ import torch
 
 from sdc_bench.benchmark.throughput import ThroughputConfig, measure
 from sdc_bench.core.store import read_throughput
-from sdc_bench.reports.throughput import write_throughput
+from sdc_bench.reports.throughput_view import write_throughput
 
 BACKBONES = (
     "tf_efficientnet_lite0",

@@ -58,7 +58,7 @@ def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
 
 
 def _throughput_stage(state: RunState) -> None:
-    from sdc_bench.reports.throughput import write_throughput
+    from sdc_bench.reports.throughput_view import write_throughput
 
     table = measure_throughput(state)
     if table is None:
@@ -71,7 +71,7 @@ def _throughput_stage(state: RunState) -> None:
 def throughput_command(args: argparse.Namespace) -> int:
     """Run ``sdc-bench throughput`` from parsed arguments; print the Markdown view; return the exit code."""
     from sdc_bench.benchmark.throughput import ThroughputConfig, measure
-    from sdc_bench.reports.throughput import markdown_table, write_throughput
+    from sdc_bench.reports.throughput_view import markdown_table, write_throughput
 
     out = Path(args.out)
     if out.suffix not in (".csv", ".parquet"):

@@ -233,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if table.is_file():
         import pandas as pd
 
-        from sdc_bench.reports.render import to_text
+        from sdc_bench.reports.table_render import to_text
 
         print(to_text(pd.read_csv(table, keep_default_na=False)))
     print(f"run folder: {root}")

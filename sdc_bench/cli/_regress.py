@@ -127,7 +127,7 @@ def _print_verdicts(verdicts: list[Any]) -> None:
     import pandas as pd
 
     from sdc_bench.benchmark.regress import verdict_table
-    from sdc_bench.reports.render import to_text
+    from sdc_bench.reports.table_render import to_text
 
     table = verdict_table(verdicts)
     for column, fmt in (

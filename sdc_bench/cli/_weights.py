@@ -54,7 +54,7 @@ def cmd_weights_check(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from sdc_bench.core.errors import WeightsError
-    from sdc_bench.reports.render import to_text
+    from sdc_bench.reports.table_render import to_text
     from sdc_bench.zoo.weights_folder import check_weights
 
     rows = check_weights(args.folder)

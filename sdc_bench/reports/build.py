@@ -7,12 +7,14 @@ records), computes the metrics table and the paired comparisons, and writes
 PNG) and the report (``report.md``, ``report.html``). Optional artifacts that are absent
 are skipped, and the report says so. Reading lives in :mod:`~sdc_bench.reports.loaders` and
 :mod:`~sdc_bench.reports.optuna_trials`, the comparisons in :mod:`~sdc_bench.reports.comparisons`,
-each report section in :mod:`sdc_bench.reports.sections`.
+each report section in its own module of :mod:`sdc_bench.reports.sections`: this module builds whatever
+sections are registered there (:func:`~sdc_bench.reports.sections.registered_sections`), in their declared
+order, and hands them to :mod:`~sdc_bench.reports.document`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +23,13 @@ import pandas as pd
 from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.store import RunStore, write_text
 from sdc_bench.reports.comparisons import compare_methods
+from sdc_bench.reports.document import Section, write_report
 from sdc_bench.reports.flags import cell_flags, learning_flags
-from sdc_bench.reports.loaders import load_cells, load_predictions, load_throughput, read_json
+from sdc_bench.reports.loaders import load_cells, load_predictions
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.names import run_display_names
-from sdc_bench.reports.report import write_report
 from sdc_bench.reports.rules import reference_rules
-from sdc_bench.reports.sections.caveats import caveats_section
-from sdc_bench.reports.sections.context import ReportContext, ReportWriter
-from sdc_bench.reports.sections.data import data_section
-from sdc_bench.reports.sections.gallery import gallery_section
-from sdc_bench.reports.sections.groups import ablations_section, external_section, imbalance_section
-from sdc_bench.reports.sections.overview import environment_section, protocol_section, summary_section
-from sdc_bench.reports.sections.results import backbones_section, per_class_section, results_section
-from sdc_bench.reports.sections.runtime import search_section, throughput_section, training_section
+from sdc_bench.reports.sections import ReportContext, ReportSection, ReportWriter, registered_sections
 from sdc_bench.reports.style import backbone_markers, method_palette
 
 __all__ = ["build_reports"]
@@ -90,7 +85,6 @@ def _build(
 ) -> list[Path]:
     store = RunStore(root)
     predictions = load_predictions(root)
-    splits = read_json(store.splits_json)
     reference = reference or run.proposed_method
     metrics = compute_metrics(predictions, n_bootstrap=n_bootstrap, seed=seed)
     _write_csv(store.metrics, metrics)
@@ -112,18 +106,20 @@ def _build(
         markers=backbone_markers(predictions["backbone"].astype(str)), skipped=[],
         n_bootstrap=n_bootstrap, seed=seed, rules=rules, flags=flags, small_n=[],
     )  # fmt: skip
-    # the summary and the caveats go first but are built last: they list what the other sections skipped
-    body = [data_section(ctx)]
-    body += [results_section(ctx), per_class_section(ctx), backbones_section(ctx), ablations_section(ctx)]
-    body += [imbalance_section(ctx), external_section(ctx), throughput_section(ctx), search_section(ctx)]
-    body += [training_section(ctx), gallery_section(ctx)]
-    sections = [
-        summary_section(ctx),
-        caveats_section(run, splits, load_throughput(root), ctx.small_n),
-        body[0],
-        protocol_section(ctx, splits),
-        *body[1:],
-        environment_section(run),
-    ]
+    sections = _build_sections(ctx, registered_sections())
     writer.written += write_report(root, f"sdc-bench report: {run.run_id}", sections)
     return writer.written
+
+
+def _build_sections(ctx: ReportContext, sections: Sequence[ReportSection]) -> list[Section]:
+    """Build every section, those marked ``built_last`` after the others; return them in report order."""
+    built: dict[str, Section] = {}
+    for section in sorted(sections, key=lambda s: s.built_last):  # a stable sort keeps the report order
+        result = section.build(ctx)
+        if result.title != section.title:
+            raise ValueError(
+                f"report section {section.name!r} declares the title {section.title!r} "
+                f"but built a section titled {result.title!r}"
+            )
+        built[section.name] = result
+    return [built[section.name] for section in sections]

@@ -1,9 +1,9 @@
 """The one figure style: colour-blind-safe palette, fixed method colours, journal column widths, PDF + PNG.
 
-Every figure of :mod:`sdc_bench.reports.figures` draws through these helpers, so a method has
-the same colour (and a backbone the same marker) in every figure of every run, text sizes
-match a journal page at 100 % scale, and files are written the same way (fonts embedded as
-TrueType, PNG at 300 dpi, no time stamps so two builds give the same bytes).
+Every figure of the report sections (:mod:`sdc_bench.reports.sections`) draws through these helpers, so a
+method has the same colour (and a backbone the same marker) in every figure of every run, text sizes match a
+journal page at 100 % scale, and files are written the same way (fonts embedded as TrueType, PNG at 300 dpi,
+no time stamps so two builds give the same bytes).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from sdc_bench.benchmark.throughput import table as throughput_table
 from sdc_bench.cli._throughput_args import add_throughput_cli as add_cli
 from sdc_bench.core.errors import ConfigError, UnknownNameError
 from sdc_bench.pipeline import throughput_command as cli_main
-from sdc_bench.reports.throughput import markdown_table, write_throughput
+from sdc_bench.reports.throughput_view import markdown_table, write_throughput
 from sdc_bench.zoo.backbones import count_gflops, count_params, create_backbone
 
 TINY = {"img_size": 32, "device": "cpu", "warmup_steps": 1, "timed_steps": 2}
@@ -98,7 +98,7 @@ def test_cpu_rows_have_no_peak_memory_and_a_load(table: pd.DataFrame) -> None:
 
 
 def test_under_load_reads_the_load_per_core() -> None:
-    from sdc_bench.reports.throughput import LOAD_LIMIT, under_load
+    from sdc_bench.reports.throughput_view import LOAD_LIMIT, under_load
 
     rows = pd.DataFrame(
         {

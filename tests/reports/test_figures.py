@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sdc_bench.reports import figures, style
+from sdc_bench.reports import figure_common, style
 from sdc_bench.reports.loaders import load_cells
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.optuna_trials import load_optuna_importances, load_optuna_trials
+from sdc_bench.reports.sections import data, external, per_class, results, search, throughput, training
 from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 SPEC = SyntheticRun(
@@ -57,22 +58,22 @@ def draws(run: dict) -> dict[str, Callable[[Path], list[Path]]]:
     metrics, predictions = run["metrics"], run["predictions"]
     looks = {"palette": run["palette"], "markers": run["markers"]}
     return {
-        "method_comparison": lambda stem: figures.method_comparison(
+        "method_comparison": lambda stem: results.method_comparison(
             metrics, stem, reference="sdc_dl", **looks
         ),
-        "fold_scores": lambda stem: figures.fold_scores(metrics, stem, **looks),
-        "per_class": lambda stem: figures.per_class_sensitivity_specificity(metrics, stem, **looks),
-        "critical_difference": lambda stem: figures.critical_difference(metrics, stem),
-        "external_validation": lambda stem: figures.external_validation(metrics, stem, **looks),
-        "roc_curves": lambda stem: figures.roc_curves(predictions, stem, **looks),
-        "confusion_counts": lambda stem: figures.confusion_matrices(predictions, stem),
-        "confusion_normalised": lambda stem: figures.confusion_matrices(predictions, stem, normalise=True),
-        "reliability": lambda stem: figures.reliability_diagrams(predictions, stem, **looks),
-        "pareto_front": lambda stem: figures.pareto_front(metrics, run["throughput"], stem, **looks),
-        "optuna_history": lambda stem: figures.optuna_history(run["trials"], stem, palette=run["palette"]),
-        "param_importances": lambda stem: figures.param_importances(run["importances"], stem),
-        "learning_curves": lambda stem: figures.learning_curves(run["cells"], stem, palette=run["palette"]),
-        "sample_grid": lambda stem: figures.sample_grid(run["samples"], stem),
+        "fold_scores": lambda stem: results.fold_scores(metrics, stem, **looks),
+        "per_class": lambda stem: per_class.per_class_sensitivity_specificity(metrics, stem, **looks),
+        "critical_difference": lambda stem: results.critical_difference(metrics, stem),
+        "external_validation": lambda stem: external.external_validation(metrics, stem, **looks),
+        "roc_curves": lambda stem: per_class.roc_curves(predictions, stem, **looks),
+        "confusion_counts": lambda stem: per_class.confusion_matrices(predictions, stem),
+        "confusion_normalised": lambda stem: per_class.confusion_matrices(predictions, stem, normalise=True),
+        "reliability": lambda stem: per_class.reliability_diagrams(predictions, stem, **looks),
+        "pareto_front": lambda stem: throughput.pareto_front(metrics, run["throughput"], stem, **looks),
+        "optuna_history": lambda stem: search.optuna_history(run["trials"], stem, palette=run["palette"]),
+        "param_importances": lambda stem: search.param_importances(run["importances"], stem),
+        "learning_curves": lambda stem: training.learning_curves(run["cells"], stem, palette=run["palette"]),
+        "sample_grid": lambda stem: data.sample_grid(run["samples"], stem),
     }
 
 
@@ -114,13 +115,13 @@ def test_figure_is_written_as_pdf_and_png(run: dict, tmp_path: Path, name: str) 
 def test_optional_figures_draw_nothing_without_their_input(run: dict, tmp_path: Path) -> None:
     metrics = run["metrics"]
     internal = metrics[~metrics["split"].str.startswith("external:")]
-    assert figures.external_validation(internal, tmp_path / "external") == []
-    assert figures.pareto_front(metrics, pd.DataFrame(), tmp_path / "pareto") == []
-    assert figures.optuna_history(pd.DataFrame(), tmp_path / "history") == []
-    assert figures.param_importances(pd.DataFrame(), tmp_path / "importances") == []
-    assert figures.learning_curves([{"cell": {"method": "a"}, "history": []}], tmp_path / "curves") == []
+    assert external.external_validation(internal, tmp_path / "external") == []
+    assert throughput.pareto_front(metrics, pd.DataFrame(), tmp_path / "pareto") == []
+    assert search.optuna_history(pd.DataFrame(), tmp_path / "history") == []
+    assert search.param_importances(pd.DataFrame(), tmp_path / "importances") == []
+    assert training.learning_curves([{"cell": {"method": "a"}, "history": []}], tmp_path / "curves") == []
     two = metrics[metrics["method"].isin(["sdc_dl"]) & (metrics["backbone"] == "resnet18")]
-    assert figures.critical_difference(two, tmp_path / "cd") == []  # fewer than 3 configurations
+    assert results.critical_difference(two, tmp_path / "cd") == []  # fewer than 3 configurations
     assert not list(tmp_path.iterdir())
 
 
@@ -138,16 +139,16 @@ def test_learning_curves_of_searched_cells_come_from_the_best_trial(tmp_path: Pa
         "history": refit,
         "search": {"best_history": records([1.0, 0.8, 0.7])},
     }
-    assert figures.runs._validated_history(searched) == searched["search"]["best_history"]
+    assert training._validated_history(searched) == searched["search"]["best_history"]
     unsearched = {"cell": {"method": "scratch", "backbone": "b"}, "history": records([1.2, 1.1])}
-    assert figures.runs._validated_history(unsearched) == unsearched["history"]
-    assert figures.runs._validated_history({"history": refit, "search": {}}) == []
-    written = figures.learning_curves([searched, unsearched], tmp_path / "curves")
+    assert training._validated_history(unsearched) == unsearched["history"]
+    assert training._validated_history({"history": refit, "search": {}}) == []
+    written = training.learning_curves([searched, unsearched], tmp_path / "curves")
     assert {p.suffix for p in written} == {".pdf", ".png"}
 
 
 def test_pareto_points_mark_the_front(run: dict) -> None:
-    points = figures.pareto_points(run["metrics"], run["throughput"])
+    points = throughput.pareto_points(run["metrics"], run["throughput"])
     assert set(points["backbone"]) == set(SPEC.backbones)  # classical's hog_hist was never measured
     for _, device in points.groupby("device"):
         best = device["score"].idxmax()
@@ -171,9 +172,9 @@ def test_param_importances_are_deterministic(run: dict) -> None:
 
 def test_critical_difference_cliques() -> None:
     ranks = np.array([1.0, 1.5, 2.8, 4.0, 4.2])
-    assert figures.scores._cliques(ranks, 1.0) == [(0, 1), (3, 4)]
-    assert figures.scores._cliques(ranks, 10.0) == [(0, 4)]
-    assert figures.scores._cliques(ranks, 0.1) == []
+    assert results._cliques(ranks, 1.0) == [(0, 1), (3, 4)]
+    assert results._cliques(ranks, 10.0) == [(0, 4)]
+    assert results._cliques(ranks, 0.1) == []
 
 
 def test_method_colours_are_fixed_and_distinct() -> None:
@@ -201,8 +202,8 @@ def test_figures_that_pool_seeds_say_so(run: dict, monkeypatch: pytest.MonkeyPat
     """Confusion matrices and reliability diagrams of a repeated cross-validation name the pooled seeds."""
     single = run["predictions"][run["predictions"]["method"] == "sdc_dl"]
     repeated = pd.concat([single, single.assign(seed=single["seed"] + 1)], ignore_index=True)
-    assert figures.seed_pooling_note(single) == ""
-    assert "Pooled over 2 protocol seeds" in figures.seed_pooling_note(repeated)
+    assert figure_common.seed_pooling_note(single) == ""
+    assert "Pooled over 2 protocol seeds" in figure_common.seed_pooling_note(repeated)
 
     titles: list[str] = []
 
@@ -210,9 +211,9 @@ def test_figures_that_pool_seeds_say_so(run: dict, monkeypatch: pytest.MonkeyPat
         titles.append(figure.get_suptitle())
         return []
 
-    monkeypatch.setattr("sdc_bench.reports.figures.predictions.save_figure", keep_title)
-    figures.confusion_matrices(repeated, tmp_path / "confusion")
-    figures.reliability_diagrams(repeated, tmp_path / "reliability")
-    figures.confusion_matrices(single, tmp_path / "single")
+    monkeypatch.setattr("sdc_bench.reports.sections.per_class.save_figure", keep_title)
+    per_class.confusion_matrices(repeated, tmp_path / "confusion")
+    per_class.reliability_diagrams(repeated, tmp_path / "reliability")
+    per_class.confusion_matrices(single, tmp_path / "single")
     assert titles[:2] == ["Pooled over 2 protocol seeds (each image once per seed)"] * 2
     assert titles[2] == ""

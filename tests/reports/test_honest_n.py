@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sdc_bench.reports import figures, style, tables
+from sdc_bench.reports import style
 from sdc_bench.reports.build import build_reports
 from sdc_bench.reports.flags import cell_flags, learning_flags
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.min_n import MIN_N, shortfall
-from sdc_bench.reports.render import SINGLE_COLUMN_CHARACTERS, latex_width_characters, to_latex, to_text
 from sdc_bench.reports.rules import reference_rules
-from sdc_bench.reports.throughput import markdown_table, under_load
+from sdc_bench.reports.sections import per_class, results, throughput
+from sdc_bench.reports.table_render import SINGLE_COLUMN_CHARACTERS, latex_width_characters, to_latex, to_text
+from sdc_bench.reports.throughput_view import markdown_table, under_load
 from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 SMALL = SyntheticRun(
@@ -117,7 +118,7 @@ def test_a_model_at_chance_is_flagged_did_not_learn() -> None:
                           "p_a": 1.0, "p_b": 0.0, "p_c": 0.0})  # fmt: skip
     flags = learning_flags(metrics, reference_rules(frame))
     assert [(f.configuration[0], f.kind) for f in flags] == [("scratch", "did_not_learn")]
-    table = tables.main_table(metrics, reference="sdc_dl", flags=flags)
+    table = results.main_table(metrics, reference="sdc_dl", flags=flags)
     assert [c for r, c, m in table.attrs["marks"] if m == "†"] == ["Method"]
 
 
@@ -155,7 +156,7 @@ def test_main_latex_table_fits_a_single_column() -> None:
         _metrics_row(m, metric, 0.9, 0.85, 0.93) for m in ("sdc_dl", "finetune_noaug", "sdc_dl_no_imbalance")
         for metric in ("accuracy", "balanced_accuracy")
     ]).assign(backbone="tf_efficientnet_lite0")  # fmt: skip
-    table = tables.main_table(metrics, reference="sdc_dl")
+    table = results.main_table(metrics, reference="sdc_dl")
     assert len(table.columns) <= 6
     width = latex_width_characters(table)
     assert width <= SINGLE_COLUMN_CHARACTERS, width  # adjustbox shrinks it to 80% at most
@@ -165,7 +166,7 @@ def test_main_latex_table_fits_a_single_column() -> None:
 
 
 def test_stdout_text_has_no_markdown_escapes() -> None:
-    table = tables.main_table(
+    table = results.main_table(
         pd.DataFrame([_metrics_row("sdc_dl", "accuracy", 0.9, 0.85, 0.93)]), reference="sdc_dl"
     )
     table.attrs["marks"] = [(0, "Accuracy", "*")]
@@ -179,10 +180,10 @@ def test_peak_memory_on_cpu_is_not_measured_and_load_is_flagged() -> None:
            "images_per_s": 10.0, "latency_ms_p50": 100.0, "latency_ms_p95": 600.0, "peak_mem_mb": 0.0}  # fmt: skip
     frame = pd.DataFrame([row])
     assert "| n/a |" in markdown_table(frame) and "| 0 |" not in markdown_table(frame)
-    table = tables.throughput_table(frame)  # n/a in every row: the column is left out, the note says why
+    table = throughput.throughput_table(frame)  # n/a in every row: the column is left out, the note says why
     assert "Peak memory (MB)" not in table and "left out: Peak memory (MB)" in table.attrs["notes"][0]
     assert len(under_load(frame)) == 1
-    assert any("under load" in n for n in tables.throughput_table(frame).attrs["notes"])
+    assert any("under load" in n for n in throughput.throughput_table(frame).attrs["notes"])
 
 
 def test_roc_panel_prints_the_tables_auroc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,7 +202,7 @@ def test_roc_panel_prints_the_tables_auroc(tmp_path: Path, monkeypatch: pytest.M
         lambda self, x, y, s, *a, **k: texts.append(s) or original(self, x, y, s, *a, **k),
     )
     monkeypatch.setattr(style, "PNG_DPI", 40)
-    assert figures.roc_curves(predictions, tmp_path / "roc", metrics=metrics)
+    assert per_class.roc_curves(predictions, tmp_path / "roc", metrics=metrics)
     row = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == "test") & (metrics["metric"] == "auroc")
                   & (metrics["class_name"] == "macro")].iloc[0]  # fmt: skip
     assert f"{row['value']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]" in texts

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from sdc_bench.core.run_manifest import RunManifest, example_payload
-from sdc_bench.reports import tables
-from sdc_bench.reports.render import to_html
-from sdc_bench.reports.sections.overview import _training_text, environment_section
+from sdc_bench.reports.sections import throughput, training
+from sdc_bench.reports.sections.environment import environment_of
+from sdc_bench.reports.sections.protocol import _training_text
+from sdc_bench.reports.table_render import to_html
 
 
 def test_environment_without_cuda_says_none_not_python_none() -> None:
     payload = example_payload()
-    section = environment_section(
+    section = environment_of(
         RunManifest.from_json({**payload, "environment": {**payload["environment"], "cuda": None}})
     )
     assert dict(section.facts)["Cuda"] == "none"
@@ -31,7 +32,7 @@ def test_long_cells_wrap_instead_of_widening_the_table() -> None:
 
 def test_training_cells_table_shows_display_names() -> None:
     cell = {"cell": {"method": "sdc_dl", "backbone": "resnet18", "outer_fold": 0}, "params": {"lr": 0.1}}
-    assert tables.selected_params_table([cell])["Method"].tolist() == ["SDC-DL"]
+    assert training.selected_params_table([cell])["Method"].tolist() == ["SDC-DL"]
 
 
 def test_throughput_keeps_a_column_measured_somewhere() -> None:
@@ -40,6 +41,6 @@ def test_throughput_keeps_a_column_measured_somewhere() -> None:
     frame = pd.DataFrame(
         [{**base, "device": "cpu", "peak_mem_mb": 0.0}, {**base, "device": "cuda", "peak_mem_mb": 900.0}]
     )
-    table = tables.throughput_table(frame)
+    table = throughput.throughput_table(frame)
     assert sorted(table["Peak memory (MB)"]) == ["900", "n/a"]
     assert "Peak memory n/a: not measured (CPU)." in table.attrs["notes"][0]

@@ -11,11 +11,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sdc_bench.reports import render, tables
+from sdc_bench.reports import table_render
 from sdc_bench.reports.comparisons import compare_methods
 from sdc_bench.reports.loaders import load_cells
 from sdc_bench.reports.metrics import compute_metrics
 from sdc_bench.reports.names import display_name
+from sdc_bench.reports.sections import (
+    ablations,
+    backbones,
+    data,
+    external,
+    imbalance,
+    per_class,
+    results,
+    throughput,
+    training,
+)
 from tests.reports.fixtures import SyntheticRun, make_synthetic_run
 
 REFERENCE = "sdc_dl"  # the proposed method of SPEC (its first)
@@ -50,17 +61,17 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def all_tables(run: dict) -> dict[str, pd.DataFrame]:
     metrics, comparisons = run["metrics"], run["comparisons"]
     return {
-        "main_comparison": tables.main_table(metrics, comparisons=comparisons, reference=REFERENCE),
-        "per_class": tables.per_class_table(metrics),
-        "per_backbone": tables.per_backbone_table(metrics, reference=REFERENCE),
-        "ablations": tables.ablation_table(metrics, comparisons, reference=REFERENCE),
-        "imbalance": tables.imbalance_table(metrics),
-        "external": tables.external_table(metrics, reference=REFERENCE),
-        "fold_summary": tables.fold_summary_table(metrics, reference=REFERENCE),
-        "comparisons": tables.comparisons_table(comparisons),
-        "dataset_flow": tables.dataset_flow_table(run["manifest"], run["splits"]),
-        "throughput": tables.throughput_table(run["throughput"]),
-        "selected_params": tables.selected_params_table(load_cells(run["root"])),
+        "main_comparison": results.main_table(metrics, comparisons=comparisons, reference=REFERENCE),
+        "per_class": per_class.per_class_table(metrics),
+        "per_backbone": backbones.per_backbone_table(metrics, reference=REFERENCE),
+        "ablations": ablations.ablation_table(metrics, comparisons, reference=REFERENCE),
+        "imbalance": imbalance.imbalance_table(metrics),
+        "external": external.external_table(metrics, reference=REFERENCE),
+        "fold_summary": results.fold_summary_table(metrics, reference=REFERENCE),
+        "comparisons": results.comparisons_table(comparisons),
+        "dataset_flow": data.dataset_flow_table(run["manifest"], run["splits"]),
+        "throughput": throughput.throughput_table(run["throughput"]),
+        "selected_params": training.selected_params_table(load_cells(run["root"])),
     }
 
 
@@ -74,7 +85,7 @@ def row_of(table: pd.DataFrame, method: str, backbone: str) -> int:
 
 
 def test_main_table_bolds_the_best_value_in_every_column(run: dict) -> None:
-    table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
+    table = results.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
     assert len(table) == len(run["predictions"][["method", "backbone"]].drop_duplicates())
     assert table["Method"].iloc[0] == "SDC-DL"  # reference first, by its display name
     bold = set(map(tuple, table.attrs["bold"]))
@@ -82,21 +93,21 @@ def test_main_table_bolds_the_best_value_in_every_column(run: dict) -> None:
         values = table[title].str.split(" ").str[0].astype(float)
         best = {int(i) for i in values.index[values == values.max()]}
         assert {r for r, c in bold if c == title} == best
-    markdown = render.to_markdown(table)
-    latex = render.to_latex(table)
+    markdown = table_render.to_markdown(table)
+    latex = table_render.to_latex(table)
     best_ba = table.loc[next(r for r, c in bold if c == "Balanced accuracy"), "Balanced accuracy"]
     assert f"**{best_ba}**" in markdown
     assert rf"\textbf{{{best_ba.split(' ')[0]}}}" in latex  # the interval is on the line below
 
 
 def test_main_table_marks_a_clearly_worse_method(run: dict) -> None:
-    table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
+    table = results.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
     marks = {(r, c) for r, c, _ in table.attrs["marks"]}
     scratch = row_of(table, "scratch", "resnet18")
     assert (scratch, "Accuracy") in marks  # exact McNemar, far worse than SDC-DL
     assert (scratch, "AUROC (macro)") in marks
     assert not any(r == 0 for r, _ in marks)  # the reference is not compared with itself
-    line = render.to_markdown(table).splitlines()[2 + scratch]
+    line = table_render.to_markdown(table).splitlines()[2 + scratch]
     assert "\\*" in line
     notes = " ".join(table.attrs["notes"])
     assert "McNemar" in notes and "Holm" in notes and "paired patient-level bootstrap" in notes
@@ -104,13 +115,13 @@ def test_main_table_marks_a_clearly_worse_method(run: dict) -> None:
 
 def test_no_reference_no_marks(run: dict) -> None:
     metrics = run["metrics"][run["metrics"]["method"] != "sdc_dl"]
-    table = tables.main_table(metrics, comparisons=None, reference=REFERENCE)
+    table = results.main_table(metrics, comparisons=None, reference=REFERENCE)
     assert table.attrs["marks"] == []
     assert "No significance marks" in " ".join(table.attrs["notes"])
 
 
 def test_per_class_table_has_one_row_per_class_and_configuration(run: dict) -> None:
-    table = tables.per_class_table(run["metrics"])
+    table = per_class.per_class_table(run["metrics"])
     n_configurations = len(run["predictions"][["method", "backbone"]].drop_duplicates())
     assert len(table) == n_configurations * SPEC.n_classes
     assert table["Class"].nunique() == SPEC.n_classes
@@ -119,7 +130,7 @@ def test_per_class_table_has_one_row_per_class_and_configuration(run: dict) -> N
 
 def test_dataset_flow_counts_match_manifest_and_splits(run: dict) -> None:
     manifest, splits = run["manifest"], run["splits"]
-    counts = tables.dataset_flow_counts(manifest, splits)
+    counts = data.dataset_flow_counts(manifest, splits)
     whole = counts[(counts["outer_fold"] == -1) & (counts["class_name"] == "total")].iloc[0]
     assert whole["n_images"] == len(manifest)
     assert whole["n_patients"] == manifest["patient_id"].nunique()
@@ -137,13 +148,13 @@ def test_dataset_flow_counts_match_manifest_and_splits(run: dict) -> None:
                 assert hit["n_patients"] == group["patient_id"].nunique()
         train_patients = set(by_id.loc[fold["train"], "patient_id"])
         assert not train_patients & set(by_id.loc[fold["test"], "patient_id"])
-    table = tables.dataset_flow_table(manifest, splits)
+    table = data.dataset_flow_table(manifest, splits)
     assert len(table) == 1 + 2 * len(splits["folds"])
     assert table.loc[0, "Total"] == f"{len(manifest)} ({manifest['patient_id'].nunique()})"
 
 
 def test_ablation_table_lists_sdc_dl_and_its_ablations_per_backbone(run: dict) -> None:
-    table = tables.ablation_table(run["metrics"], run["comparisons"], reference=REFERENCE)
+    table = ablations.ablation_table(run["metrics"], run["comparisons"], reference=REFERENCE)
     assert set(table["Method"]) == {"SDC-DL", "SDC-DL (no aug.)"}
     assert len(table) == 2 * len(SPEC.backbones)
     reference_rows = table[table["Method"] == "SDC-DL"]
@@ -151,30 +162,30 @@ def test_ablation_table_lists_sdc_dl_and_its_ablations_per_backbone(run: dict) -
     ablation = table[table["Method"] == "SDC-DL (no aug.)"]["Δ balanced accuracy"]
     assert ablation.str.startswith("-").all()  # the ablation is worse in the fixture
     no_ablation = run["metrics"][~run["metrics"]["method"].str.startswith("sdc_dl_")]
-    assert tables.ablation_table(no_ablation, None, reference=REFERENCE).empty
+    assert ablations.ablation_table(no_ablation, None, reference=REFERENCE).empty
 
 
 def test_imbalance_external_throughput_and_fold_tables(run: dict) -> None:
     metrics = run["metrics"]
-    imbalance = tables.imbalance_table(metrics)
-    assert list(imbalance["Imbalance"]) == sorted(imbalance["Imbalance"])
-    assert imbalance["Worst-class sensitivity"].str.contains(r"\(").all()
-    external = tables.external_table(metrics, reference=REFERENCE)
-    assert set(external["Dataset"]) == {"site_b"}
-    assert tables.external_table(
+    by_strategy = imbalance.imbalance_table(metrics)
+    assert list(by_strategy["Imbalance"]) == sorted(by_strategy["Imbalance"])
+    assert by_strategy["Worst-class sensitivity"].str.contains(r"\(").all()
+    on_sites = external.external_table(metrics, reference=REFERENCE)
+    assert set(on_sites["Dataset"]) == {"site_b"}
+    assert external.external_table(
         metrics[~metrics["split"].str.startswith("external:")], reference=REFERENCE
     ).empty
-    throughput = tables.throughput_table(run["throughput"])
-    assert len(throughput) == int((run["throughput"]["status"] == "ok").sum())
-    assert "not measured" in " ".join(throughput.attrs["notes"])
-    assert any(c == "Images/s" for _, c in throughput.attrs["bold"])
-    folds = tables.fold_summary_table(metrics, reference=REFERENCE)
+    speeds = throughput.throughput_table(run["throughput"])
+    assert len(speeds) == int((run["throughput"]["status"] == "ok").sum())
+    assert "not measured" in " ".join(speeds.attrs["notes"])
+    assert any(c == "Images/s" for _, c in speeds.attrs["bold"])
+    folds = results.fold_summary_table(metrics, reference=REFERENCE)
     assert folds["Balanced accuracy"].str.contains("±").all()
     assert (folds["Folds"] == str(SPEC.n_folds)).all()
 
 
 def test_comparisons_table_is_readable(run: dict) -> None:
-    table = tables.comparisons_table(run["comparisons"])
+    table = results.comparisons_table(run["comparisons"])
     assert len(table) == len(run["comparisons"])
     assert "Reference" in table.columns  # one SDC-DL reference per backbone
     assert {"exact McNemar", "corrected resampled t-test", "paired patient bootstrap"} <= set(table["Test"])
@@ -191,14 +202,14 @@ def test_comparisons_use_the_reference_on_the_same_backbone(run: dict) -> None:
 
 def test_markdown_of_a_plain_frame() -> None:
     frame = pd.DataFrame({"a": ["x|y", "1"], "b": [1.5, 2]})
-    text = render.to_markdown(frame)
+    text = table_render.to_markdown(frame)
     assert text.splitlines()[0] == "| a | b |"
     assert "x\\|y" in text
 
 
 def test_write_table_writes_three_formats(run: dict, tmp_path: Path) -> None:
-    table = tables.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
-    paths = render.write_table(table, tmp_path / "main", caption="Main results")
+    table = results.main_table(run["metrics"], comparisons=run["comparisons"], reference=REFERENCE)
+    paths = table_render.write_table(table, tmp_path / "main", caption="Main results")
     assert [p.suffix for p in paths] == [".csv", ".md", ".tex"]
     csv = pd.read_csv(paths[0])
     assert list(csv.columns) == list(table.columns)
@@ -255,12 +266,12 @@ def check_latex(source: str) -> None:
 def test_every_table_is_valid_latex(run: dict) -> None:
     for name, table in all_tables(run).items():
         assert not table.empty, name
-        check_latex(render.to_latex(table, caption=f"{name}: 50% & more_", label=f"tab:{name}"))
+        check_latex(table_render.to_latex(table, caption=f"{name}: 50% & more_", label=f"tab:{name}"))
 
 
 def test_latex_escapes_special_characters() -> None:
     frame = pd.DataFrame({"Name_x": ["a_b", "50% & #1", "{x}~^$\\", "Δ ± −"], "Value": ["1", "2", "3", "4"]})
-    source = render.to_latex(frame, caption="c_d")
+    source = table_render.to_latex(frame, caption="c_d")
     check_latex(source)
     assert r"a\_b" in source and r"50\% \& \#1" in source and r"\{x\}" in source
     assert r"$\Delta$" in source and r"$\pm$" in source
@@ -270,7 +281,7 @@ def test_latex_escapes_special_characters() -> None:
 def test_pdflatex_compiles_every_table(run: dict, tmp_path: Path) -> None:
     inputs = []
     for name, table in all_tables(run).items():
-        render.write_table(table, tmp_path / name, caption=f"The {name} table")
+        table_render.write_table(table, tmp_path / name, caption=f"The {name} table")
         inputs.append(rf"\input{{{name}.tex}}" + "\n\\clearpage")
     document = "\n".join(
         [

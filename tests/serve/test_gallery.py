@@ -15,8 +15,8 @@ from PIL import Image
 from sdc_bench.cli import main
 from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.core.store import RunStore
-from sdc_bench.reports.sections.context import ReportContext, ReportWriter
-from sdc_bench.reports.sections.gallery import GALLERY_JSON_PATH, gallery_section
+from sdc_bench.reports.sections import ReportContext, ReportWriter
+from sdc_bench.reports.sections.error_gallery import GALLERY_JSON_PATH, gallery_section
 from sdc_bench.serve.gallery_overlays import GALLERY_JSON, gallery_dir, write_gallery
 
 pytestmark = pytest.mark.skipif(

@@ -22,7 +22,7 @@ the timing still records is no measure there, since memory the allocator kept fr
 configurations is reused without growing the RSS (a ResNet read 0.19 MB).
 
 ``load`` is the 1-minute load average per core when the row was measured (``os.getloadavg``; NaN
-where the OS has none); :func:`sdc_bench.reports.throughput.under_load` flags rows above
+where the OS has none); :func:`sdc_bench.reports.throughput_view.under_load` flags rows above
 ``LOAD_LIMIT``.
 """
 

@@ -87,7 +87,7 @@ def load_per_core() -> float:
     """The 1-minute load average per core now (NaN where the OS has none, e.g. Windows).
 
     It includes this process's own threads, so a machine that does nothing else reads up to about 1;
-    :func:`sdc_bench.reports.throughput.under_load` flags rows measured above that.
+    :func:`sdc_bench.reports.throughput_view.under_load` flags rows measured above that.
     """
     try:
         return round(os.getloadavg()[0] / (os.cpu_count() or 1), 3)

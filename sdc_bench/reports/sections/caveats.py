@@ -1,4 +1,5 @@
-"""What a reader must know before trusting the numbers: the caveats box, the flags, the weight sources.
+"""The report's Caveats section: what a reader must know before trusting the numbers; also the flags sentence
+and the weight sources, which the summary and the protocol sections show.
 
 The caveats come from the protocol itself (synthetic data, few outer folds, few search trials, a
 single protocol seed, throughput measured under load) and from the parts the report drew in a
@@ -10,21 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pandas as pd
-
 from sdc_bench.core.contracts import parse_cell_id
 from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.reports.document import Section
 from sdc_bench.reports.flags import FLAG_MARKS, Flag
+from sdc_bench.reports.loaders import load_throughput
 from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.names import display_name
-from sdc_bench.reports.report import Section
-from sdc_bench.reports.throughput import LOAD_RATIO, under_load
+from sdc_bench.reports.sections._context import ReportContext
+from sdc_bench.reports.sections._registry import report_section
+from sdc_bench.reports.throughput_view import LOAD_RATIO, under_load
 
 __all__ = ["caveats_section", "flags_paragraph", "weight_sources"]
-
-
-def _n_folds(run: RunManifest, splits: Mapping[str, Any] | None) -> int:
-    return run.suite.outer_folds
 
 
 def _synthetic(run: RunManifest) -> bool:
@@ -33,19 +31,19 @@ def _synthetic(run: RunManifest) -> bool:
     return source == "synthspine" or origin.startswith("synthspine")
 
 
-def caveats_section(
-    run: RunManifest,
-    splits: Mapping[str, Any] | None,
-    throughput: pd.DataFrame | None,
-    small_n: Sequence[str] = (),
-) -> Section:
-    """The caveats box: one sentence per protocol limit, then the parts drawn or skipped for small n."""
+@report_section("caveats", title="Caveats", order=20, built_last=True)
+def caveats_section(ctx: ReportContext) -> Section:
+    """The caveats box: one sentence per protocol limit, then the parts drawn or skipped for small n.
+
+    Built last: it lists the parts the other sections drew in a small-n form or skipped (``ctx.small_n``).
+    """
+    run, throughput = ctx.run, load_throughput(ctx.root)
     caveats = []
     if _synthetic(run):
         caveats.append(
             "Synthetic data (SynthSpine): the numbers test the pipeline, not clinical performance."
         )
-    folds = shortfall("cross_validation", _n_folds(run, splits))
+    folds = shortfall("cross_validation", run.suite.outer_folds)
     if folds:
         caveats.append(f"Few outer folds: {folds}; fold-level spreads and tests are not reported as such.")
     n_trials = run.search.n_trials
@@ -67,7 +65,7 @@ def caveats_section(
             f"Throughput measured under load ({len(loaded)} of {len(throughput)} measurements with latency "  # type: ignore[arg-type]
             f"p95 > {LOAD_RATIO:g} x p50): images/s understate an idle device."
         )
-    caveats += [f"{reason[0].upper()}{reason[1:]}." for reason in small_n]
+    caveats += [f"{reason[0].upper()}{reason[1:]}." for reason in ctx.small_n]
     return Section(
         "Caveats", paragraphs=caveats or ["None: the protocol meets every declared minimum."], box=True
     )

@@ -1,21 +1,34 @@
-"""The report's Data section: the data the run saw, the dataset flow over folds, the split audit, samples."""
+"""The report's Data section: the data the run saw, the dataset flow over folds (its table), the split audit and
+the sample images (its figure).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 
 from sdc_bench.core.run_manifest import DataRecord
-from sdc_bench.reports import figures
+from sdc_bench.reports.document import Section
 from sdc_bench.reports.loaders import read_json
-from sdc_bench.reports.report import Section
-from sdc_bench.reports.sections.context import ReportContext
-from sdc_bench.reports.tables import dataset_flow_table
+from sdc_bench.reports.sections._context import ReportContext
+from sdc_bench.reports.sections._registry import report_section
+from sdc_bench.reports.style import (
+    DOUBLE_COLUMN_IN,
+    SINGLE_COLUMN_IN,
+    apply_style,
+    save_figure,
+    wrap_label,
+)
+from sdc_bench.reports.table_format import decorate
 
-__all__ = ["data_section"]
+__all__ = ["data_section", "dataset_flow_counts", "dataset_flow_table", "sample_grid"]
+
 
 _AUDIT_FACTS = (
     ("n_images", "Images"),
@@ -39,6 +52,7 @@ _AUDIT_FACTS = (
 )
 
 
+@report_section("data", title="Data", order=30)
 def data_section(ctx: ReportContext) -> Section:
     """What the data was, images (patients) per class and fold, the split audit and example images."""
     section = Section("Data")
@@ -125,5 +139,130 @@ def _add_samples(ctx: ReportContext, section: Section, classes: Any) -> None:
     section.items += ctx.writer.figure(
         "sample_grid",
         "Example images per class, as the models saw them after preprocessing.",
-        lambda stem: figures.sample_grid(samples, stem, classes=classes),
+        lambda stem: sample_grid(samples, stem, classes=classes),
     )
+
+
+def dataset_flow_counts(
+    manifest: pd.DataFrame, splits: Mapping[str, Any], *, classes: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Images and patients per class in the whole dataset and in each fold's train / test part.
+
+    Parameters
+    ----------
+    manifest : pandas.DataFrame
+        ``sample_id``, ``label`` and ``patient_id`` columns.
+    splits : mapping
+        The ``splits.json`` payload (``folds``: ``outer_fold``, ``train``, ``test``).
+    classes : sequence of str, optional
+        Class order (the run's); classes of the manifest not in it follow, sorted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``outer_fold`` (-1 for the whole dataset), ``part`` (``all``/``train``/``test``),
+        ``class_name`` (a class or ``total``), ``n_images``, ``n_patients``.
+    """
+    manifest = manifest.astype({"sample_id": str, "label": str, "patient_id": str})
+    present = set(manifest["label"])
+    classes = [str(c) for c in (classes or []) if str(c) in present]
+    classes += sorted(present - set(classes))
+    by_id = manifest.set_index("sample_id")
+    records = []
+
+    def count(outer_fold: int, part: str, ids: Sequence[str] | None) -> None:
+        rows = (
+            manifest
+            if ids is None
+            else by_id.loc[by_id.index.intersection([str(i) for i in ids])].reset_index()
+        )
+        for class_name in [*classes, "total"]:
+            chosen = rows if class_name == "total" else rows[rows["label"] == class_name]
+            records.append(
+                {
+                    "outer_fold": outer_fold,
+                    "part": part,
+                    "class_name": class_name,
+                    "n_images": len(chosen),
+                    "n_patients": int(chosen["patient_id"].nunique()),
+                }
+            )
+
+    count(-1, "all", None)
+    for fold in sorted(splits.get("folds", []), key=lambda f: int(f["outer_fold"])):
+        for part in ("train", "test"):
+            count(int(fold["outer_fold"]), part, fold.get(part, []))
+    return pd.DataFrame.from_records(records).astype(
+        {"outer_fold": np.int64, "n_images": np.int64, "n_patients": np.int64}
+    )
+
+
+def dataset_flow_table(
+    manifest: pd.DataFrame, splits: Mapping[str, Any], *, classes: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """CLAIM-style flow: ``images (patients)`` per class, whole dataset then each fold's train / test."""
+    counts = dataset_flow_counts(manifest, splits, classes=classes)
+    classes = list(dict.fromkeys(counts["class_name"]))
+    rows = []
+    for fold, part in counts[["outer_fold", "part"]].drop_duplicates().itertuples(index=False):
+        group = counts[(counts["outer_fold"] == fold) & (counts["part"] == part)]
+        row = {"Fold": "all" if int(fold) < 0 else str(fold), "Set": str(part)}
+        for class_name in classes:
+            hit = group[group["class_name"] == class_name].iloc[0]
+            row["Total" if class_name == "total" else class_name] = f"{hit['n_images']} ({hit['n_patients']})"
+        rows.append(row)
+    notes = [
+        "Images (patients) per class. Outer folds are patient-grouped: no patient is in both the train and "
+        "the test part of a fold. Hyperparameter search uses an inner split of the train part only."
+    ]
+    return decorate(pd.DataFrame(rows), notes=notes, group="Fold")
+
+
+def sample_grid(
+    samples: Mapping[str, np.ndarray],
+    stem: str | Path,
+    *,
+    per_class: int = 6,
+    classes: Sequence[str] | None = None,
+) -> list[Path]:
+    """A few images of each class (rows), as stored in ``samples.npz``."""
+    images = np.asarray(samples.get("images", np.empty((0, 0, 0))))
+    labels = np.asarray(samples.get("labels", np.empty(0))).astype(str)
+    if images.ndim < 3 or len(images) == 0:
+        return []
+    apply_style()
+    order = [c for c in (classes or sorted(set(labels))) if c in set(labels)]
+    order += sorted(set(labels) - set(order))
+    columns = min(per_class, max(int((labels == c).sum()) for c in order))
+    width = SINGLE_COLUMN_IN if columns <= 4 else DOUBLE_COLUMN_IN * 0.75
+    cell = (width - 1.0) / columns
+    figure, axes = plt.subplots(
+        len(order), columns, figsize=(width, cell * len(order) + 0.2), squeeze=False, layout="constrained"
+    )
+    modality = np.asarray(samples.get("modality", np.full(len(labels), ""))).astype(str)
+    if len(set(modality)) < 2:  # name the modality only when the samples mix several
+        modality = np.full(len(labels), "")
+    for row, name in enumerate(order):
+        indices = np.flatnonzero(labels == name)[:columns]
+        for column in range(columns):
+            ax: Axes = axes[row][column]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if column < len(indices):
+                image = images[indices[column]]
+                ax.imshow(image, cmap="gray", vmin=0, vmax=255 if image.dtype == np.uint8 else None)
+                if modality[indices[column]]:
+                    ax.text(
+                        0.03,
+                        0.03,
+                        modality[indices[column]],
+                        color="yellow",
+                        fontsize=5,
+                        transform=ax.transAxes,
+                        va="bottom",
+                    )
+        axes[row][0].set_ylabel(wrap_label(name, 14), rotation=0, ha="right", va="center", fontsize=7)
+    return save_figure(figure, stem)

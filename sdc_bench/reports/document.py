@@ -21,7 +21,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from sdc_bench.core.store import write_text
-from sdc_bench.reports.render import to_html, to_markdown
+from sdc_bench.reports.table_render import to_html, to_markdown
 
 __all__ = ["FigureItem", "Section", "TableItem", "render_html", "render_markdown", "write_report"]
 
@@ -37,7 +37,7 @@ class TableItem:
     caption : str
         One or two sentences that say what the table shows.
     table : pandas.DataFrame
-        A table from :mod:`sdc_bench.reports.tables` (emphasis in ``attrs``).
+        A table built by a section module of :mod:`sdc_bench.reports.sections` (emphasis in ``attrs``).
     """
 
     name: str

@@ -1,4 +1,5 @@
-"""The throughput table as people read it: a compact Markdown view, written beside the CSV or parquet table."""
+"""A measured throughput table as people read it: a compact Markdown view written beside the CSV or parquet
+table, the rows measured under load, and peak memory as a cell."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from sdc_bench.core.store import write_text, write_throughput_table
-from sdc_bench.reports.render import to_markdown
+from sdc_bench.reports.table_render import to_markdown
 
 __all__ = ["LOAD_LIMIT", "LOAD_RATIO", "markdown_table", "peak_memory_text", "under_load", "write_throughput"]
 

@@ -1,4 +1,4 @@
-"""The report's gallery section: each method's most confidently wrong out-of-fold cases with their Grad-CAM
+"""The report's Confidently wrong cases section (the error gallery): each method's most confidently wrong out-of-fold cases with their Grad-CAM
 overlays, or why there are none.
 
 The overlays and ``figures/gallery/gallery.json`` are made by ``sdc_bench/serve/gallery_overlays.py`` (it loads the
@@ -18,9 +18,10 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from sdc_bench.reports.document import Section
 from sdc_bench.reports.names import display_name
-from sdc_bench.reports.report import Section
-from sdc_bench.reports.sections.context import ReportContext
+from sdc_bench.reports.sections._context import ReportContext
+from sdc_bench.reports.sections._registry import report_section
 from sdc_bench.reports.style import DOUBLE_COLUMN_IN, apply_style, save_figure
 
 __all__ = ["GALLERY_JSON_PATH", "gallery_figure", "gallery_section"]
@@ -89,6 +90,7 @@ def _cases_table(methods: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@report_section("error_gallery", title="Confidently wrong cases", order=140)
 def gallery_section(ctx: ReportContext) -> Section:
     """Each method's most confidently wrong out-of-fold cases with Grad-CAM overlays, or why there are none."""
     section = Section("Confidently wrong cases")

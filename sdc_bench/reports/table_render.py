@@ -1,7 +1,7 @@
 """Renderers of display tables: GitHub Markdown, LaTeX (booktabs) and standalone HTML.
 
 They work on any :class:`pandas.DataFrame` and honour the emphasis a table builder of
-:mod:`sdc_bench.reports.tables` puts in ``DataFrame.attrs`` (``bold``, ``marks``, ``notes``,
+:mod:`sdc_bench.reports.sections` puts in ``DataFrame.attrs`` (``bold``, ``marks``, ``notes``,
 ``group``); :func:`write_table` writes ``<stem>.csv``, ``.md`` and ``.tex``.
 """
 

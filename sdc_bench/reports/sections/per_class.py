@@ -1,4 +1,6 @@
-"""Figures of the predictions table: ROC curves, confusion matrices, reliability diagrams."""
+"""The report's Per class section: the per-class table, sensitivity/specificity, ROC, confusion and reliability
+figures.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +8,218 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
 from sdc_bench.core.contracts import OOF_SPLIT, PROBABILITY_PREFIX
-from sdc_bench.reports.figures._common import (
+from sdc_bench.reports.document import Section
+from sdc_bench.reports.figure_common import (
+    _GRID_COLOUR,
     Configuration,
     _balanced_accuracy,
     _class_names,
     _configurations,
     _legend_below,
     _look,
+    _pooled_scores,
     _pooled_seeds,
     _rows_of,
     _square_grid,
     _title_pooled_seeds,
+    seed_pooling_note,
 )
-from sdc_bench.reports.metrics import ECE_BINS, patient_resample_weights
+from sdc_bench.reports.metrics import (
+    ECE_BINS,
+    get_metric,
+    patient_resample_weights,
+)
 from sdc_bench.reports.min_n import shortfall
+from sdc_bench.reports.sections._context import ReportContext
+from sdc_bench.reports.sections._registry import report_section
 from sdc_bench.reports.style import (
+    DOUBLE_COLUMN_IN,
     apply_style,
     save_figure,
     wrap_label,
 )
+from sdc_bench.reports.table_format import (
+    best_rows,
+    by_configuration,
+    config_cells,
+    decorate,
+    fmt_interval,
+    metric_value,
+    pooled_rows,
+    seed_spread,
+    shown_columns,
+    spread_text,
+)
+
+__all__ = [
+    "confusion_matrices",
+    "per_class_section",
+    "per_class_sensitivity_specificity",
+    "per_class_table",
+    "reliability_diagrams",
+    "roc_curves",
+]
+
+
+@report_section("per_class", title="Per class", order=60)
+def per_class_section(ctx: ReportContext) -> Section:
+    """Per-class table, sensitivity/specificity, ROC, confusion and reliability figures.
+
+    Confusion matrices and reliability diagrams pool the protocol seeds of a repeated cross-validation
+    (each image once per seed); their captions say so.
+    """
+    writer, metrics, predictions = ctx.writer, ctx.metrics, ctx.predictions
+    palette, markers = ctx.palette, ctx.markers
+    pooled = seed_pooling_note(predictions)
+    per_class = Section("Per class")
+    per_class.items.append(
+        writer.table(
+            "per_class",
+            per_class_table(metrics),
+            "Per-class sensitivity and specificity (one-vs-rest, Wilson 95% CI).",
+        )
+    )
+    per_class.items += writer.figure(
+        "per_class_sensitivity_specificity",
+        "Per-class sensitivity and specificity with Wilson 95% CIs.",
+        lambda stem: per_class_sensitivity_specificity(metrics, stem, palette=palette, markers=markers),
+    )
+    per_class.items += writer.figure(
+        "roc_curves",
+        "One-vs-rest ROC curves pooled out-of-fold, macro average then one panel per class, with 95% "
+        "patient-bootstrap bands; the AUROC [95% CI] in each panel is the tables' pooled estimate.",
+        lambda stem: roc_curves(
+            predictions, stem, metrics=metrics, palette=palette, markers=markers, seed=ctx.seed
+        ),
+    )
+    per_class.items += writer.figure(
+        "confusion_counts",
+        "Confusion matrices (pooled out-of-fold image counts)." + pooled,
+        lambda stem: confusion_matrices(predictions, stem),
+    )
+    per_class.items += writer.figure(
+        "confusion_normalised",
+        "Confusion matrices normalised by true class (rows sum to 1; the diagonal is per-class sensitivity)."
+        + pooled,
+        lambda stem: confusion_matrices(predictions, stem, normalise=True),
+    )
+    per_class.items += writer.figure(
+        "reliability",
+        "Reliability diagrams (top-label confidence, 15 bins; lighter bars hold fewer images) with the expected calibration error."
+        + pooled,
+        lambda stem: reliability_diagrams(predictions, stem, palette=palette, markers=markers),
+    )
+    return per_class
+
+
+def per_class_table(metrics: pd.DataFrame, *, split: str = OOF_SPLIT) -> pd.DataFrame:
+    """Per-class sensitivity and specificity (Wilson 95% CI): one row per class and configuration.
+
+    Rows are grouped by class (classes in ``p_`` column order); the best value of each
+    class is in bold.
+    """
+    pooled = pooled_rows(metrics, split)
+    per_class = pooled[pooled["metric"].isin(["sensitivity", "specificity"])]
+    per_class = per_class[~per_class["class_name"].isin(["macro", "overall"])]
+    parts = by_configuration(per_class)
+    configurations = list(parts)
+    classes = list(dict.fromkeys(per_class["class_name"].astype(str)))
+    if not configurations:
+        return decorate(pd.DataFrame(columns=["Class", "Method", "Sensitivity", "Specificity"]))
+    shown = shown_columns(configurations)
+    spread, n_seeds = seed_spread(metrics, split)
+    rows: list[dict[str, str]] = []
+    bold: list[tuple[int, str]] = []
+    for class_name in classes:
+        start = len(rows)
+        block = {
+            c: {m: metric_value(parts[c], m, class_name) for m in ("sensitivity", "specificity")}
+            for c in configurations
+        }
+        for configuration in configurations:
+            row = {"Class": class_name, **config_cells(configuration, shown)}
+            for metric in ("sensitivity", "specificity"):
+                row[get_metric(metric).label] = fmt_interval(*block[configuration][metric])
+                if n_seeds:
+                    row[f"{get_metric(metric).label}, mean ± SD over {n_seeds} seeds"] = spread_text(
+                        spread, (configuration, metric, class_name)
+                    )
+            rows.append(row)
+        for metric in ("sensitivity", "specificity"):
+            best = best_rows([block[c][metric][0] for c in configurations])
+            bold += [(start + r, get_metric(metric).label) for r in best]
+    notes = [
+        (
+            f"One-vs-rest per class, pooled out-of-fold over {n_seeds} protocol seeds, patient-level bootstrap "
+            "95% CI; mean ± SD: the per-seed estimates across seeds."
+            if n_seeds
+            else "One-vs-rest per class, pooled out-of-fold, Wilson 95% CI."
+        )
+        + " Bold: best value within the class."
+    ]
+    return decorate(pd.DataFrame(rows), bold=bold, notes=notes, group="Class")
+
+
+def per_class_sensitivity_specificity(
+    metrics: pd.DataFrame,
+    stem: str | Path,
+    *,
+    split: str = OOF_SPLIT,
+    palette: Mapping[str, str] | None = None,
+    markers: Mapping[str, str] | None = None,
+) -> list[Path]:
+    """Per-class sensitivity and specificity (pooled out-of-fold, Wilson 95% CI), one colour per method."""
+    pooled = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == split)]
+    data = pooled[
+        pooled["metric"].isin(["sensitivity", "specificity"])
+        & ~pooled["class_name"].isin(["macro", "overall"])
+    ]
+    if data.empty:
+        return []
+    apply_style()
+    look = _look(_configurations(data), palette, markers, _pooled_scores(metrics, split))
+    classes = list(dict.fromkeys(data["class_name"].astype(str)))
+    n = len(look.order)
+    figure, axes = plt.subplots(
+        2, 1, figsize=(DOUBLE_COLUMN_IN, 3.4 + 0.1 * max(0, n - 8)), sharex=True, layout="constrained"
+    )
+    width = 0.8 / max(n, 1)
+    for ax, metric in zip(axes, ("sensitivity", "specificity")):
+        rows = data[data["metric"] == metric]
+        for offset, configuration in enumerate(look.order):
+            part = _rows_of(rows, configuration).set_index("class_name").reindex(classes)
+            x = np.arange(len(classes)) + (offset - (n - 1) / 2) * width
+            low = (part["value"] - part["ci_low"]).clip(lower=0).fillna(0)
+            high = (part["ci_high"] - part["value"]).clip(lower=0).fillna(0)
+            ax.errorbar(
+                x,
+                part["value"],
+                yerr=[low, high],
+                fmt=look.markers[configuration],
+                ms=3,
+                capsize=0,
+                lw=0.8,
+                color=look.colours[configuration],
+            )
+        for boundary in np.arange(len(classes) - 1) + 0.5:
+            ax.axvline(boundary, color=_GRID_COLOUR, lw=0.5)
+        ax.grid(axis="x", visible=False)
+        # specificity of a multi-class problem sits near 1: zoom in, but never cut an interval
+        lowest = float(np.nanmin(rows["ci_low"].fillna(rows["value"]))) if metric == "specificity" else 0.0
+        ax.set_ylim(max(0.0, math.floor(lowest * 20) / 20) - 0.02, 1.02)
+        ax.set_ylabel(f"{get_metric(metric).label} (95% CI)")
+    axes[-1].set_xticks(np.arange(len(classes)), [wrap_label(c, 14) for c in classes])
+    axes[-1].set_xlim(-0.5, len(classes) - 0.5)
+    handles, labels = look.legend_handles()
+    _legend_below(figure, handles, labels, ncol=4 if n > 3 else n)
+    return save_figure(figure, stem)
+
 
 #: Patient-bootstrap resamples of a ROC band (a picture, not a test: fewer than the tables' intervals).
 ROC_BAND_RESAMPLES = 200

@@ -1,4 +1,5 @@
-"""Shared look of the figures: configurations, colours and markers, row labels, legends."""
+"""Shared look of the figures of several report sections (:mod:`sdc_bench.reports.sections`): configurations,
+colours and markers, row labels, legends, pooled scores."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Shared cells, emphasis and row selection of the paper tables (private to :mod:`sdc_bench.reports.tables`)."""
+"""Shared cells, emphasis and row selection of the paper tables, for the section modules of
+:mod:`sdc_bench.reports.sections` (each builds its own tables from these parts)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ __all__ = [
     "flag_marks",
     "fmt_interval",
     "fmt_number",
+    "fold_text",
     "metric_columns",
     "metric_value",
     "p_text",
+    "params_text",
     "pooled_rows",
     "reference_first",
     "references_of",
@@ -295,3 +298,18 @@ def rule_notes(rules: pd.DataFrame | None, flags: Sequence[Flag]) -> list[str]:
     for kind in dict.fromkeys(f.kind for f in flags):
         notes.append(f"{FLAG_MARKS[kind][0]} {FLAG_MARKS[kind][1]}.")
     return notes
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    """``key=value`` pairs of a parameter set, floats to 3 significant digits."""
+    parts = []
+    for key, value in params.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        parts.append(f"{key}={value}")
+    return ", ".join(parts)
+
+
+def fold_text(fold: Any, repeat_seed: Any, repeated: bool) -> str:
+    """An outer fold, with its protocol seed when the run repeated the cross-validation."""
+    return f"{fold} (seed {repeat_seed})" if repeated else str(fold)

@@ -10,9 +10,9 @@ import pandas as pd
 
 from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.store import RunStore
+from sdc_bench.reports.document import FigureItem, TableItem
 from sdc_bench.reports.flags import Flag
-from sdc_bench.reports.render import write_table
-from sdc_bench.reports.report import FigureItem, TableItem
+from sdc_bench.reports.table_render import write_table
 
 __all__ = ["ReportContext", "ReportWriter"]
 
