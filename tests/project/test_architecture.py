@@ -120,3 +120,10 @@ def test_the_prefix_is_the_name_up_to_its_second_underscore() -> None:
     assert _prefix("_augment_base") == "_augment_" and _prefix("synth_sites") is None
     assert _prefix("_synth_noise_model") == "_synth_" and _prefix("_registry") is None
     assert _prefix("plot_roc_curve") == "plot_roc_"
+
+
+def test_docs_architecture_shows_the_current_package_tree() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "package_tree.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
