@@ -1,0 +1,42 @@
+"""Miniature copies of public datasets in their published layouts, written by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# patient -> per disc: (Pfirrmann grade, Modic type, spondylolisthesis)
+SPIDER_FOUR: dict[str, list[tuple[int, int, int]]] = {
+    "1": [(2, 0, 0), (3, 0, 1), (5, 0, 0)],  # severe, spondylolisthesis, no Modic
+    "2": [(1, 0, 0), (2, 2, 0), (3, 0, 0)],  # mild, none, Modic
+    "3": [(3, 0, 0), (4, 0, 0), (2, 0, 0)],  # max 4: dropped from degeneration
+    "4": [(2, 1, 1), (5, 0, 0), (1, 0, 0)],  # severe, spondylolisthesis, Modic
+}
+
+SPIDER_HEADER = (
+    "Patient,IVD label,Modic,UP endplate,LOW endplate,Spondylolisthesis,Disc herniation,Disc narrowing,"
+    "Disc bulging,Pfirrman grade"
+)
+
+
+def write_spider(
+    root: Path, patients: dict[str, list[tuple[int, int, int]]] = SPIDER_FOUR, side: int = 16
+) -> Path:
+    """``root/images/<id>_t1.mha``, ``_t2.mha`` (and ``_t2_SPACE.mha`` for patient 1) plus the gradings CSV."""
+    import SimpleITK as sitk
+
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    lines = [SPIDER_HEADER]
+    for patient, discs in patients.items():
+        sequences = ["t1", "t2"] + (["t2_SPACE"] if patient == "1" else [])
+        for sequence in sequences:
+            volume = sitk.GetImageFromArray((rng.random((side, side, 3)) * 1000).astype(np.int16))
+            volume.SetDirection((0, 0, 1, 1, 0, 0, 0, -1, 0))  # sagittal slices stored first, as SPIDER's
+            sitk.WriteImage(volume, str(images / f"{patient}_{sequence}.mha"))
+        for level, (pfirrmann, modic, spondylolisthesis) in enumerate(discs, start=1):
+            lines.append(f"{patient},{level},{modic},0,0,{spondylolisthesis},0,0,0,{pfirrmann}")
+    (root / "radiological_gradings.csv").write_text("\n".join(lines) + "\n")
+    return root
