@@ -11,7 +11,9 @@ every file's URL by ``<that>/<dataset>/<name>`` (tests point it at a local serve
 from __future__ import annotations
 
 import http.client
+import logging
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -143,17 +145,23 @@ def _fetch_file(
         )
     partial = folder.parent / ".partial" / dataset.name / f"{file.name}.part"
     downloader = ResumableDownload(partial, progress=progress)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # its "Downloading ..." line would break our one-line messages
     try:
         pooch.retrieve(
             url, known_hash=f"sha256:{file.sha256}", fname=file.name, path=folder, downloader=downloader
         )
     except ValueError as error:  # pooch's checksum mismatch; its temporary file is already gone
         partial.unlink(missing_ok=True)
-        got = str(error).split("(", 1)[-1].split(")", 1)[0] if "(" in str(error) else "another"
+        found = re.search(r"but got ([0-9a-f]+)", str(error))
+        got = found.group(1) if found else "another"
         raise DataError(
             f"{url}: checksum mismatch (sha256 expected {file.sha256[:16]}..., got {got[:16]}...); the file "
             "was damaged on the way or changed on the server, nothing was kept; try again or report it"
         ) from None
+    finally:
+        logger.setLevel(level)
     return target
 
 

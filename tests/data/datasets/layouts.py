@@ -40,3 +40,20 @@ def write_spider(
             lines.append(f"{patient},{level},{modic},0,0,{spondylolisthesis},0,0,0,{pfirrmann}")
     (root / "radiological_gradings.csv").write_text("\n".join(lines) + "\n")
     return root
+
+
+def fraiwan_zip(folder: Path, per_class: int = 2) -> bytes:
+    """A miniature Fraiwan archive: ``Spine/Normal``, ``Spine/Scoliosis``, ``Spine/Spondylolisthesis`` JPEGs."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index, name in enumerate(("Normal", "Scoliosis", "Spondylolisthesis")):
+            for n in range(per_class):
+                image = io.BytesIO()
+                Image.fromarray(np.full((16, 16), 40 * index + 10 * n, np.uint8)).save(image, "JPEG")
+                archive.writestr(f"Spine/{name}/{name[:3].lower()}_{n}.jpg", image.getvalue())
+    return buffer.getvalue()

@@ -36,5 +36,5 @@ def test_list_datasets_shows_licence_status_and_tasks(capsys: pytest.CaptureFixt
 
 
 def test_unknown_dataset_names_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="unknown dataset 'spyder'; known: .*spider"):
+    with pytest.raises(ConfigError, match=r"unknown dataset 'spyder'; known: .*spider"):
         DATASETS["spyder"]
