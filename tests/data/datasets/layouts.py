@@ -57,3 +57,28 @@ def fraiwan_zip(folder: Path, per_class: int = 2) -> bytes:
                 Image.fromarray(np.full((16, 16), 40 * index + 10 * n, np.uint8)).save(image, "JPEG")
                 archive.writestr(f"Spine/{name}/{name[:3].lower()}_{n}.jpg", image.getvalue())
     return buffer.getvalue()
+
+
+# training film -> its three Cobb angles
+AASCE_FILMS: dict[str, tuple[float, float, float]] = {
+    "sunhl-1th-01.jpg": (5.0, 8.5, 3.0),  # normal
+    "sunhl-1th-02.jpg": (12.0, 24.9, 7.0),  # mild
+    "sunhl-1th-03.jpg": (25.0, 18.0, 30.5),  # moderate
+    "sunhl-1th-04.jpg": (44.2, 61.0, 20.0),  # severe
+}
+
+
+def write_aasce(root: Path, films: dict[str, tuple[float, float, float]] = AASCE_FILMS) -> Path:
+    """``data/training/*.jpg`` and ``labels/training/{filenames,angles}.csv``, one test film beside them."""
+    from PIL import Image
+
+    for split, entries in (("training", films), ("test", {"test-01.jpg": (41.0, 10.0, 2.0)})):
+        (root / "data" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for index, name in enumerate(entries):
+            Image.fromarray(np.full((32, 16), 30 * index, np.uint8)).save(root / "data" / split / name)
+        (root / "labels" / split / "filenames.csv").write_text("".join(f"{name}\n" for name in entries))
+        (root / "labels" / split / "angles.csv").write_text(
+            "".join(",".join(f"{a}" for a in angles) + "\n" for angles in entries.values())
+        )
+    return root
