@@ -142,10 +142,10 @@ def _add_list_parser(sub: _Subparsers) -> None:
     listing = sub.add_parser(
         "list",
         help="list a registry of the zoo",
-        description="List backbones, augmentations, imbalance strategies, methods, feature extractors or suites "
-        "with their metadata.",
+        description="List backbones, augmentations, imbalance strategies, methods, feature extractors, suites "
+        "or public datasets (licence, download status, tasks) with their metadata.",
     )
-    listing.add_argument("registry", choices=[*REGISTRIES, "suites"])
+    listing.add_argument("registry", choices=[*REGISTRIES, "suites", "datasets"])
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(func=commands.cmd_list)
 
@@ -202,12 +202,41 @@ def _add_check_parser(data_sub: _Subparsers) -> None:
     check.set_defaults(func=commands.cmd_data_check)
 
 
+def _add_get_parser(data_sub: _Subparsers) -> None:
+    get = data_sub.add_parser(
+        "get",
+        help="fetch and convert a public spine dataset",
+        description="Download (verified, cached, resumable) or take a local copy of a public dataset, convert one "
+        "of its tasks and write OUT/images/, OUT/manifest.csv, OUT/audit.json and OUT/DATASET.md (licence, "
+        "citation, class counts, what the converter dropped and why). See `sdc-bench list datasets`.",
+    )
+    get.add_argument("name", help="a dataset of `sdc-bench list datasets`, e.g. spider")
+    get.add_argument("--task", help="its task, e.g. degeneration (needed when it has several)")
+    get.add_argument("--out", required=True, help="the folder to write")
+    get.add_argument(
+        "--from",
+        dest="local_copy",
+        metavar="LOCAL_COPY",
+        help="a copy in the dataset's published layout; nothing is downloaded (required for bring-your-own sets)",
+    )
+    get.add_argument(
+        "--offline",
+        action="store_true",
+        help="use only the download cache ($SDC_BENCH_CACHE/datasets; also $SDC_BENCH_OFFLINE=1)",
+    )
+    get.add_argument("--quiet", action="store_true", help="no progress bar")
+    get.set_defaults(func=commands.cmd_data_get)
+
+
 def _add_data_parser(sub: _Subparsers) -> None:
     data = sub.add_parser(
-        "data", help="generate or check datasets", description="Generate SynthSpine data or audit a dataset."
+        "data",
+        help="generate, fetch or check datasets",
+        description="Generate SynthSpine data, fetch a public spine dataset, or audit a dataset.",
     )
     data_sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     _add_synth_parser(data_sub)
+    _add_get_parser(data_sub)
     _add_check_parser(data_sub)
 
 

@@ -18,6 +18,7 @@ from sdc_bench.core.errors import ConfigError
 
 __all__ = [
     "cmd_data_check",
+    "cmd_data_get",
     "cmd_data_synth",
     "cmd_export",
     "cmd_list",
@@ -263,7 +264,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from sdc_bench.zoo.catalog import catalog
 
-    rows = _suite_rows() if args.registry == "suites" else catalog(args.registry)
+    if args.registry == "datasets":
+        from sdc_bench.data.datasets import catalog as dataset_catalog
+        from sdc_bench.data.prepare import cache_root
+
+        rows = dataset_catalog(cache_root())
+    else:
+        rows = _suite_rows() if args.registry == "suites" else catalog(args.registry)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -303,6 +310,23 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     if args.preview:
         sheet = contact_sheet(out / "contact_sheet.png", seed=args.seed, site=args.site)
         print(f"contact sheet: {sheet}")
+    return 0
+
+
+def cmd_data_get(args: argparse.Namespace) -> int:
+    from sdc_bench.data.datasets import get_dataset
+
+    written = get_dataset(
+        args.name,
+        Path(args.out),
+        task=args.task,
+        local_copy=Path(args.local_copy) if args.local_copy else None,
+        offline=True if args.offline else None,
+        progress=_progress_wanted(args),
+    )
+    counts = ", ".join(f"{label} {n}" for label, n in written.counts.items())
+    print(f"{args.name}: {counts}; {written.dropped} dropped (why: {written.card})")
+    print(f"manifest: {written.manifest}   audit: {written.audit}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Decode one image file (PNG, JPEG, TIFF, BMP, DICOM, NIfTI) to a 2-D float array and resize it.
+"""Decode one image file (PNG, JPEG, TIFF, BMP, DICOM, NIfTI, MetaImage) to a 2-D float array and resize it.
 
 Every reader returns a ``float32`` array of shape ``(rows, columns)`` with values in
 ``[0, 1]``; the tensor cache stores it, resized, as ``uint8``. Intensity rules:
@@ -18,6 +18,8 @@ Every reader returns a ``float32`` array of shape ``(rows, columns)`` with value
 * A NIfTI volume is reoriented to RAS and one mid slice is taken (by default the
   mid-sagittal one, shown with superior up and anterior to the right); a 4-D series
   uses its first volume.
+* A MetaImage volume (``.mha``, or ``.mhd`` with its raw file; read by SimpleITK) is reoriented to
+  RAS from its direction cosines and sliced exactly as a NIfTI volume; a 2-D MetaImage is read as is.
 """
 
 from __future__ import annotations
@@ -37,17 +39,23 @@ from sdc_bench.core.geometry import resize_geometry, target_hw
 __all__ = [
     "FRAME_POLICIES",
     "IMAGE_SUFFIXES",
+    "METAIMAGE_SUFFIXES",
     "NIFTI_SLICES",
     "NIFTI_SUFFIXES",
     "RESIZE_MODES",
+    "VOLUME_SUFFIXES",
     "Preprocess",
     "check_pixel_count",
     "is_dicom",
     "load_preprocessed",
+    "metaimage_plane_hw",
+    "metaimage_voxels",
     "nifti_plane",
     "nifti_volume",
     "nifti_voxels",
+    "pixel_type",
     "read_image",
+    "read_volume",
     "resize_image",
     "to_uint8",
 ]
@@ -64,7 +72,10 @@ NIFTI_SLICES: tuple[str, ...] = ("mid_sagittal", "mid_coronal", "mid_axial")
 PIL_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 DICOM_SUFFIXES: tuple[str, ...] = (".dcm", ".dicom")
 NIFTI_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz")
-IMAGE_SUFFIXES: tuple[str, ...] = PIL_SUFFIXES + DICOM_SUFFIXES + NIFTI_SUFFIXES
+METAIMAGE_SUFFIXES: tuple[str, ...] = (".mha", ".mhd")
+VOLUME_SUFFIXES: tuple[str, ...] = NIFTI_SUFFIXES + METAIMAGE_SUFFIXES
+"""File name endings of the volumes :func:`read_volume` reads (and 2.5D slices are taken from)."""
+IMAGE_SUFFIXES: tuple[str, ...] = PIL_SUFFIXES + DICOM_SUFFIXES + VOLUME_SUFFIXES
 """File name endings :func:`read_image` reads (lower case); files without a suffix are read when they are DICOM."""
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -84,9 +95,9 @@ class Preprocess:
     frame : str
         Multi-frame DICOM policy, one of :data:`FRAME_POLICIES`.
     nifti_slices : str
-        NIfTI slice policy, one of :data:`NIFTI_SLICES`.
+        Slice policy of a volume (NIfTI or MetaImage), one of :data:`NIFTI_SLICES`.
     slices : int
-        Adjacent slices around the middle one of a volume (NIfTI) or a DICOM series, stacked as
+        Adjacent slices around the middle one of a volume (NIfTI, MetaImage) or a DICOM series, stacked as
         channels (2.5D); odd. 1 reads one slice, as every 2-D image.
 
     Examples
@@ -190,8 +201,8 @@ def is_dicom(path: str | Path) -> bool:
         return False
 
 
-def _is_nifti(path: str | Path) -> bool:
-    return str(path).lower().endswith(NIFTI_SUFFIXES)
+def _is_volume(path: str | Path) -> bool:
+    return str(path).lower().endswith(VOLUME_SUFFIXES)
 
 
 def _min_max(values: np.ndarray) -> np.ndarray:
@@ -223,7 +234,7 @@ def _read_pil(path: Path, max_pixels: int | None) -> np.ndarray:
                 return _pil_to_array(image)
     except UnidentifiedImageError:
         raise DataError(
-            f"{path}: not a readable image (format not recognised); expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI"
+            f"{path}: not a readable image (format not recognised); expected PNG, JPEG, TIFF, BMP, DICOM, NIfTI or MetaImage"
         ) from None
     except Image.DecompressionBombError as error:
         raise DataError(
@@ -417,8 +428,106 @@ def nifti_plane(data: np.ndarray, nifti_slice: str, offset: int = 0) -> np.ndarr
     return _min_max(np.ascontiguousarray(slice_.T[::-1, :]))
 
 
-def _read_nifti(path: Path, nifti_slice: str, max_pixels: int | None) -> np.ndarray:
-    return nifti_plane(nifti_volume(path, max_pixels), nifti_slice)
+# ----------------------------------------------------------------------------- MetaImage
+def _metaimage_header(path: Path) -> Any:
+    """A SimpleITK reader that has read ``path``'s header only (no voxel is loaded)."""
+    try:
+        import SimpleITK as sitk
+    except ImportError:  # pragma: no cover - SimpleITK is a dependency; a broken install says so
+        raise DataError(
+            f"{path}: reading MetaImage (.mha/.mhd) needs SimpleITK; pip install SimpleITK"
+        ) from None
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as error:
+        raise DataError(
+            f"{path}: not a readable MetaImage file ({_itk_reason(error)}); replace or remove it"
+        ) from None
+    return reader
+
+
+def _itk_reason(error: BaseException) -> str:
+    """The useful part of an ITK exception, whose first lines name ITK's own source files."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("/", "sitk::", "Exception thrown"))]
+    return (useful or lines or [type(error).__name__])[-1][:200]
+
+
+def pixel_type(reader: Any) -> str:
+    """How a header-only SimpleITK reader names its pixel type, e.g. ``16-bit signed integer``."""
+    import SimpleITK as sitk
+
+    return str(sitk.GetPixelIDValueAsString(reader.GetPixelIDValue()))
+
+
+def metaimage_voxels(reader: Any) -> tuple[int, str]:
+    """Voxels (times components) a MetaImage header claims, and how to say it, from a header-only reader."""
+    shape = tuple(int(n) for n in reader.GetSize())
+    components = int(reader.GetNumberOfComponents() or 1)
+    count = int(np.prod(shape, dtype=object)) * max(components, 1)
+    what = "x".join(map(str, shape)) + f" voxels of {pixel_type(reader)}"
+    return count, what + (f" x {components} components" if components > 1 else "")
+
+
+def metaimage_plane_hw(reader: Any, nifti_slice: str = "mid_sagittal") -> tuple[int, int]:
+    """``(rows, columns)`` of the slice :func:`read_image` takes from a MetaImage, from its header alone."""
+    shape = tuple(int(n) for n in reader.GetSize())
+    if len(shape) < 3:
+        return (shape[1], shape[0]) if len(shape) == 2 else (0, 0)
+    # ITK directions are LPS: a column of the direction matrix is the physical direction of one index axis
+    direction = np.asarray(reader.GetDirection(), dtype=np.float64).reshape(len(shape), len(shape))
+    ras = {int(np.argmax(np.abs(direction[:3, axis]))): shape[axis] for axis in range(3)}
+    across, up = {"mid_sagittal": (1, 2), "mid_coronal": (0, 2), "mid_axial": (0, 1)}[nifti_slice]
+    return ras.get(up, 0), ras.get(across, 0)
+
+
+def _metaimage_volume(path: Path, max_pixels: int | None) -> np.ndarray:
+    """A MetaImage's voxels with axes in RAS order as :func:`nifti_volume` gives them; a 2-D image as rows x columns."""
+    import SimpleITK as sitk
+
+    reader = _metaimage_header(path)
+    check_pixel_count(path, *metaimage_voxels(reader), max_pixels)
+    try:
+        image = reader.Execute()
+        if image.GetDimension() == 3:
+            # same RAS+ axes as nibabel's as_closest_canonical (SimpleITK arrays are z, y, x)
+            data = sitk.GetArrayFromImage(sitk.DICOMOrient(image, "RAS"))
+            data = np.moveaxis(data, (0, 1, 2), (2, 1, 0))
+        else:
+            data = sitk.GetArrayFromImage(image)
+    except RuntimeError as error:
+        raise DataError(
+            f"{path}: corrupt or truncated MetaImage ({_itk_reason(error)}); replace the file"
+        ) from None
+    if image.GetNumberOfComponentsPerPixel() > 1:
+        data = _luma(data) if data.shape[-1] >= 3 else data[..., 0]
+    if data.ndim not in (2, 3):
+        raise DataError(
+            f"{path}: MetaImage data has shape {data.shape}; expected a 2-D image or a 3-D volume"
+        )
+    return np.asarray(data)
+
+
+def read_volume(path: str | Path, max_pixels: int | None = None) -> np.ndarray:
+    """The voxels of a NIfTI or MetaImage file, axes in RAS order (a 2-D image: rows x columns).
+
+    The header's voxel count is checked against ``max_pixels`` before any voxel is read.
+
+    Raises
+    ------
+    DataError
+        When the file is not a readable volume, or its header claims too many voxels.
+    """
+    path = Path(path)
+    if str(path).lower().endswith(METAIMAGE_SUFFIXES):
+        return _metaimage_volume(path, max_pixels)
+    return nifti_volume(path, max_pixels)
+
+
+def _read_volume_slice(path: Path, nifti_slice: str, max_pixels: int | None) -> np.ndarray:
+    return nifti_plane(read_volume(path, max_pixels), nifti_slice)
 
 
 # ----------------------------------------------------------------------------- public
@@ -437,12 +546,12 @@ def read_image(
     Parameters
     ----------
     path : str or pathlib.Path
-        PNG, JPEG, TIFF, BMP (8- or 16-bit, grayscale or colour), DICOM, or NIfTI
-        (``.nii``/``.nii.gz``) file.
+        PNG, JPEG, TIFF, BMP (8- or 16-bit, grayscale or colour), DICOM, NIfTI
+        (``.nii``/``.nii.gz``) or MetaImage (``.mha``/``.mhd``) file.
     frame : str
         Multi-frame DICOM policy, one of :data:`FRAME_POLICIES`.
     nifti_slice : str
-        NIfTI slice policy, one of :data:`NIFTI_SLICES`.
+        Slice policy of a volume (NIfTI or MetaImage), one of :data:`NIFTI_SLICES`.
     max_pixels : int, optional
         Largest pixel (voxel) count a header may claim; ``None`` takes Pillow's
         ``Image.MAX_IMAGE_PIXELS``. Checked before pixel data is loaded.
@@ -471,8 +580,8 @@ def read_image(
         raise DataError(f"{path}: image file does not exist; check the path")
     if os.path.getsize(path) == 0:
         raise DataError(f"{path}: image file is empty; replace or remove it")
-    if _is_nifti(path):
-        return _read_nifti(path, nifti_slice, max_pixels)
+    if _is_volume(path):
+        return _read_volume_slice(path, nifti_slice, max_pixels)
     if is_dicom(path):
         return _read_dicom(path, frame, max_pixels)
     return _read_pil(path, max_pixels)

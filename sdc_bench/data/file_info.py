@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,16 @@ from typing import Any
 from PIL import Image
 
 from sdc_bench.core.errors import SdcBenchError
-from sdc_bench.data.decode import check_pixel_count, is_dicom, nifti_voxels, read_image
+from sdc_bench.data.decode import (
+    METAIMAGE_SUFFIXES,
+    check_pixel_count,
+    is_dicom,
+    metaimage_plane_hw,
+    metaimage_voxels,
+    nifti_voxels,
+    pixel_type,
+    read_image,
+)
 
 __all__ = ["FileInfo", "inspect_file", "nifti_plane_hw"]
 
@@ -114,6 +124,23 @@ def _nifti_info(path: Path, max_pixels: int | None) -> FileInfo:
     )
 
 
+def _metaimage_info(path: Path, max_pixels: int | None) -> FileInfo:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()  # the header only: a bomb is refused before a voxel is read
+    check_pixel_count(path, *metaimage_voxels(reader), max_pixels)
+    bits = re.search(r"(\d+)-bit", pixel_type(reader))  # e.g. "16-bit signed integer"
+    return FileInfo(
+        format="MetaImage",
+        size="x".join(str(int(n)) for n in reader.GetSize()),
+        bit_depth=int(bits.group(1)) if bits else 0,
+        photometric="metaimage",
+        hw=metaimage_plane_hw(reader),
+    )
+
+
 def nifti_plane_hw(image: Any, nifti_slice: str = "mid_sagittal") -> tuple[int, int]:
     """``(rows, columns)`` of the slice ``read_image`` takes from a NIfTI image, from its header alone.
 
@@ -176,6 +203,8 @@ def inspect_file(path: str | Path, *, decode: bool = False, max_pixels: int | No
         name = str(path).lower()
         if name.endswith((".nii", ".nii.gz")):
             info = _nifti_info(path, max_pixels)
+        elif name.endswith(METAIMAGE_SUFFIXES):
+            info = _metaimage_info(path, max_pixels)
         elif is_dicom(path):
             info = _dicom_info(path, data, max_pixels)
         else:

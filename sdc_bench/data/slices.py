@@ -1,6 +1,6 @@
 """Slices as channels (2.5D): K adjacent slices around the middle one of a volume, one model input.
 
-A NIfTI volume gives the K planes around its mid plane (``nifti_slices`` names the axis); a DICOM
+A NIfTI or MetaImage volume gives the K planes around its mid plane (``nifti_slices`` names the axis); a DICOM
 series (the files sharing the SeriesInstanceUID of the manifest's file, which is the series' middle
 slice) gives its K middle slices in slice order. Each slice is decoded and normalised as a single
 slice is (:func:`~sdc_bench.data.decode.read_image`), so the middle channel equals the one-slice
@@ -16,12 +16,12 @@ import numpy as np
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.decode import (
-    NIFTI_SUFFIXES,
+    VOLUME_SUFFIXES,
     Preprocess,
     load_preprocessed,
     nifti_plane,
-    nifti_volume,
     read_image,
+    read_volume,
     resize_image,
     to_uint8,
 )
@@ -44,8 +44,8 @@ def read_slices(path: str | Path, preprocess: Preprocess, max_pixels: int | None
     """
     path = Path(path)
     count = preprocess.slices
-    if str(path).lower().endswith(NIFTI_SUFFIXES):
-        volume = nifti_volume(path, max_pixels)
+    if str(path).lower().endswith(VOLUME_SUFFIXES):
+        volume = read_volume(path, max_pixels)
         return np.stack([nifti_plane(volume, preprocess.nifti_slices, o) for o in _offsets(count)])
     files = series_files(path)
     middle = files.index(path) if path in files else len(files) // 2

@@ -242,7 +242,9 @@ def _image_rows(
                 images.append(file)
             else:
                 skips.bad(
-                    file, "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI)", "remove it"
+                    file,
+                    "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM, NIfTI or MetaImage)",
+                    "remove it",
                 )
         if not images:
             skips.bad(
@@ -264,7 +266,7 @@ def _image_rows(
         )
     if not rows:
         raise DataError(
-            f"{folder}: no images found in its class folders; add images (PNG, JPEG, TIFF, BMP, DICOM, NIfTI)"
+            f"{folder}: no images found in its class folders; add images (PNG, JPEG, TIFF, BMP, DICOM, NIfTI, MetaImage)"
         )
     return rows
 
@@ -342,7 +344,7 @@ def load_source(
     source : str or pathlib.Path
         A CSV manifest, a folder holding ``manifest.csv``, or a folder with one
         sub-folder per class (images below it, recursively: PNG, JPEG, TIFF, BMP,
-        DICOM with or without a ``.dcm`` suffix, NIfTI). Dot files are ignored.
+        DICOM with or without a ``.dcm`` suffix, NIfTI, MetaImage). Dot files are ignored.
     columns : ColumnMap
         CSV column names (CSV sources only).
     patient_regex : str, optional

@@ -82,7 +82,10 @@ def test_non_image_file_in_class_folder(class_folder: Path) -> None:
     df = load_source(class_folder, skip_bad=True)
     assert len(df) == 12
     assert df.attrs["skipped"] == [
-        (str(notes), "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM or NIfTI); remove it")
+        (
+            str(notes),
+            "not an image file (expected PNG, JPEG, TIFF, BMP, DICOM, NIfTI or MetaImage); remove it",
+        )
     ]
 
 

@@ -1,0 +1,84 @@
+"""Miniature copies of public datasets in their published layouts, written by the tests themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+# patient -> per disc: (Pfirrmann grade, Modic type, spondylolisthesis)
+SPIDER_FOUR: dict[str, list[tuple[int, int, int]]] = {
+    "1": [(2, 0, 0), (3, 0, 1), (5, 0, 0)],  # severe, spondylolisthesis, no Modic
+    "2": [(1, 0, 0), (2, 2, 0), (3, 0, 0)],  # mild, none, Modic
+    "3": [(3, 0, 0), (4, 0, 0), (2, 0, 0)],  # max 4: dropped from degeneration
+    "4": [(2, 1, 1), (5, 0, 0), (1, 0, 0)],  # severe, spondylolisthesis, Modic
+}
+
+SPIDER_HEADER = (
+    "Patient,IVD label,Modic,UP endplate,LOW endplate,Spondylolisthesis,Disc herniation,Disc narrowing,"
+    "Disc bulging,Pfirrman grade"
+)
+
+
+def write_spider(
+    root: Path, patients: dict[str, list[tuple[int, int, int]]] = SPIDER_FOUR, side: int = 16
+) -> Path:
+    """``root/images/<id>_t1.mha``, ``_t2.mha`` (and ``_t2_SPACE.mha`` for patient 1) plus the gradings CSV."""
+    import SimpleITK as sitk
+
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    lines = [SPIDER_HEADER]
+    for patient, discs in patients.items():
+        sequences = ["t1", "t2"] + (["t2_SPACE"] if patient == "1" else [])
+        for sequence in sequences:
+            volume = sitk.GetImageFromArray((rng.random((side, side, 3)) * 1000).astype(np.int16))
+            volume.SetDirection((0, 0, 1, 1, 0, 0, 0, -1, 0))  # sagittal slices stored first, as SPIDER's
+            sitk.WriteImage(volume, str(images / f"{patient}_{sequence}.mha"))
+        for level, (pfirrmann, modic, spondylolisthesis) in enumerate(discs, start=1):
+            lines.append(f"{patient},{level},{modic},0,0,{spondylolisthesis},0,0,0,{pfirrmann}")
+    (root / "radiological_gradings.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def fraiwan_zip(folder: Path, per_class: int = 2) -> bytes:
+    """A miniature Fraiwan archive: ``Spine/Normal``, ``Spine/Scoliosis``, ``Spine/Spondylolisthesis`` JPEGs."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for index, name in enumerate(("Normal", "Scoliosis", "Spondylolisthesis")):
+            for n in range(per_class):
+                image = io.BytesIO()
+                Image.fromarray(np.full((16, 16), 40 * index + 10 * n, np.uint8)).save(image, "JPEG")
+                archive.writestr(f"Spine/{name}/{name[:3].lower()}_{n}.jpg", image.getvalue())
+    return buffer.getvalue()
+
+
+# training film -> its three Cobb angles
+AASCE_FILMS: dict[str, tuple[float, float, float]] = {
+    "sunhl-1th-01.jpg": (5.0, 8.5, 3.0),  # normal
+    "sunhl-1th-02.jpg": (12.0, 24.9, 7.0),  # mild
+    "sunhl-1th-03.jpg": (25.0, 18.0, 30.5),  # moderate
+    "sunhl-1th-04.jpg": (44.2, 61.0, 20.0),  # severe
+}
+
+
+def write_aasce(root: Path, films: dict[str, tuple[float, float, float]] = AASCE_FILMS) -> Path:
+    """``data/training/*.jpg`` and ``labels/training/{filenames,angles}.csv``, one test film beside them."""
+    from PIL import Image
+
+    for split, entries in (("training", films), ("test", {"test-01.jpg": (41.0, 10.0, 2.0)})):
+        (root / "data" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for index, name in enumerate(entries):
+            Image.fromarray(np.full((32, 16), 30 * index, np.uint8)).save(root / "data" / split / name)
+        (root / "labels" / split / "filenames.csv").write_text("".join(f"{name}\n" for name in entries))
+        (root / "labels" / split / "angles.csv").write_text(
+            "".join(",".join(f"{a}" for a in angles) + "\n" for angles in entries.values())
+        )
+    return root
