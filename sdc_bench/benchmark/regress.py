@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,10 @@ import pandas as pd
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.core.metric_specs import METRICS
-from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.core.run_facts import (
+    environment_differences,
+    run_environment,
+)
 from sdc_bench.core.store import RunStore, write_json
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "environment_differences",
     "load_baseline",
     "load_baseline_environments",
+    "run_environment",
     "samples_from_run",
     "verdict_table",
 ]
@@ -64,9 +68,6 @@ TRACKED = (
     ("auroc", "macro"),
     ("brier", "overall"),
 )
-# the environment facts a baseline keeps per run and compares with a candidate's
-ENVIRONMENT_FIELDS = ("cpu_model", "torch_threads", "packages", "git_revision", "data_fingerprint", "faults")
-_PACKAGES_COMPARED = ("torch", "torchvision", "timm", "numpy", "scikit-learn", "optuna")
 
 
 @dataclass(frozen=True)
@@ -217,21 +218,6 @@ class RunSample:
     metrics: dict[tuple[str, ...], float]
     speed_ratios: dict[tuple[str, str], float] = field(default_factory=dict)
     reference_backbone: str = "resnet18"
-
-
-def run_environment(run: RunManifest, seed: int | None = None) -> dict[str, Any]:
-    """The facts of a run that can move a metric without any code change (from its run.json)."""
-    environment = run.environment
-    return {
-        "run_id": run.run_id,
-        "seed": run.seed if seed is None else seed,
-        "cpu_model": environment.cpu_model or environment.device,
-        "torch_threads": environment.torch_threads,
-        "packages": {name: environment.packages.get(name) for name in _PACKAGES_COMPARED},
-        "git_revision": run.git_revision,
-        "data_fingerprint": run.data.fingerprint,
-        "faults": dict(run.faults),
-    }
 
 
 def _pooled_values(frame: pd.DataFrame, tracked: Sequence[tuple[str, str]]) -> dict[tuple[str, ...], float]:
@@ -427,44 +413,6 @@ def load_baseline_environments(path: str | Path) -> tuple[list[dict[str, Any]], 
 
 
 # --------------------------------------------------------------------------- explaining a verdict
-
-
-def _flatten(environment: Mapping[str, Any]) -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for name in ENVIRONMENT_FIELDS:
-        value = environment.get(name)
-        if name == "packages" and isinstance(value, Mapping):
-            for package, version in value.items():
-                flat[package] = str(version)
-        elif name == "faults":
-            flat[name] = ", ".join(f"{k}={v}" for k, v in sorted((value or {}).items())) or "none"
-        else:
-            flat[name] = str(value)
-    return flat
-
-
-def environment_differences(
-    baseline_runs: Iterable[Mapping[str, Any]], candidate: Mapping[str, Any]
-) -> list[str]:
-    """One line per environment fact whose candidate value no baseline run had.
-
-    >>> environment_differences([{"cpu_model": "Intel Xeon", "torch_threads": 2}],
-    ...                         {"cpu_model": "AMD EPYC", "torch_threads": 2})
-    ["cpu_model: 'AMD EPYC' (baseline runs: 'Intel Xeon' x1)"]
-    """
-    runs = [_flatten(run) for run in baseline_runs]
-    if not runs:
-        return []
-    mine = _flatten(candidate)
-    lines = []
-    for name, value in mine.items():
-        seen: dict[str, int] = {}
-        for run in runs:
-            seen[run.get(name, "None")] = seen.get(run.get(name, "None"), 0) + 1
-        if value not in seen:
-            known = ", ".join(f"{v!r} x{n}" for v, n in sorted(seen.items()))
-            lines.append(f"{name}: {value!r} (baseline runs: {known})")
-    return lines
 
 
 def verdict_table(verdicts: list[Verdict]) -> pd.DataFrame:

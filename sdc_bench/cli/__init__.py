@@ -12,7 +12,9 @@ from typing import Any
 
 from sdc_bench import __version__
 from sdc_bench.cli import _commands as commands
+from sdc_bench.cli._compare import add_compare_parser
 from sdc_bench.cli._errors import report_error
+from sdc_bench.cli._leaderboard import add_leaderboard_parsers
 from sdc_bench.cli._regress import add_band_options, cmd_baseline, cmd_regress
 from sdc_bench.zoo.catalog import REGISTRIES
 
@@ -395,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_throughput_parser,
         _add_regress_parser,
         _add_baseline_parser,
+        add_compare_parser,
+        add_leaderboard_parsers,
         _add_export_parser,
         _add_predict_parser,
         _add_weights_parser,

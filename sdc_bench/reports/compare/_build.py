@@ -1,0 +1,202 @@
+"""The comparison report: what differs, then paired differences (same data) or side-by-side tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sdc_bench.core.store import write_text
+from sdc_bench.reports.compare._paired import paired_differences
+from sdc_bench.reports.compare._runs import ComparedRun, differences_table, load_runs, same_data
+from sdc_bench.reports.compare._side_by_side import (
+    balanced_accuracies,
+    rank_agreement,
+    run_metrics,
+    side_by_side,
+    slope_chart,
+)
+from sdc_bench.reports.document import FigureItem, Section, TableItem, render_html, render_markdown
+from sdc_bench.reports.names import display_name
+from sdc_bench.reports.table_format import fmt_interval, fmt_number, p_text
+from sdc_bench.reports.table_render import write_table
+
+__all__ = ["Comparison", "compare_runs"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`compare_runs` wrote and found.
+
+    Attributes
+    ----------
+    written : list of Path
+        Every file written.
+    same_data : bool
+        True: the paired path (``paired_differences.csv``); False: side by side (``side_by_side.csv``).
+    n_significant : int
+        Paired differences significant after Holm (0 on the side-by-side path).
+    """
+
+    written: list[Path]
+    same_data: bool
+    n_significant: int
+
+
+class _Writer:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.written: list[Path] = []
+
+    def table(self, name: str, table: pd.DataFrame, caption: str) -> TableItem:
+        self.written += write_table(table, self.out / "tables" / name, caption=caption)
+        return TableItem(name, caption, table)
+
+    def csv(self, name: str, table: pd.DataFrame) -> None:
+        path = self.out / f"{name}.csv"
+        write_text(path, table.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+        self.written.append(path)
+
+
+def _runs_section(runs: Sequence[ComparedRun], writer: _Writer) -> Section:
+    facts = [
+        (
+            run.label,
+            f"{run.root} · suite {run.manifest.suite.name} · seeds {', '.join(map(str, run.manifest.seeds))}",
+        )
+        for run in runs
+    ]
+    differences = differences_table(runs)
+    writer.csv("differences", differences)
+    section = Section("What differs between the runs", facts=facts)
+    if differences.empty:
+        section.paragraphs.append(
+            "The runs agree in every recorded fact: config, seeds, data, code, versions, machine."
+        )
+    else:
+        section.paragraphs.append(
+            "Facts of run.json whose values are not the same in every run: seeds, data fingerprint, code revision, "
+            "package versions, CPU/GPU, injected faults and every configured key (`config.`)."
+        )
+        section.items.append(writer.table("differences", differences, "What differs between the runs."))
+    return section
+
+
+def _paired_display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "configuration": [f"{display_name(m)} / {b}" for m, b in zip(table["method"], table["backbone"])],
+            "split": table["split"],
+            "runs": [f"{c} − {b}" for b, c in zip(table["baseline"], table["candidate"])],
+            "metric": table["metric"],
+            "difference [95% CI]": [
+                fmt_interval(v, lo, hi, signed=True)
+                for v, lo, hi in zip(table["difference"], table["ci_low"], table["ci_high"])
+            ],
+            "p (Holm)": [p_text(p) for p in table["p_holm"]],
+            "McNemar p (Holm)": [p_text(p) for p in table["mcnemar_p_holm"]],
+            "significant": ["yes" if s else "" for s in table["significant"]],
+        }
+    )
+
+
+def _paired_section(
+    runs: Sequence[ComparedRun], writer: _Writer, reason: str, n_bootstrap: int, seed: int
+) -> tuple[Section, int]:
+    table, notes = paired_differences(runs, n_bootstrap=n_bootstrap, seed=seed)
+    writer.csv("paired_differences", table)
+    n_significant = int(table["significant"].sum())
+    section = Section(
+        "Paired differences (same data)",
+        paragraphs=[
+            f"Same data: {reason}. Each later run minus the first ({runs[0].label}), per configuration, split "
+            f"and metric, on the same images: a paired patient-level bootstrap ({n_bootstrap} resamples) gives "
+            "the 95% interval and p-value; an exact McNemar test compares the predictions; both families are "
+            f"Holm-adjusted. {n_significant} of {len(table)} differences are significant after Holm (p < 0.05). "
+            f"With {n_bootstrap} resamples the smallest bootstrap p-value is {2 / (n_bootstrap + 1):.2g}, "
+            "so a large family needs more resamples (`--bootstrap`) before any difference can pass Holm.",
+            *notes,
+        ],
+    )
+    section.items.append(
+        writer.table(
+            "paired_differences", _paired_display(table), "Paired differences, later run minus the first."
+        )
+    )
+    return section, n_significant
+
+
+def _side_by_side_section(
+    runs: Sequence[ComparedRun], writer: _Writer, reason: str, n_bootstrap: int, seed: int, draw: bool
+) -> Section:
+    metrics = [run_metrics(run, n_bootstrap=n_bootstrap, seed=seed) for run in runs]
+    table = side_by_side(runs, metrics)
+    writer.csv("side_by_side", table)
+    scores = balanced_accuracies(runs, metrics)
+    agreement = rank_agreement(scores)
+    writer.csv("rank_agreement", agreement)
+    section = Section(
+        "Side by side (different data)",
+        paragraphs=[
+            f"Different data: {reason}. Images cannot be paired, so there is no paired test: each run's "
+            "pooled out-of-fold metrics with its own 95% interval, and how far the runs agree on the ranking "
+            "of the configurations by balanced accuracy (Kendall's tau)."
+        ],
+    )
+    section.items.append(writer.table("side_by_side", table, "Each run's metrics with its own 95% interval."))
+    shown = agreement.assign(
+        kendall_tau=[fmt_number(v) for v in agreement["kendall_tau"]],
+        p_value=[p_text(v) for v in agreement["p_value"]],
+    )
+    section.items.append(
+        writer.table("rank_agreement", shown, "Rank agreement of balanced accuracy with the first run.")
+    )
+    if draw and len(scores):
+        paths = slope_chart(scores, writer.out / "figures" / "rank_slope")
+        writer.written += paths
+        png = next(p for p in paths if p.suffix == ".png")
+        section.items.append(
+            FigureItem("rank_slope", "Balanced accuracy of each configuration in each run.", png)
+        )
+    return section
+
+
+def compare_runs(
+    run_dirs: Sequence[str | Path],
+    out: str | Path,
+    *,
+    class_map: Mapping[str, str] | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    draw_figures: bool = True,
+) -> Comparison:
+    """Write the comparison of two or more runs into ``out``, from their stored artifacts only.
+
+    ``compare.md`` and ``compare.html`` (self-contained), ``differences.csv``, then on the same data
+    ``paired_differences.csv``, on different data ``side_by_side.csv`` and ``rank_agreement.csv``; every
+    table also as ``tables/<name>.{csv,md,tex}``.
+
+    Raises
+    ------
+    DataError
+        If the runs' classes differ (after ``class_map``), or a folder is not a finished run.
+    """
+    out = Path(out)
+    runs = load_runs(run_dirs, class_map)
+    writer = _Writer(out)
+    sections = [_runs_section(runs, writer)]
+    same, reason = same_data(runs)
+    n_significant = 0
+    if same:
+        paired, n_significant = _paired_section(runs, writer, reason, n_bootstrap, seed)
+        sections.append(paired)
+    else:
+        sections.append(_side_by_side_section(runs, writer, reason, n_bootstrap, seed, draw_figures))
+    title = "sdc-bench compare: " + " vs ".join(run.label for run in runs)
+    markdown, page = out / "compare.md", out / "compare.html"
+    write_text(markdown, render_markdown(title, sections, out))
+    write_text(page, render_html(title, sections))
+    writer.written += [markdown, page]
+    return Comparison(writer.written, same, n_significant)
