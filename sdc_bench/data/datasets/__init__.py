@@ -27,7 +27,7 @@ from sdc_bench.data.datasets._fetch import (
     fetch,
     file_url,
 )
-from sdc_bench.data.datasets._write import WrittenDataset, write_dataset
+from sdc_bench.data.datasets._write import WrittenDataset, count_warnings, write_dataset
 
 __all__ = [
     "BASE_URL_ENV",
@@ -40,6 +40,7 @@ __all__ = [
     "Task",
     "WrittenDataset",
     "catalog",
+    "count_warnings",
     "dataset_cache",
     "fetch",
     "file_url",

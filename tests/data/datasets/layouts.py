@@ -82,3 +82,67 @@ def write_aasce(root: Path, films: dict[str, tuple[float, float, float]] = AASCE
             "".join(",".join(f"{a}" for a in angles) + "\n" for angles in entries.values())
         )
     return root
+
+
+def write_dicom_file(path: Path, pixels: np.ndarray, modality: str = "DX", **tags: object) -> Path:
+    """An uncompressed 16-bit monochrome DICOM with ``modality`` and any further ``tags`` (keyword -> value)."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.asarray(pixels, dtype=np.uint16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = Dataset()
+    dataset.file_meta = meta
+    dataset.SOPClassUID = meta.MediaStorageSOPClassUID
+    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    dataset.Modality = modality
+    dataset.Rows, dataset.Columns = pixels.shape
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = "MONOCHROME2"
+    dataset.BitsAllocated = dataset.BitsStored = 16
+    dataset.HighBit = 15
+    dataset.PixelRepresentation = 0
+    for keyword, value in tags.items():
+        setattr(dataset, keyword, value)
+    dataset.PixelData = np.ascontiguousarray(pixels).tobytes()
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+# split -> image id -> (study id, its rows' lesion types); "orphan" has a DICOM but no row, "lost" a row only
+VINDR_IMAGES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "train": {
+        "img01": ("study1", ("No finding",)),
+        "img02": ("study1", ("Osteophytes", "Disc space narrowing", "Osteophytes")),
+        "img03": ("study2", ("Surgical implant",)),
+        "img04": ("study3", ("No finding",)),
+        "lost": ("study9", ("Osteophytes",)),
+    },
+    "test": {
+        "img05": ("study4", ("Spondylolysthesis",)),
+        "img06": ("study4", ("No finding",)),
+    },
+}
+VINDR_HEADER = "image_id,study_id,series_id,rad_id,lesion_type,xmin,ymin,xmax,ymax"
+
+
+def write_vindr(root: Path, images: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = VINDR_IMAGES) -> Path:
+    """``{train,test}_images/<id>.dicom`` and ``annotations/{train,test}.csv`` (one row per box)."""
+    value = 0
+    for split, entries in images.items():
+        lines = [VINDR_HEADER]
+        for image_id, (study, lesions) in entries.items():
+            for lesion in lesions:
+                box = ",,,," if lesion == "No finding" else "10.0,12.0,40.5,60.0"
+                lines.append(f"{image_id},{study},series-{study},rad1,{lesion},{box}")
+            if image_id != "lost":
+                value += 500
+                write_dicom_file(root / f"{split}_images" / f"{image_id}.dicom", np.full((24, 16), value))
+        (root / "annotations").mkdir(parents=True, exist_ok=True)
+        (root / "annotations" / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    write_dicom_file(root / "train_images" / "orphan.dicom", np.full((24, 16), 9000))
+    return root
