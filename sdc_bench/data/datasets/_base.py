@@ -165,7 +165,9 @@ class Dataset:
             status = "open, fetch by hand (no sha256 recorded yet; --from)"
         elif not self.downloadable:
             status = "bring your own (--from)"
-        elif cache is not None and all((cache / "datasets" / self.name / f.name).is_file() for f in self.files):
+        elif cache is not None and all(
+            (cache / "datasets" / self.name / f.name).is_file() for f in self.files
+        ):
             status = "downloads (cached)"
         else:
             status = "downloads"

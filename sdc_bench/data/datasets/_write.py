@@ -168,7 +168,10 @@ def _card(
         "",
     ]
     if conversion.totals:
-        lines += ["This copy held: " + ", ".join(f"{n} {name}" for name, n in conversion.totals.items()) + ".", ""]
+        lines += [
+            "This copy held: " + ", ".join(f"{n} {name}" for name, n in conversion.totals.items()) + ".",
+            "",
+        ]
     if warnings:
         lines += [*(f"- **{line}**" for line in warnings), ""]
     else:

@@ -15,7 +15,9 @@ carry no patient ids. The split the challenge made (training, test) is kept in t
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.datasets._base import Conversion, Dataset, Task, register, require
@@ -54,7 +56,7 @@ class Aasce(Dataset):
     how_to_get = (
         "request SpineWeb dataset 16 (AASCE 2019) from http://spineweb.digitalimaginggroup.ca/ and unzip it"
     )
-    documented_totals = {"films": 609, "training films": 481, "test films": 128}
+    documented_totals: ClassVar[Mapping[str, int]] = {"films": 609, "training films": 481, "test films": 128}
     totals_source = "AASCE 2019 challenge (SpineWeb dataset 16): 609 AP films, 481 training + 128 test"
     citation = """
 @article{wu2017automatic,

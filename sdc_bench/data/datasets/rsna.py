@@ -169,9 +169,9 @@ class RsnaLumbar(Dataset):
             folder = images / study_id / series[0]
             middle = _middle_slice(folder) if folder.is_dir() else None
             if middle is None:
-                dropped.setdefault("its Sagittal T2/STIR series has no .dcm file in train_images/", []).append(
-                    study_id
-                )
+                dropped.setdefault(
+                    "its Sagittal T2/STIR series has no .dcm file in train_images/", []
+                ).append(study_id)
                 continue
             worst = max((g for g in grades if g is not None), default=None)
             rows.append(
@@ -185,16 +185,19 @@ class RsnaLumbar(Dataset):
                     "study_id": study_id,
                     "series_id": series[0],
                     "series_description": "Sagittal T2/STIR",
-                    "canal_stenosis_worst": "" if worst is None else ("Normal/Mild", "Moderate", "Severe")[worst],
+                    "canal_stenosis_worst": ""
+                    if worst is None
+                    else ("Normal/Mild", "Moderate", "Severe")[worst],
                 }
             )
         notes = ["Kaggle's studies are one per patient: each study_id is the patient_id"]
         if several:
-            notes.append(f"{several} study(ies) have several Sagittal T2/STIR series; the first by series_id is used")
+            notes.append(
+                f"{several} study(ies) have several Sagittal T2/STIR series; the first by series_id is used"
+            )
         return Conversion(
             tuple(rows),
             {reason: tuple(ids) for reason, ids in dropped.items()},
             notes=tuple(notes),
             totals={"studies": len(studies)},
         )
-

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.datasets._base import Conversion, Dataset, RemoteFile, Task, register, require
@@ -124,7 +125,7 @@ class Spider(Dataset):
         RemoteFile("images.zip", f"{_ZENODO}/images.zip?download=1", unpack=True),
         RemoteFile("radiological_gradings.csv", f"{_ZENODO}/radiological_gradings.csv?download=1"),
     )
-    documented_totals = {"patients": 218, "series": 447}
+    documented_totals: ClassVar[Mapping[str, int]] = {"patients": 218, "series": 447}
     totals_source = (
         "van der Graaf et al., Sci Data 2024: 218 patients, 447 sagittal T1/T2 series from 4 hospitals; the "
         "paper publishes no per-task class counts"

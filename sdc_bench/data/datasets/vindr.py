@@ -17,7 +17,9 @@ lesion types, boxes) are not built: they are detection or multi-label tasks, not
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.datasets._base import Conversion, Dataset, Task, register, require
@@ -48,7 +50,7 @@ def _read_annotations(path: Path) -> dict[str, tuple[str, set[str]]]:
             row = {key.strip(): (value or "").strip() for key, value in row.items() if key}
             if not row["image_id"]:
                 continue
-            study, lesions = images.setdefault(row["image_id"], (row["study_id"], set()))
+            _, lesions = images.setdefault(row["image_id"], (row["study_id"], set()))
             lesions.add(row["lesion_type"])
     return images
 
@@ -64,7 +66,7 @@ class VinDrSpineXR(Dataset):
         "become a credentialed PhysioNet user, sign the data use agreement at "
         "https://physionet.org/content/vindr-spinexr/ and download the whole release"
     )
-    documented_totals = {"images": 10466, "studies": 5000}
+    documented_totals: ClassVar[Mapping[str, int]] = {"images": 10466, "studies": 5000}
     totals_source = (
         "PhysioNet vindr-spinexr 1.0.0 (the MICCAI paper says 10,468 images, 2,078 of 1,000 studies in its "
         "test set)"
@@ -100,10 +102,14 @@ class VinDrSpineXR(Dataset):
             )
             folder = require(root, f"{split}_images", "VinDr-SpineXR", "the <image_id>.dicom radiographs")
             images = _read_annotations(annotations)
-            files = {path.stem: path for path in folder.iterdir() if path.suffix.lower() in (".dicom", ".dcm")}
+            files = {
+                path.stem: path for path in folder.iterdir() if path.suffix.lower() in (".dicom", ".dcm")
+            }
             images_seen += len(files)
             for image_id in sorted(set(files) - set(images)):
-                dropped.setdefault(f"a DICOM in {split}_images/ without a row in {split}.csv", []).append(image_id)
+                dropped.setdefault(f"a DICOM in {split}_images/ without a row in {split}.csv", []).append(
+                    image_id
+                )
             for image_id, (study, lesions) in sorted(images.items()):
                 if image_id not in files:
                     dropped.setdefault(f"a row of {split}.csv without a DICOM in {split}_images/", []).append(

@@ -168,7 +168,10 @@ RSNA_STUDIES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
         {"132939515": "Sagittal T2/STIR"},
     ),
     "8785691": (("Normal/Mild",) * 4 + ("Severe",), {"481125819": "Sagittal T1"}),  # no T2/STIR: dropped
-    "8902453": (("Normal/Mild", "", "Normal/Mild", "Normal/Mild", "Normal/Mild"), {"1000": "Sagittal T2/STIR"}),
+    "8902453": (
+        ("Normal/Mild", "", "Normal/Mild", "Normal/Mild", "Normal/Mild"),
+        {"1000": "Sagittal T2/STIR"},
+    ),
 }
 
 

@@ -20,7 +20,9 @@ def rsna_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _get(copy: Path, out: Path, task: str) -> pd.DataFrame:
-    assert main(["data", "get", "rsna", "--task", task, "--out", str(out), "--from", str(copy), "--quiet"]) == 0
+    assert (
+        main(["data", "get", "rsna", "--task", task, "--out", str(out), "--from", str(copy), "--quiet"]) == 0
+    )
     return pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False)
 
 
@@ -46,7 +48,9 @@ def test_severe_stenosis_manifest_is_exact(rsna_copy: Path, tmp_path: Path) -> N
     )
     pd.testing.assert_frame_equal(manifest, expected)
     for folder in folders:  # the whole series is copied, so 2.5D input finds the neighbours
-        assert sorted(p.name for p in (out / "images" / folder).iterdir()) == [f"{n}.dcm" for n in range(1, 6)]
+        assert sorted(p.name for p in (out / "images" / folder).iterdir()) == [
+            f"{n}.dcm" for n in range(1, 6)
+        ]
     assert not (out / "images" / "train_images" / "4003253" / "1054713880").exists()  # the Sagittal T1
     audit = json.loads((out / "audit.json").read_text())
     assert audit["dataset"]["converted_counts"] == {"none": 2, "severe": 1}
@@ -76,15 +80,28 @@ def test_the_series_reads_as_three_slices(rsna_copy: Path, tmp_path: Path) -> No
     assert bright == [2, 3, 4]  # slices 2, 3 and 4 of 5, in order
 
 
-@pytest.mark.parametrize(
-    "missing", ["train.csv", "train_series_descriptions.csv", "train_images"]
-)
+@pytest.mark.parametrize("missing", ["train.csv", "train_series_descriptions.csv", "train_images"])
 def test_a_missing_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], missing: str) -> None:
     import shutil
 
     copy = write_rsna(tmp_path / "copy", slices=1)
     target = copy / missing
     shutil.rmtree(target) if target.is_dir() else target.unlink()
-    assert main(["data", "get", "rsna", "--task", "severe-stenosis", "--out", str(tmp_path / "d"), "--from", str(copy)]) == 2
+    assert (
+        main(
+            [
+                "data",
+                "get",
+                "rsna",
+                "--task",
+                "severe-stenosis",
+                "--out",
+                str(tmp_path / "d"),
+                "--from",
+                str(copy),
+            ]
+        )
+        == 2
+    )
     error = capsys.readouterr().err.strip()
     assert f"{missing}: missing from the RSNA 2024 copy" in error and "\n" not in error

@@ -33,7 +33,14 @@ def test_abnormal_manifest_is_exact_with_study_as_patient(vindr_copy: Path, tmp_
             "modality": ["xray"] * 6,
             "view": [""] * 6,
             "image_id": ids,
-            "lesions": ["", "Disc space narrowing;Osteophytes", "Surgical implant", "", "Spondylolysthesis", ""],
+            "lesions": [
+                "",
+                "Disc space narrowing;Osteophytes",
+                "Surgical implant",
+                "",
+                "Spondylolysthesis",
+                "",
+            ],
             "study_id": ["study1", "study1", "study2", "study3", "study4", "study4"],
             "vindr_split": splits,
         }
