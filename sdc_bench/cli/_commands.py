@@ -318,7 +318,7 @@ def cmd_data_get(args: argparse.Namespace) -> int:
 
     written = get_dataset(
         args.name,
-        Path(args.out),
+        Path(args.out) if args.out else None,
         task=args.task,
         local_copy=Path(args.local_copy) if args.local_copy else None,
         offline=True if args.offline else None,
