@@ -214,7 +214,11 @@ def _add_get_parser(data_sub: _Subparsers) -> None:
     )
     get.add_argument("name", help="a dataset of `sdc-bench list datasets`, e.g. spider")
     get.add_argument("--task", help="its task, e.g. degeneration (needed when it has several)")
-    get.add_argument("--out", required=True, help="the folder to write")
+    get.add_argument(
+        "--out",
+        help="the folder to write (default: $SDC_BENCH_CACHE/datasets/converted/NAME-TASK, where a suite's "
+        "data.source = 'dataset:NAME/TASK' finds it)",
+    )
     get.add_argument(
         "--from",
         dest="local_copy",

@@ -318,7 +318,7 @@ def cmd_data_get(args: argparse.Namespace) -> int:
 
     written = get_dataset(
         args.name,
-        Path(args.out),
+        Path(args.out) if args.out else None,
         task=args.task,
         local_copy=Path(args.local_copy) if args.local_copy else None,
         offline=True if args.offline else None,
@@ -327,6 +327,8 @@ def cmd_data_get(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{label} {n}" for label, n in written.counts.items())
     print(f"{args.name}: {counts}; {written.dropped} dropped (why: {written.card})")
     print(f"manifest: {written.manifest}   audit: {written.audit}")
+    for warning in written.warnings:
+        print(warning)
     return 0
 
 

@@ -132,6 +132,10 @@ def prepare_data(
     """Resolve the source, validate the manifest, and decode every image once into the tensor cache."""
     chosen = source if source is not None else spec.source
     classes_filter = tuple(spec.classes) or None
+    if isinstance(chosen, str) and chosen.startswith("dataset:"):
+        from sdc_bench.data.datasets import resolve_dataset_source  # the registry imports this module
+
+        chosen = resolve_dataset_source(chosen, progress=progress)
     if str(chosen) == "synthspine":
         folder = synthspine_dataset(spec, seed, progress=progress)
         manifest = load_source(folder / "manifest.csv", classes=classes_filter)

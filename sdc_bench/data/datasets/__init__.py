@@ -27,11 +27,19 @@ from sdc_bench.data.datasets._fetch import (
     fetch,
     file_url,
 )
-from sdc_bench.data.datasets._write import WrittenDataset, write_dataset
+from sdc_bench.data.datasets._source import (
+    DATASET_SOURCE_PREFIX,
+    converted_folder,
+    is_dataset_source,
+    missing_conversion,
+    parse_dataset_source,
+)
+from sdc_bench.data.datasets._write import WrittenDataset, count_warnings, write_dataset
 
 __all__ = [
     "BASE_URL_ENV",
     "DATASETS",
+    "DATASET_SOURCE_PREFIX",
     "OFFLINE_ENV",
     "Conversion",
     "Dataset",
@@ -40,12 +48,17 @@ __all__ = [
     "Task",
     "WrittenDataset",
     "catalog",
+    "converted_folder",
+    "count_warnings",
     "dataset_cache",
     "fetch",
     "file_url",
     "get_dataset",
+    "is_dataset_source",
+    "parse_dataset_source",
     "register",
     "require",
+    "resolve_dataset_source",
     "write_dataset",
 ]
 
@@ -61,7 +74,7 @@ def catalog(cache: Path | None = None) -> list[dict[str, str]]:
 
 def get_dataset(
     name: str,
-    out: Path,
+    out: Path | None = None,
     *,
     task: str | None = None,
     local_copy: Path | None = None,
@@ -76,8 +89,9 @@ def get_dataset(
     ----------
     name : str
         A registered dataset, e.g. ``spider``.
-    out : pathlib.Path
-        The folder to write: ``images/``, ``manifest.csv``, ``audit.json``, ``DATASET.md``.
+    out : pathlib.Path, optional
+        The folder to write: ``images/``, ``manifest.csv``, ``audit.json``, ``DATASET.md``; default the
+        cache's converted folder (:func:`converted_folder`), where a suite's ``dataset:NAME/TASK`` finds it.
     task : str, optional
         The task (``degeneration`` or ``spider-degeneration``); needed when the dataset has several.
     local_copy : pathlib.Path, optional
@@ -96,6 +110,12 @@ def get_dataset(
     """
     dataset = DATASETS[name]
     chosen = dataset.task(task)
+    if cache is None:
+        from sdc_bench.data.prepare import cache_root
+
+        cache = cache_root()
+    if out is None:
+        out = converted_folder(cache, dataset, chosen)
     if local_copy is not None:
         if not local_copy.is_dir():
             from sdc_bench.core.errors import DataError
@@ -105,10 +125,34 @@ def get_dataset(
             )
         source = local_copy
     else:
-        if cache is None:
-            from sdc_bench.data.prepare import cache_root
-
-            cache = cache_root()
         source = fetch(dataset, cache, base_url=base_url, offline=offline, progress=progress)
     root = dataset.root(source)
     return write_dataset(dataset, chosen, dataset.convert(root, chosen), root, out)
+
+
+def resolve_dataset_source(source: str, cache: Path | None = None, *, progress: bool = False) -> Path:
+    """The converted ``manifest.csv`` a suite's ``data.source = "dataset:NAME/TASK"`` stands for.
+
+    Converted already (``sdc-bench data get NAME --task TASK`` without ``--out``): its manifest. Not yet, and
+    the dataset downloads: fetched, verified and converted now. Not yet, and the user must bring it: one line
+    saying which command to run.
+
+    Raises
+    ------
+    ConfigError
+        An unknown dataset or task.
+    DataError
+        Not converted and not downloadable, or a failed download.
+    """
+    dataset, task = parse_dataset_source(source)
+    if cache is None:
+        from sdc_bench.data.prepare import cache_root
+
+        cache = cache_root()
+    folder = converted_folder(cache, dataset, task)
+    manifest = folder / "manifest.csv"
+    if manifest.is_file():
+        return manifest
+    if not dataset.downloadable:
+        raise missing_conversion(source, dataset, task, folder)
+    return get_dataset(dataset.name, folder, task=task.name, cache=cache, progress=progress).manifest

@@ -93,11 +93,15 @@ class Conversion:
         A reason -> the ids (patients, studies or images) dropped for it.
     notes : tuple of str
         What a user must know about this conversion (e.g. no patient ids in the files).
+    totals : mapping of str to int
+        What the copy held before any task rule, in the words of :attr:`Dataset.documented_totals`
+        (e.g. ``{"patients": 218, "series": 447}``); compared with the documented totals.
     """
 
     rows: tuple[dict[str, str], ...]
     dropped: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    totals: Mapping[str, int] = field(default_factory=dict)
 
     def counts(self, unit_column: str = "patient_id") -> dict[str, int]:
         """Labelled units per class (distinct ``unit_column`` values per label)."""
@@ -120,6 +124,10 @@ class Dataset:
     files: ClassVar[tuple[RemoteFile, ...]] = ()
     tasks: ClassVar[tuple[Task, ...]] = ()
     how_to_get: ClassVar[str] = ""  # for a dataset the user brings: where and how to obtain it
+    # Dataset-level totals its paper or release page publishes (e.g. {"patients": 218}), for datasets whose
+    # per-task class counts are not published; compared with :attr:`Conversion.totals` of the same names.
+    documented_totals: ClassVar[Mapping[str, int]] = {}
+    totals_source: ClassVar[str] = ""
 
     @property
     def downloadable(self) -> bool:
@@ -157,7 +165,9 @@ class Dataset:
             status = "open, fetch by hand (no sha256 recorded yet; --from)"
         elif not self.downloadable:
             status = "bring your own (--from)"
-        elif cache is not None and all((cache / self.name / f.name).is_file() for f in self.files):
+        elif cache is not None and all(
+            (cache / "datasets" / self.name / f.name).is_file() for f in self.files
+        ):
             status = "downloads (cached)"
         else:
             status = "downloads"

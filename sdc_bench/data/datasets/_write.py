@@ -16,9 +16,11 @@ from sdc_bench.core.errors import DataError
 from sdc_bench.core.store import write_json, write_text
 from sdc_bench.data.audit import audit_manifest
 from sdc_bench.data.datasets._base import Conversion, Dataset, Task
+from sdc_bench.data.decode import is_dicom
+from sdc_bench.data.dicom_meta import VOLUME_MODALITIES, series_files
 from sdc_bench.data.sources import load_source
 
-__all__ = ["WrittenDataset", "write_dataset"]
+__all__ = ["WrittenDataset", "count_warnings", "write_dataset"]
 
 _FIRST_COLUMNS = ("sample_id", "path", "label", "patient_id", "modality", "view")
 
@@ -32,10 +34,13 @@ class WrittenDataset:
     card: Path
     counts: dict[str, int]
     dropped: int
+    warnings: tuple[str, ...] = ()
 
 
-def _companions(path: Path) -> list[Path]:
-    """Files an image needs beside it: a ``.mhd`` header's ``ElementDataFile``."""
+def _companions(path: Path, row: dict[str, str]) -> list[Path]:
+    """Files an image needs beside it: a ``.mhd`` header's ``ElementDataFile``; an MRI/CT DICOM series' slices."""
+    if is_dicom(path) and row.get("modality") in VOLUME_MODALITIES:
+        return [file for file in series_files(path) if file != path]
     if path.suffix.lower() != ".mhd":
         return []
     for line in path.read_text(errors="replace").splitlines():
@@ -60,7 +65,7 @@ def _link_images(root: Path, out: Path, conversion: Conversion) -> list[dict[str
     for row in conversion.rows:
         source = root / row["path"]
         relative = Path("images") / row["path"]
-        for file in (source, *_companions(source)):
+        for file in (source, *_companions(source, row)):
             if not file.is_file():
                 raise DataError(f"{file}: listed by the converter but missing from the copy; check --from")
             _place(file, out / relative.parent / file.name)
@@ -89,7 +94,61 @@ def counts_table(task: Task, counts: dict[str, int]) -> list[str]:
     return lines
 
 
-def _card(dataset: Dataset, task: Task, conversion: Conversion, counts: dict[str, int]) -> str:
+def count_warnings(
+    dataset: Dataset, task: Task, counts: dict[str, int], totals: dict[str, int] | None = None
+) -> list[str]:
+    """One line per converted count that differs from the documented one (class counts, then totals).
+
+    Examples
+    --------
+    >>> from sdc_bench.data.datasets import DATASETS
+    >>> fraiwan = DATASETS["fraiwan"]
+    >>> count_warnings(fraiwan, fraiwan.task("3class"), {"normal": 71, "scoliosis": 188, "spondylolisthesis": 79})
+    []
+    >>> count_warnings(fraiwan, fraiwan.task("3class"), {"normal": 2, "scoliosis": 188, "spondylolisthesis": 79})[0][:58]
+    'warning: fraiwan-3class: normal: 2 images converted but 71'
+    """
+    lines = []
+    where = f"{dataset.name}-{task.name}"
+    for label, documented in task.documented_counts.items():
+        if counts.get(label, 0) != documented:
+            lines.append(
+                f"warning: {where}: {label}: {counts.get(label, 0)} {task.unit}s converted but {documented} "
+                "documented (DATASET.md cites where); a partial or changed copy, or a converter that drops or "
+                "mislabels"
+            )
+    for name, documented in dataset.documented_totals.items():
+        found = (totals or {}).get(name)
+        if found is not None and found != documented:
+            lines.append(
+                f"warning: {dataset.name}: the copy holds {found} {name} but {documented} are documented "
+                "(DATASET.md cites where); a partial or changed copy"
+            )
+    return lines
+
+
+def _documented_line(dataset: Dataset, task: Task) -> str:
+    if task.documented_counts:
+        return f"Documented counts: {task.counts_source}."
+    if dataset.documented_totals:
+        totals = ", ".join(f"{n} {name}" for name, n in dataset.documented_totals.items())
+        return (
+            f"Documented counts: no per-task class counts are published; the dataset's documented totals are "
+            f"{totals} ({dataset.totals_source}), compared below with this copy's."
+        )
+    return (
+        "Documented counts: none recorded in the registry for this task; the converted counts above are this "
+        "copy's own."
+    )
+
+
+def _card(
+    dataset: Dataset,
+    task: Task,
+    conversion: Conversion,
+    counts: dict[str, int],
+    warnings: list[str],
+) -> str:
     lines = [
         f"# {dataset.title}: task {dataset.name}-{task.name}",
         "",
@@ -105,13 +164,20 @@ def _card(dataset: Dataset, task: Task, conversion: Conversion, counts: dict[str
         "",
         *counts_table(task, counts),
         "",
-        (
-            f"Documented counts: {task.counts_source}."
-            if task.documented_counts
-            else "Documented counts: none recorded in the registry for this task; the converted counts above "
-            "are this copy's own."
-        ),
+        _documented_line(dataset, task),
         "",
+    ]
+    if conversion.totals:
+        lines += [
+            "This copy held: " + ", ".join(f"{n} {name}" for name, n in conversion.totals.items()) + ".",
+            "",
+        ]
+    if warnings:
+        lines += [*(f"- **{line}**" for line in warnings), ""]
+    else:
+        if task.documented_counts or dataset.documented_totals:
+            lines += ["The converted counts match the documented ones.", ""]
+    lines += [
         "## Dropped by the converter",
         "",
     ]
@@ -146,10 +212,11 @@ def write_dataset(
     rows = _link_images(root, out, conversion)
     manifest_path = out / "manifest.csv"
     _write_manifest(manifest_path, rows)
-    counts = conversion.counts()
+    counts = conversion.counts("path" if task.unit == "image" else "patient_id")
+    warnings = count_warnings(dataset, task, counts, dict(conversion.totals))
     manifest = load_source(manifest_path, classes=task.classes)
     report = audit_manifest(manifest, n_folds=5, read_headers=True)
-    report = replace(report, warnings=(*report.warnings, *conversion.notes))
+    report = replace(report, warnings=(*report.warnings, *conversion.notes, *warnings))
     audit_path = out / "audit.json"
     write_json(
         audit_path,
@@ -162,12 +229,15 @@ def write_dataset(
                 "unit": task.unit,
                 "converted_counts": counts,
                 "documented_counts": dict(task.documented_counts),
+                "totals": dict(conversion.totals),
+                "documented_totals": dict(dataset.documented_totals),
+                "count_warnings": warnings,
                 "dropped": {reason: list(ids) for reason, ids in conversion.dropped.items()},
                 "notes": list(conversion.notes),
             },
         },
     )
     card_path = out / "DATASET.md"
-    write_text(card_path, _card(dataset, task, conversion, counts))
+    write_text(card_path, _card(dataset, task, conversion, counts, warnings))
     dropped = sum(len(ids) for ids in conversion.dropped.values())
-    return WrittenDataset(manifest_path, audit_path, card_path, counts, dropped)
+    return WrittenDataset(manifest_path, audit_path, card_path, counts, dropped, tuple(warnings))

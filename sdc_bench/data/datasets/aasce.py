@@ -15,7 +15,9 @@ carry no patient ids. The split the challenge made (training, test) is kept in t
 from __future__ import annotations
 
 import csv
+from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.datasets._base import Conversion, Dataset, Task, register, require
@@ -54,6 +56,8 @@ class Aasce(Dataset):
     how_to_get = (
         "request SpineWeb dataset 16 (AASCE 2019) from http://spineweb.digitalimaginggroup.ca/ and unzip it"
     )
+    documented_totals: ClassVar[Mapping[str, int]] = {"films": 609, "training films": 481, "test films": 128}
+    totals_source = "AASCE 2019 challenge (SpineWeb dataset 16): 609 AP films, 481 training + 128 test"
     citation = """
 @article{wu2017automatic,
   title   = {Automatic landmark estimation for adolescent idiopathic scoliosis assessment using {BoostNet}},
@@ -75,6 +79,7 @@ class Aasce(Dataset):
     def convert(self, root: Path, task: Task) -> Conversion:
         rows: list[dict[str, str]] = []
         dropped: dict[str, list[str]] = {}
+        totals: dict[str, int] = {}
         for split in ("training", "test"):
             if not (root / "labels" / split).is_dir() and split == "test":
                 continue  # some copies hold the training set only
@@ -86,6 +91,7 @@ class Aasce(Dataset):
                     f"{len(angles)}; they must pair line by line"
                 )
             images = require(root, f"data/{split}", "AASCE", "the AP films")
+            totals[f"{split} films"] = len(names)
             for (name, *_), values in zip(names, angles, strict=True):
                 if not (images / name).is_file():
                     dropped.setdefault("listed in filenames.csv but no image in data/", []).append(name)
@@ -106,4 +112,7 @@ class Aasce(Dataset):
                         "cobb_angle_max": f"{largest:g}",
                     }
                 )
-        return Conversion(tuple(rows), {r: tuple(ids) for r, ids in dropped.items()}, notes=(NO_PATIENT_IDS,))
+        totals = {"films": sum(totals.values()), **totals}
+        return Conversion(
+            tuple(rows), {r: tuple(ids) for r, ids in dropped.items()}, notes=(NO_PATIENT_IDS,), totals=totals
+        )

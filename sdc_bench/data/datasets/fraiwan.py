@@ -48,7 +48,15 @@ class Fraiwan(Dataset):
     )
     how_to_get = "download the archive from https://data.mendeley.com/datasets/xkt857dsxk/1 and unzip it"
     tasks = (
-        Task("3class", "the class folder: normal, scoliosis or spondylolisthesis", _CLASSES, unit="image"),
+        Task(
+            "3class",
+            "the class folder: normal, scoliosis or spondylolisthesis",
+            _CLASSES,
+            unit="image",
+            documented_counts={"normal": 71, "scoliosis": 188, "spondylolisthesis": 79},
+            counts_source="Fraiwan et al., PLoS ONE 2022: 338 subjects, 188 scoliosis, 79 spondylolisthesis, "
+            "71 healthy",
+        ),
     )
 
     def convert(self, root: Path, task: Task) -> Conversion:

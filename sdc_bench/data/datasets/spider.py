@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 from sdc_bench.core.errors import DataError
 from sdc_bench.data.datasets._base import Conversion, Dataset, RemoteFile, Task, register, require
@@ -124,6 +125,11 @@ class Spider(Dataset):
         RemoteFile("images.zip", f"{_ZENODO}/images.zip?download=1", unpack=True),
         RemoteFile("radiological_gradings.csv", f"{_ZENODO}/radiological_gradings.csv?download=1"),
     )
+    documented_totals: ClassVar[Mapping[str, int]] = {"patients": 218, "series": 447}
+    totals_source = (
+        "van der Graaf et al., Sci Data 2024: 218 patients, 447 sagittal T1/T2 series from 4 hospitals; the "
+        "paper publishes no per-task class counts"
+    )
     how_to_get = f"download images.zip and radiological_gradings.csv from {_ZENODO.rsplit('/', 1)[0]}, unzip images.zip"
     tasks = (
         Task(
@@ -183,4 +189,5 @@ class Spider(Dataset):
                         "sequence": sequence,
                     }
                 )
-        return Conversion(tuple(rows), {reason: tuple(ids) for reason, ids in dropped.items()})
+        totals = {"patients": len(volumes), "series": sum(len(found) for found in volumes.values())}
+        return Conversion(tuple(rows), {reason: tuple(ids) for reason, ids in dropped.items()}, totals=totals)
