@@ -107,11 +107,10 @@ def throughput_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Run ``sdc-bench export``: pick a run's kept models, optionally refit on all patients, write the package."""
-    from sdc_bench.serve.export import Refit, export_package
-    from sdc_bench.serve.select import select_members
-
     from sdc_bench.benchmark.run_folder import load_run_suite
     from sdc_bench.plugins import load_plugins, load_recorded
+    from sdc_bench.serve.export import Refit, export_package
+    from sdc_bench.serve.select import select_members
 
     run_dir = Path(args.run_dir)
     manifest = load_run_suite(run_dir)[1]

@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 

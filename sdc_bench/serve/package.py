@@ -39,8 +39,8 @@ __all__ = [
     "input_preprocess",
     "input_shape",
     "load_package",
-    "package_plugins",
     "member_proba",
+    "package_plugins",
 ]
 
 PACKAGE_FORMAT = "sdc-bench-model-package"
