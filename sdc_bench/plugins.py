@@ -121,6 +121,9 @@ def _load_one(
 ) -> PluginRecord:
     """Run ``run`` (the import) with the registries watched; check and record what it added."""
     key = (kind, source)
+    same_bytes = [r for r in _LOADED.values() if sha256 is not None and r.sha256 == sha256]
+    if same_bytes:  # the same file under another path (a package's copy of the run's plugin): loaded already
+        return same_bytes[0]
     if key in _LOADED:
         loaded = _LOADED[key]
         if sha256 is not None and loaded.sha256 != sha256:
