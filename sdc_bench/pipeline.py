@@ -107,16 +107,22 @@ def throughput_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Run ``sdc-bench export``: pick a run's kept models, optionally refit on all patients, write the package."""
+    from sdc_bench.benchmark.run_folder import load_run_suite
+    from sdc_bench.plugins import load_plugins, load_recorded
     from sdc_bench.serve.export import Refit, export_package
     from sdc_bench.serve.select import select_members
 
-    selection = select_members(Path(args.run_dir), args.method, args.backbone, args.seed)
+    run_dir = Path(args.run_dir)
+    manifest = load_run_suite(run_dir)[1]
+    load_recorded(manifest.plugins, f"run.json of {run_dir}")  # a plugin's network is rebuilt below
+    load_plugins(getattr(args, "plugin", None) or ())
+    selection = select_members(run_dir, args.method, args.backbone, args.seed)
     refit = None
     if args.refit_all:
         from sdc_bench.benchmark.refit import refit_all
 
         refit = Refit(*refit_all(selection.store.root, selection.metas, progress=not args.quiet))
-    package = export_package(selection, Path(args.out), refit=refit, onnx=args.onnx)
+    package = export_package(selection, Path(args.out), refit=refit, onnx=args.onnx, plugins=manifest.plugins)
     kind = "refit model" if refit is not None else f"ensemble of {len(selection.metas)} out-of-fold models"
     print(f"exported {args.method} on {selection.backbone} ({kind}) to {package.parent}")
     return 0
@@ -124,6 +130,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 def predict_command(args: argparse.Namespace) -> int:
     """Run ``sdc-bench predict``: a package's probabilities for every image of a source, as CSV."""
+    from sdc_bench.plugins import load_plugins, load_recorded
+    from sdc_bench.serve.package import package_plugins
     from sdc_bench.serve.predict import PredictOptions, predict_source, write_predictions
 
     if args.batch_size < 1:
@@ -135,6 +143,8 @@ def predict_command(args: argparse.Namespace) -> int:
         member=args.member,
         cam_dir=Path(args.cam) if args.cam else None,
     )
+    load_recorded(package_plugins(args.model_dir), f"package.json of {args.model_dir}")
+    load_plugins(getattr(args, "plugin", None) or ())
     result = predict_source(Path(args.model_dir), args.data, options)
     out = write_predictions(result, args.out)
     for path, reason in result.skipped:

@@ -51,7 +51,7 @@ from sdc_bench.core.optuna_storage import (
     storage_url,
     without_password,
 )
-from sdc_bench.core.run_manifest import RunManifest
+from sdc_bench.core.run_manifest import PluginRecord, RunManifest
 from sdc_bench.core.store import (
     RunStore,
     write_parquet,
@@ -89,6 +89,8 @@ class RunOptions:
     keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
     # --resume --allow-changed-config: --set assignments of result-neutral settings (run_folder.py)
     changed_settings: tuple[str, ...] = ()
+    # user plugins loaded for this run (sdc_bench.plugins), recorded in run.json
+    plugins: tuple[PluginRecord, ...] = ()
 
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
@@ -327,7 +329,11 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     url = storage_url(storage_spec, root)
     source = options.data if previous is not None else stored_source(suite, options.data)
     manifest = start_manifest(suite, data, run_id, source, storage_spec, device, started, previous)
-    manifest = manifest.replace(keep_models=options.keep_models, skip_bad=options.skip_bad)
+    manifest = manifest.replace(
+        keep_models=options.keep_models,
+        skip_bad=options.skip_bad,
+        plugins=previous.plugins if previous is not None else options.plugins,
+    )
     store.write_manifest(manifest)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -22,9 +23,11 @@ __all__ = [
     "TrainSpec",
     "apply_overrides",
     "builtin_suites",
+    "is_plugin_file",
     "load_suite",
     "proposed_method",
     "protocol_seeds",
+    "resolve_plugin_entry",
     "with_own_data",
 ]
 
@@ -98,6 +101,8 @@ class Suite:
     # external validation sets: name -> data-spec values that differ from [data] (e.g. site = "site_b")
     external: dict[str, dict[str, Any]] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # method -> hyperparameter overrides
+    # user plugins to load before the suite is checked: .py files (absolute once loaded) or module names
+    plugins: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,8 +141,31 @@ def builtin_suites() -> list[str]:
     )
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """A built-in suite by name (``smoke``, ``quick``, ``full``) or a TOML file by path."""
+def is_plugin_file(entry: str) -> bool:
+    """A plugin named by a path (``my_methods.py``, ``plugins/x.py``), not by a module name."""
+    return entry.endswith(".py") or "/" in entry or "\\" in entry
+
+
+def resolve_plugin_entry(entry: str, base: Path | None = None) -> str:
+    """A plugin entry as a run keeps it: a file made absolute against ``base`` (the suite's folder), a module
+    name unchanged."""
+    if not is_plugin_file(entry):
+        return entry
+    path = Path(entry).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return str(path.resolve())
+
+
+def load_suite(
+    name_or_path: str | Path, *, before_validation: Callable[[Suite], object] | None = None
+) -> Suite:
+    """A built-in suite by name (``smoke``, ``quick``, ``full``) or a TOML file by path.
+
+    A suite's ``plugins`` (paths relative to the suite file) are made absolute; ``before_validation``
+    is called with the parsed suite before its names are checked against the registries (the command
+    line loads the plugins there, so the suite may name what they register).
+    """
     text: str
     where = str(name_or_path)
     path = Path(name_or_path)
@@ -161,6 +189,11 @@ def load_suite(name_or_path: str | Path) -> Suite:
         raise ConfigError(f"{where}: not valid TOML ({exc})") from None
     values.setdefault("name", path.stem if path.suffix == ".toml" else str(name_or_path))
     suite: Suite = _build(Suite, values, where)
+    if suite.plugins:
+        base = path.resolve().parent if path.suffix == ".toml" else None
+        suite = replace(suite, plugins=tuple(resolve_plugin_entry(str(p), base) for p in suite.plugins))
+    if before_validation is not None:
+        before_validation(suite)
     return validate_suite(suite, where)
 
 

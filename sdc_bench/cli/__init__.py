@@ -37,6 +37,16 @@ def _add_weight_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_plugin_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        metavar="PATH_OR_MODULE",
+        help=f"a user plugin to load first: a .py file or an importable module that registers methods, "
+        f"backbones, augmentations, imbalance strategies, method kinds or feature extractors (repeatable); {what}",
+    )
+
+
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--patient-regex",
@@ -113,6 +123,7 @@ def _add_run_parser(sub: _Subparsers) -> None:
         help="skip unreadable or invalid images (listed in the audit) instead of stopping",
     )
     _add_weight_options(run)
+    _add_plugin_option(run, "with the suite's plugins = [...]; --resume loads those run.json recorded")
     run.add_argument(
         "--storage",
         help="Optuna storage: default SQLite in the run folder; a .log file (JournalStorage) for processes on one machine; postgresql://USER@HOST/DB for workers on many machines",
@@ -136,6 +147,9 @@ def _add_worker_parser(sub: _Subparsers) -> None:
         help="the run's Optuna storage, e.g. postgresql://USER@HOST/DB (default: the one in run.json)",
     )
     _add_weight_options(worker)
+    _add_plugin_option(
+        worker, "the worker loads the run's plugins from run.json; one not recorded there is refused"
+    )
     worker.add_argument("--quiet", action="store_true", help="no progress bars")
     worker.set_defaults(func=commands.cmd_worker)
 
@@ -149,6 +163,7 @@ def _add_list_parser(sub: _Subparsers) -> None:
     )
     listing.add_argument("registry", choices=[*REGISTRIES, "suites", "datasets"])
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_plugin_option(listing, "its entries are listed with their origin")
     listing.set_defaults(func=commands.cmd_list)
 
 
@@ -323,6 +338,7 @@ def _add_export_parser(sub: _Subparsers) -> None:
     export.add_argument(
         "--onnx", action="store_true", help="also write model.onnx per member, checked against PyTorch (1e-4)"
     )
+    _add_plugin_option(export, "the run's own plugins are loaded from run.json and copied into the package")
     export.add_argument("--quiet", action="store_true", help="no progress bars")
     export.set_defaults(func=commands.cmd_export)
 
@@ -352,6 +368,7 @@ def _add_predict_parser(sub: _Subparsers) -> None:
         help="also write a Grad-CAM overlay PNG per image into DIR, on the original image, for the predicted "
         "class (an ensemble's members' maps averaged; --member: that member's); named after the sample ids",
     )
+    _add_plugin_option(predict, "the package's own plugins (package.json) are loaded without it")
     predict.set_defaults(func=commands.cmd_predict)
 
 

@@ -84,15 +84,49 @@ def override_assignments(overrides: dict[str, Any]) -> list[str]:
     return [f"{key}={_toml_value(value)}" for key, value in overrides.items()]
 
 
-def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> tuple[Any, tuple[str, ...]]:
-    """The suite of ``run`` and the names of the suite's external sets that ``--data`` dropped."""
+def _given_plugins(args: argparse.Namespace) -> list[str]:
+    """``--plugin`` entries, files made absolute against the working folder."""
+    from sdc_bench.benchmark.suite import resolve_plugin_entry
+
+    return [resolve_plugin_entry(entry, Path.cwd()) for entry in getattr(args, "plugin", None) or ()]
+
+
+def _recorded_plugins(args: argparse.Namespace, run_dir: Path) -> tuple[Any, ...]:
+    """Load the plugins ``run.json`` of ``run_dir`` recorded (refusing changed ones); ``--plugin`` may only
+    repeat one of them."""
+    from sdc_bench.benchmark.run_folder import load_run_suite
+    from sdc_bench.plugins import load_recorded
+
+    manifest = load_run_suite(run_dir)[1]
+    recorded = {plugin.source for plugin in manifest.plugins}
+    for entry in _given_plugins(args):
+        if entry not in recorded:
+            raise ConfigError(
+                f"--plugin {entry} was not loaded by the run in {run_dir}; a run keeps the plugins it began with "
+                f"({', '.join(sorted(recorded)) or 'none'}); start a new run with --out"
+            )
+    return load_recorded(manifest.plugins, f"run.json of {run_dir}")
+
+
+def _load_run_suite(
+    args: argparse.Namespace, changed: tuple[str, ...] = ()
+) -> tuple[Any, tuple[str, ...], tuple[Any, ...]]:
+    """The suite of ``run``, the names of the suite's external sets that ``--data`` dropped, and the
+    plugins loaded for it (the suite's ``plugins``, ``--plugin``, installed entry points)."""
     from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite, with_own_data
+    from sdc_bench.plugins import load_plugins
 
     if args.resume is not None:
         from sdc_bench.benchmark.run_folder import resumed_suite
 
-        return resumed_suite(Path(args.resume), changed), ()
-    suite = load_suite(args.suite)
+        plugins = _recorded_plugins(args, Path(args.resume))
+        return resumed_suite(Path(args.resume), changed), (), plugins
+    loaded: list[Any] = []
+
+    def load_suite_plugins(suite: Any) -> None:
+        loaded.extend(load_plugins([*suite.plugins, *_given_plugins(args)]))
+
+    suite = load_suite(args.suite, before_validation=load_suite_plugins)
     assignments = [*(args.set or []), *override_assignments(data_overrides(args))]
     if assignments:
         suite = apply_overrides(suite, assignments)
@@ -102,8 +136,8 @@ def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> 
         suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
         validate_suite(suite, "--seeds")
     if args.data is None:
-        return suite, ()
-    return with_own_data(suite)
+        return suite, (), tuple(loaded)
+    return (*with_own_data(suite), tuple(loaded))
 
 
 def _say_dropped_externals(dropped: tuple[str, ...]) -> None:
@@ -202,7 +236,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     changed = resume_changes(args)
-    suite, dropped = _load_run_suite(args, changed)
+    suite, dropped, plugins = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
     from sdc_bench.cli._weights import check_run_weights
 
@@ -225,6 +259,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         keep_models=not args.no_models,
         changed_settings=changed,
+        plugins=plugins,
     )
     _warn_storage_password(args.storage)
     from sdc_bench.pipeline import run_suite
@@ -248,6 +283,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import run_worker
 
+    _recorded_plugins(args, Path(args.run_dir))  # before anything names a plugin's entries
     weights_dir, weights_files = _weight_options(args)
     _warn_storage_password(args.storage)
     ran = run_worker(
@@ -262,8 +298,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    import importlib.metadata
+
     from sdc_bench.zoo.catalog import catalog
 
+    plugins: tuple[Any, ...] = ()
+    # without plugins, listing imports no torch; installed plugins (entry points) are listed too
+    if args.plugin or importlib.metadata.entry_points(group="sdc_bench.plugins"):
+        from sdc_bench.plugins import load_plugins
+
+        plugins = load_plugins(_given_plugins(args))
     if args.registry == "datasets":
         from sdc_bench.data.datasets import catalog as dataset_catalog
         from sdc_bench.data.prepare import cache_root
@@ -271,6 +315,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = dataset_catalog(cache_root())
     else:
         rows = _suite_rows() if args.registry == "suites" else catalog(args.registry)
+    if plugins and args.registry not in ("suites", "datasets"):
+        from sdc_bench.plugins import with_origins
+
+        rows = with_origins(args.registry, rows)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

@@ -7,6 +7,7 @@ __all__ = [
     "DataError",
     "DiskFullError",
     "ModelError",
+    "PluginError",
     "RunManifestError",
     "SdcBenchError",
     "UnknownNameError",
@@ -44,3 +45,7 @@ class DiskFullError(SdcBenchError):
 
 class RunManifestError(DataError):
     """A run folder's ``run.json`` is missing, damaged, or of another format version than this sdc-bench's."""
+
+
+class PluginError(ConfigError):
+    """A user plugin cannot be imported, registers a name twice, breaks a contract, or changed since its run began."""

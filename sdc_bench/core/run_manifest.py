@@ -31,6 +31,7 @@ __all__ = [
     "FORMAT_VERSION_KEY",
     "DataRecord",
     "EnvironmentRecord",
+    "PluginRecord",
     "RunManifest",
     "SearchRecord",
     "Segment",
@@ -172,6 +173,23 @@ class EnvironmentRecord:
 
 
 @dataclass(frozen=True)
+class PluginRecord:
+    """One user plugin a run loaded (``run.json`` ``plugins``): what it is, which version, what it added.
+
+    ``kind`` is ``file`` (``source`` an absolute path; ``sha256`` of its bytes), ``module`` (an importable
+    module name; ``version`` of its distribution, if any) or ``entry_point`` (``group`` entry ``name =
+    module:attr`` of an installed package). ``registered`` maps a registry (``methods``, ``backbones``,
+    ``augmentations``, ``imbalance``, ``features``, ``method kinds``) to the names the plugin added there.
+    """
+
+    kind: str
+    source: str
+    sha256: str | None
+    version: str | None
+    registered: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class Segment:
     """One sitting of a run (start, seconds, how it ended); ``changed_settings`` of ``--allow-changed-config``."""
 
@@ -213,13 +231,14 @@ class RunManifest:
     weights: Mapping[str, str] | None = None  # cell id -> where its starting weights came from
     segments: tuple[Segment, ...] | None = None
     seconds: float | None = None
+    plugins: tuple[PluginRecord, ...] = ()  # user plugins the run loaded; written only when there are some
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to ``run.json`` (``format_version`` first; absent optional keys left out)."""
         payload: dict[str, Any] = {FORMAT_VERSION_KEY: FORMAT_VERSION}
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is None and item.default is None:
+            if (value is None and item.default is None) or (item.name == "plugins" and not value):
                 continue
             payload[item.name] = _plain(value)
         return payload
@@ -325,7 +344,7 @@ def _typed(hint: Any, value: Any, where: str, name: str) -> Any:
         inner = arguments[0]
         return tuple(_typed(inner, v, where, f"{name}[{i}]") for i, v in enumerate(value))
     if origin is Mapping and isinstance(value, dict):
-        return dict(value)
+        return {key: _typed(arguments[1], item, where, f"{name}.{key}") for key, item in value.items()}
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if hint is Any or (

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from torch import nn
 
 from sdc_bench import __version__
 from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.run_manifest import PluginRecord
 from sdc_bench.core.store import RunStore, cpu_model, git_revision, write_json, write_text
 from sdc_bench.serve.card import model_card
 from sdc_bench.serve.package import PACKAGE_FORMAT, PACKAGE_VERSION, input_shape, load_package
@@ -92,12 +94,37 @@ def _cpu_images_per_s(out: Path, shape: tuple[int, ...], n_images: int = 32) -> 
     }
 
 
+def _package_plugins(out: Path, plugins: Sequence[PluginRecord]) -> list[dict[str, Any]]:
+    """The run's plugins as ``package.json`` keeps them: a plugin file copied into ``plugins/`` (its source
+    then relative to the package, its sha256 unchanged), a module or entry point by name and version."""
+    records = []
+    for plugin in plugins:
+        record = asdict(plugin)
+        if plugin.kind == "file":
+            (out / "plugins").mkdir(exist_ok=True)
+            target = out / "plugins" / Path(plugin.source).name
+            shutil.copyfile(plugin.source, target)
+            record["source"] = f"plugins/{target.name}"
+        records.append(record)
+    return records
+
+
 def export_package(
-    selection: Selection, out: str | Path, *, refit: Refit | None = None, onnx: bool = False
+    selection: Selection,
+    out: str | Path,
+    *,
+    refit: Refit | None = None,
+    onnx: bool = False,
+    plugins: Sequence[PluginRecord] = (),
 ) -> Path:
-    """Write the package folder ``out`` (see :mod:`sdc_bench.serve.package`); returns its package.json."""
+    """Write the package folder ``out`` (see :mod:`sdc_bench.serve.package`); returns its package.json.
+
+    ``plugins``: the run's plugins (loaded by the caller); their files travel in ``plugins/`` and
+    ``package.json`` lists them, so ``predict`` loads them before it rebuilds a plugin's network.
+    """
     out = Path(out)
     _prepare_out(out)
+    plugin_records = _package_plugins(out, plugins)
     store = RunStore(out)
     run_dir = selection.store.root
     members = _write_members(selection, store, refit)
@@ -127,6 +154,8 @@ def export_package(
         "sdc_bench_version": __version__,
         "git_revision": git_revision(),
     }
+    if plugin_records:
+        info["plugins"] = plugin_records
     if (run_dir / "audit.json").is_file():
         shutil.copyfile(run_dir / "audit.json", out / "audit.json")
     write_json(out / "package.json", info)

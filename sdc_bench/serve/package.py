@@ -7,6 +7,7 @@ Layout of a package folder (``sdc-bench export`` writes it, ``sdc-bench predict`
     members/<name>.safetensors
     members/<name>.onnx      with --onnx only
     audit.json               the training data's audit (copied from the run)
+    plugins/<file>.py        the run's plugin files, when it used any (``package.json`` ``plugins``)
     MODEL_CARD.md
 
 An ensemble averages its members' class probabilities; a refit package has one member.
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from sdc_bench.core.errors import ModelError
+from sdc_bench.core.run_manifest import PluginRecord
 from sdc_bench.core.store import read_format_json
 from sdc_bench.data.decode import Preprocess
 from sdc_bench.zoo.augment import normalize, to_float
@@ -38,6 +40,7 @@ __all__ = [
     "input_shape",
     "load_package",
     "member_proba",
+    "package_plugins",
 ]
 
 PACKAGE_FORMAT = "sdc-bench-model-package"
@@ -157,3 +160,15 @@ def load_package(root: str | Path) -> ModelPackage:
             raise ModelError(f"{root / entry['meta']}: its classes differ from package.json's; export again")
         members.append(Member(str(entry["name"]), model, meta))
     return ModelPackage(root, info, tuple(members))
+
+
+def package_plugins(root: str | Path) -> tuple[PluginRecord, ...]:
+    """The plugins a package needs before its networks can be rebuilt (``package.json`` ``plugins``), a
+    plugin file's source made absolute inside the package; the caller loads them."""
+    root = Path(root)
+    records = []
+    for item in _read_info(root).get("plugins", []):
+        source = str(root / item["source"]) if item["kind"] == "file" else item["source"]
+        registered = {key: tuple(names) for key, names in item["registered"].items()}
+        records.append(PluginRecord(item["kind"], source, item["sha256"], item["version"], registered))
+    return tuple(records)

@@ -12,6 +12,7 @@ torch-using names all the same, each imported on first use.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import importlib
@@ -20,7 +21,21 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from sdc_bench.core.errors import UnknownNameError
 
-__all__ = ["Listed", "Registry", "RegistrySpec", "lazy_exports"]
+__all__ = ["BUILT_IN", "Listed", "Registry", "RegistrySpec", "lazy_exports", "registering_as"]
+
+#: The origin of an entry the package itself registers (a plugin's entries carry the plugin's name).
+BUILT_IN = "sdc_bench"
+_origin = [BUILT_IN]  # the origin :meth:`Registry.add` records; :func:`registering_as` sets it
+
+
+@contextlib.contextmanager
+def registering_as(origin: str) -> Iterator[None]:
+    """Entries added inside this block are recorded as coming from ``origin`` (a plugin's path or module)."""
+    _origin.append(origin)
+    try:
+        yield
+    finally:
+        _origin.pop()
 
 
 class RegistrySpec(Protocol):
@@ -69,15 +84,39 @@ class Registry(Generic[S]):
         self.kind = kind
         self.cli_name = cli_name
         self._specs: dict[str, S] = {}
+        self._origins: dict[str, str] = {}
 
     def add(self, spec: S) -> S:
         """Register ``spec`` under ``spec.name``; returns it, so a module can keep a handle."""
         if not spec.name or not spec.description:
             raise ValueError(f"a {self.kind} needs a name and a one-line description, got {spec!r}")
         if spec.name in self._specs:
-            raise ValueError(f"{self.kind} {spec.name!r} is registered twice")
+            raise ValueError(
+                f"{self.kind} {spec.name!r} is registered twice (first by {self.origin(spec.name)})"
+            )
         self._specs[spec.name] = spec
+        self._origins[spec.name] = _origin[-1]
         return spec
+
+    def remove(self, name: str) -> None:
+        """Take ``name`` out (a plugin that failed half-way is undone); absent names are ignored."""
+        self._specs.pop(name, None)
+        self._origins.pop(name, None)
+
+    def state(self) -> tuple[dict[str, S], dict[str, str]]:
+        """A copy of the entries and their origins, for :meth:`restore`."""
+        return dict(self._specs), dict(self._origins)
+
+    def restore(self, state: tuple[dict[str, S], dict[str, str]]) -> None:
+        """Put back the entries of :meth:`state` (tests that load plugins into one process)."""
+        self._specs.clear()
+        self._specs.update(state[0])
+        self._origins.clear()
+        self._origins.update(state[1])
+
+    def origin(self, name: str) -> str:
+        """Who registered ``name``: :data:`BUILT_IN`, or the plugin (path or module) that added it."""
+        return self._origins.get(name, BUILT_IN)
 
     def get(self, name: str) -> S:
         try:

@@ -9,6 +9,7 @@ import torch
 from sdc_bench.benchmark.fit import ArraySet, FitSettings, fit_cnn
 from sdc_bench.benchmark.fit_features import fit_features
 from sdc_bench.core.errors import ConfigError
+from sdc_bench.testing import check_method
 from sdc_bench.zoo.backbones import create_backbone
 from sdc_bench.zoo.imbalance import IMBALANCE
 from sdc_bench.zoo.methods import METHODS, Method
@@ -109,3 +110,10 @@ def test_ablations_differ_from_sdc_dl_in_one_field() -> None:
             and getattr(sdc, f.name) != getattr(ablation, f.name)
         ]
         assert len(changed) == 1, (name, changed)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_conforms(name: str) -> None:
+    """Registered kind, augmentation and imbalance strategy, defaults and a search trial accepted, one epoch
+    on tiny data gives probabilities: the kit's checks (sdc_bench.testing), which plugins pass too."""
+    check_method(name)

@@ -11,8 +11,10 @@ import pkgutil
 
 from sdc_bench.benchmark.kinds._base import METHOD_KINDS, FitRequest, Fitted, MethodKind, kind_of
 
-__all__ = ["METHOD_KINDS", "FitRequest", "Fitted", "MethodKind", "kind_of"]
-
 for _module in pkgutil.iter_modules(__path__):
     if not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
+
+from sdc_bench.benchmark.kinds.cnn import CnnKind  # noqa: E402  (a base for plugins' kinds)
+
+__all__ = ["METHOD_KINDS", "CnnKind", "FitRequest", "Fitted", "MethodKind", "kind_of"]

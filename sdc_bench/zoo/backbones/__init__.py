@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sdc_bench.zoo.backbones.specs import BACKBONES, BackboneSpec, backbone_stats, measure_stats
+from sdc_bench.zoo.backbones.specs import (
+    BACKBONES,
+    BackboneFactory,
+    BackboneSpec,
+    backbone_stats,
+    measure_stats,
+)
 from sdc_bench.zoo.backbones.stats import BACKBONE_STATS
 from sdc_bench.zoo.registry import lazy_exports
 
@@ -32,6 +38,7 @@ __all__ = [
     "BACKBONES",
     "BACKBONE_STATS",
     "NO_WEIGHTS",
+    "BackboneFactory",
     "BackboneSpec",
     "BuiltBackbone",
     "backbone_stats",

@@ -91,6 +91,8 @@ def create_backbone(
     if isinstance(in_chans, bool) or not isinstance(in_chans, int) or in_chans < 1:
         raise ConfigError(f"in_chans must be a positive integer (1 grey, 3 RGB, K slices), got {in_chans!r}")
     spec = BACKBONES.get(name)
+    if spec.factory is not None:
+        return _from_factory(spec, num_classes, in_chans, pretrained, img_size, grey_channels)
     kwargs: dict[str, Any] = {"drop_rate": drop_rate}
     if spec.fixed_size and img_size is not None:
         kwargs["img_size"] = img_size if isinstance(img_size, int) else tuple(img_size)
@@ -122,6 +124,29 @@ def create_backbone(
     if num_classes != model.num_classes:  # type: ignore[attr-defined]
         model.reset_classifier(num_classes)  # type: ignore[operator]
     return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, resolved.source, resolved.location)
+
+
+def _from_factory(
+    spec: BackboneSpec,
+    num_classes: int,
+    in_chans: int,
+    pretrained: bool,
+    img_size: int | tuple[int, int] | None,
+    grey_channels: bool,
+) -> BuiltBackbone:
+    """A plugin backbone: its factory's network (contract: :class:`BackboneSpec`), never pretrained."""
+    if pretrained:
+        raise missing_weights_error(spec.name)
+    assert spec.factory is not None
+    size = spec.default_size if img_size is None else img_size
+    model = spec.factory(num_classes=num_classes, in_chans=in_chans, img_size=size)
+    if not isinstance(model, nn.Module):
+        raise ConfigError(
+            f"backbone {spec.name!r}: its factory returned {type(model).__name__}, not a torch.nn.Module; "
+            "return the network"
+        )
+    mean, std = spec.channel_stats(in_chans, grey_channels=grey_channels)
+    return BuiltBackbone(model, spec, in_chans, num_classes, mean, std, "random")
 
 
 def _classifier_names(model: nn.Module) -> tuple[str, ...]:
@@ -169,6 +194,9 @@ def plan_weight_sources(
     plan: dict[str, str] = {}
     for name, wants in pretrained.items():
         spec = BACKBONES.get(name)
+        if spec.factory is not None:
+            plan[spec.name] = NO_WEIGHTS if wants else "random"
+            continue
         local = ["file"] if spec.name in named else []
         local += available_sources(spec.name, spec.packages, weights_dir=weights_dir)
         if not wants:
@@ -184,6 +212,11 @@ def plan_weight_sources(
 def missing_weights_error(backbone: str) -> WeightsError:
     """The one line a run stops with, before any training, when a pretrained backbone has no weights."""
     spec = BACKBONES.get(backbone)
+    if spec.factory is not None:
+        return WeightsError(
+            f"{spec.name}: a plugin backbone built by its factory has no ImageNet weights; run it with a "
+            "method that trains from scratch (pretrained = false, e.g. scratch)"
+        )
     package = f", no installed {spec.packages[0].distribution}" if spec.packages else ", no installed package"
     return WeightsError(
         f"{spec.name}: no pretrained weights offline (no --weights-file, no file in --weights-dir{package}); "

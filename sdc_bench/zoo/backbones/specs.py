@@ -8,6 +8,7 @@ building a model is :func:`sdc_bench.zoo.backbones.create_backbone`. Adding a ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,28 @@ from sdc_bench.zoo.backbones.stats import BACKBONE_STATS
 from sdc_bench.zoo.registry import Registry
 from sdc_bench.zoo.weights import WeightPackage, available_sources
 
-__all__ = ["BACKBONES", "BackboneSpec", "backbone_stats", "measure_stats"]
+__all__ = ["BACKBONES", "BackboneFactory", "BackboneSpec", "backbone_stats", "measure_stats"]
+
+
+#: A plugin backbone's builder: ``factory(num_classes=K, in_chans=C, img_size=S)`` -> an ``nn.Module``.
+BackboneFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    """What the zoo knows about one backbone before building it."""
+    """What the zoo knows about one backbone before building it.
+
+    A backbone is a timm architecture (``timm_name``), or, with ``factory``, any network a plugin builds.
+    The factory is called as ``factory(num_classes=K, in_chans=C, img_size=S)`` (``S`` one side or
+    ``(rows, columns)``) and returns a randomly initialised ``torch.nn.Module`` that the fit loop trains
+    as it trains a timm model; its contract (checked by :func:`sdc_bench.testing.check_backbone`):
+
+    - ``model(x)`` maps a float batch ``(N, C, H, W)`` to logits ``(N, K)``, for any ``H, W`` >= 32;
+    - ``model.get_classifier()`` returns the head, a sub-module whose parameters are the model's last
+      layer (a head warm-up trains only these; a linear probe never trains the others);
+    - no ImageNet weights: a method that starts from pretrained weights is refused on it.
+    ``timm_name`` then only names the network in tables and model cards.
+    """
 
     name: str
     timm_name: str
@@ -35,6 +52,7 @@ class BackboneSpec:
     # Grad-CAM target: dotted path (negative ints index from the end) to the last feature map before pooling
     cam_layer: str = ""
     description: str = ""
+    factory: BackboneFactory | None = None  # a plugin's builder instead of timm (contract above)
 
     def channel_stats(
         self, in_chans: int, *, grey_channels: bool = False
@@ -52,6 +70,8 @@ class BackboneSpec:
 
     def weight_sources(self, weights_dir: str | Path | None = None, *, hub: bool = False) -> list[str]:
         """Sources that could serve ImageNet weights now; ``hub`` says whether the hub is reachable."""
+        if self.factory is not None:
+            return []  # a plugin's network: no ImageNet weights anywhere
         return [
             *available_sources(self.name, self.packages, weights_dir=weights_dir),
             *(["hub"] if hub else []),
