@@ -78,8 +78,9 @@ def _name(info: dict[str, Any]) -> str:
 
 def _metric(info: dict[str, Any]) -> tuple[float | None, float | None, float | None]:
     """The pooled out-of-fold balanced accuracy and interval, from the training run's ``metrics.csv``."""
-    path = Path(str(info["training"].get("run_dir", ""))) / "metrics.csv"
-    if not path.is_file():
+    training = info["training"]
+    path = Path(str(training["run_dir"])) / "metrics.csv" if "run_dir" in training else None
+    if path is None or not path.is_file():
         return None, None, None
     metrics = pd.read_csv(path, keep_default_na=False, na_values=[""])
     rows = metrics[
