@@ -11,8 +11,10 @@ command line (:mod:`sdc_bench.cli`) calls this module.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
+from sdc_bench.benchmark.cell import study_name
 from sdc_bench.benchmark.run_folder import resumed_suite
 from sdc_bench.benchmark.runner import (
     RunOptions,
@@ -24,8 +26,9 @@ from sdc_bench.benchmark.runner import (
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.errors import ConfigError
-from sdc_bench.core.store import read_throughput
+from sdc_bench.core.store import RunStore, read_throughput
 from sdc_bench.serve.gallery_overlays import write_gallery
+from sdc_bench.tracking import Tracker, open_tracker, resume_tracker
 
 __all__ = [
     "RunOptions",
@@ -36,25 +39,49 @@ __all__ = [
 ]
 
 
-def run_suite(suite: Suite, options: RunOptions | None = None) -> Path:
+def run_suite(suite: Suite, options: RunOptions | None = None, track: str | None = None) -> Path:
     """Run every cell of ``suite`` (skipping finished ones on resume) and write all derived reports.
 
-    Returns the run folder.
+    ``track``: ``--track KIND:URI``, the experiment tracker to log into; a resumed run that was tracked
+    continues in its tracker without it. Returns the run folder.
     """
     from sdc_bench.reports.build import build_reports  # the reports (matplotlib) load only when needed
 
     options = options or RunOptions()
     if options.resume is not None:
         suite = resumed_suite(Path(options.resume), options.changed_settings)
+    tracker = _tracker(suite, options, track)
+    options = replace(options, observer=tracker) if tracker is not None else options
     with torch_threads(suite.train.threads):
-        state = run_cells(suite, options)
-        with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
-            _throughput_stage(state)
-        # finished first, so the report built next shows the run's final status, not 'running'
-        finish_run(state)
-        write_gallery(state.store.root)  # Grad-CAM of the confidently wrong cases, for the report
-        build_reports(state.store.root)
+        try:
+            state = run_cells(suite, options)
+            with deterministic(False):  # timing, not results: no deterministic-kernel slowdown
+                _throughput_stage(state)
+            # finished first, so the report built next shows the run's final status, not 'running'
+            finish_run(state)
+            write_gallery(state.store.root)  # Grad-CAM of the confidently wrong cases, for the report
+            build_reports(state.store.root)
+        except BaseException as error:
+            if tracker is not None:
+                tracker.stopped("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+            raise
+    if tracker is not None:
+        searched = state.suite.search.n_trials > 0
+        run_id = state.manifest.run_id
+        tracker.finish(
+            state.store.root,
+            {c.cell_id: study_name(run_id, c.cell_id) if searched else None for c in state.cells},
+        )
     return state.store.root
+
+
+def _tracker(suite: Suite, options: RunOptions, track: str | None) -> Tracker | None:
+    """The run's tracker: ``--track``, or the one a resumed run recorded; opened before any work is done."""
+    if options.resume is not None:
+        record = RunStore(Path(options.resume)).read_manifest().tracking
+        if record is not None:
+            return resume_tracker(record, track)
+    return open_tracker(track, suite.name) if track is not None else None
 
 
 def _throughput_stage(state: RunState) -> None:

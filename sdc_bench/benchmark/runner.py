@@ -15,15 +15,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from sdc_bench.benchmark.cell import CellContext, run_cell
+from sdc_bench.benchmark.cell import CellContext, run_cell, study_name
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.run_folder import (
@@ -62,6 +63,7 @@ from sdc_bench.data.splits import Fold, load_splits, outer_folds, reuse_splits, 
 from sdc_bench.zoo.weights import WeightsFile
 
 __all__ = [
+    "RunObserver",
     "RunOptions",
     "RunState",
     "finish_run",
@@ -71,6 +73,22 @@ __all__ = [
     "run_worker",
     "worker_command",
 ]
+
+
+class RunObserver(Protocol):
+    """Watches a run from this process (``run --track``): told when it starts and when each cell is done.
+
+    Cells that other worker processes finish are not reported here; the observer reads them from the
+    run folder afterwards.
+    """
+
+    def run_started(self, manifest: RunManifest, storage_url: str) -> RunManifest:
+        """Called before ``run.json`` is written; returns the manifest to write (with what to resume)."""
+        ...
+
+    def cell_done(self, cell_id: str, info: Mapping[str, Any], study: str | None) -> None:
+        """Called once a cell's record is written; ``study``: its Optuna study, None without a search."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,7 @@ class RunOptions:
     changed_settings: tuple[str, ...] = ()
     # user plugins loaded for this run (sdc_bench.plugins), recorded in run.json
     plugins: tuple[PluginRecord, ...] = ()
+    observer: RunObserver | None = None  # run --track: the experiment tracker
 
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
@@ -161,12 +180,22 @@ def _context(
     )
 
 
-def _do_cell(cell: Cell, ctx: CellContext, store: RunStore, bar: Any | None = None) -> None:
+def _do_cell(
+    cell: Cell,
+    ctx: CellContext,
+    store: RunStore,
+    bar: Any | None = None,
+    observer: RunObserver | None = None,
+) -> None:
     if store.cell_done(cell.cell_id):
         return
     frame, info = run_cell(cell, ctx)
     info["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     store.write_cell(cell.cell_id, frame, info)
+    if observer is not None:
+        observer.cell_done(
+            cell.cell_id, info, study_name(ctx.run_id, cell.cell_id) if info["search"] else None
+        )
     accuracy = float((frame["y_true"] == frame["y_pred"]).mean())
     trials = (
         f", {info['search']['n_trials']} trials ({info['search']['n_pruned']} pruned)"
@@ -281,7 +310,7 @@ def _run_all(
     else:
         for cell in cells:
             if not store.cell_done(cell.cell_id):
-                _do_cell(cell, ctx, store, bar)
+                _do_cell(cell, ctx, store, bar, options.observer)
                 bar.update(1)
     bar.close()
 
@@ -333,7 +362,10 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         keep_models=options.keep_models,
         skip_bad=options.skip_bad,
         plugins=previous.plugins if previous is not None else options.plugins,
+        tracking=previous.tracking if previous is not None else None,
     )
+    if options.observer is not None:
+        manifest = options.observer.run_started(manifest, url)
     store.write_manifest(manifest)
     ctx = _context(suite, data, store, run_id, device, url, options)
     cells = plan_cells(suite, len(ctx.folds))
@@ -363,7 +395,7 @@ def _run_distributed(
     helpers = [subprocess.Popen(command, env=env) for _ in range(options.workers - 1)]
 
     def handle(cell: Cell) -> None:
-        _do_cell(cell, ctx, store, bar)
+        _do_cell(cell, ctx, store, bar, options.observer)
         bar.n = sum(store.cell_done(c.cell_id) for c in cells)
         bar.refresh()
 

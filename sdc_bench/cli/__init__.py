@@ -131,6 +131,12 @@ def _add_run_parser(sub: _Subparsers) -> None:
     run.add_argument(
         "--workers", type=int, default=1, help="local worker processes sharing the run (default: 1)"
     )
+    run.add_argument(
+        "--track",
+        metavar="mlflow:URI",
+        help="also log the run, each cell (nested) and each trial to MLflow, e.g. --track mlflow:file:./mlruns "
+        "(needs the [mlflow] extra); a resumed run continues the same MLflow runs",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(func=commands.cmd_run)
 

@@ -235,6 +235,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
+    if args.track is not None:
+        from sdc_bench.tracking import tracker_uri
+
+        tracker_uri(args.track)  # its form; the store itself is opened before any data is prepared
     changed = resume_changes(args)
     suite, dropped, plugins = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
@@ -264,7 +268,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _warn_storage_password(args.storage)
     from sdc_bench.pipeline import run_suite
 
-    root = run_suite(suite, options)
+    root = run_suite(suite, options, track=args.track)
     table = root / "tables" / "main_comparison.csv"
     if table.is_file():
         import pandas as pd

@@ -36,6 +36,7 @@ __all__ = [
     "SearchRecord",
     "Segment",
     "SuiteRecord",
+    "TrackingRecord",
     "example_payload",
 ]
 
@@ -200,11 +201,25 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class TrackingRecord:
+    """Where ``--track`` logs the run: the tracker's URI, its experiment and the run's parent tracker run.
+
+    A resumed run continues this parent run (and finds its cell runs by tag) instead of starting new ones.
+    """
+
+    tracker: str  # "mlflow"
+    uri: str  # file: URIs made absolute, so a resume from another folder finds the same store
+    experiment_id: str
+    parent_run_id: str
+
+
+@dataclass(frozen=True)
 class RunManifest:
     """``run.json``: what a run was, on what, where, and how far it got.
 
-    Keys are written in this order, ``format_version`` first; the four last ones are absent until a sitting
-    of the run stops (``segments``, ``seconds``) or the run is done (``finished_utc``, ``weights``).
+    Keys are written in this order, ``format_version`` first; ``finished_utc``, ``weights``, ``segments`` and
+    ``seconds`` are absent until a sitting of the run stops (``segments``, ``seconds``) or the run is done
+    (``finished_utc``, ``weights``); ``tracking`` is absent unless the run is tracked (``run --track``).
     """
 
     run_id: str
@@ -232,6 +247,7 @@ class RunManifest:
     segments: tuple[Segment, ...] | None = None
     seconds: float | None = None
     plugins: tuple[PluginRecord, ...] = ()  # user plugins the run loaded; written only when there are some
+    tracking: TrackingRecord | None = None  # ``run --track``: absent when the run is not tracked
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to ``run.json`` (``format_version`` first; absent optional keys left out)."""
