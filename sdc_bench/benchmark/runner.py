@@ -56,7 +56,7 @@ from sdc_bench.core.store import (
     RunStore,
     write_parquet,
 )
-from sdc_bench.data.audit import audit_manifest
+from sdc_bench.data.audit import audit_manifest, audit_warnings
 from sdc_bench.data.prepare import PreparedData, prepare_data
 from sdc_bench.data.splits import Fold, load_splits, outer_folds, reuse_splits, save_splits
 from sdc_bench.zoo.weights import WeightsFile
@@ -239,6 +239,9 @@ def _write_data_and_splits(
     if data.size_note:
         store.log_line(data.size_note)
     audit.to_json(store.root / "audit.json")
+    for line in audit_warnings(audit.problems, Path("audit.json")):  # the run folder is printed at the end
+        store.log_line(line)
+        print(f"sdc-bench: warning: {line}", file=sys.stderr)
     _write_data_artifacts(store, data, suite.seed)
     seeds = protocol_seeds(suite)
     if not store.splits_json.is_file():

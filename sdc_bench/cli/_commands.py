@@ -324,6 +324,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         modality=spec.modality or None,
         view=spec.view,
         allow_outside_root=spec.allow_outside_root,
+        label_map=spec.label_map,
     )
     report = audit_manifest(
         manifest,

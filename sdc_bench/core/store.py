@@ -273,6 +273,23 @@ class RunStore:
     def predictions(self) -> Path:
         return self.root / "predictions.parquet"
 
+    def read_predictions(self) -> pd.DataFrame:
+        """``predictions.parquet``; a missing or damaged file is one line naming it and the fix."""
+        path = self.predictions
+        if not path.is_file():
+            raise RunManifestError(
+                f"{path} does not exist; is {self.root} a finished sdc-bench run folder? "
+                f"(continue it with sdc-bench run --resume {self.root})"
+            )
+        try:
+            return pd.read_parquet(path)
+        except Exception as error:  # pyarrow's ArrowInvalid, OSError, ...: the file is not a whole table
+            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            raise RunManifestError(
+                f"{path} is damaged ({reason}); rebuild it from the finished cells with "
+                f"sdc-bench run --resume {self.root}"
+            ) from None
+
     @property
     def metrics(self) -> Path:
         return self.root / "metrics.csv"

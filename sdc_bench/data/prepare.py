@@ -146,6 +146,7 @@ def prepare_data(
             allow_outside_root=spec.allow_outside_root,
             modality=spec.modality or None,
             view=spec.view,
+            label_map=spec.label_map,
         )
         origin = str(chosen)
         if not spec.allow_duplicates:
@@ -162,6 +163,11 @@ def _classes(manifest: pd.DataFrame, classes_filter: tuple[str, ...] | None, ori
     if missing:
         raise DataError(
             f"{origin}: classes {missing} have no images; remove them from data.classes or add images"
+        )
+    if len(classes) < 2:
+        raise DataError(
+            f"{origin}: one class only ({classes[0]!r}, {len(manifest)} image(s)); a classifier needs at least "
+            "two classes: add images of another class, or check the label column (--columns label=COLUMN)"
         )
     return tuple(classes)
 

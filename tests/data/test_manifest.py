@@ -127,7 +127,7 @@ def test_misspelt_required_column_lists_columns_and_suggests_mapping(tmp_path: P
     message = str(caught.value)
     assert "m.csv" in message and "'diagnosos'" in message
     assert "available columns: path, diagnosis, patient_id" in message
-    assert "ColumnMap(label='diagnosis')" in message
+    assert "--columns label=diagnosis" in message
 
 
 def test_missing_required_column_without_close_match(tmp_path: Path) -> None:
