@@ -27,6 +27,7 @@ from sdc_bench.benchmark.cell import CellContext, run_cell
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.run_folder import (
+    RUNNING,
     add_segment,
     check_out_folder,
     check_resumed_data,
@@ -264,7 +265,13 @@ def _is_distributed(options: RunOptions, storage_spec: str | None) -> bool:
 
 
 def _run_all(
-    ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, distributed: bool
+    ctx: CellContext,
+    store: RunStore,
+    cells: list[Cell],
+    url: str,
+    options: RunOptions,
+    distributed: bool,
+    started: float,
 ) -> None:
     """Every cell not done yet, in this process or through the work queue, under one progress bar."""
     done_before = sum(store.cell_done(c.cell_id) for c in cells)
@@ -284,6 +291,8 @@ def _run_all(
             if not store.cell_done(cell.cell_id):
                 _do_cell(cell, ctx, store, bar)
                 bar.update(1)
+                # this sitting's time so far: a SIGKILL loses at most the cell in flight from segments
+                store.update_manifest(lambda m: add_segment(m, started, RUNNING, options.changed_settings))
     bar.close()
 
 
@@ -336,7 +345,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     cells = plan_cells(suite, len(ctx.folds))
     try:
         with deterministic(suite.train.deterministic and device == "cpu"):
-            _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
+            _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec), started)
     except BaseException as error:
         # the time spent so far counts towards the run's seconds when it is resumed
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"

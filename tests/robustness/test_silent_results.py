@@ -8,11 +8,20 @@ a short warning. Runs that must train use the classical method on a few 32 px im
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from sdc_bench.cli import main
+from sdc_bench.core.store import RunStore
 from tests.robustness._fixtures import good_folder, png
 
 CLASSICAL = """
@@ -232,3 +241,160 @@ def test_a_truncated_predictions_file_is_one_line_for_report(
     assert str(predictions) in line and "--resume" in line
     assert main(["run", "--resume", str(out), "--quiet"]) == 0  # the fix it gives works: nothing is lost
     assert main(["report", str(out)]) == 0
+
+
+# ----------------------------------------------------------------------------- 4, 5, 6, 13: run.json
+TINY_SYNTH = """
+description = "robustness: tiny synthetic run"
+seed = 3
+methods = ["classical"]
+backbones = ["tf_efficientnet_lite0"]
+
+[data]
+source = "synthspine"
+n_images = 48
+classes = ["normal", "scoliosis"]
+prevalence = [0.5, 0.5]
+modalities = ["xray"]
+size = 32
+
+[protocol]
+outer_folds = 3
+inner_val_fraction = 0.5
+
+[train]
+device = "cpu"
+
+[throughput]
+enabled = false
+"""
+
+
+@pytest.fixture(scope="module")
+def synth_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("suite") / "synth.toml"
+    path.write_text(TINY_SYNTH)
+    return path
+
+
+@pytest.fixture(scope="module")
+def finished(synth_suite: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "finished"
+    assert main(["run", "--suite", str(synth_suite), "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def _copy(run: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    return copy
+
+
+def test_a_run_json_edited_by_hand_is_refused(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = _copy(finished, tmp_path)
+    payload = json.loads((copy / "run.json").read_text())
+    payload["data"]["classes"] = ["scoliosis", "normal"]
+    (copy / "run.json").write_text(json.dumps(payload, indent=2))
+    before = (copy / "run.json").read_bytes()
+    assert main(["run", "--resume", str(copy), "--quiet"]) == 2
+    line = _one_line(capsys)
+    assert str(copy / "run.json") in line and "edited" in line and "restore" in line
+    assert (copy / "run.json").read_bytes() == before
+    assert main(["report", str(copy)]) == 2
+    assert "edited" in _one_line(capsys)
+
+
+def test_the_runners_own_updates_keep_run_json_valid(finished: Path) -> None:
+    payload = json.loads((finished / "run.json").read_text())
+    assert payload["status"] == "done" and payload["content_sha256"]
+    assert RunStore(finished).read_manifest().status == "done"
+
+
+def _made_with(run: Path, versions: dict[str, str]) -> None:
+    store = RunStore(run)
+    store.update_manifest(
+        lambda m: m.replace(
+            environment=replace(m.environment, packages={**m.environment.packages, **versions}),
+            status="interrupted",
+        )
+    )
+
+
+@pytest.mark.parametrize("package", ["sdc-bench", "torch"])
+def test_resume_of_a_run_made_with_another_version_is_refused(
+    package: str, finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = _copy(finished, tmp_path)
+    _made_with(copy, {package: "0.0.1"})
+    before = (copy / "run.json").read_bytes()
+    assert main(["run", "--resume", str(copy), "--quiet"]) == 2
+    line = _one_line(capsys)
+    assert f"{package} 0.0.1" in line and f"{package} {metadata.version(package)}" in line
+    assert "start a new run" in line
+    assert (copy / "run.json").read_bytes() == before  # the version record is not overwritten
+
+
+def test_resume_of_an_older_versions_run_says_which_version_not_the_data(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An older sdc-bench fingerprinted the same data differently: the version is the culprit."""
+    copy = _copy(finished, tmp_path)
+    _made_with(copy, {"sdc-bench": "0.0.1"})
+    RunStore(copy).update_manifest(lambda m: m.replace(data=replace(m.data, fingerprint="0123456789abcdef")))
+    assert main(["run", "--resume", str(copy), "--quiet"]) == 2
+    line = _one_line(capsys)
+    assert "sdc-bench 0.0.1" in line and "data changed" not in line and "--out" in line
+
+
+def test_resume_of_an_older_run_folder_format_names_the_version(
+    finished: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = _copy(finished, tmp_path)
+    payload = json.loads((copy / "run.json").read_text())
+    payload.pop("content_sha256")
+    payload["format_version"] = 0
+    (copy / "run.json").write_text(json.dumps(payload))
+    assert main(["run", "--resume", str(copy), "--quiet"]) == 2
+    line = _one_line(capsys)
+    assert "format version 0" in line and "sdc-bench version that made it" in line
+
+
+_KILL_AT_SECOND_CELL = """
+import os, signal, sys
+import sdc_bench.benchmark.runner as runner
+real, calls = runner.run_cell, [0]
+def run_cell(cell, ctx):
+    calls[0] += 1
+    if calls[0] == 2:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(cell, ctx)
+runner.run_cell = run_cell
+from sdc_bench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_segments_keep_every_sitting_after_kills_and_a_resume(
+    synth_suite: Path, finished: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "killed"
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    for args in (["--suite", str(synth_suite), "--out", str(out)], ["--resume", str(out)]):
+        result = subprocess.run(
+            [sys.executable, "-c", _KILL_AT_SECOND_CELL, "run", *args, "--quiet"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == -signal.SIGKILL, result.stderr
+    assert len(list((out / "cells").glob("*.parquet"))) == 2
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    payload = json.loads((out / "run.json").read_text())
+    assert [s["status"] for s in payload["segments"]] == ["killed", "killed", "done"]
+    assert all(s["seconds"] > 0 for s in payload["segments"])
+    assert payload["seconds"] == pytest.approx(sum(s["seconds"] for s in payload["segments"]), abs=0.11)
+    expected = pd.read_parquet(finished / "predictions.parquet").drop(columns="run_id")
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet").drop(columns="run_id"), expected)
