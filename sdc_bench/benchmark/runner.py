@@ -239,6 +239,9 @@ def _write_data_and_splits(
     )
     if data.size_note:
         store.log_line(data.size_note)
+    if data.gap_note:  # accepted with data.allow_slice_gaps: said in the log, the audit and the report
+        store.log_line(data.gap_note)
+        audit = replace(audit, warnings=(*audit.warnings, data.gap_note))
     audit.to_json(store.root / "audit.json")
     for line in audit_warnings(audit.problems, Path("audit.json")):  # the run folder is printed at the end
         store.log_line(line)

@@ -212,7 +212,7 @@ def _add_check_parser(data_sub: _Subparsers) -> None:
         metavar="KEY=VALUE",
         help="a data setting as in a suite, e.g. --set data.allow_duplicates=true or --set 'data.size=[384, 128]' "
         "(data.allow_outside_root, allow_duplicates, max_image_pixels, size, patient_regex, columns, "
-        "modality, view, label_map, allow_slice_gaps; repeatable, wins over the flags)",
+        "modality, view, label_map, slices, allow_slice_gaps; repeatable, wins over the flags)",
     )
     check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
     check.add_argument(

@@ -336,6 +336,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         allow_duplicates=spec.allow_duplicates,
         max_pixels=spec.max_image_pixels,
     )
+    report = _with_slice_gaps(report, manifest, spec)
     print(report.table())
     out = Path(args.out) if args.out else Path("audit.json")
     try:
@@ -354,6 +355,26 @@ def cmd_data_check(args: argparse.Namespace) -> int:
             f"{first.reason}; {first.fix} (all listed above and in {out})"
         )
     return 0
+
+
+def _with_slice_gaps(report: Any, manifest: Any, spec: Any) -> Any:
+    """The audit with the inputs of ``data.slices`` slices whose series has a gap: problems that stop a
+    run, or with ``data.allow_slice_gaps`` warnings."""
+    from sdc_bench.data.problems import Problem, problem_counts
+    from sdc_bench.data.slices import SLICE_GAPS_FIX, find_slice_gaps
+
+    gaps = find_slice_gaps(manifest["path"].astype(str).tolist(), spec.slices)
+    if not gaps:
+        return report
+    if spec.allow_slice_gaps:
+        notes = tuple(f"slice gap accepted (data.allow_slice_gaps): {manifest['path'].iat[r]}: {gap}" for r, gap in gaps)
+        return replace(report, warnings=(*report.warnings, *notes))
+    found = [
+        Problem("slice gap", f"series {manifest['sample_id'].iat[r]!r} ({manifest['path'].iat[r]})", gap, SLICE_GAPS_FIX, True)
+        for r, gap in gaps
+    ]
+    problems = (*found, *report.problems)
+    return replace(report, problems=problems, problem_counts=problem_counts(problems))
 
 
 def cmd_throughput(args: argparse.Namespace) -> int:

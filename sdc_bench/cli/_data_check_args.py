@@ -29,6 +29,7 @@ CHECK_SETTINGS = (
     "modality",
     "view",
     "label_map",
+    "slices",
     "allow_slice_gaps",
 )
 _FLAGS = ("allow_outside_root", "allow_duplicates", "allow_slice_gaps")

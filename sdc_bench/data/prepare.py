@@ -23,6 +23,7 @@ from sdc_bench.data.decode import Preprocess
 from sdc_bench.data.duplicates import check_duplicates
 from sdc_bench.data.file_info import inspect_file
 from sdc_bench.data.manifest import fingerprint
+from sdc_bench.data.slices import SLICE_GAPS_FIX, find_slice_gaps
 from sdc_bench.data.sources import load_source
 from sdc_bench.data.spec import DataSpec
 
@@ -47,6 +48,7 @@ class PreparedData:
     origin: str  # 'synthspine:<folder>' or the user's source path
     preprocess: Preprocess
     size_note: str = ""  # how data.size = "auto" chose the input shape ('' for a fixed size)
+    gap_note: str = ""  # slice gaps accepted with data.allow_slice_gaps ('' when none)
 
     @property
     def size_hw(self) -> tuple[int, int]:
@@ -193,6 +195,7 @@ def _cached(
 ) -> PreparedData:
     """Decode the manifest into the tensor cache (dropping undecodable images with ``skip_bad``)."""
     classes = _classes(manifest, classes_filter, origin)
+    gap_note = _slice_gaps(spec, manifest, origin)
     # one setting rules Pillow's own bomb check too (it refuses at twice its cap)
     Image.MAX_IMAGE_PIXELS = spec.max_image_pixels
     size, size_note = _input_size(spec, manifest)
@@ -215,5 +218,24 @@ def _cached(
         else cache.images
     )
     return PreparedData(
-        manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess, size_note
+        manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess, size_note, gap_note
+    )
+
+
+def _slice_gaps(spec: DataSpec, manifest: pd.DataFrame, origin: str) -> str:
+    """Refuse inputs of ``data.slices`` slices with a gap in their series; with ``data.allow_slice_gaps``
+    the gaps are a note for the audit and the report instead (returned; '' when there is none)."""
+    gaps = find_slice_gaps(manifest["path"].astype(str).tolist(), spec.slices)
+    if not gaps:
+        return ""
+    row, gap = gaps[0]
+    culprit = f"series {manifest['sample_id'].iat[row]!r} ({manifest['path'].iat[row]})"
+    if not spec.allow_slice_gaps:
+        raise DataError(
+            f"{origin}: {culprit} under data.slices = {spec.slices}: {gap} ({len(gaps)} series in all); "
+            + SLICE_GAPS_FIX
+        )
+    return (
+        f"data.allow_slice_gaps: {len(gaps)} series have missing slices among their {spec.slices} input "
+        f"slices, first {culprit}: {gap}"
     )

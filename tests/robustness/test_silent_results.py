@@ -398,3 +398,51 @@ def test_segments_keep_every_sitting_after_kills_and_a_resume(
     assert payload["seconds"] == pytest.approx(sum(s["seconds"] for s in payload["segments"]), abs=0.11)
     expected = pd.read_parquet(finished / "predictions.parquet").drop(columns="run_id")
     pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet").drop(columns="run_id"), expected)
+
+
+# ----------------------------------------------------------------------------- 1: a DICOM series with missing slices
+def _series_with_a_gap(root: Path) -> tuple[Path, Path]:
+    """Eight MRI series of 9 slices at 4 mm; in one, the slices at -4, 0 and 4 mm are gone, so its middle
+    three slices left are at -8, 8 and 12 mm."""
+    import pydicom
+
+    from sdc_bench.data.synthspine import write_mri_series
+
+    write_mri_series(
+        root, n_patients=12, series_per_patient=1, slices=9, size=32, classes=("normal", "scoliosis"), prevalence=(0.5, 0.5)
+    )
+    series = sorted(p for p in root.glob("*/*") if p.is_dir())[0]
+    for file in series.iterdir():
+        if float(pydicom.dcmread(file, stop_before_pixels=True).ImagePositionPatient[0]) in (-4.0, 0.0, 4.0):
+            file.unlink()
+    return root, series
+
+
+def test_a_series_with_missing_slices_stops_a_run_and_data_check(
+    suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, series = _series_with_a_gap(tmp_path / "mri")
+    three = ["--set", "data.slices=3"]
+    assert _run(suite, root, tmp_path / "run", *three) == 2
+    line = _one_line(capsys)
+    assert series.name in line and "16 mm" in line and "4 mm spacing" in line and "missing" in line
+    assert "data.allow_slice_gaps=true" in line
+    assert not (tmp_path / "run").exists()
+    check = ["data", "check", str(root), "--out", str(tmp_path / "audit.json"), "--quiet", "--folds", "2"]
+    assert main([*check, *three]) == 2
+    line = _one_line(capsys)
+    assert "slice gap" in line and series.name in line
+    main(check)  # one slice per input: no gap to speak of
+    assert "slice gap" not in capsys.readouterr().err
+
+
+def test_allowed_slice_gaps_are_a_note_in_the_audit_and_the_report(
+    suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root, series = _series_with_a_gap(tmp_path / "mri")
+    args = ["--set", "data.slices=3", "--set", "data.allow_slice_gaps=true", "--set", "search.n_trials=0"]
+    args += ["--set", "train.early_stopping=false"]  # no inner split of the few patients
+    assert _run(suite, root, tmp_path / "run", *args) == 0, capsys.readouterr().err
+    warnings = json.loads((tmp_path / "run" / "audit.json").read_text())["warnings"]
+    assert any("allow_slice_gaps" in w and series.name in w for w in warnings), warnings
+    assert "allow_slice_gaps" in (tmp_path / "run" / "report.md").read_text()
