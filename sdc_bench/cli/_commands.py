@@ -188,8 +188,16 @@ def _warn_storage_password(storage: str | None) -> None:
         )
 
 
+def _check_data_first(suite: Any, args: argparse.Namespace) -> None:
+    """A CSV source's header, rows and classes, checked before torch is imported (about a second)."""
+    if args.resume is not None:
+        return
+    from sdc_bench.data.prepare import check_manifest_source
+
+    check_manifest_source(suite.data, args.data, skip_bad=args.skip_bad)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from sdc_bench.benchmark.runner import RunOptions
     from sdc_bench.cli._resume_args import resume_changes
     from sdc_bench.core.optuna_storage import check_storage_spec
 
@@ -202,6 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     changed = resume_changes(args)
     suite, dropped = _load_run_suite(args, changed)
+    _check_data_first(suite, args)  # the suite and the data's headers before any heavy import
     weights_dir, weights_files = _weight_options(args)
     from sdc_bench.cli._weights import check_run_weights
 
@@ -211,6 +220,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say_dropped_externals(dropped)
         return 0
     check_run_weights(suite, weights_dir, weights_files, show=False)  # before any data or training work
+    from sdc_bench.benchmark.runner import RunOptions
+
     options = RunOptions(
         data=args.data,
         out=Path(args.out) if args.out else None,

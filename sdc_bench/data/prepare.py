@@ -27,7 +27,7 @@ from sdc_bench.data.slices import SLICE_GAPS_FIX, find_slice_gaps
 from sdc_bench.data.sources import load_source
 from sdc_bench.data.spec import DataSpec
 
-__all__ = ["PreparedData", "cache_root", "prepare_data", "synthspine_dataset"]
+__all__ = ["PreparedData", "cache_root", "check_manifest_source", "prepare_data", "synthspine_dataset"]
 
 CACHE_ENV = "SDC_BENCH_CACHE"
 _AUTO_SAMPLE = 500  # images whose headers decide data.size = "auto" (evenly spread over the manifest)
@@ -139,21 +139,45 @@ def prepare_data(
         manifest = load_source(folder / "manifest.csv", classes=classes_filter)
         origin = f"synthspine:{folder}"
     else:
-        manifest = load_source(
-            chosen,
-            columns=spec.column_map(),
-            patient_regex=spec.patient_regex,
-            classes=classes_filter,
-            skip_bad=skip_bad,
-            allow_outside_root=spec.allow_outside_root,
-            modality=spec.modality or None,
-            view=spec.view,
-            label_map=spec.label_map,
-        )
+        manifest = _load_user_source(spec, chosen, skip_bad)
         origin = str(chosen)
         if not spec.allow_duplicates:
             check_duplicates(manifest, origin)
     return _cached(spec, manifest, classes_filter, origin, progress=progress, skip_bad=skip_bad)
+
+
+def _load_user_source(spec: DataSpec, source: str | Path, skip_bad: bool) -> pd.DataFrame:
+    """The validated manifest of a user's source (a CSV manifest or class folders) under ``spec``."""
+    return load_source(
+        source,
+        columns=spec.column_map(),
+        patient_regex=spec.patient_regex,
+        classes=tuple(spec.classes) or None,
+        skip_bad=skip_bad,
+        allow_outside_root=spec.allow_outside_root,
+        modality=spec.modality or None,
+        view=spec.view,
+        label_map=spec.label_map,
+    )
+
+
+def check_manifest_source(spec: DataSpec, source: str | Path | None = None, *, skip_bad: bool = False) -> None:
+    """Check a CSV source as :func:`prepare_data` will read it, without decoding an image or importing torch.
+
+    Its header, rows, files, labels and classes are checked, so ``sdc-bench run`` refuses a bad CSV in
+    about a second. SynthSpine and folder sources are left to :func:`prepare_data` (a folder is walked once).
+
+    Raises
+    ------
+    DataError, ConfigError
+        One line, as :func:`prepare_data` would raise it.
+    """
+    chosen = Path(str(source if source is not None else spec.source)).expanduser()
+    if str(chosen) == "synthspine":
+        return
+    if not chosen.exists() or chosen.is_file() or (chosen / "manifest.csv").is_file():
+        manifest = _load_user_source(spec, chosen, skip_bad)
+        _classes(manifest, tuple(spec.classes) or None, str(chosen))
 
 
 def _classes(manifest: pd.DataFrame, classes_filter: tuple[str, ...] | None, origin: str) -> tuple[str, ...]:

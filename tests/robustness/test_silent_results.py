@@ -446,3 +446,32 @@ def test_allowed_slice_gaps_are_a_note_in_the_audit_and_the_report(
     warnings = json.loads((tmp_path / "run" / "audit.json").read_text())["warnings"]
     assert any("allow_slice_gaps" in w and series.name in w for w in warnings), warnings
     assert "allow_slice_gaps" in (tmp_path / "run" / "report.md").read_text()
+
+
+# ----------------------------------------------------------------------------- 12: refusing costs little
+_REFUSE_WITHOUT_TORCH = """
+import sys
+from sdc_bench.cli import main
+code = main(sys.argv[1:])
+peak = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))  # this image's peak
+print("torch" in sys.modules, int(peak.split()[1]) // 1024)
+sys.exit(code)
+"""
+
+
+@pytest.mark.parametrize("header", ["filename,diagnosis", "path,label,patient_id"])
+def test_a_bad_csv_is_refused_before_torch_is_imported(header: str, tmp_path: Path) -> None:
+    """A bad header, or rows whose files are missing: one line in about a second and ~120 MB, not 1 GB."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{header}\na.png,normal,P1\n")
+    result = subprocess.run(
+        [sys.executable, "-c", _REFUSE_WITHOUT_TORCH, "run", "--data", str(bad), "--out", str(tmp_path / "run")],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and str(bad) in result.stderr
+    imported, megabytes = result.stdout.split()
+    assert imported == "False" and int(megabytes) < 300, result.stdout
