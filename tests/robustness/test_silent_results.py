@@ -475,3 +475,38 @@ def test_a_bad_csv_is_refused_before_torch_is_imported(header: str, tmp_path: Pa
     assert len(result.stderr.strip().splitlines()) == 1 and str(bad) in result.stderr
     imported, megabytes = result.stdout.split()
     assert imported == "False" and int(megabytes) < 300, result.stdout
+
+
+# ----------------------------------------------------------------------------- 9: weights files
+class _Whole:
+    """A pickled object where a state dict belongs (a whole model saved with torch.save(model, PATH))."""
+
+    def __init__(self) -> None:
+        self.weights = [1.0, 2.0]
+
+
+def _pickled(path: Path) -> None:
+    import torch
+
+    torch.save({"model": _Whole()}, path)
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x80\x04garbage, not a checkpoint" * 10)
+
+
+@pytest.mark.parametrize("make", [_pickled, _garbage], ids=["pickled object", "corrupt"])
+def test_a_bad_torch_weights_file_is_one_line_with_a_fix_and_no_warning(
+    make: object, synth_suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    path = tmp_path / "weights.pth"
+    make(path)  # type: ignore[operator]
+    args = ["run", "--suite", str(synth_suite), "--dry-run", "--weights-file", f"tf_efficientnet_lite0={path}"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(args) == 2
+    assert not [w for w in caught if issubclass(w.category, UserWarning)], [str(w.message) for w in caught]
+    line = _one_line(capsys)
+    assert str(path) in line and "torch.save(model.state_dict(), PATH)" in line
