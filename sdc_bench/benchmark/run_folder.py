@@ -161,9 +161,7 @@ def total_seconds(segments: Sequence[Segment]) -> float:
 
 def earlier_segments(previous: RunManifest) -> tuple[Segment, ...]:
     """The sittings recorded before this one; one still ``running`` was killed and says so."""
-    return tuple(
-        replace(s, status=KILLED) if s.status == RUNNING else s for s in previous.segments or ()
-    )
+    return tuple(replace(s, status=KILLED) if s.status == RUNNING else s for s in previous.segments or ())
 
 
 def display_names(methods: Sequence[str]) -> dict[str, str]:

@@ -190,11 +190,11 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     from sdc_bench.zoo.methods import METHODS
 
     for name in suite.methods:
-        method = METHODS.get(name)  # an unknown method fails here
-        if method.kind not in BUILT_IN_KINDS:  # a method of an unregistered kind fails here too
+        spec = METHODS.get(name)  # an unknown method fails here
+        if spec.kind not in BUILT_IN_KINDS:  # a method of an unregistered kind fails here too
             from sdc_bench.benchmark.kinds import kind_of
 
-            kind_of(method)
+            kind_of(spec)
     for backbone in suite.backbones:
         BACKBONES.get(backbone)
     if not suite.methods or not suite.backbones:

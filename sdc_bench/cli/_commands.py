@@ -378,10 +378,18 @@ def _with_slice_gaps(report: Any, manifest: Any, spec: Any) -> Any:
     if not gaps:
         return report
     if spec.allow_slice_gaps:
-        notes = tuple(f"slice gap accepted (data.allow_slice_gaps): {manifest['path'].iat[r]}: {gap}" for r, gap in gaps)
+        notes = tuple(
+            f"slice gap accepted (data.allow_slice_gaps): {manifest['path'].iat[r]}: {gap}" for r, gap in gaps
+        )
         return replace(report, warnings=(*report.warnings, *notes))
     found = [
-        Problem("slice gap", f"series {manifest['sample_id'].iat[r]!r} ({manifest['path'].iat[r]})", gap, SLICE_GAPS_FIX, True)
+        Problem(
+            "slice gap",
+            f"series {manifest['sample_id'].iat[r]!r} ({manifest['path'].iat[r]})",
+            gap,
+            SLICE_GAPS_FIX,
+            True,
+        )
         for r, gap in gaps
     ]
     problems = (*found, *report.problems)

@@ -161,7 +161,9 @@ def _load_user_source(spec: DataSpec, source: str | Path, skip_bad: bool) -> pd.
     )
 
 
-def check_manifest_source(spec: DataSpec, source: str | Path | None = None, *, skip_bad: bool = False) -> None:
+def check_manifest_source(
+    spec: DataSpec, source: str | Path | None = None, *, skip_bad: bool = False
+) -> None:
     """Check a CSV source as :func:`prepare_data` will read it, without decoding an image or importing torch.
 
     Its header, rows, files, labels and classes are checked, so ``sdc-bench run`` refuses a bad CSV in

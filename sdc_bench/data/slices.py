@@ -96,7 +96,11 @@ def slice_gap(path: str | Path, count: int) -> str | None:
             numbers = (before.instance_number, after.instance_number)  # type: ignore[union-attr]
             if all(np.isfinite(numbers)) and abs(numbers[1] - numbers[0]) > 1:
                 first, last = sorted(int(n) for n in numbers)
-                missing = f"missing instances {first + 1}-{last - 1}" if last - first > 2 else f"missing instance {first + 1}"
+                missing = (
+                    f"missing instances {first + 1}-{last - 1}"
+                    if last - first > 2
+                    else f"missing instance {first + 1}"
+                )
             else:
                 missing = f"about {round(steps[index] / spacing) - 1} slice(s) missing"
             return (

@@ -55,9 +55,7 @@ def _check_groups(manifest: pd.DataFrame, n_splits: int, what: str, fix: str = _
     short = patients_per_class[patients_per_class < n_splits]
     if not short.empty:
         listing = ", ".join(f"{label} ({count})" for label, count in short.items())
-        raise DataError(
-            f"{what}: classes with fewer patients than the {n_splits} folds: {listing}; {fix}"
-        )
+        raise DataError(f"{what}: classes with fewer patients than the {n_splits} folds: {listing}; {fix}")
 
 
 def _grouped_kfold(manifest: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

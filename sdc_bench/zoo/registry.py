@@ -26,6 +26,7 @@ __all__ = ["Listed", "Registry", "RegistrySpec", "lazy_exports"]
 _LISTED = 6
 """How many known names an unknown-name error lists; the rest are counted (the list command shows all)."""
 
+
 class RegistrySpec(Protocol):
     """What a registry needs of an entry."""
 
@@ -88,7 +89,9 @@ class Registry(Generic[S]):
         except KeyError:
             close = difflib.get_close_matches(name, list(self._specs), n=3)
             names = self.names()
-            listed = ", ".join(names[:_LISTED]) + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+            listed = ", ".join(names[:_LISTED]) + (
+                f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+            )
             hint = f"did you mean {', '.join(close)}?" if close else f"known: {listed}"
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r:.40}; {hint} (see `sdc-bench list {self.cli_name}`)"

@@ -168,9 +168,7 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
             if "weights_only" in str(exc) or "global" in str(exc).lower()
             else "is not a torch checkpoint (damaged or another format)"
         )
-        raise WeightsError(
-            f"weights file {path} {what}; {_STATE_DICT_FIX}"
-        ) from None
+        raise WeightsError(f"weights file {path} {what}; {_STATE_DICT_FIX}") from None
     except Exception as exc:  # any other unpickling failure is the user's file
         raise WeightsError(
             f"weights file {path} cannot be read as a torch state dict ({exc.__class__.__name__}); {_STATE_DICT_FIX}"

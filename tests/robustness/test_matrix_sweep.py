@@ -65,7 +65,9 @@ def _bases(tmp: Path) -> dict[tuple[str, ...], list[str]]:
     }
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], argparse.ArgumentParser]:
+def _commands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> dict[tuple[str, ...], argparse.ArgumentParser]:
     """Every leaf command of the parser, by its words (``("data", "check")``)."""
     found: dict[tuple[str, ...], argparse.ArgumentParser] = {}
     for action in parser._actions:
@@ -85,13 +87,32 @@ def _options(parser: argparse.ArgumentParser) -> list[argparse.Action]:
 
 
 COMMANDS = _commands(build_parser())
-CASES = [(words, action.option_strings[-1]) for words, sub in sorted(COMMANDS.items()) for action in _options(sub)]
+CASES = [
+    (words, action.option_strings[-1]) for words, sub in sorted(COMMANDS.items()) for action in _options(sub)
+]
 ACTIONS = {
     (words, action.option_strings[-1]): action for words, sub in COMMANDS.items() for action in _options(sub)
 }
 
 _JUNK = st.sampled_from(
-    ["", " ", "abc", "-1", "0", "1e9", "nan", "=", "a=b=c", "{", "['x']", "../../etc/passwd", NO_SUCH, "x" * 60, "é∂", "\t"]
+    [
+        "",
+        " ",
+        "abc",
+        "-1",
+        "0",
+        "1e9",
+        "nan",
+        "=",
+        "a=b=c",
+        "{",
+        "['x']",
+        "../../etc/passwd",
+        NO_SUCH,
+        "x" * 60,
+        "é∂",
+        "\t",
+    ]
 )
 
 

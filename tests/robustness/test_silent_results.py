@@ -188,7 +188,18 @@ def test_a_modality_outside_the_list_is_skipped_under_skip_bad(
 ) -> None:
     csv = _with_pet(tmp_path / "data")
     audit = tmp_path / "audit.json"
-    base = ["data", "check", str(csv), "--out", str(audit), "--quiet", "--folds", "2", "--set", "data.allow_duplicates=true"]
+    base = [
+        "data",
+        "check",
+        str(csv),
+        "--out",
+        str(audit),
+        "--quiet",
+        "--folds",
+        "2",
+        "--set",
+        "data.allow_duplicates=true",
+    ]
     assert main(base) == 2
     line = _one_line(capsys)
     assert "'PET'" in line and "--skip-bad" in line
@@ -215,10 +226,15 @@ def test_a_fixed_recipe_makes_no_inner_split(
 
 
 # ----------------------------------------------------------------------------- 3: the run says what the audit found
-def test_a_run_prints_the_audits_warnings(suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_prints_the_audits_warnings(
+    suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = good_folder(tmp_path / "data", patients=4)
     png(root / "normal" / "P099_a.png", 77, size=(1, 1))
-    assert main(["run", "--suite", str(suite), "--data", str(root), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (
+        main(["run", "--suite", str(suite), "--data", str(root), "--out", str(tmp_path / "run"), "--quiet"])
+        == 0
+    )
     err = capsys.readouterr().err
     warnings = [line for line in err.splitlines() if line.startswith("sdc-bench: warning:")]
     assert len(warnings) == 1, err
@@ -397,7 +413,9 @@ def test_segments_keep_every_sitting_after_kills_and_a_resume(
     assert all(s["seconds"] > 0 for s in payload["segments"])
     assert payload["seconds"] == pytest.approx(sum(s["seconds"] for s in payload["segments"]), abs=0.11)
     expected = pd.read_parquet(finished / "predictions.parquet").drop(columns="run_id")
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "predictions.parquet").drop(columns="run_id"), expected)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out / "predictions.parquet").drop(columns="run_id"), expected
+    )
 
 
 # ----------------------------------------------------------------------------- 1: a DICOM series with missing slices
@@ -409,7 +427,13 @@ def _series_with_a_gap(root: Path) -> tuple[Path, Path]:
     from sdc_bench.data.synthspine import write_mri_series
 
     write_mri_series(
-        root, n_patients=12, series_per_patient=1, slices=9, size=32, classes=("normal", "scoliosis"), prevalence=(0.5, 0.5)
+        root,
+        n_patients=12,
+        series_per_patient=1,
+        slices=9,
+        size=32,
+        classes=("normal", "scoliosis"),
+        prevalence=(0.5, 0.5),
     )
     series = sorted(p for p in root.glob("*/*") if p.is_dir())[0]
     for file in series.iterdir():
@@ -465,7 +489,16 @@ def test_a_bad_csv_is_refused_before_torch_is_imported(header: str, tmp_path: Pa
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{header}\na.png,normal,P1\n")
     result = subprocess.run(
-        [sys.executable, "-c", _REFUSE_WITHOUT_TORCH, "run", "--data", str(bad), "--out", str(tmp_path / "run")],
+        [
+            sys.executable,
+            "-c",
+            _REFUSE_WITHOUT_TORCH,
+            "run",
+            "--data",
+            str(bad),
+            "--out",
+            str(tmp_path / "run"),
+        ],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
         capture_output=True,
         text=True,
@@ -503,7 +536,14 @@ def test_a_bad_torch_weights_file_is_one_line_with_a_fix_and_no_warning(
 
     path = tmp_path / "weights.pth"
     make(path)  # type: ignore[operator]
-    args = ["run", "--suite", str(synth_suite), "--dry-run", "--weights-file", f"tf_efficientnet_lite0={path}"]
+    args = [
+        "run",
+        "--suite",
+        str(synth_suite),
+        "--dry-run",
+        "--weights-file",
+        f"tf_efficientnet_lite0={path}",
+    ]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert main(args) == 2
