@@ -127,7 +127,8 @@ def _bad_value(action: argparse.Action) -> st.SearchStrategy[str]:
 
 
 def test_the_sweep_covers_every_command_and_option() -> None:
-    assert set(COMMANDS) == set(_bases(Path("/tmp")))  # a new command needs a base here
+    missing = sorted(" ".join(words) for words in set(COMMANDS) - set(_bases(Path("/tmp"))))
+    assert not missing, f"give these commands a base in _bases(), one that fails before any work: {missing}"
     assert len(CASES) >= 40
 
 
@@ -135,7 +136,10 @@ def test_the_sweep_covers_every_command_and_option() -> None:
 def test_each_commands_base_is_refused_in_one_line(
     words: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _assert_one_line(main([*words, *_bases(tmp_path)[words]]), capsys, [*words])
+    bases = _bases(tmp_path)
+    if words not in bases:
+        pytest.skip("no base yet: test_the_sweep_covers_every_command_and_option names it")
+    _assert_one_line(main([*words, *bases[words]]), capsys, [*words])
 
 
 def _assert_one_line(code: int, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
@@ -152,7 +156,8 @@ def _assert_one_line(code: int, capsys: pytest.CaptureFixture[str], argv: list[s
 def test_a_bad_value_for_any_option_is_one_line(
     data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    words, option = data.draw(st.sampled_from(CASES), label="option")
+    bases = _bases(tmp_path)
+    words, option = data.draw(st.sampled_from([case for case in CASES if case[0] in bases]), label="option")
     value = data.draw(_bad_value(ACTIONS[(words, option)]), label="value")
-    argv = [*words, *_bases(tmp_path)[words], f"{option}={value}"]
+    argv = [*words, *bases[words], f"{option}={value}"]
     _assert_one_line(main(argv), capsys, argv)
