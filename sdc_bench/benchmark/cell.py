@@ -236,6 +236,13 @@ def _inner_split(cell: Cell, ctx: CellContext) -> _Split:
     return _Split(fit_ids, val_ids, data.rows(fold.test))
 
 
+def _outer_only(cell: Cell, ctx: CellContext) -> _Split:
+    """A fixed recipe's split: every outer-training patient fits, none validates (patient-disjoint, checked)."""
+    data, fold = ctx.data, ctx.fold_of(cell)
+    assert_patient_disjoint(data.manifest, list(fold.train), list(fold.test))
+    return _Split(list(fold.train), [], data.rows(fold.test))
+
+
 def _search_and_refit(
     cell: Cell, ctx: CellContext, fitter: _Fitter, split: _Split, overrides: dict[str, Any]
 ) -> tuple[dict[str, Any], Fitted, dict[str, Any]]:
@@ -292,7 +299,9 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     """Search (if the suite asks for trials), refit on the outer-training fold, predict the outer-test fold."""
     suite, data = ctx.suite, ctx.data
     method = METHODS.get(cell.method)
-    split = _inner_split(cell, ctx)
+    # a fixed recipe (no trials, no early stopping) uses no inner split, so it makes none
+    needs_inner = suite.search.n_trials > 0 or suite.train.early_stopping
+    split = _inner_split(cell, ctx) if needs_inner else _outer_only(cell, ctx)
     fitter = _Fitter(cell, method, ctx)
     overrides = dict(suite.params.get(cell.method, {}))
     started = time.perf_counter()
@@ -309,7 +318,6 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     else:
         # a fixed recipe: every outer-training patient, the method's epochs, the final weights
         params = method.params(overrides)
-        split = _Split(list(ctx.fold_of(cell).train), [], split.test_rows)
         fitted = fitter.fit(params, fitter.arrays(data.rows(split.fit_ids)), None, cell.seed)
     frame = _all_predictions(ctx, cell, fitted, split.test_rows)
     info = {

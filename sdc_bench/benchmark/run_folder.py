@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from sdc_bench.benchmark.faults import active_faults
@@ -27,16 +27,20 @@ from sdc_bench.core.run_manifest import (
     Segment,
     SuiteRecord,
 )
-from sdc_bench.core.store import RunStore, environment_info, git_revision
+from sdc_bench.core.store import RunStore, environment_info, git_revision, package_versions
 from sdc_bench.data.prepare import PreparedData
 from sdc_bench.zoo.methods import METHODS
 
 __all__ = [
+    "KILLED",
     "RESULT_NEUTRAL_SETTINGS",
+    "RESUME_PINNED",
+    "RUNNING",
     "absolute_source",
     "add_segment",
     "check_out_folder",
     "check_resumed_data",
+    "check_resumed_versions",
     "earlier_segments",
     "load_run_suite",
     "resumed_suite",
@@ -59,9 +63,34 @@ def load_run_suite(run_dir: Path) -> tuple[Suite, RunManifest]:
 
 
 def resumed_suite(run_dir: Path, changed: tuple[str, ...] = ()) -> Suite:
-    """The suite of the run in ``run_dir`` with the result-neutral ``--set`` assignments ``changed`` applied."""
-    suite = load_run_suite(run_dir)[0]
+    """The suite of the run in ``run_dir`` with the result-neutral ``--set`` assignments ``changed`` applied.
+
+    Raises
+    ------
+    ConfigError
+        When the run was made with another sdc-bench or torch (:func:`check_resumed_versions`).
+    """
+    suite, manifest = load_run_suite(run_dir)
+    check_resumed_versions(manifest, run_dir)
     return apply_overrides(suite, list(changed)) if changed else suite
+
+
+#: Packages whose version must match for ``--resume``: another one can compute other numbers.
+RESUME_PINNED = ("sdc-bench", "torch")
+
+
+def check_resumed_versions(previous: RunManifest, run_dir: Path) -> None:
+    """Refuse to continue a run made with another sdc-bench or torch: its cells and the new ones would
+    mix two versions' numbers under one version record."""
+    installed = package_versions()
+    for name in RESUME_PINNED:
+        recorded = previous.environment.packages.get(name)
+        if recorded != installed.get(name):
+            raise ConfigError(
+                f"--resume {run_dir}: the run was made with {name} {recorded or 'unknown'}, this is "
+                f"{name} {installed.get(name) or 'not installed'}; finish it with {name} {recorded or 'of that run'} "
+                "(e.g. in its own environment), or start a new run with --out"
+            )
 
 
 def check_out_folder(root: Path) -> None:
@@ -89,24 +118,40 @@ def check_resumed_data(previous: RunManifest, fingerprint: str, run_dir: Path) -
     """Refuse to continue a run on data other than those its finished cells were computed on."""
     recorded = previous.data.fingerprint
     if recorded != fingerprint:
+        made_with = previous.environment.packages.get("sdc-bench") or "unknown"
         raise DataError(
             f"--resume {run_dir}: the data changed since the run started (fingerprint {fingerprint}, run.json has "
-            f"{recorded}); results on other data cannot be merged; start a new run with --out"
+            f"{recorded}; the run was made with sdc-bench {made_with}); results on other data cannot be "
+            "merged; start a new run with --out"
         )
+
+
+#: Status of the segment of a sitting still under way; one found on ``--resume`` was killed (SIGKILL,
+#: power loss) and is kept with status :data:`KILLED` and the seconds of its last update.
+RUNNING = "running"
+KILLED = "killed"
+
+
+def _stamp(started: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
 
 
 def add_segment(
     manifest: RunManifest, started: float, status: str, changed: tuple[str, ...] = ()
 ) -> RunManifest:
-    """Close this sitting of the run: one more ``segments`` entry (start, seconds, how it ended), total
-    ``seconds``, and ``status``."""
+    """Record this sitting of the run in ``segments`` (start, seconds so far, status), total ``seconds``,
+    and ``status``: a sitting's entry is written when it starts (status ``running``), updated after each
+    cell and closed when it stops, so a killed sitting keeps the time of its last finished cell."""
     segment = Segment(
-        started_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        started_utc=_stamp(started),
         seconds=round(time.time() - started, 1),
         status=status,
         changed_settings=tuple(changed),
     )
-    segments = (*(manifest.segments or ()), segment)
+    earlier = tuple(manifest.segments or ())
+    if earlier and earlier[-1].status == RUNNING and earlier[-1].started_utc == segment.started_utc:
+        earlier = earlier[:-1]  # this sitting's own entry, updated
+    segments = (*earlier, segment)
     return manifest.replace(status=status, segments=segments, seconds=total_seconds(segments))
 
 
@@ -115,8 +160,8 @@ def total_seconds(segments: Sequence[Segment]) -> float:
 
 
 def earlier_segments(previous: RunManifest) -> tuple[Segment, ...]:
-    """The sittings recorded before this one."""
-    return previous.segments or ()
+    """The sittings recorded before this one; one still ``running`` was killed and says so."""
+    return tuple(replace(s, status=KILLED) if s.status == RUNNING else s for s in previous.segments or ())
 
 
 def display_names(methods: Sequence[str]) -> dict[str, str]:
@@ -199,4 +244,4 @@ def start_manifest(
         manifest = manifest.replace(
             suite=previous.suite, started_utc=previous.started_utc, segments=earlier_segments(previous)
         )
-    return manifest
+    return add_segment(manifest, started, RUNNING)

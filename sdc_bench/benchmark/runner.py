@@ -28,6 +28,7 @@ from sdc_bench.benchmark.cell import CellContext, run_cell, study_name
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.run_folder import (
+    RUNNING,
     add_segment,
     check_out_folder,
     check_resumed_data,
@@ -57,7 +58,7 @@ from sdc_bench.core.store import (
     RunStore,
     write_parquet,
 )
-from sdc_bench.data.audit import audit_manifest
+from sdc_bench.data.audit import audit_manifest, audit_warnings
 from sdc_bench.data.prepare import PreparedData, prepare_data
 from sdc_bench.data.splits import Fold, load_splits, outer_folds, reuse_splits, save_splits
 from sdc_bench.zoo.weights import WeightsFile
@@ -269,7 +270,13 @@ def _write_data_and_splits(
     )
     if data.size_note:
         store.log_line(data.size_note)
+    if data.gap_note:  # accepted with data.allow_slice_gaps: said in the log, the audit and the report
+        store.log_line(data.gap_note)
+        audit = replace(audit, warnings=(*audit.warnings, data.gap_note))
     audit.to_json(store.root / "audit.json")
+    for line in audit_warnings(audit.problems, Path("audit.json")):  # the run folder is printed at the end
+        store.log_line(line)
+        print(f"sdc-bench: warning: {line}", file=sys.stderr)
     _write_data_artifacts(store, data, suite.seed)
     seeds = protocol_seeds(suite)
     if not store.splits_json.is_file():
@@ -292,7 +299,13 @@ def _is_distributed(options: RunOptions, storage_spec: str | None) -> bool:
 
 
 def _run_all(
-    ctx: CellContext, store: RunStore, cells: list[Cell], url: str, options: RunOptions, distributed: bool
+    ctx: CellContext,
+    store: RunStore,
+    cells: list[Cell],
+    url: str,
+    options: RunOptions,
+    distributed: bool,
+    started: float,
 ) -> None:
     """Every cell not done yet, in this process or through the work queue, under one progress bar."""
     done_before = sum(store.cell_done(c.cell_id) for c in cells)
@@ -312,6 +325,8 @@ def _run_all(
             if not store.cell_done(cell.cell_id):
                 _do_cell(cell, ctx, store, bar, options.observer)
                 bar.update(1)
+                # this sitting's time so far: a SIGKILL loses at most the cell in flight from segments
+                store.update_manifest(lambda m: add_segment(m, started, RUNNING, options.changed_settings))
     bar.close()
 
 
@@ -371,7 +386,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     cells = plan_cells(suite, len(ctx.folds))
     try:
         with deterministic(suite.train.deterministic and device == "cpu"):
-            _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec))
+            _run_all(ctx, store, cells, url, options, _is_distributed(options, storage_spec), started)
     except BaseException as error:
         # the time spent so far counts towards the run's seconds when it is resumed
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"

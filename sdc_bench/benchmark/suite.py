@@ -17,6 +17,11 @@ from sdc_bench.data.decode import RESIZE_MODES
 from sdc_bench.data.spec import FREE_TYPED, DataSpec
 
 __all__ = [
+    "BUILT_IN_KINDS",
+    "OBJECTIVES",
+    "PRUNERS",
+    "SAMPLERS",
+    "THROUGHPUT_MODES",
     "DataSpec",
     "ProtocolSpec",
     "Suite",
@@ -197,15 +202,32 @@ def load_suite(
     return validate_suite(suite, where)
 
 
+#: ``search.sampler`` values: multivariate TPE (seeded per cell) or random search.
+SAMPLERS: tuple[str, ...] = ("tpe", "random")
+#: ``search.objective`` values: the inner-validation score every trial reports and the study maximises.
+OBJECTIVES: tuple[str, ...] = ("balanced_accuracy",)
+#: ``search.pruner`` values: Hyperband (brackets keyed by cell), the median rule, or no pruning.
+PRUNERS: tuple[str, ...] = ("hyperband", "median", "none")
+
+#: ``throughput.modes`` values (``sdc_bench.benchmark.throughput`` measures them).
+THROUGHPUT_MODES: tuple[str, ...] = ("infer", "train")
+
+#: Method kinds of ``sdc_bench/benchmark/kinds/`` (registered when that package loads, which imports
+#: torch): a suite of these is checked without it, so a bad suite or source is refused fast.
+BUILT_IN_KINDS: tuple[str, ...] = ("cnn", "features")
+
+
 def validate_suite(suite: Suite, where: str) -> Suite:
-    # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
-    from sdc_bench.benchmark.kinds import kind_of
-    from sdc_bench.benchmark.sweep import OBJECTIVES, PRUNERS, SAMPLERS
+    # imported here: the registries' modules import this one
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
-    for method in suite.methods:
-        kind_of(METHODS.get(method))  # an unknown method, or a method of an unregistered kind, fails here
+    for name in suite.methods:
+        spec = METHODS.get(name)  # an unknown method fails here
+        if spec.kind not in BUILT_IN_KINDS:  # a method of an unregistered kind fails here too
+            from sdc_bench.benchmark.kinds import kind_of
+
+            kind_of(spec)
     for backbone in suite.backbones:
         BACKBONES.get(backbone)
     if not suite.methods or not suite.backbones:
@@ -267,7 +289,6 @@ def _check_numbers(suite: Suite, where: str) -> None:
 
 
 def _check_choices(suite: Suite, where: str) -> None:
-    from sdc_bench.benchmark.throughput.config import MODES
     from sdc_bench.zoo.backbones import BACKBONES
 
     device = suite.train.device
@@ -279,7 +300,7 @@ def _check_choices(suite: Suite, where: str) -> None:
         check_param("data.modalities", modality, Options(_MODALITIES), where=where)
     check_param("throughput.precision", suite.throughput.precision, Options(PRECISIONS), where=where)
     for mode in suite.throughput.modes:
-        check_param("throughput.modes", mode, Options(MODES), where=where)
+        check_param("throughput.modes", mode, Options(THROUGHPUT_MODES), where=where)
     BACKBONES.get(suite.throughput.reference_backbone)
 
 

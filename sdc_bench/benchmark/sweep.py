@@ -24,7 +24,7 @@ from optuna.storages import (
 )
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from sdc_bench.benchmark.suite import SearchSpec
+from sdc_bench.benchmark.suite import OBJECTIVES, PRUNERS, SAMPLERS, SearchSpec
 from sdc_bench.benchmark.trial_guard import TrialGuard
 from sdc_bench.core.determinism import derive_seed
 from sdc_bench.core.errors import ConfigError
@@ -41,12 +41,6 @@ __all__ = [
 ]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-#: ``search.sampler`` values: multivariate TPE (seeded per cell) or random search.
-SAMPLERS: tuple[str, ...] = ("tpe", "random")
-#: ``search.objective`` values: the inner-validation score every trial reports and the study maximises.
-OBJECTIVES: tuple[str, ...] = ("balanced_accuracy",)
-#: ``search.pruner`` values: Hyperband (brackets keyed by cell), the median rule, or no pruning.
-PRUNERS: tuple[str, ...] = ("hyperband", "median", "none")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 # heartbeats and stale-trial retry are "experimental" in Optuna since 2.8; they are what we rely on
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)

@@ -7,13 +7,15 @@ One ``_add_<command>_parser`` per subcommand declares its options; what each com
 from __future__ import annotations
 
 import argparse
+import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
 from sdc_bench import __version__
 from sdc_bench.cli import _commands as commands
 from sdc_bench.cli._compare import add_compare_parser
-from sdc_bench.cli._errors import report_error
+from sdc_bench.cli._errors import EXIT_USER_ERROR, report_error
 from sdc_bench.cli._leaderboard import add_leaderboard_parsers
 from sdc_bench.cli._regress import add_band_options, cmd_baseline, cmd_regress
 from sdc_bench.zoo.catalog import REGISTRIES
@@ -21,6 +23,24 @@ from sdc_bench.zoo.catalog import REGISTRIES
 __all__ = ["build_parser", "main"]
 
 _Subparsers = Any  # argparse's _SubParsersAction, which is private
+
+
+class UsageError(SystemExit):
+    """A command line argparse cannot parse: one line (exit 2), not argparse's usage block.
+
+    A ``SystemExit`` with code 2, as argparse's own, so a caller of ``parse_args`` sees what it always saw.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(EXIT_USER_ERROR)
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line naming the option and where its help is."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise UsageError(f"{self.prog}: {message}; see {self.prog} --help")
 
 
 def _add_weight_options(parser: argparse.ArgumentParser) -> None:
@@ -215,7 +235,7 @@ def _add_check_parser(data_sub: _Subparsers) -> None:
         metavar="KEY=VALUE",
         help="a data setting as in a suite, e.g. --set data.allow_duplicates=true or --set 'data.size=[384, 128]' "
         "(data.allow_outside_root, allow_duplicates, max_image_pixels, size, patient_regex, columns, "
-        "modality, view; repeatable, wins over the flags)",
+        "modality, view, label_map, slices, allow_slice_gaps; repeatable, wins over the flags)",
     )
     check.add_argument("--out", help="where to write audit.json (default: ./audit.json)")
     check.add_argument(
@@ -409,7 +429,7 @@ def _add_weights_parser(sub: _Subparsers) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sdc-bench",
         description="Benchmark transfer-learning recipes for spinal-disorder classification against baselines, with confidence intervals.",
     )
@@ -437,7 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user's mistake is one line on stderr and exit 2, Ctrl-C exit 130, a bug exit 1."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        print(f"sdc-bench: error: {error.message}", file=sys.stderr)
+        return EXIT_USER_ERROR
     try:
         return int(args.func(args))
     except (Exception, KeyboardInterrupt) as error:  # the one boundary: see cli/_errors.py

@@ -223,8 +223,16 @@ def _warn_storage_password(storage: str | None) -> None:
         )
 
 
+def _check_data_first(suite: Any, args: argparse.Namespace) -> None:
+    """A CSV source's header, rows and classes, checked before torch is imported (about a second)."""
+    if args.resume is not None:
+        return
+    from sdc_bench.data.prepare import check_manifest_source
+
+    check_manifest_source(suite.data, args.data, skip_bad=args.skip_bad)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from sdc_bench.benchmark.runner import RunOptions
     from sdc_bench.cli._resume_args import resume_changes
     from sdc_bench.core.optuna_storage import check_storage_spec
 
@@ -241,6 +249,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tracker_uri(args.track)  # its form; the store itself is opened before any data is prepared
     changed = resume_changes(args)
     suite, dropped, plugins = _load_run_suite(args, changed)
+    _check_data_first(suite, args)  # the suite and the data's headers before any heavy import
     weights_dir, weights_files = _weight_options(args)
     from sdc_bench.cli._weights import check_run_weights
 
@@ -250,6 +259,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         _say_dropped_externals(dropped)
         return 0
     check_run_weights(suite, weights_dir, weights_files, show=False)  # before any data or training work
+    from sdc_bench.benchmark.runner import RunOptions
+
     options = RunOptions(
         data=args.data,
         out=Path(args.out) if args.out else None,
@@ -402,6 +413,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         modality=spec.modality or None,
         view=spec.view,
         allow_outside_root=spec.allow_outside_root,
+        label_map=spec.label_map,
     )
     report = audit_manifest(
         manifest,
@@ -413,6 +425,7 @@ def cmd_data_check(args: argparse.Namespace) -> int:
         allow_duplicates=spec.allow_duplicates,
         max_pixels=spec.max_image_pixels,
     )
+    report = _with_slice_gaps(report, manifest, spec)
     print(report.table())
     out = Path(args.out) if args.out else Path("audit.json")
     try:
@@ -431,6 +444,34 @@ def cmd_data_check(args: argparse.Namespace) -> int:
             f"{first.reason}; {first.fix} (all listed above and in {out})"
         )
     return 0
+
+
+def _with_slice_gaps(report: Any, manifest: Any, spec: Any) -> Any:
+    """The audit with the inputs of ``data.slices`` slices whose series has a gap: problems that stop a
+    run, or with ``data.allow_slice_gaps`` warnings."""
+    from sdc_bench.data.problems import Problem, problem_counts
+    from sdc_bench.data.slices import SLICE_GAPS_FIX, find_slice_gaps
+
+    gaps = find_slice_gaps(manifest["path"].astype(str).tolist(), spec.slices)
+    if not gaps:
+        return report
+    if spec.allow_slice_gaps:
+        notes = tuple(
+            f"slice gap accepted (data.allow_slice_gaps): {manifest['path'].iat[r]}: {gap}" for r, gap in gaps
+        )
+        return replace(report, warnings=(*report.warnings, *notes))
+    found = [
+        Problem(
+            "slice gap",
+            f"series {manifest['sample_id'].iat[r]!r} ({manifest['path'].iat[r]})",
+            gap,
+            SLICE_GAPS_FIX,
+            True,
+        )
+        for r, gap in gaps
+    ]
+    problems = (*found, *report.problems)
+    return replace(report, problems=problems, problem_counts=problem_counts(problems))
 
 
 def cmd_throughput(args: argparse.Namespace) -> int:

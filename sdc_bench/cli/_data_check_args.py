@@ -28,8 +28,11 @@ CHECK_SETTINGS = (
     "columns",
     "modality",
     "view",
+    "label_map",
+    "slices",
+    "allow_slice_gaps",
 )
-_FLAGS = ("allow_outside_root", "allow_duplicates")
+_FLAGS = ("allow_outside_root", "allow_duplicates", "allow_slice_gaps")
 
 
 def _value(text: str) -> Any:

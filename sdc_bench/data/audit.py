@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from sdc_bench.data.file_info import FileInfo, inspect_file
 from sdc_bench.data.manifest import fingerprint
 from sdc_bench.data.problems import Problem, find_problems, problem_counts
 
-__all__ = ["AuditReport", "audit_manifest"]
+__all__ = ["AuditReport", "audit_manifest", "audit_warnings"]
 
 _IMBALANCE_RATIO = 10.0
 
@@ -405,6 +405,25 @@ def _images_per_patient(counts: np.ndarray) -> dict[str, float]:
         "mean": float(counts.mean()) if counts.size else 0.0,
         "max": float(counts.max()) if counts.size else 0.0,
     }
+
+
+def audit_warnings(problems: Sequence[Problem], where: Path, width: int = 100) -> list[str]:
+    """One short line per kind of problem that does not stop a run: count, first culprit, fix, ``where``.
+
+    >>> tiny = Problem("tiny image", "a.png", "1x1 pixels is upscaled to 64x64", "check the file", False)
+    >>> audit_warnings([tiny, tiny], Path("audit.json"))[0]
+    '2 tiny image(s), first a.png: 1x1 pixels is upscaled to 64x64; check the file (all in audit.json)'
+    """
+    kinds: dict[str, list[Problem]] = {}
+    for problem in problems:
+        if not problem.blocking:
+            kinds.setdefault(problem.kind, []).append(problem)
+    lines = []
+    for kind, found in kinds.items():
+        first = found[0]
+        culprit = first.culprit if len(first.culprit) <= width else "..." + first.culprit[-width:]
+        lines.append(f"{len(found)} {kind}(s), first {culprit}: {first.reason}; {first.fix} (all in {where})")
+    return lines
 
 
 def audit_manifest(

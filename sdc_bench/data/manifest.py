@@ -15,7 +15,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +32,7 @@ __all__ = [
     "ColumnMap",
     "file_hash",
     "fingerprint",
+    "map_labels",
     "normalise_modality",
     "read_manifest_csv",
     "validate_manifest",
@@ -163,11 +164,44 @@ def _check_unique_ids(out: pd.DataFrame, where: str) -> None:
     duplicated = out["sample_id"].duplicated(keep=False)
     if duplicated.any():
         repeated = out.loc[duplicated, "sample_id"].unique()
-        rows = [_row_name(out, r) for r in out.index[out["sample_id"] == repeated[0]].tolist()]
+        positions = out.index[out["sample_id"] == repeated[0]].tolist()
+        rows = ", ".join(_row_name(out, r) for r in positions[:_LISTED])
+        more = f" and {len(positions) - _LISTED} more row(s)" if len(positions) > _LISTED else ""
         raise DataError(
-            f"{where}: sample_id {repeated[0]!r} appears in {', '.join(rows)} "
-            f"({len(repeated)} repeated id(s) in all); sample ids must be unique"
+            f"{where}: sample_id {repeated[0]!r} appears in {rows}{more} "
+            f"({len(repeated)} repeated id(s) in {int(duplicated.sum())} rows in all); sample ids must be unique: "
+            "give each row its own file or a sample_id column"
         )
+
+
+_LISTED = 3
+"""How many rows a message about many rows names; the rest are counted."""
+
+
+def map_labels(df: pd.DataFrame, label_map: Mapping[str, str], where: str) -> pd.DataFrame:
+    """Labels renamed by ``label_map``; two labels left that differ only in case or spacing are an error.
+
+    >>> frame = pd.DataFrame({"label": ["Normal", "normal", "scoliosis"]})
+    >>> map_labels(frame, {"Normal": "normal"}, "example")["label"].tolist()
+    ['normal', 'normal', 'scoliosis']
+    """
+    if label_map:
+        attrs = dict(df.attrs)
+        df = df.assign(label=df["label"].astype(str).map(lambda label: label_map.get(label, label)))
+        df.attrs = attrs
+    counts = df["label"].astype(str).value_counts(sort=False)
+    spellings: dict[str, list[str]] = {}
+    for label in counts.index:
+        spellings.setdefault(" ".join(label.casefold().split()), []).append(label)
+    for group in spellings.values():
+        if len(group) > 1:
+            first, second = sorted(group, key=lambda label: -counts[label])[:2]
+            listed = " and ".join(f"{label!r} ({counts[label]} image(s))" for label in (first, second))
+            raise DataError(
+                f"{where}: labels {listed} differ only in case or spacing and would train as two classes; "
+                f"map them onto one with --set 'data.label_map={{{second} = \"{first}\"}}' (or fix the labels)"
+            )
+    return df
 
 
 def _check_modalities(out: pd.DataFrame, where: str) -> None:
@@ -206,9 +240,10 @@ def _suggest(name: str, available: Sequence[str], *, cutoff: float = 0.6) -> str
 def _missing_column_error(csv_path: Path, field: str, name: str, available: Sequence[str]) -> DataError:
     suggestion = _suggest(name, available)
     hint = (
-        f"did you mean {suggestion!r}? map it with ColumnMap({field}={suggestion!r})"
+        f"did you mean {suggestion!r}? map it with --columns {field}={suggestion} "
+        f"(in a suite: data.columns = {{{field} = {suggestion!r}}})"
         if suggestion
-        else f"map the right column with ColumnMap({field}='<column>')"
+        else f"map the right column with --columns {field}=COLUMN (in a suite: data.columns = {{{field} = 'COLUMN'}})"
     )
     return DataError(
         f"{csv_path}: no column {name!r} for {field}; available columns: {', '.join(available)}; {hint}"
@@ -379,8 +414,9 @@ def _drop_bad_rows(
         keep.at[index] = False
 
     absolute = []
-    for index, path_value, label, patient in zip(
-        df.index, df["path"], df["label"], df["patient_id"], strict=True
+    modality_col = names["modality"]
+    for index, path_value, label, patient, modality in zip(
+        df.index, df["path"], df["label"], df["patient_id"], df["modality"], strict=True
     ):
         resolved = Path(os.path.expanduser(path_value))
         if not resolved.is_absolute():
@@ -400,6 +436,13 @@ def _drop_bad_rows(
             )
         elif patient == "":
             bad_row(index, resolved_str, f"empty {patient_col!r}", "give every row a patient id")
+        elif modality_col is not None and modality and normalise_modality(str(modality)) is None:
+            bad_row(
+                index,
+                resolved_str,
+                f"modality {modality!r} in column {modality_col!r} is not one of {', '.join(MODALITIES)}",
+                "fix the modality or drop the row",
+            )
         elif not allow_outside_root and is_outside_root(resolved_str, folder):
             bad_row(
                 index,

@@ -23,10 +23,11 @@ from sdc_bench.data.decode import Preprocess
 from sdc_bench.data.duplicates import check_duplicates
 from sdc_bench.data.file_info import inspect_file
 from sdc_bench.data.manifest import fingerprint
+from sdc_bench.data.slices import SLICE_GAPS_FIX, find_slice_gaps
 from sdc_bench.data.sources import load_source
 from sdc_bench.data.spec import DataSpec
 
-__all__ = ["PreparedData", "cache_root", "prepare_data", "synthspine_dataset"]
+__all__ = ["PreparedData", "cache_root", "check_manifest_source", "prepare_data", "synthspine_dataset"]
 
 CACHE_ENV = "SDC_BENCH_CACHE"
 _AUTO_SAMPLE = 500  # images whose headers decide data.size = "auto" (evenly spread over the manifest)
@@ -47,6 +48,7 @@ class PreparedData:
     origin: str  # 'synthspine:<folder>' or the user's source path
     preprocess: Preprocess
     size_note: str = ""  # how data.size = "auto" chose the input shape ('' for a fixed size)
+    gap_note: str = ""  # slice gaps accepted with data.allow_slice_gaps ('' when none)
 
     @property
     def size_hw(self) -> tuple[int, int]:
@@ -141,20 +143,47 @@ def prepare_data(
         manifest = load_source(folder / "manifest.csv", classes=classes_filter)
         origin = f"synthspine:{folder}"
     else:
-        manifest = load_source(
-            chosen,
-            columns=spec.column_map(),
-            patient_regex=spec.patient_regex,
-            classes=classes_filter,
-            skip_bad=skip_bad,
-            allow_outside_root=spec.allow_outside_root,
-            modality=spec.modality or None,
-            view=spec.view,
-        )
+        manifest = _load_user_source(spec, chosen, skip_bad)
         origin = str(chosen)
         if not spec.allow_duplicates:
             check_duplicates(manifest, origin)
     return _cached(spec, manifest, classes_filter, origin, progress=progress, skip_bad=skip_bad)
+
+
+def _load_user_source(spec: DataSpec, source: str | Path, skip_bad: bool) -> pd.DataFrame:
+    """The validated manifest of a user's source (a CSV manifest or class folders) under ``spec``."""
+    return load_source(
+        source,
+        columns=spec.column_map(),
+        patient_regex=spec.patient_regex,
+        classes=tuple(spec.classes) or None,
+        skip_bad=skip_bad,
+        allow_outside_root=spec.allow_outside_root,
+        modality=spec.modality or None,
+        view=spec.view,
+        label_map=spec.label_map,
+    )
+
+
+def check_manifest_source(
+    spec: DataSpec, source: str | Path | None = None, *, skip_bad: bool = False
+) -> None:
+    """Check a CSV source as :func:`prepare_data` will read it, without decoding an image or importing torch.
+
+    Its header, rows, files, labels and classes are checked, so ``sdc-bench run`` refuses a bad CSV in
+    about a second. SynthSpine and folder sources are left to :func:`prepare_data` (a folder is walked once).
+
+    Raises
+    ------
+    DataError, ConfigError
+        One line, as :func:`prepare_data` would raise it.
+    """
+    chosen = Path(str(source if source is not None else spec.source)).expanduser()
+    if str(chosen) == "synthspine":
+        return
+    if not chosen.exists() or chosen.is_file() or (chosen / "manifest.csv").is_file():
+        manifest = _load_user_source(spec, chosen, skip_bad)
+        _classes(manifest, tuple(spec.classes) or None, str(chosen))
 
 
 def _classes(manifest: pd.DataFrame, classes_filter: tuple[str, ...] | None, origin: str) -> tuple[str, ...]:
@@ -166,6 +195,11 @@ def _classes(manifest: pd.DataFrame, classes_filter: tuple[str, ...] | None, ori
     if missing:
         raise DataError(
             f"{origin}: classes {missing} have no images; remove them from data.classes or add images"
+        )
+    if len(classes) < 2:
+        raise DataError(
+            f"{origin}: one class only ({classes[0]!r}, {len(manifest)} image(s)); a classifier needs at least "
+            "two classes: add images of another class, or check the label column (--columns label=COLUMN)"
         )
     return tuple(classes)
 
@@ -191,6 +225,7 @@ def _cached(
 ) -> PreparedData:
     """Decode the manifest into the tensor cache (dropping undecodable images with ``skip_bad``)."""
     classes = _classes(manifest, classes_filter, origin)
+    gap_note = _slice_gaps(spec, manifest, origin)
     # one setting rules Pillow's own bomb check too (it refuses at twice its cap)
     Image.MAX_IMAGE_PIXELS = spec.max_image_pixels
     size, size_note = _input_size(spec, manifest)
@@ -213,5 +248,24 @@ def _cached(
         else cache.images
     )
     return PreparedData(
-        manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess, size_note
+        manifest, images, tuple(classes), fingerprint(manifest), origin, preprocess, size_note, gap_note
+    )
+
+
+def _slice_gaps(spec: DataSpec, manifest: pd.DataFrame, origin: str) -> str:
+    """Refuse inputs of ``data.slices`` slices with a gap in their series; with ``data.allow_slice_gaps``
+    the gaps are a note for the audit and the report instead (returned; '' when there is none)."""
+    gaps = find_slice_gaps(manifest["path"].astype(str).tolist(), spec.slices)
+    if not gaps:
+        return ""
+    row, gap = gaps[0]
+    culprit = f"series {manifest['sample_id'].iat[row]!r} ({manifest['path'].iat[row]})"
+    if not spec.allow_slice_gaps:
+        raise DataError(
+            f"{origin}: {culprit} under data.slices = {spec.slices}: {gap} ({len(gaps)} series in all); "
+            + SLICE_GAPS_FIX
+        )
+    return (
+        f"data.allow_slice_gaps: {len(gaps)} series have missing slices among their {spec.slices} input "
+        f"slices, first {culprit}: {gap}"
     )

@@ -119,6 +119,17 @@ def _duplicate_problems(df: pd.DataFrame, infos: Sequence[FileInfo], allow_dupli
 
 def _fold_problems(table: dict[str, Any], n_folds: int, inner_folds: int) -> list[Problem]:
     out: list[Problem] = []
+    if len(table["patients_per_class"]) == 1:
+        (name,) = table["patients_per_class"]
+        out.append(
+            Problem(
+                "one class",
+                f"class {name!r}",
+                f"every image is labelled {name!r}; a classifier needs at least two classes",
+                "add images of another class, or check the label column (--columns label=COLUMN)",
+                True,
+            )
+        )
     for name, patients in sorted(table["patients_per_class"].items()):
         if patients < n_folds:
             out.append(

@@ -25,9 +25,17 @@ from sdc_bench.data.decode import (
     resize_image,
     to_uint8,
 )
-from sdc_bench.data.dicom_meta import series_files
+from sdc_bench.data.dicom_meta import read_dicom_meta, series_files
 
-__all__ = ["load_input", "read_slices"]
+__all__ = ["GAP_FACTOR", "SLICE_GAPS_FIX", "find_slice_gaps", "load_input", "read_slices", "slice_gap"]
+
+GAP_FACTOR = 1.5
+"""A step between two adjacent slices of a series over this many times its spacing is a gap."""
+
+SLICE_GAPS_FIX = (
+    "add the missing slices, use data.slices = 1, or accept the gap with --set data.allow_slice_gaps=true"
+)
+"""The fix every message about a slice gap names."""
 
 
 def _offsets(count: int) -> range:
@@ -60,6 +68,58 @@ def read_slices(path: str | Path, preprocess: Preprocess, max_pixels: int | None
             "one series must hold slices of one size - split or remove it"
         )
     return np.stack(planes)
+
+
+def slice_gap(path: str | Path, count: int) -> str | None:
+    """What is wrong with the ``count`` slices around ``path`` in its DICOM series, or None when they are
+    adjacent: a step over :data:`GAP_FACTOR` times the series' spacing (the median step) between two of them.
+    """
+    path = Path(path)
+    if count < 2 or str(path).lower().endswith(VOLUME_SUFFIXES):
+        return None
+    files = series_files(path)
+    if len(files) < 3:
+        return None
+    metas = [read_dicom_meta(f) for f in files]
+    positions = np.asarray([m.position if m is not None else np.nan for m in metas], dtype=np.float64)
+    if not np.isfinite(positions).all():
+        return None
+    steps = np.abs(np.diff(positions))
+    spacing = float(np.median(steps))
+    if spacing <= 0:
+        return None
+    middle = files.index(path) if path in files else len(files) // 2
+    low, high = max(middle - count // 2, 0), min(middle + count // 2, len(files) - 1)
+    for index in range(low, high):
+        if steps[index] > GAP_FACTOR * spacing:
+            before, after = metas[index], metas[index + 1]
+            numbers = (before.instance_number, after.instance_number)  # type: ignore[union-attr]
+            if all(np.isfinite(numbers)) and abs(numbers[1] - numbers[0]) > 1:
+                first, last = sorted(int(n) for n in numbers)
+                missing = (
+                    f"missing instances {first + 1}-{last - 1}"
+                    if last - first > 2
+                    else f"missing instance {first + 1}"
+                )
+            else:
+                missing = f"about {round(steps[index] / spacing) - 1} slice(s) missing"
+            return (
+                f"its {count} slices jump {steps[index]:g} mm between {files[index].name} and "
+                f"{files[index + 1].name} against a {spacing:g} mm spacing ({missing})"
+            )
+    return None
+
+
+def find_slice_gaps(paths: list[str], count: int) -> list[tuple[int, str]]:
+    """``(row, what is wrong)`` for every input of ``count`` slices whose series has a gap in them."""
+    if count < 2:
+        return []
+    found = []
+    for row, path in enumerate(paths):
+        gap = slice_gap(path, count)
+        if gap is not None:
+            found.append((row, gap))
+    return found
 
 
 def load_input(path: str | Path, preprocess: Preprocess, max_pixels: int | None = None) -> np.ndarray:

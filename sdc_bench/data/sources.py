@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -27,7 +27,7 @@ import pandas as pd
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
 from sdc_bench.data.dicom_meta import read_dicom_meta
-from sdc_bench.data.manifest import MODALITIES, ColumnMap, read_manifest_csv, validate_manifest
+from sdc_bench.data.manifest import MODALITIES, ColumnMap, map_labels, read_manifest_csv, validate_manifest
 from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
 from sdc_bench.data.series import dicom_rows
 from sdc_bench.data.spec import PATIENT_GROUP
@@ -336,6 +336,7 @@ def load_source(
     skip_bad: bool = False,
     allow_outside_root: bool = False,
     view: str = "",
+    label_map: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read a data source into a validated manifest.
 
@@ -365,6 +366,9 @@ def load_source(
         (``data.allow_outside_root``); refused by default.
     view : str
         The view of folder-source images whose DICOM header names none (``data.view``).
+    label_map : mapping of str to str, optional
+        Label as written -> class name (``data.label_map``), applied before labels are checked: two
+        labels that differ only in case or spacing are refused, naming both and their counts.
 
     Returns
     -------
@@ -403,5 +407,7 @@ def load_source(
     csv = path if path.is_file() else path / MANIFEST_FILE_NAME
     options = {"pattern": pattern, "classes": classes, "modality": modality, "skip_bad": skip_bad}
     if csv.is_file():
-        return _load_csv(csv, columns=columns, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]
-    return _load_folder(path, allow_outside_root=allow_outside_root, view=view, **options)  # type: ignore[arg-type]
+        df = _load_csv(csv, columns=columns, allow_outside_root=allow_outside_root, **options)  # type: ignore[arg-type]
+    else:
+        df = _load_folder(path, allow_outside_root=allow_outside_root, view=view, **options)  # type: ignore[arg-type]
+    return map_labels(df, label_map or {}, str(path))

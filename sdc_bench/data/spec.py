@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -13,7 +14,14 @@ from sdc_bench.data.auto_size import auto_side
 from sdc_bench.data.columns import ColumnMap, column_settings
 from sdc_bench.data.manifest import MODALITIES, normalise_modality
 
-__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "FREE_TYPED", "MIN_SIZE", "PATIENT_GROUP", "DataSpec"]
+__all__ = [
+    "DEFAULT_MAX_IMAGE_PIXELS",
+    "FREE_TYPED",
+    "MIN_SIZE",
+    "PATIENT_GROUP",
+    "DataSpec",
+    "label_map_settings",
+]
 
 DEFAULT_MAX_IMAGE_PIXELS: int = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
 """Pillow's own decompression-bomb cap; ``data.max_image_pixels`` applies it to DICOM and NIfTI as well."""
@@ -73,6 +81,22 @@ def _check_slices(value: object) -> int:
     return value
 
 
+def label_map_settings(value: object) -> dict[str, str]:
+    """``data.label_map``: a table of label as written -> class name, both non-empty text.
+
+    >>> label_map_settings({"Normal": "normal"})
+    {'Normal': 'normal'}
+    """
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip() for k, v in value.items()
+    ):
+        raise ConfigError(
+            f"data.label_map={value!r} must be a table of label = class name, "
+            "e.g. --set 'data.label_map={Normal = \"normal\"}'"
+        )
+    return {k.strip(): v.strip() for k, v in value.items()}
+
+
 def _check_modality(value: object) -> str:
     if value is None or value == "":
         return ""
@@ -123,6 +147,13 @@ class DataSpec:
     modality, view : str
         Force the modality (``xray``, ``mri``, ``ct``) and view of images whose source does not say
         (PNG/JPEG folders; a DICOM header's Modality and ViewPosition win). Empty: ``xray`` and no view.
+    label_map : dict of str to str
+        Label as written -> class name, applied when the source is read; labels that differ only in
+        case or spacing (``Normal``, ``normal``) are refused unless mapped onto one name, e.g.
+        ``--set 'data.label_map={Normal = "normal"}'``.
+    allow_slice_gaps : bool
+        Accept a DICOM series with missing slices (a gap over 1.5x its spacing) under ``slices > 1``;
+        the gap is then a note in the audit and the report instead of an error.
     """
 
     source: str = "synthspine"  # 'synthspine' or a path (CSV manifest, class folders)
@@ -144,6 +175,8 @@ class DataSpec:
     slices: int = 1
     modality: str = ""
     view: str = ""
+    label_map: dict[str, str] = field(default_factory=dict)
+    allow_slice_gaps: bool = False
 
     def __post_init__(self) -> None:
         limit = self.max_image_pixels
@@ -159,6 +192,9 @@ class DataSpec:
             raise ConfigError(f"data.view={self.view!r} must be text, e.g. 'ap' or 'sagittal t2'")
         object.__setattr__(self, "view", self.view.strip().lower())
         object.__setattr__(self, "columns", column_settings(self.columns))
+        object.__setattr__(self, "label_map", label_map_settings(self.label_map))
+        if not isinstance(self.allow_slice_gaps, bool):
+            raise ConfigError(f"data.allow_slice_gaps={self.allow_slice_gaps!r} must be true or false")
 
     @property
     def pixel_side(self) -> int:

@@ -40,7 +40,10 @@ class Fold:
     test: tuple[str, ...]
 
 
-def _check_groups(manifest: pd.DataFrame, n_splits: int, what: str) -> None:
+_OUTER_FIX = "add data, merge classes, or lower the number of folds (protocol.outer_folds)"
+
+
+def _check_groups(manifest: pd.DataFrame, n_splits: int, what: str, fix: str = _OUTER_FIX) -> None:
     labels_per_patient = manifest.groupby("patient_id")["label"].nunique()
     if (labels_per_patient > 1).any():
         example = labels_per_patient[labels_per_patient > 1].index[0]
@@ -52,10 +55,7 @@ def _check_groups(manifest: pd.DataFrame, n_splits: int, what: str) -> None:
     short = patients_per_class[patients_per_class < n_splits]
     if not short.empty:
         listing = ", ".join(f"{label} ({count})" for label, count in short.items())
-        raise DataError(
-            f"{what}: classes with fewer patients than the {n_splits} folds: {listing}; "
-            "add data, merge classes, or lower the number of folds"
-        )
+        raise DataError(f"{what}: classes with fewer patients than the {n_splits} folds: {listing}; {fix}")
 
 
 def _grouped_kfold(manifest: pd.DataFrame, n_splits: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -88,7 +88,12 @@ def inner_split(manifest: pd.DataFrame, val_fraction: float, seed: int) -> tuple
     if not 0.05 <= val_fraction <= 0.5:
         raise DataError(f"inner validation fraction must be in [0.05, 0.5], got {val_fraction}")
     n_splits = max(2, round(1.0 / val_fraction))
-    _check_groups(manifest, n_splits, "inner split")
+    fix = (
+        f"add patients, merge classes, or raise protocol.inner_val_fraction (now {val_fraction:g}: "
+        f"{n_splits} inner folds); a fixed recipe (search.n_trials = 0, train.early_stopping = false) "
+        "makes no inner split"
+    )
+    _check_groups(manifest, n_splits, "inner split of an outer training fold", fix)
     train, val = _grouped_kfold(manifest, n_splits, seed)[0]
     ids = manifest["sample_id"].to_numpy()
     return list(ids[train]), list(ids[val])

@@ -28,12 +28,7 @@ __all__ = [
 
 def load_predictions(run_dir: str | Path) -> pd.DataFrame:
     """The run's predictions table (``predictions.parquet``)."""
-    path = RunStore(Path(run_dir)).predictions
-    if not path.is_file():
-        raise DataError(
-            f"{path} does not exist; is {run_dir} a finished sdc-bench run folder? (resume it with --resume)"
-        )
-    return pd.read_parquet(path)
+    return RunStore(Path(run_dir)).read_predictions()
 
 
 def read_json(path: Path) -> Any:

@@ -179,7 +179,7 @@ def write_gallery(run_dir: str | Path, *, per_method: int = PER_METHOD) -> Path:
         except SdcBenchError as error:
             record["reason"] = f"the run's images cannot be read ({str(error).splitlines()[0]})"
     if record["reason"] is None:
-        predictions = pd.read_parquet(store.root / "predictions.parquet")
+        predictions = store.read_predictions()
         oof = predictions[predictions["split"] == OOF_SPLIT]
         for method, rows in oof.groupby("method", sort=True):
             record["methods"].append(_method_gallery(store, rows, paths, str(method), per_method))

@@ -15,6 +15,7 @@ An ensemble averages its members' class probabilities; a refit package has one m
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,19 @@ def _read_info(root: Path) -> dict[str, Any]:
     return info
 
 
+def _check_input(root: Path, member: str, package_input: Any, model_input: Any) -> None:
+    """The package's ``input`` block must be the one its model was trained with: an edit is refused."""
+    if json.dumps(package_input, sort_keys=True) == json.dumps(model_input, sort_keys=True):
+        return
+    package_input, model_input = package_input or {}, model_input or {}
+    keys = sorted(set(package_input) | set(model_input))
+    key = next(k for k in keys if package_input.get(k) != model_input.get(k))
+    raise ModelError(
+        f"{root / 'package.json'}: input.{key} is {package_input.get(key)!r}, but the model {member} was "
+        f"trained with {model_input.get(key)!r}; package.json was edited: restore it, or export the model again"
+    )
+
+
 def load_package(root: str | Path) -> ModelPackage:
     """Load a package folder; a missing, damaged or foreign file is a one-line :class:`ModelError`."""
     root = Path(root)
@@ -158,6 +172,7 @@ def load_package(root: str | Path) -> ModelPackage:
         model, meta = load_kept_model(root / str(entry["meta"]))
         if list(meta.get("classes", [])) != list(info["classes"]):
             raise ModelError(f"{root / entry['meta']}: its classes differ from package.json's; export again")
+        _check_input(root, str(entry["meta"]), info.get("input"), meta.get("input"))
         members.append(Member(str(entry["name"]), model, meta))
     return ModelPackage(root, info, tuple(members))
 

@@ -38,6 +38,10 @@ def registering_as(origin: str) -> Iterator[None]:
         _origin.pop()
 
 
+_LISTED = 6
+"""How many known names an unknown-name error lists; the rest are counted (the list command shows all)."""
+
+
 class RegistrySpec(Protocol):
     """What a registry needs of an entry."""
 
@@ -123,9 +127,13 @@ class Registry(Generic[S]):
             return self._specs[name]
         except KeyError:
             close = difflib.get_close_matches(name, list(self._specs), n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(self.names())}"
+            names = self.names()
+            listed = ", ".join(names[:_LISTED]) + (
+                f" and {len(names) - _LISTED} more" if len(names) > _LISTED else ""
+            )
+            hint = f"did you mean {', '.join(close)}?" if close else f"known: {listed}"
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; {hint} (see `sdc-bench list {self.cli_name}`)"
+                f"unknown {self.kind} {name!r:.40}; {hint} (see `sdc-bench list {self.cli_name}`)"
             ) from None
 
     def names(self, pattern: str = "*") -> list[str]:

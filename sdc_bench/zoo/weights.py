@@ -120,6 +120,11 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_STATE_DICT_FIX = (
+    "re-download it, or save the weights alone with torch.save(model.state_dict(), PATH) or as .safetensors"
+)
+
+
 def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict[str, torch.Tensor]:
     """Load a checkpoint without executing pickled code.
 
@@ -146,13 +151,27 @@ def load_state_dict_file(path: str | Path, *, sha256: str | None = None) -> dict
                 f"weights file {path} cannot be read as safetensors ({exc.__class__.__name__}: {exc}); "
                 "re-download it or pass another file"
             ) from None
+    import pickle
+    import warnings
+
     import torch
 
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unpickling failure is the user's file
+        with warnings.catch_warnings():  # torch's own warnings about the file: the error below says it all
+            warnings.simplefilter("ignore")
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refused an object that is not tensors (a whole pickled model, numpy arrays, ...)
+        # or the file is no pickle at all
+        what = (
+            "holds pickled objects, not only tensors (they are never unpickled: that would run their code)"
+            if "weights_only" in str(exc) or "global" in str(exc).lower()
+            else "is not a torch checkpoint (damaged or another format)"
+        )
+        raise WeightsError(f"weights file {path} {what}; {_STATE_DICT_FIX}") from None
+    except Exception as exc:  # any other unpickling failure is the user's file
         raise WeightsError(
-            f"weights file {path} cannot be read as a torch state dict ({exc.__class__.__name__})"
+            f"weights file {path} cannot be read as a torch state dict ({exc.__class__.__name__}); {_STATE_DICT_FIX}"
         ) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(loaded, Mapping) and key in loaded and isinstance(loaded[key], Mapping):

@@ -127,20 +127,20 @@ def test_misspelt_required_column_lists_columns_and_suggests_mapping(tmp_path: P
     message = str(caught.value)
     assert "m.csv" in message and "'diagnosos'" in message
     assert "available columns: path, diagnosis, patient_id" in message
-    assert "ColumnMap(label='diagnosis')" in message
+    assert "--columns label=diagnosis" in message
 
 
 def test_missing_required_column_without_close_match(tmp_path: Path) -> None:
     _images(tmp_path, ["a.png"])
     (tmp_path / "m.csv").write_text("path,grade\na.png,2\n")
-    with pytest.raises(DataError, match=r"no column 'label'.*ColumnMap\(label='<column>'\)"):
+    with pytest.raises(DataError, match=r"no column 'label'.*--columns label=COLUMN"):
         read_manifest_csv(tmp_path / "m.csv")
 
 
 def test_misspelt_optional_patient_column_is_an_error_not_a_silent_default(tmp_path: Path) -> None:
     _images(tmp_path, ["a.png"])
     (tmp_path / "m.csv").write_text("path,label,PatientID\na.png,normal,p1\n")
-    with pytest.raises(DataError, match=r"ColumnMap\(patient_id='PatientID'\)"):
+    with pytest.raises(DataError, match=r"--columns patient_id=PatientID"):
         read_manifest_csv(tmp_path / "m.csv")
     df = read_manifest_csv(tmp_path / "m.csv", columns=ColumnMap(patient_id="PatientID"))
     assert df["patient_id"].tolist() == ["p1"]

@@ -215,9 +215,7 @@ def test_a_folder_without_run_json_is_a_clear_error(tmp_path: Path) -> None:
 def test_reference_is_the_proposed_method_run_json_names(tmp_path: Path, named: str) -> None:
     """The report compares against run.json's ``proposed_method``."""
     root = make_synthetic_run(tmp_path / "run", MINIMAL)
-    run = json.loads((root / "run.json").read_text())
-    run["proposed_method"] = named
-    (root / "run.json").write_text(json.dumps(run))
+    RunStore(root).update_manifest(lambda m: m.replace(proposed_method=named))
     build_reports(root, n_bootstrap=20, seed=0, draw_figures=False)
     comparisons = pd.read_csv(root / "comparisons.csv")
     assert not comparisons.empty

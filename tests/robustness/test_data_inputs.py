@@ -165,7 +165,7 @@ CSV_ERRORS: dict[str, tuple[Callable[[Path], str], str, str]] = {
     ),
     "empty label": (lambda r: _rows() + "normal/P000_a.png,,p9\n", "line 14", "class label"),
     "single column": (lambda r: _rows(" "), "single column", "comma"),
-    "unknown label column": (lambda r: _rows().replace("label", "diagnosis", 1), "label", "ColumnMap"),
+    "unknown label column": (lambda r: _rows().replace("label", "diagnosis", 1), "label", "--columns label="),
 }
 
 

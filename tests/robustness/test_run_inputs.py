@@ -12,12 +12,14 @@ import json
 import logging
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from sdc_bench.cli import main
+from sdc_bench.core.store import RunStore
 
 PASSWORD = "S3cretPW"
 
@@ -252,9 +254,7 @@ def test_resume_refuses_data_whose_fingerprint_changed(
     copy = tmp_path / "copy"
     shutil.copytree(finished, copy)
     run_json = copy / "run.json"
-    payload = json.loads(run_json.read_text())
-    payload["data"]["fingerprint"] = "0123456789abcdef"
-    run_json.write_text(json.dumps(payload))
+    RunStore(copy).update_manifest(lambda m: m.replace(data=replace(m.data, fingerprint="0123456789abcdef")))
     assert main(["run", "--resume", str(copy), "--quiet"]) == 2
     line = _one_line(capsys)
     assert "fingerprint" in line and "start a new run" in line

@@ -104,6 +104,19 @@ def test_damaged_packages_fail_in_one_line(
     _fails_in_one_line(["predict", str(foreign), *argv], capsys, "not an sdc-bench model package")
 
 
+def test_an_edited_package_input_is_refused_in_one_line(
+    run_dir: Path, package: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A package.json whose input.size was edited (32 -> 64) would predict every image differently."""
+    edited = shutil.copytree(package, tmp_path / "edited")
+    info = json.loads((edited / "package.json").read_text())
+    info["input"]["size"] = 64
+    (edited / "package.json").write_text(json.dumps(info))
+    argv = ["predict", str(edited), "--data", _source(run_dir), "--out", str(tmp_path / "p.csv")]
+    _fails_in_one_line(argv, capsys, "input.size is 64, but the model")
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_feature_methods_are_refused(
     run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -100,8 +100,7 @@ def test_without_models_the_gallery_says_why(run_dir: Path, tmp_path: Path, caps
     write_gallery(root)
     assert "no kept models" in _gallery(root)["reason"]
     assert not list(gallery_dir(root).rglob("*.png"))
-    run = json.loads((root / "run.json").read_text())
-    (root / "run.json").write_text(json.dumps({**run, "keep_models": False}))
+    RunStore(root).update_manifest(lambda m: m.replace(keep_models=False))
     assert main(["report", str(root)]) == 0  # the report command remakes the gallery first
     assert "--no-models" in _gallery(root)["reason"]
     assert "_Skipped: the run was made with --no-models" in (root / "report.md").read_text()

@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sdc_bench.benchmark.suite import THROUGHPUT_MODES
 from sdc_bench.core.device import PRECISIONS
 from sdc_bench.core.errors import ConfigError
 from sdc_bench.zoo.backbones import BACKBONES
 
 __all__ = ["MODES", "ThroughputConfig"]
 
-MODES = ("infer", "train")
+MODES = THROUGHPUT_MODES
 _DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
