@@ -146,6 +146,14 @@ def builtin_suites() -> list[str]:
     )
 
 
+def _builtin_hint() -> str:
+    """The built-in suites in a few words: the first ones by name, then how many more and where to see them."""
+    names = builtin_suites()
+    shown = [n for n in ("smoke", "quick", "full") if n in names] or names[:3]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more (`sdc-bench list suites`)" if more else "")
+
+
 def is_plugin_file(entry: str) -> bool:
     """A plugin named by a path (``my_methods.py``, ``plugins/x.py``), not by a module name."""
     return entry.endswith(".py") or "/" in entry or "\\" in entry
@@ -177,14 +185,14 @@ def load_suite(
     if path.suffix == ".toml":
         if not path.is_file():
             raise ConfigError(
-                f"suite file {path} does not exist; give a built-in name ({', '.join(builtin_suites())}) or a .toml path"
+                f"suite file {path} does not exist; give a built-in name ({_builtin_hint()}) or a .toml path"
             )
         text = path.read_text()
     else:
         resource = resources.files("sdc_bench.suites") / f"{name_or_path}.toml"
         if not resource.is_file():
             raise ConfigError(
-                f"unknown suite {name_or_path!r}; built-in suites: {', '.join(builtin_suites())}, or pass a .toml path"
+                f"unknown suite {name_or_path!r}; built-in suites: {_builtin_hint()}, or pass a .toml path"
             )
         text = resource.read_text()
         where = f"suite {name_or_path}"

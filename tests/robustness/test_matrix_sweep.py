@@ -62,6 +62,10 @@ def _bases(tmp: Path) -> dict[tuple[str, ...], list[str]]:
         ("predict",): [NO_SUCH, "--data", NO_SUCH, "--out", str(tmp / "p.csv")],
         ("weights", "fetch"): ["--backbones", "no_such_backbone", "--out", out],
         ("weights", "check"): [NO_SUCH],
+        ("compare",): [NO_SUCH, NO_SUCH + "-b", "--out", out],
+        ("publish",): [NO_SUCH, "--to", out],
+        ("board",): [NO_SUCH, "--out", out],
+        ("data", "get"): ["no-such-dataset", "--out", out, "--offline", "--quiet"],
     }
 
 
