@@ -35,6 +35,7 @@ __all__ = [
     "SearchRecord",
     "Segment",
     "SuiteRecord",
+    "WorkerRecord",
     "example_payload",
 ]
 
@@ -182,11 +183,27 @@ class Segment:
 
 
 @dataclass(frozen=True)
+class WorkerRecord:
+    """One worker process of a run and the cells it ran (``run.json`` ``workers``).
+
+    ``worker`` is ``HOST:PID``, as in each cell record; ``device`` the device its cells trained on, as
+    that process named it; ``cuda_visible_devices`` its ``CUDA_VISIBLE_DEVICES`` (None: not set; ``""``:
+    no GPU), so a worker pinned by ``--devices cuda:1`` reads ``device`` ``cuda:0`` on GPU ``1``.
+    """
+
+    worker: str
+    device: str
+    cuda_visible_devices: str | None
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RunManifest:
     """``run.json``: what a run was, on what, where, and how far it got.
 
-    Keys are written in this order, ``format_version`` first; the four last ones are absent until a sitting
-    of the run stops (``segments``, ``seconds``) or the run is done (``finished_utc``, ``weights``).
+    Keys are written in this order, ``format_version`` first; ``finished_utc``, ``weights``, ``segments``
+    and ``seconds`` are absent until a sitting of the run stops (``segments``, ``seconds``) or the run is
+    done (``finished_utc``, ``weights``), and ``workers`` until the run is done.
     """
 
     run_id: str
@@ -213,13 +230,14 @@ class RunManifest:
     weights: Mapping[str, str] | None = None  # cell id -> where its starting weights came from
     segments: tuple[Segment, ...] | None = None
     seconds: float | None = None
+    workers: tuple[WorkerRecord, ...] = ()  # which worker ran which cell on which device (once done)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to ``run.json`` (``format_version`` first; absent optional keys left out)."""
         payload: dict[str, Any] = {FORMAT_VERSION_KEY: FORMAT_VERSION}
         for item in fields(self):
             value = getattr(self, item.name)
-            if value is None and item.default is None:
+            if (value is None and item.default is None) or (value == () and item.default == ()):
                 continue
             payload[item.name] = _plain(value)
         return payload
