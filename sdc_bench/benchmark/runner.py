@@ -44,7 +44,7 @@ from sdc_bench.benchmark.suite import (
     protocol_seeds,
 )
 from sdc_bench.core.determinism import deterministic, torch_threads
-from sdc_bench.core.device import resolve_device
+from sdc_bench.core.device import VISIBLE_DEVICES_ENV, pinned_worker, resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
 from sdc_bench.core.optuna_storage import (
     PASSWORD_ENV,
@@ -53,7 +53,7 @@ from sdc_bench.core.optuna_storage import (
     storage_url,
     without_password,
 )
-from sdc_bench.core.run_manifest import PluginRecord, RunManifest
+from sdc_bench.core.run_manifest import PluginRecord, RunManifest, WorkerRecord
 from sdc_bench.core.store import (
     RunStore,
     write_parquet,
@@ -105,6 +105,8 @@ class RunOptions:
     splits: Path | None = None  # --splits: outer folds of an earlier run's splits.json instead of new ones
     storage: str | None = None  # Optuna storage; default SQLite in the run folder
     workers: int = 1  # local worker processes (JournalStorage unless --storage is given)
+    # --devices: one per local worker, each started pinned to its device (this process only follows them)
+    devices: tuple[str, ...] = ()
     keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
     # --resume --allow-changed-config: --set assignments of result-neutral settings (run_folder.py)
     changed_settings: tuple[str, ...] = ()
@@ -192,6 +194,8 @@ def _do_cell(
         return
     frame, info = run_cell(cell, ctx)
     info["worker"] = f"{socket.gethostname()}:{os.getpid()}"
+    info["device"] = ctx.device
+    info["cuda_visible_devices"] = os.environ.get(VISIBLE_DEVICES_ENV)
     store.write_cell(cell.cell_id, frame, info)
     if observer is not None:
         observer.cell_done(
@@ -295,7 +299,8 @@ def _write_data_and_splits(
 def _is_distributed(options: RunOptions, storage_spec: str | None) -> bool:
     """Cells go through a work queue: several local workers, or a storage that other machines share."""
     spec = storage_spec or ""
-    return options.workers > 1 or spec.startswith(("postgresql", "journal:")) or spec.endswith(".log")
+    local = options.workers > 1 or bool(options.devices)
+    return local or spec.startswith(("postgresql", "journal:")) or spec.endswith(".log")
 
 
 def _run_all(
@@ -339,6 +344,13 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
     suite, options, root, run_id, previous = _run_folder(suite, options)
     if options.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {options.workers}")
+    if options.devices and len(options.devices) != options.workers:
+        raise ConfigError(
+            f"--workers {options.workers} but --devices names {len(options.devices)} device(s); "
+            "give one device per worker"
+        )
+    for worker_device in options.devices:  # a GPU this machine lacks fails before any data work
+        resolve_device(worker_device, "--devices")
     store = RunStore(root)
     device = str(resolve_device(suite.train.device, "train.device"))
     started = time.time()
@@ -368,7 +380,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         store.log_line(line)
     _write_data_and_splits(suite, data, store, options, reused)
     storage_spec = options.storage
-    if options.workers > 1 and not storage_spec:
+    if (options.workers > 1 or options.devices) and not storage_spec:
         storage_spec = str(root / "optuna-journal.log")
     url = storage_url(storage_spec, root)
     source = options.data if previous is not None else stored_source(suite, options.data)
@@ -406,15 +418,28 @@ def _run_distributed(
 
     storage = open_storage(url)
     init_queue(storage, ctx.run_id, cells, lambda c: store.cell_done(c.cell_id))
-    command, env = worker_command(store.root, url, options)
-    helpers = [subprocess.Popen(command, env=env) for _ in range(options.workers - 1)]
+    launches = (
+        [worker_command(store.root, url, options, device) for device in options.devices]
+        if options.devices
+        else [worker_command(store.root, url, options)] * (options.workers - 1)
+    )
+    helpers = [subprocess.Popen(command, env=env) for command, env in launches]
 
-    def handle(cell: Cell) -> None:
-        _do_cell(cell, ctx, store, bar, options.observer)
+    def follow() -> None:
         bar.n = sum(store.cell_done(c.cell_id) for c in cells)
         bar.refresh()
 
-    work_queue(storage, ctx.run_id, cells, handle)
+    def handle(cell: Cell) -> None:
+        _do_cell(cell, ctx, store, bar, options.observer)
+        follow()
+
+    if options.devices:
+        # every device has its pinned worker: this process only follows them
+        while any(helper.poll() is None for helper in helpers):
+            follow()
+            time.sleep(1.0)
+    else:
+        work_queue(storage, ctx.run_id, cells, handle)
     for helper in helpers:
         helper.wait()
     # remote workers may still hold cells: wait for them (a dead one's cell is re-queued by its heartbeat)
@@ -435,9 +460,15 @@ def _run_distributed(
         store.log_line(f"{len(failed)} local worker(s) exited with errors {failed}; their cells were re-run")
 
 
-def worker_command(root: Path, url: str, options: RunOptions) -> tuple[list[str], dict[str, str]]:
+def worker_command(
+    root: Path, url: str, options: RunOptions, device: str | None = None
+) -> tuple[list[str], dict[str, str]]:
     """A local worker's command line and environment: the storage password, if any, goes in the environment
-    (a command line is visible to every user in ``ps``), never in the arguments."""
+    (a command line is visible to every user in ``ps``), never in the arguments.
+
+    ``device`` (one of ``--devices``): the worker is pinned to it (``CUDA_VISIBLE_DEVICES`` and ``--device``,
+    :func:`~sdc_bench.core.device.pinned_worker`); None: it trains on the suite's ``train.device``.
+    """
     # local workers load the same weights as this process
     weights = ["--weights-dir", str(options.weights_dir)] if options.weights_dir else []
     weights += [arg for f in options.weights_files for arg in ("--weights-file", f.argument)]
@@ -454,6 +485,9 @@ def worker_command(root: Path, url: str, options: RunOptions) -> tuple[list[str]
         *weights,
     ]
     env = dict(os.environ)
+    if device is not None:
+        device_argument, env = pinned_worker(device, env)
+        command += ["--device", device_argument]
     password = storage_password(url)
     if password is not None:
         env[PASSWORD_ENV] = password
@@ -492,6 +526,25 @@ def measure_throughput(state: RunState) -> pd.DataFrame | None:
     return measure(config, progress=state.progress)
 
 
+def _worker_records(store: RunStore, cells: list[Cell], device: str) -> tuple[WorkerRecord, ...]:
+    """Which worker ran which cell on which device, from the cell records (in the order of first cells).
+
+    A cell record of an older sitting without ``device`` counts as run on the run's ``device``.
+    """
+    by_worker: dict[str, tuple[str, str | None, list[str]]] = {}
+    for cell in cells:
+        info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
+        worker = str(info.get("worker", "unknown"))
+        entry = by_worker.setdefault(
+            worker, (str(info.get("device", device)), info.get("cuda_visible_devices"), [])
+        )
+        entry[2].append(cell.cell_id)
+    return tuple(
+        WorkerRecord(worker, worker_device, visible, tuple(cell_ids))
+        for worker, (worker_device, visible, cell_ids) in by_worker.items()
+    )
+
+
 def finish_run(state: RunState) -> None:
     """Mark the run done in ``run.json``: finish time, duration and each cell's weights."""
     store = state.store
@@ -500,9 +553,10 @@ def finish_run(state: RunState) -> None:
         info = json.loads((store.cells_dir / f"{cell.cell_id}.json").read_text())
         weights[cell.cell_id] = str(info["weights"])
     finished_utc = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    workers = _worker_records(store, state.cells, state.device)
     state.manifest = store.update_manifest(
         lambda m: add_segment(
-            m.replace(finished_utc=finished_utc, weights=weights),
+            m.replace(finished_utc=finished_utc, weights=weights, workers=workers),
             state.started,
             "done",
             state.changed_settings,
@@ -518,14 +572,22 @@ def run_worker(
     progress: bool = False,
     weights_dir: Path | None = None,
     weights_files: tuple[WeightsFile, ...] = (),
+    device: str | None = None,
 ) -> int:
-    """Join a run: claim cells from its queue until none is left. Returns the number of cells run here."""
+    """Join a run: claim cells from its queue until none is left. Returns the number of cells run here.
+
+    ``device`` (``worker --device``): train on it instead of the suite's ``train.device``.
+    """
     from sdc_bench.benchmark.queue import work_queue
 
     suite, manifest = load_run_suite(run_dir)
     store = RunStore(run_dir)
     url = storage or storage_url(manifest.storage, run_dir)
-    device = str(resolve_device(suite.train.device, "train.device"))
+    device = str(
+        resolve_device(device, "--device")
+        if device is not None
+        else resolve_device(suite.train.device, "train.device")
+    )
     options = RunOptions(
         progress=progress,
         weights_dir=weights_dir,

@@ -62,6 +62,9 @@ class TrainSpec:
     precision: str = "fp32"  # 'fp32' | 'bf16' | 'fp16' (autocast; fp16 only on CUDA)
     threads: int = 0  # torch intra-op threads; 0 leaves torch's default (one per core)
     channels_last: bool = True  # measured on this CPU: +55% training speed for EfficientNet-Lite0
+    # True (the rehearsal suite): a pretrained backbone with no weights here (no file, folder, package or
+    # hub) starts from random weights, recorded as RANDOM_STAND_IN in its cells, run.json and the report
+    random_weights_if_missing: bool = False
 
 
 @dataclass(frozen=True)

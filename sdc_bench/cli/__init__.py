@@ -149,7 +149,16 @@ def _add_run_parser(sub: _Subparsers) -> None:
         help="Optuna storage: default SQLite in the run folder; a .log file (JournalStorage) for processes on one machine; postgresql://USER@HOST/DB for workers on many machines",
     )
     run.add_argument(
-        "--workers", type=int, default=1, help="local worker processes sharing the run (default: 1)"
+        "--workers",
+        type=int,
+        default=None,
+        help="local worker processes sharing the run (default: 1, or one per --devices entry)",
+    )
+    run.add_argument(
+        "--devices",
+        metavar="D1,D2,...",
+        help="one local worker per device, each pinned to it (CUDA_VISIBLE_DEVICES), e.g. --devices cuda:0,cuda:1 "
+        "(cpu or cuda:N; --workers, if given, must match); run.json records which worker ran which cell where",
     )
     run.add_argument(
         "--track",
@@ -175,6 +184,10 @@ def _add_worker_parser(sub: _Subparsers) -> None:
     _add_weight_options(worker)
     _add_plugin_option(
         worker, "the worker loads the run's plugins from run.json; one not recorded there is refused"
+    )
+    worker.add_argument(
+        "--device",
+        help="train on this device instead of the suite's train.device, e.g. cuda:0 or cpu",
     )
     worker.add_argument("--quiet", action="store_true", help="no progress bars")
     worker.set_defaults(func=commands.cmd_worker)

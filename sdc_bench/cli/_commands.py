@@ -234,14 +234,17 @@ def _check_data_first(suite: Any, args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sdc_bench.cli._resume_args import resume_changes
+    from sdc_bench.core.device import parse_worker_devices
     from sdc_bench.core.optuna_storage import check_storage_spec
 
     if args.splits is not None and args.resume is not None:
         raise ConfigError(
             "--splits and --resume together: a resumed run keeps its own splits.json; drop --splits"
         )
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    devices = parse_worker_devices(args.devices, args.workers) if args.devices else ()
+    workers = len(devices) if devices else (args.workers or 1)
     check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     if args.track is not None:
         from sdc_bench.tracking import tracker_uri
@@ -271,7 +274,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         weights_files=weights_files,
         splits=Path(args.splits) if args.splits else None,
         storage=args.storage,
-        workers=args.workers,
+        workers=workers,
+        devices=devices,
         keep_models=not args.no_models,
         changed_settings=changed,
         plugins=plugins,
@@ -307,6 +311,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         progress=_progress_wanted(args),
         weights_dir=weights_dir,
         weights_files=weights_files,
+        device=args.device,
     )
     print(f"worker finished: {ran} cell(s) run here")
     return 0

@@ -31,6 +31,9 @@ def check_run_weights(
         for backbone in suite.backbones
     }
     plan = plan_weight_sources(pretrained, weights_files, weights_dir)
+    stand_in = suite.train.random_weights_if_missing  # the rehearsal: random weights where none are here
+    if stand_in:
+        plan = {name: "random stand-in" if source == NO_WEIGHTS else source for name, source in plan.items()}
     if show:
         print("weights: " + ", ".join(f"{name}={source}" for name, source in plan.items()))
     missing = [name for name, source in plan.items() if source == NO_WEIGHTS]

@@ -38,6 +38,7 @@ __all__ = [
     "Segment",
     "SuiteRecord",
     "TrackingRecord",
+    "WorkerRecord",
     "example_payload",
 ]
 
@@ -215,12 +216,28 @@ class TrackingRecord:
 
 
 @dataclass(frozen=True)
+class WorkerRecord:
+    """One worker process of a run and the cells it ran (``run.json`` ``workers``).
+
+    ``worker`` is ``HOST:PID``, as in each cell record; ``device`` the device its cells trained on, as
+    that process named it; ``cuda_visible_devices`` its ``CUDA_VISIBLE_DEVICES`` (None: not set; ``""``:
+    no GPU), so a worker pinned by ``--devices cuda:1`` reads ``device`` ``cuda:0`` on GPU ``1``.
+    """
+
+    worker: str
+    device: str
+    cuda_visible_devices: str | None
+    cells: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RunManifest:
     """``run.json``: what a run was, on what, where, and how far it got.
 
     Keys are written in this order, ``format_version`` first; ``finished_utc`` and ``weights`` are absent
-    until the run is done; ``segments`` holds one entry per sitting from its start; ``tracking`` is absent
-    unless the run is tracked (``run --track``) and ``plugins`` unless the run loaded some.
+    until the run is done; ``segments`` holds one entry per sitting from its start; ``workers`` is
+    written when the run is done, ``tracking`` only when the run is tracked (``run --track``) and
+    ``plugins`` only when the run loaded some.
     """
 
     run_id: str
@@ -249,13 +266,14 @@ class RunManifest:
     seconds: float | None = None
     plugins: tuple[PluginRecord, ...] = ()  # user plugins the run loaded; written only when there are some
     tracking: TrackingRecord | None = None  # ``run --track``: absent when the run is not tracked
+    workers: tuple[WorkerRecord, ...] = ()  # which worker ran which cell on which device (once done)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to ``run.json`` (``format_version`` first; absent optional keys left out)."""
         payload: dict[str, Any] = {FORMAT_VERSION_KEY: FORMAT_VERSION}
         for item in fields(self):
             value = getattr(self, item.name)
-            if (value is None and item.default is None) or (item.name == "plugins" and not value):
+            if (value is None and item.default is None) or (value == () and item.default == ()):
                 continue
             payload[item.name] = _plain(value)
         return payload

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,14 +14,28 @@ from sdc_bench.benchmark.faults import Faults
 from sdc_bench.benchmark.fit import FitSettings, fit_cnn, plan_stages, predict_proba
 from sdc_bench.benchmark.kinds._base import METHOD_KINDS, FitRequest, Fitted, MethodKind, refit_epochs
 from sdc_bench.benchmark.suite import Suite
-from sdc_bench.zoo.backbones import create_backbone
+from sdc_bench.zoo.backbones import NO_WEIGHTS, create_backbone, plan_weight_sources
 from sdc_bench.zoo.methods import Method
+from sdc_bench.zoo.weights import WeightsFile
 
-__all__ = ["FROZEN_EPOCH_COST", "CnnKind"]
+__all__ = ["FROZEN_EPOCH_COST", "RANDOM_STAND_IN", "CnnKind", "has_weights_here"]
+
+#: The weights record of a pretrained backbone that started from random weights because none were here
+#: (``train.random_weights_if_missing``, the rehearsal suite): its scores say nothing about pretraining.
+RANDOM_STAND_IN = "random (no pretrained weights here)"
 
 #: Cost of an epoch on a frozen backbone relative to a full training step: the backbone runs forward only
 #: (no backward pass, about twice the forward's cost, and no optimizer step on its weights).
 FROZEN_EPOCH_COST = 1 / 3
+
+
+@functools.cache
+def has_weights_here(
+    backbone: str, weights_files: Sequence[WeightsFile] = (), weights_dir: Path | None = None
+) -> bool:
+    """Whether pretrained weights for ``backbone`` can be had now (a file, a folder, a package or the hub);
+    asked once per process and backbone (the hub probe may wait on the network)."""
+    return plan_weight_sources({backbone: True}, weights_files, weights_dir)[backbone] != NO_WEIGHTS
 
 
 class CnnKind(MethodKind):
@@ -39,11 +56,16 @@ class CnnKind(MethodKind):
 
     def fit(self, request: FitRequest) -> Fitted:
         train_spec = request.suite.train
+        stand_in = (
+            request.method.pretrained
+            and train_spec.random_weights_if_missing
+            and not has_weights_here(request.backbone, tuple(request.weights_files), request.weights_dir)
+        )
         built = create_backbone(
             request.backbone,
             num_classes=request.num_classes,
             in_chans=request.in_chans,
-            pretrained=request.method.pretrained,
+            pretrained=request.method.pretrained and not stand_in,
             img_size=request.img_size,
             grey_channels=True,
             weights_dir=request.weights_dir,
@@ -81,7 +103,9 @@ class CnnKind(MethodKind):
             best.val_balanced_accuracy if best is not None else float("nan"),
             result.best_epoch,
             [asdict(r) for r in result.history],
-            f"{built.weights_source}:{location}" if location else built.weights_source,
+            RANDOM_STAND_IN
+            if stand_in
+            else (f"{built.weights_source}:{location}" if location else built.weights_source),
             built,
         )
 
