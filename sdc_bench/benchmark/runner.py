@@ -89,6 +89,9 @@ class RunOptions:
     keep_models: bool = True  # save each cell's final model in models/ (run --no-models: False)
     # --resume --allow-changed-config: --set assignments of result-neutral settings (run_folder.py)
     changed_settings: tuple[str, ...] = ()
+    # run --data with a suite that pins data.classes for its own dataset: who pinned them (with_own_data);
+    # the data's own classes must then match them, or the run stops with one line naming both lists
+    classes_pinned_by: str = ""
 
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
@@ -238,6 +241,9 @@ def _write_data_and_splits(
     )
     if data.size_note:
         store.log_line(data.size_note)
+    if data.classes_note:
+        store.log_line(data.classes_note)
+        audit = replace(audit, classes_note=data.classes_note)
     audit.to_json(store.root / "audit.json")
     _write_data_artifacts(store, data, suite.seed)
     seeds = protocol_seeds(suite)
@@ -303,6 +309,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         source=options.data,
         progress=options.progress,
         skip_bad=options.skip_bad,
+        classes_pinned_by=options.classes_pinned_by,
     )
     if previous is not None:
         check_resumed_data(previous, data.fingerprint, root)

@@ -84,14 +84,23 @@ def override_assignments(overrides: dict[str, Any]) -> list[str]:
     return [f"{key}={_toml_value(value)}" for key, value in overrides.items()]
 
 
-def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> tuple[Any, tuple[str, ...]]:
-    """The suite of ``run`` and the names of the suite's external sets that ``--data`` dropped."""
+def _classes_given(assignments: list[str]) -> bool:
+    """Whether ``--set`` chose ``data.classes`` (then they apply to ``--data`` as given)."""
+    return any(a.partition("=")[0].strip() == "data.classes" for a in assignments)
+
+
+def _load_run_suite(
+    args: argparse.Namespace, changed: tuple[str, ...] = ()
+) -> tuple[Any, tuple[str, ...], str]:
+    """The suite of ``run``, the names of the suite's external sets that ``--data`` dropped, and who pinned
+    the suite's classes for ``--data`` (empty: the classes are the data's own, or the user's).
+    """
     from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite, with_own_data
 
     if args.resume is not None:
         from sdc_bench.benchmark.run_folder import resumed_suite
 
-        return resumed_suite(Path(args.resume), changed), ()
+        return resumed_suite(Path(args.resume), changed), (), ""
     suite = load_suite(args.suite)
     assignments = [*(args.set or []), *override_assignments(data_overrides(args))]
     if assignments:
@@ -102,8 +111,9 @@ def _load_run_suite(args: argparse.Namespace, changed: tuple[str, ...] = ()) -> 
         suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
         validate_suite(suite, "--seeds")
     if args.data is None:
-        return suite, ()
-    return with_own_data(suite)
+        return suite, (), ""
+    own = with_own_data(suite, classes_given=_classes_given(assignments))
+    return own.suite, own.dropped_externals, own.classes_pinned_by
 
 
 def _say_dropped_externals(dropped: tuple[str, ...]) -> None:
@@ -202,7 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be at least 1, got {args.workers}")
     check_storage_spec(args.storage)  # an unknown engine fails before any data is prepared
     changed = resume_changes(args)
-    suite, dropped = _load_run_suite(args, changed)
+    suite, dropped, classes_pinned_by = _load_run_suite(args, changed)
     weights_dir, weights_files = _weight_options(args)
     from sdc_bench.cli._weights import check_run_weights
 
@@ -225,6 +235,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers,
         keep_models=not args.no_models,
         changed_settings=changed,
+        classes_pinned_by=classes_pinned_by,
     )
     _warn_storage_password(args.storage)
     from sdc_bench.pipeline import run_suite
