@@ -17,6 +17,7 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from sdc_bench.benchmark.decision import OperatingPoint, apply_decision, choose_threshold
 from sdc_bench.benchmark.faults import active_faults, shuffle_labels
 from sdc_bench.benchmark.fit import ArraySet, EpochRecord
 from sdc_bench.benchmark.keep import keep_cell_model
@@ -68,16 +69,28 @@ class CellContext:
 
 
 def predictions_frame(
-    run_id: str, cell: Cell, data: PreparedData, rows: np.ndarray, proba: np.ndarray, split: str = OOF_SPLIT
+    run_id: str,
+    cell: Cell,
+    data: PreparedData,
+    rows: np.ndarray,
+    proba: np.ndarray,
+    split: str = OOF_SPLIT,
+    point: OperatingPoint | None = None,
 ) -> pd.DataFrame:
     """The predictions contract (DESIGN.md): one row per image of the cell, one ``p_<class>`` per class.
 
     ``seed`` is the cell's protocol seed (which repetition of the cross-validation), shared by every cell
     of that repetition, so tables pair methods by (seed, outer_fold, sample_id); the cell's own derived
-    seed is in its ``cells/<cell_id>.json`` record.
+    seed is in its ``cells/<cell_id>.json`` record. ``y_pred`` follows the cell's decision rule ``point``
+    (argmax when None or argmax); the probabilities do not depend on it.
     """
     manifest = data.manifest.iloc[rows]
     classes = np.asarray(data.classes)
+    predicted = (
+        classes[proba.argmax(axis=1)]
+        if point is None or point.threshold is None
+        else apply_decision(proba, data.classes, point)
+    )
     values = {
         "run_id": run_id,
         "method": cell.method,
@@ -90,7 +103,7 @@ def predictions_frame(
         "sample_id": manifest["sample_id"].to_numpy(),
         "patient_id": manifest["patient_id"].astype(str).to_numpy(),
         "y_true": manifest["label"].to_numpy(),
-        "y_pred": classes[proba.argmax(axis=1)],
+        "y_pred": predicted,
     }
     # the contract's column order, and a contract column this frame lacks fails here, not in a report
     frame = pd.DataFrame({column: values[column] for column in PREDICTION_COLUMNS})
@@ -274,25 +287,61 @@ def _search_and_refit(
     return params, fitted, {**asdict(outcome), "refit_epochs_rule": rule}
 
 
-def _all_predictions(ctx: CellContext, cell: Cell, fitted: Fitted, test_rows: np.ndarray) -> pd.DataFrame:
-    """The outer-test fold's predictions, then those of every external set."""
+def _all_predictions(
+    ctx: CellContext, cell: Cell, fitted: Fitted, test_rows: np.ndarray, point: OperatingPoint
+) -> pd.DataFrame:
+    """The outer-test fold's predictions, then those of every external set, labelled by the cell's rule."""
     proba = fitted.predict(ctx.data.images[test_rows])
-    frames = [predictions_frame(ctx.run_id, cell, ctx.data, test_rows, proba)]
+    frames = [predictions_frame(ctx.run_id, cell, ctx.data, test_rows, proba, point=point)]
     for name, external in (ctx.external or {}).items():
         rows = np.arange(len(external.manifest))
         frames.append(
             predictions_frame(
-                ctx.run_id, cell, external, rows, fitted.predict(external.images), split=f"external:{name}"
+                ctx.run_id,
+                cell,
+                external,
+                rows,
+                fitted.predict(external.images),
+                split=f"external:{name}",
+                point=point,
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def _operating_point(
+    cell: Cell,
+    ctx: CellContext,
+    fitter: _Fitter,
+    inner: _Split,
+    params: dict[str, Any],
+    fitted: Fitted,
+    fitted_on_inner: bool,
+) -> tuple[OperatingPoint, list[str]]:
+    """The cell's decision rule, and the inner sample ids it was chosen on (none for argmax).
+
+    ``inner_threshold`` is chosen on predictions of the inner split's validation patients by a model that
+    saw neither them nor the outer-test fold: the final model itself when it was fitted on the inner
+    split's fit part (early stopping, no search); otherwise (a search's refit, a fixed recipe) one more fit
+    of the final parameters on the fit part. The outer-test fold reaches nothing here.
+    """
+    if ctx.suite.protocol.decision != "inner_threshold":
+        return OperatingPoint(), []
+    data = ctx.data
+    model = fitted
+    if not fitted_on_inner:
+        seed = derive_seed(cell.seed, "inner_threshold")
+        model = fitter.fit(params, fitter.arrays(data.rows(inner.fit_ids)), None, seed, stage="inner fit")
+    rows = data.rows(inner.val_ids)
+    frame = predictions_frame(ctx.run_id, cell, data, rows, model.predict(data.images[rows]), split="inner")
+    return choose_threshold(frame, data.classes), list(inner.val_ids)
 
 
 def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Search (if the suite asks for trials), refit on the outer-training fold, predict the outer-test fold."""
     suite, data = ctx.suite, ctx.data
     method = METHODS.get(cell.method)
-    split = _inner_split(cell, ctx)
+    split = inner = _inner_split(cell, ctx)
     fitter = _Fitter(cell, method, ctx)
     overrides = dict(suite.params.get(cell.method, {}))
     started = time.perf_counter()
@@ -311,7 +360,9 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         params = method.params(overrides)
         split = _Split(list(ctx.fold_of(cell).train), [], split.test_rows)
         fitted = fitter.fit(params, fitter.arrays(data.rows(split.fit_ids)), None, cell.seed)
-    frame = _all_predictions(ctx, cell, fitted, split.test_rows)
+    fitted_on_inner = suite.search.n_trials == 0 and suite.train.early_stopping
+    point, inner_ids = _operating_point(cell, ctx, fitter, inner, params, fitted, fitted_on_inner)
+    frame = _all_predictions(ctx, cell, fitted, split.test_rows, point)
     info = {
         "cell": asdict(cell),
         "params": params,
@@ -325,6 +376,8 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "best_epoch": fitted.best_epoch,
         "epochs_trained": len(fitted.history),
         "refit_epochs_rule": rule,
+        # the decision rule of y_pred (benchmark/decision.py) and the inner samples a threshold was chosen on
+        "decision": {**point.to_record(), "inner_sample_ids": inner_ids},
         "history": fitted.history,
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -24,6 +24,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.cell import CellContext, run_cell
+from sdc_bench.benchmark.decision import check_decision
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.run_folder import (
@@ -311,6 +312,7 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         skip_bad=options.skip_bad,
         classes_pinned_by=options.classes_pinned_by,
     )
+    check_decision(suite.protocol.decision, data.classes)  # before the run folder: K > 2 is one line
     if previous is not None:
         check_resumed_data(previous, data.fingerprint, root)
     seeds = protocol_seeds(suite)

@@ -37,6 +37,9 @@ class ProtocolSpec:
     # repeated cross-validation: one whole patient-grouped CV per protocol seed (its own folds and cell
     # seeds); empty means one repetition with ``suite.seed``. The data never depend on these seeds.
     seeds: tuple[int, ...] = ()
+    # how probabilities become labels: 'argmax', or 'inner_threshold' (2 classes: an operating point chosen
+    # on each cell's inner data, benchmark/decision.py)
+    decision: str = "argmax"
 
 
 @dataclass(frozen=True)
@@ -167,6 +170,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 def validate_suite(suite: Suite, where: str) -> Suite:
     # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
+    from sdc_bench.benchmark.decision import DECISIONS
     from sdc_bench.benchmark.kinds import kind_of
     from sdc_bench.benchmark.sweep import OBJECTIVES, PRUNERS, SAMPLERS
     from sdc_bench.zoo.backbones import BACKBONES
@@ -181,6 +185,7 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     for method, overrides in suite.params.items():
         METHODS.get(method).params(overrides)
     check_param("data.resize", suite.data.resize, Options(RESIZE_MODES), where=where)
+    check_param("protocol.decision", suite.protocol.decision, Options(tuple(DECISIONS)), where=where)
     for name, values in suite.external.items():
         external_data(suite, name)
         if not isinstance(values, dict):
