@@ -17,7 +17,6 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from sdc_bench.benchmark.decision import OperatingPoint, apply_decision, choose_threshold
 from sdc_bench.benchmark.faults import active_faults, shuffle_labels
 from sdc_bench.benchmark.fit import ArraySet, EpochRecord
 from sdc_bench.benchmark.keep import keep_cell_model
@@ -26,6 +25,7 @@ from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.benchmark.sweep import search
 from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
+from sdc_bench.core.decision import OperatingPoint, apply_decision, choose_threshold
 from sdc_bench.core.determinism import derive_seed, seed_everything
 from sdc_bench.core.optuna_storage import open_storage
 from sdc_bench.core.store import RunStore
@@ -376,7 +376,7 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "best_epoch": fitted.best_epoch,
         "epochs_trained": len(fitted.history),
         "refit_epochs_rule": rule,
-        # the decision rule of y_pred (benchmark/decision.py) and the inner samples a threshold was chosen on
+        # the decision rule of y_pred (core/decision.py) and the inner samples a threshold was chosen on
         "decision": {**point.to_record(), "inner_sample_ids": inner_ids},
         "history": fitted.history,
         "seconds": round(time.perf_counter() - started, 2),

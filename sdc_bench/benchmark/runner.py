@@ -24,7 +24,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.cell import CellContext, run_cell
-from sdc_bench.benchmark.decision import check_decision
 from sdc_bench.benchmark.faults import active_faults
 from sdc_bench.benchmark.plan import Cell, plan_cells
 from sdc_bench.benchmark.run_folder import (
@@ -42,6 +41,7 @@ from sdc_bench.benchmark.suite import (
     external_data,
     protocol_seeds,
 )
+from sdc_bench.core.decision import check_decision
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError

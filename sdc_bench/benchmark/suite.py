@@ -38,7 +38,7 @@ class ProtocolSpec:
     # seeds); empty means one repetition with ``suite.seed``. The data never depend on these seeds.
     seeds: tuple[int, ...] = ()
     # how probabilities become labels: 'argmax', or 'inner_threshold' (2 classes: an operating point chosen
-    # on each cell's inner data, benchmark/decision.py)
+    # on each cell's inner data, core/decision.py)
     decision: str = "argmax"
 
 
@@ -170,9 +170,9 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 def validate_suite(suite: Suite, where: str) -> Suite:
     # imported here: the sweep module imports this one (SearchSpec), and the zoo pulls in torch
-    from sdc_bench.benchmark.decision import DECISIONS
     from sdc_bench.benchmark.kinds import kind_of
     from sdc_bench.benchmark.sweep import OBJECTIVES, PRUNERS, SAMPLERS
+    from sdc_bench.core.decision import DECISIONS
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
