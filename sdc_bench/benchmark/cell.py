@@ -25,6 +25,7 @@ from sdc_bench.benchmark.plan import Cell
 from sdc_bench.benchmark.suite import Suite
 from sdc_bench.benchmark.sweep import search
 from sdc_bench.core.contracts import OOF_SPLIT, PREDICTION_COLUMNS, probability_column
+from sdc_bench.core.decision import OperatingPoint, apply_decision, choose_threshold
 from sdc_bench.core.determinism import derive_seed, seed_everything
 from sdc_bench.core.optuna_storage import open_storage
 from sdc_bench.core.store import RunStore
@@ -68,16 +69,28 @@ class CellContext:
 
 
 def predictions_frame(
-    run_id: str, cell: Cell, data: PreparedData, rows: np.ndarray, proba: np.ndarray, split: str = OOF_SPLIT
+    run_id: str,
+    cell: Cell,
+    data: PreparedData,
+    rows: np.ndarray,
+    proba: np.ndarray,
+    split: str = OOF_SPLIT,
+    point: OperatingPoint | None = None,
 ) -> pd.DataFrame:
     """The predictions contract (DESIGN.md): one row per image of the cell, one ``p_<class>`` per class.
 
     ``seed`` is the cell's protocol seed (which repetition of the cross-validation), shared by every cell
     of that repetition, so tables pair methods by (seed, outer_fold, sample_id); the cell's own derived
-    seed is in its ``cells/<cell_id>.json`` record.
+    seed is in its ``cells/<cell_id>.json`` record. ``y_pred`` follows the cell's decision rule ``point``
+    (argmax when None or argmax); the probabilities do not depend on it.
     """
     manifest = data.manifest.iloc[rows]
     classes = np.asarray(data.classes)
+    predicted = (
+        classes[proba.argmax(axis=1)]
+        if point is None or point.threshold is None
+        else apply_decision(proba, data.classes, point)
+    )
     values = {
         "run_id": run_id,
         "method": cell.method,
@@ -90,7 +103,7 @@ def predictions_frame(
         "sample_id": manifest["sample_id"].to_numpy(),
         "patient_id": manifest["patient_id"].astype(str).to_numpy(),
         "y_true": manifest["label"].to_numpy(),
-        "y_pred": classes[proba.argmax(axis=1)],
+        "y_pred": predicted,
     }
     # the contract's column order, and a contract column this frame lacks fails here, not in a report
     frame = pd.DataFrame({column: values[column] for column in PREDICTION_COLUMNS})
@@ -281,27 +294,70 @@ def _search_and_refit(
     return params, fitted, {**asdict(outcome), "refit_epochs_rule": rule}
 
 
-def _all_predictions(ctx: CellContext, cell: Cell, fitted: Fitted, test_rows: np.ndarray) -> pd.DataFrame:
-    """The outer-test fold's predictions, then those of every external set."""
+def _all_predictions(
+    ctx: CellContext, cell: Cell, fitted: Fitted, test_rows: np.ndarray, point: OperatingPoint
+) -> pd.DataFrame:
+    """The outer-test fold's predictions, then those of every external set, labelled by the cell's rule."""
     proba = fitted.predict(ctx.data.images[test_rows])
-    frames = [predictions_frame(ctx.run_id, cell, ctx.data, test_rows, proba)]
+    frames = [predictions_frame(ctx.run_id, cell, ctx.data, test_rows, proba, point=point)]
     for name, external in (ctx.external or {}).items():
         rows = np.arange(len(external.manifest))
         frames.append(
             predictions_frame(
-                ctx.run_id, cell, external, rows, fitted.predict(external.images), split=f"external:{name}"
+                ctx.run_id,
+                cell,
+                external,
+                rows,
+                fitted.predict(external.images),
+                split=f"external:{name}",
+                point=point,
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def _operating_point(
+    cell: Cell,
+    ctx: CellContext,
+    fitter: _Fitter,
+    inner: _Split | None,
+    params: dict[str, Any],
+    fitted: Fitted,
+    fitted_on_inner: bool,
+) -> tuple[OperatingPoint, list[str]]:
+    """The cell's decision rule, and the inner sample ids it was chosen on (none for argmax).
+
+    ``inner_threshold`` is chosen on predictions of the inner split's validation patients by a model that
+    saw neither them nor the outer-test fold: the final model itself when it was fitted on the inner
+    split's fit part (early stopping, no search); otherwise (a search's refit, a fixed recipe) one more fit
+    of the final parameters on the fit part. The outer-test fold reaches nothing here.
+    """
+    if ctx.suite.protocol.decision != "inner_threshold":
+        return OperatingPoint(), []
+    assert inner is not None, "run_cell makes the inner split whenever the decision is chosen on it"
+    data = ctx.data
+    model = fitted
+    if not fitted_on_inner:
+        seed = derive_seed(cell.seed, "inner_threshold")
+        model = fitter.fit(params, fitter.arrays(data.rows(inner.fit_ids)), None, seed, stage="inner fit")
+    rows = data.rows(inner.val_ids)
+    frame = predictions_frame(ctx.run_id, cell, data, rows, model.predict(data.images[rows]), split="inner")
+    return choose_threshold(frame, data.classes), list(inner.val_ids)
 
 
 def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Search (if the suite asks for trials), refit on the outer-training fold, predict the outer-test fold."""
     suite, data = ctx.suite, ctx.data
     method = METHODS.get(cell.method)
-    # a fixed recipe (no trials, no early stopping) uses no inner split, so it makes none
-    needs_inner = suite.search.n_trials > 0 or suite.train.early_stopping
-    split = _inner_split(cell, ctx) if needs_inner else _outer_only(cell, ctx)
+    # a fixed recipe (no trials, no early stopping) uses no inner split, so it makes none, unless its
+    # decision threshold is chosen on one (protocol.decision = "inner_threshold")
+    needs_inner = (
+        suite.search.n_trials > 0
+        or suite.train.early_stopping
+        or suite.protocol.decision == "inner_threshold"
+    )
+    inner = _inner_split(cell, ctx) if needs_inner else None
+    split = inner if inner is not None else _outer_only(cell, ctx)
     fitter = _Fitter(cell, method, ctx)
     overrides = dict(suite.params.get(cell.method, {}))
     started = time.perf_counter()
@@ -318,8 +374,11 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
     else:
         # a fixed recipe: every outer-training patient, the method's epochs, the final weights
         params = method.params(overrides)
+        split = _outer_only(cell, ctx)
         fitted = fitter.fit(params, fitter.arrays(data.rows(split.fit_ids)), None, cell.seed)
-    frame = _all_predictions(ctx, cell, fitted, split.test_rows)
+    fitted_on_inner = suite.search.n_trials == 0 and suite.train.early_stopping
+    point, inner_ids = _operating_point(cell, ctx, fitter, inner, params, fitted, fitted_on_inner)
+    frame = _all_predictions(ctx, cell, fitted, split.test_rows, point)
     info = {
         "cell": asdict(cell),
         "params": params,
@@ -333,6 +392,8 @@ def run_cell(cell: Cell, ctx: CellContext) -> tuple[pd.DataFrame, dict[str, Any]
         "best_epoch": fitted.best_epoch,
         "epochs_trained": len(fitted.history),
         "refit_epochs_rule": rule,
+        # the decision rule of y_pred (core/decision.py) and the inner samples a threshold was chosen on
+        "decision": {**point.to_record(), "inner_sample_ids": inner_ids},
         "history": fitted.history,
         "seconds": round(time.perf_counter() - started, 2),
     }

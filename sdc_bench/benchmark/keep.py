@@ -68,6 +68,8 @@ def keep_cell_model(
             "searched_params": info["search"].get("best_params") if info["search"] else None,
         },
         "cell": {"outer_fold": cell.outer_fold, "repeat_seed": cell.repeat_seed, "seed": cell.seed},
+        # how the model's probabilities become a label (a threshold chosen on this cell's inner data)
+        "decision": {k: v for k, v in info["decision"].items() if k != "inner_sample_ids"},
         "provenance": {
             "run_id": ctx.run_id,
             "data_fingerprint": data.fingerprint,

@@ -199,6 +199,7 @@ def _start_manifest(
             preprocess=asdict(data.preprocess),
             size_hw=(int(data.size_hw[0]), int(data.size_hw[1])),
             slices=data.slices,
+            classes_note=data.classes_note,
         ),
         search=SearchRecord(**asdict(suite.search)),
         git_revision=git_revision(),

@@ -43,6 +43,7 @@ from sdc_bench.benchmark.suite import (
     external_data,
     protocol_seeds,
 )
+from sdc_bench.core.decision import check_decision
 from sdc_bench.core.determinism import deterministic, torch_threads
 from sdc_bench.core.device import VISIBLE_DEVICES_ENV, pinned_worker, resolve_device
 from sdc_bench.core.errors import ConfigError, SdcBenchError
@@ -113,6 +114,9 @@ class RunOptions:
     # user plugins loaded for this run (sdc_bench.plugins), recorded in run.json
     plugins: tuple[PluginRecord, ...] = ()
     observer: RunObserver | None = None  # run --track: the experiment tracker
+    # run --data with a suite that pins data.classes for its own dataset: who pinned them (with_own_data);
+    # the data's own classes must then match them, or the run stops with one line naming both lists
+    classes_pinned_by: str = ""
 
 
 def _write_data_artifacts(store: RunStore, data: PreparedData, seed: int, per_class: int = 6) -> None:
@@ -277,6 +281,9 @@ def _write_data_and_splits(
     if data.gap_note:  # accepted with data.allow_slice_gaps: said in the log, the audit and the report
         store.log_line(data.gap_note)
         audit = replace(audit, warnings=(*audit.warnings, data.gap_note))
+    if data.classes_note:
+        store.log_line(data.classes_note)
+        audit = replace(audit, classes_note=data.classes_note)
     audit.to_json(store.root / "audit.json")
     for line in audit_warnings(audit.problems, Path("audit.json")):  # the run folder is printed at the end
         store.log_line(line)
@@ -361,7 +368,9 @@ def run_cells(suite: Suite, options: RunOptions = RunOptions()) -> RunState:
         source=options.data,
         progress=options.progress,
         skip_bad=options.skip_bad,
+        classes_pinned_by=options.classes_pinned_by,
     )
+    check_decision(suite.protocol.decision, data.classes)  # before the run folder: K > 2 is one line
     if previous is not None:
         check_resumed_data(previous, data.fingerprint, root)
     seeds = protocol_seeds(suite)

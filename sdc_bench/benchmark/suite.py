@@ -23,6 +23,7 @@ __all__ = [
     "SAMPLERS",
     "THROUGHPUT_MODES",
     "DataSpec",
+    "OwnData",
     "ProtocolSpec",
     "Suite",
     "TrainSpec",
@@ -44,6 +45,9 @@ class ProtocolSpec:
     # repeated cross-validation: one whole patient-grouped CV per protocol seed (its own folds and cell
     # seeds); empty means one repetition with ``suite.seed``. The data never depend on these seeds.
     seeds: tuple[int, ...] = ()
+    # how probabilities become labels: 'argmax', or 'inner_threshold' (2 classes: an operating point chosen
+    # on each cell's inner data, core/decision.py)
+    decision: str = "argmax"
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,7 @@ BUILT_IN_KINDS: tuple[str, ...] = ("cnn", "features")
 
 def validate_suite(suite: Suite, where: str) -> Suite:
     # imported here: the registries' modules import this one
+    from sdc_bench.core.decision import DECISIONS
     from sdc_bench.zoo.backbones import BACKBONES
     from sdc_bench.zoo.methods import METHODS
 
@@ -246,6 +251,7 @@ def validate_suite(suite: Suite, where: str) -> Suite:
     for method, overrides in suite.params.items():
         METHODS.get(method).params(overrides)
     check_param("data.resize", suite.data.resize, Options(RESIZE_MODES), where=where)
+    check_param("protocol.decision", suite.protocol.decision, Options(tuple(DECISIONS)), where=where)
     for name, values in suite.external.items():
         external_data(suite, name)
         if not isinstance(values, dict):
@@ -353,16 +359,58 @@ def external_data(suite: Suite, name: str) -> DataSpec:
     return spec
 
 
-def with_own_data(suite: Suite) -> tuple[Suite, tuple[str, ...]]:
-    """The suite for ``run --data``: external sets without a ``source`` of their own are dropped.
+@dataclass(frozen=True)
+class OwnData:
+    """The suite for ``run --data`` and what changed in it (:func:`with_own_data`).
 
-    Such a set is the suite's [data] with a few values changed (``site = "site_b"``): a SynthSpine
-    second site. Scored beside a model trained on the user's images it would be read as external
-    validation of that model on a second hospital, which it is not. Returns the suite and the names of
-    the dropped sets (the caller says so).
+    Attributes
+    ----------
+    suite : Suite
+        The suite to run on the user's data.
+    dropped_externals : tuple of str
+        External sets of the suite that were SynthSpine second sites, not run.
+    classes_pinned_by : str
+        Who pinned ``data.classes`` for this data (the suite, in words), checked against the data's own
+        classes when they are read; empty when the classes are the data's own or the user's.
+    """
+
+    suite: Suite
+    dropped_externals: tuple[str, ...] = ()
+    classes_pinned_by: str = ""
+
+
+def with_own_data(suite: Suite, *, classes_given: bool = False) -> OwnData:
+    """The suite for ``run --data``: the classes of the data, and no SynthSpine external set.
+
+    An external set without a ``source`` of its own is the suite's [data] with a few values changed
+    (``site = "site_b"``): a SynthSpine second site. Scored beside a model trained on the user's images it
+    would be read as external validation of that model on a second hospital, which it is not; it is dropped
+    (the caller says so).
+
+    The suite's ``data.classes`` apply to the user's data only when they were declared for it: given on
+    the command line (``classes_given``, ``--set 'data.classes=[...]'``), or pinned by a suite written for
+    a dataset (its ``data.source`` is ``dataset:NAME/TASK`` or a path), whose class order the data must
+    match. A SynthSpine suite's classes (and prevalence) describe SynthSpine only: they are dropped and the
+    classes are the data's own.
+
+    >>> suite = Suite(name="s", data=DataSpec(classes=("normal", "fracture"), prevalence=(0.5, 0.5)))
+    >>> with_own_data(suite).suite.data.classes
+    ()
+    >>> with_own_data(suite, classes_given=True).suite.data.classes
+    ('normal', 'fracture')
+    >>> pinned = replace(suite, data=replace(suite.data, source="dataset:fraiwan/3class"))
+    >>> with_own_data(pinned).classes_pinned_by
+    "suite 's' (data.source = 'dataset:fraiwan/3class')"
     """
     kept = {name: values for name, values in suite.external.items() if "source" in values}
-    return replace(suite, external=kept), tuple(n for n in suite.external if n not in kept)
+    dropped = tuple(n for n in suite.external if n not in kept)
+    suite = replace(suite, external=kept)
+    if classes_given or not suite.data.classes:
+        return OwnData(suite, dropped)
+    if suite.data.source == "synthspine":
+        data = replace(suite.data, classes=(), prevalence=())
+        return OwnData(replace(suite, data=data), dropped)
+    return OwnData(suite, dropped, f"suite {suite.name!r} (data.source = {suite.data.source!r})")
 
 
 def _parse_value(text: str) -> Any:

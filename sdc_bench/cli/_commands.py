@@ -108,11 +108,17 @@ def _recorded_plugins(args: argparse.Namespace, run_dir: Path) -> tuple[Any, ...
     return load_recorded(manifest.plugins, f"run.json of {run_dir}")
 
 
+def _classes_given(assignments: list[str]) -> bool:
+    """Whether ``--set`` chose ``data.classes`` (then they apply to ``--data`` as given)."""
+    return any(a.partition("=")[0].strip() == "data.classes" for a in assignments)
+
+
 def _load_run_suite(
     args: argparse.Namespace, changed: tuple[str, ...] = ()
-) -> tuple[Any, tuple[str, ...], tuple[Any, ...]]:
-    """The suite of ``run``, the names of the suite's external sets that ``--data`` dropped, and the
-    plugins loaded for it (the suite's ``plugins``, ``--plugin``, installed entry points)."""
+) -> tuple[Any, tuple[str, ...], tuple[Any, ...], str]:
+    """The suite of ``run``, the names of the suite's external sets that ``--data`` dropped, the plugins
+    loaded for it (the suite's ``plugins``, ``--plugin``, installed entry points), and who pinned the
+    suite's classes for ``--data`` (empty: the classes are the data's own, or the user's)."""
     from sdc_bench.benchmark.suite import apply_overrides, load_suite, validate_suite, with_own_data
     from sdc_bench.plugins import load_plugins
 
@@ -120,7 +126,7 @@ def _load_run_suite(
         from sdc_bench.benchmark.run_folder import resumed_suite
 
         plugins = _recorded_plugins(args, Path(args.resume))
-        return resumed_suite(Path(args.resume), changed), (), plugins
+        return resumed_suite(Path(args.resume), changed), (), plugins, ""
     loaded: list[Any] = []
 
     def load_suite_plugins(suite: Any) -> None:
@@ -136,8 +142,9 @@ def _load_run_suite(
         suite = replace(suite, protocol=replace(suite.protocol, seeds=_parse_seeds(args.seeds)))
         validate_suite(suite, "--seeds")
     if args.data is None:
-        return suite, (), tuple(loaded)
-    return (*with_own_data(suite), tuple(loaded))
+        return suite, (), tuple(loaded), ""
+    own = with_own_data(suite, classes_given=_classes_given(assignments))
+    return own.suite, own.dropped_externals, tuple(loaded), own.classes_pinned_by
 
 
 def _say_dropped_externals(dropped: tuple[str, ...]) -> None:
@@ -223,13 +230,13 @@ def _warn_storage_password(storage: str | None) -> None:
         )
 
 
-def _check_data_first(suite: Any, args: argparse.Namespace) -> None:
+def _check_data_first(suite: Any, args: argparse.Namespace, classes_pinned_by: str = "") -> None:
     """A CSV source's header, rows and classes, checked before torch is imported (about a second)."""
     if args.resume is not None:
         return
     from sdc_bench.data.prepare import check_manifest_source
 
-    check_manifest_source(suite.data, args.data, skip_bad=args.skip_bad)
+    check_manifest_source(suite.data, args.data, skip_bad=args.skip_bad, classes_pinned_by=classes_pinned_by)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -251,8 +258,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         tracker_uri(args.track)  # its form; the store itself is opened before any data is prepared
     changed = resume_changes(args)
-    suite, dropped, plugins = _load_run_suite(args, changed)
-    _check_data_first(suite, args)  # the suite and the data's headers before any heavy import
+    suite, dropped, plugins, classes_pinned_by = _load_run_suite(args, changed)
+    _check_data_first(suite, args, classes_pinned_by)  # the suite and the data's headers before heavy imports
     weights_dir, weights_files = _weight_options(args)
     from sdc_bench.cli._weights import check_run_weights
 
@@ -279,6 +286,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         keep_models=not args.no_models,
         changed_settings=changed,
         plugins=plugins,
+        classes_pinned_by=classes_pinned_by,
     )
     _warn_storage_password(args.storage)
     from sdc_bench.pipeline import run_suite

@@ -147,6 +147,7 @@ class DataRecord:
     preprocess: Mapping[str, Any]
     size_hw: tuple[int, int]
     slices: int
+    classes_note: str = ""  # the classes are the user's data's own (run --data): the report's sentence
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,11 @@ def _plain(value: Any) -> Any:
         plain = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
         if not value.changed_settings:
             del plain["changed_settings"]  # written only when a sitting changed a setting
+        return plain
+    if isinstance(value, DataRecord):
+        plain = {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        if not value.classes_note:
+            del plain["classes_note"]  # written only when the classes are the user's data's own
         return plain
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}

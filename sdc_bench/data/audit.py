@@ -95,6 +95,9 @@ class AuditReport:
         The model input's ``(rows, columns)`` for ``data.size`` (``auto`` resolved).
     size_note : str
         How ``data.size = "auto"`` chose ``size_hw``; empty for a fixed size.
+    classes_note : str
+        In a run on the user's data without a class list for it: that the classes are the data's own
+        (:class:`~sdc_bench.data.prepare.PreparedData`); empty otherwise.
     """
 
     n_images: int
@@ -131,6 +134,7 @@ class AuditReport:
     image_aspect: float | None = None
     size_hw: tuple[int, int] = (0, 0)
     size_note: str = ""
+    classes_note: str = ""
 
     def blocking(self) -> tuple[Problem, ...]:
         """The problems that would stop a run."""
@@ -165,6 +169,8 @@ class AuditReport:
             f"patients from: {self.patient_from}   fingerprint {self.fingerprint}",
             "",
         ]
+        if self.classes_note:
+            lines[-1:-1] = [self.classes_note]
         width = max([len("class"), *(len(c) for c in self.classes)])
         lines.append(f"{'class':<{width}}  {'images':>7}  {'patients':>8}")
         lines.append(f"{'-' * width}  {'-' * 7}  {'-' * 8}")

@@ -8,14 +8,14 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from sdc_bench.core.errors import DataError
+from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.core.geometry import target_hw
 from sdc_bench.data.auto_size import auto_hw, auto_side, median_aspect
 from sdc_bench.data.cache import TensorCache, build_cache
@@ -49,6 +49,7 @@ class PreparedData:
     preprocess: Preprocess
     size_note: str = ""  # how data.size = "auto" chose the input shape ('' for a fixed size)
     gap_note: str = ""  # slice gaps accepted with data.allow_slice_gaps ('' when none)
+    classes_note: str = ""  # where the classes came from, when they are the user's data's own ('' otherwise)
 
     @property
     def size_hw(self) -> tuple[int, int]:
@@ -130,8 +131,14 @@ def prepare_data(
     source: str | Path | None = None,
     progress: bool = True,
     skip_bad: bool = False,
+    classes_pinned_by: str = "",
 ) -> PreparedData:
-    """Resolve the source, validate the manifest, and decode every image once into the tensor cache."""
+    """Resolve the source, validate the manifest, and decode every image once into the tensor cache.
+
+    ``classes_pinned_by``: who pinned ``spec.classes`` for this data (``run --data`` with a suite written for
+    a dataset, :func:`sdc_bench.benchmark.suite.with_own_data`); the data's own classes must then be the
+    same set, or a :class:`~sdc_bench.core.errors.ConfigError` names both lists and the ``--set`` fix.
+    """
     chosen = source if source is not None else spec.source
     classes_filter = tuple(spec.classes) or None
     if isinstance(chosen, str) and chosen.startswith("dataset:"):
@@ -143,20 +150,51 @@ def prepare_data(
         manifest = load_source(folder / "manifest.csv", classes=classes_filter)
         origin = f"synthspine:{folder}"
     else:
-        manifest = _load_user_source(spec, chosen, skip_bad)
+        # pinned classes are checked against the data's own below, with a message naming both lists
+        manifest = _load_user_source(spec, chosen, skip_bad, None if classes_pinned_by else classes_filter)
         origin = str(chosen)
+        if classes_pinned_by and classes_filter is not None:
+            _check_pinned_classes(manifest, classes_filter, classes_pinned_by, origin)
         if not spec.allow_duplicates:
             check_duplicates(manifest, origin)
-    return _cached(spec, manifest, classes_filter, origin, progress=progress, skip_bad=skip_bad)
+    prepared = _cached(spec, manifest, classes_filter, origin, progress=progress, skip_bad=skip_bad)
+    if classes_filter or origin.startswith("synthspine:"):
+        return prepared
+    return replace(prepared, classes_note=_own_classes_note(prepared.classes))
 
 
-def _load_user_source(spec: DataSpec, source: str | Path, skip_bad: bool) -> pd.DataFrame:
-    """The validated manifest of a user's source (a CSV manifest or class folders) under ``spec``."""
+def _own_classes_note(classes: tuple[str, ...]) -> str:
+    """The sentence saying that the classes are the data's own (no ``data.classes`` applies)."""
+    listed = json.dumps(list(classes))
+    return (
+        f"Classes are the data's own: the {len(classes)} labels of the data, in name order ({', '.join(classes)}); "
+        f"no suite's class list applies. To choose or order them: --set 'data.classes={listed}'."
+    )
+
+
+def _check_pinned_classes(
+    manifest: pd.DataFrame, pinned: tuple[str, ...], pinned_by: str, origin: str
+) -> None:
+    """One line naming both lists and the fix when the data's classes are not those a suite pins."""
+    own = sorted(map(str, manifest["label"].unique()))
+    if set(own) == set(pinned):
+        return
+    raise ConfigError(
+        f"{origin}: the data's classes {own} are not the classes {list(pinned)} that {pinned_by} pins; "
+        f"to run on the data's classes give --set 'data.classes={json.dumps(own)}'"
+    )
+
+
+def _load_user_source(
+    spec: DataSpec, source: str | Path, skip_bad: bool, classes: tuple[str, ...] | None
+) -> pd.DataFrame:
+    """The validated manifest of a user's source (a CSV manifest or class folders) under ``spec``, keeping
+    ``classes`` only (None: every label)."""
     return load_source(
         source,
         columns=spec.column_map(),
         patient_regex=spec.patient_regex,
-        classes=tuple(spec.classes) or None,
+        classes=classes,
         skip_bad=skip_bad,
         allow_outside_root=spec.allow_outside_root,
         modality=spec.modality or None,
@@ -166,7 +204,7 @@ def _load_user_source(spec: DataSpec, source: str | Path, skip_bad: bool) -> pd.
 
 
 def check_manifest_source(
-    spec: DataSpec, source: str | Path | None = None, *, skip_bad: bool = False
+    spec: DataSpec, source: str | Path | None = None, *, skip_bad: bool = False, classes_pinned_by: str = ""
 ) -> None:
     """Check a CSV source as :func:`prepare_data` will read it, without decoding an image or importing torch.
 
@@ -182,8 +220,11 @@ def check_manifest_source(
     if str(chosen) == "synthspine":
         return
     if not chosen.exists() or chosen.is_file() or (chosen / "manifest.csv").is_file():
-        manifest = _load_user_source(spec, chosen, skip_bad)
-        _classes(manifest, tuple(spec.classes) or None, str(chosen))
+        classes_filter = tuple(spec.classes) or None
+        manifest = _load_user_source(spec, chosen, skip_bad, None if classes_pinned_by else classes_filter)
+        if classes_pinned_by and classes_filter is not None:
+            _check_pinned_classes(manifest, classes_filter, classes_pinned_by, str(chosen))
+        _classes(manifest, classes_filter, str(chosen))
 
 
 def _classes(manifest: pd.DataFrame, classes_filter: tuple[str, ...] | None, origin: str) -> tuple[str, ...]:

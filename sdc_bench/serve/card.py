@@ -386,9 +386,21 @@ def model_card(info: dict[str, Any], run: RunManifest, run_dir: Path) -> str:
         "",
         "- The performance figures come from the run's cross-validation; they hold for data like the training data only.",
         "- Patient grouping is only as good as the patient ids of the source (see Training data).",
-        "- Probabilities may be miscalibrated (see Calibration); no decision threshold other than the highest",
-        "  probability was tuned.",
+        f"- Probabilities may be miscalibrated (see Calibration). {_decision_line(info)}",
         "- Synthetic (SynthSpine) training data say nothing about performance on real images.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _decision_line(info: dict[str, Any]) -> str:
+    """How the package turns probabilities into a class (``package.json`` ``decision``), for the card."""
+    decision = info.get("decision") or {"rule": "argmax"}
+    if decision.get("threshold") is None:
+        return "The predicted class is the most probable one; no decision threshold was tuned."
+    positive = decision["positive_class"]
+    return (
+        f"The predicted class is {positive} when p({positive}) > {float(decision['threshold']):.3g}, "
+        f"an operating point chosen on inner data ({decision['rule']}: {decision.get('how', '')}); "
+        "`sdc-bench predict` applies it."
+    )

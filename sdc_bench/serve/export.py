@@ -109,6 +109,33 @@ def _package_plugins(out: Path, plugins: Sequence[PluginRecord]) -> list[dict[st
     return records
 
 
+def package_decision(metas: Sequence[dict[str, Any]], names: list[str], refit: bool) -> dict[str, Any]:
+    """``package.json``'s decision rule: argmax, or the mean of the exported cells' inner thresholds.
+
+    Each cell's threshold was chosen on its own inner data (``core/decision.py``); the ensemble's mean
+    probabilities, and a refit model (which has no inner data of its own), take their mean.
+
+    >>> metas = [{"decision": {"rule": "inner_threshold", "threshold": t, "positive_class": "b"}} for t in (0.2, 0.4)]
+    >>> package_decision(metas, ["fold0", "fold1"], refit=False)["threshold"]
+    0.3
+    >>> package_decision([{}], ["fold0"], refit=False)
+    {'rule': 'argmax', 'threshold': None}
+    """
+    points = [meta.get("decision") or {"rule": "argmax"} for meta in metas]
+    if any(p.get("threshold") is None for p in points):
+        return {"rule": "argmax", "threshold": None}
+    thresholds = [float(p["threshold"]) for p in points]
+    decision = {
+        "rule": str(points[0]["rule"]),
+        "threshold": round(sum(thresholds) / len(thresholds), 12),
+        "positive_class": str(points[0]["positive_class"]),
+        "how": "the mean of the exported cells' thresholds, each chosen on its cell's inner data",
+    }
+    if not refit:
+        decision["member_thresholds"] = dict(zip(names, thresholds, strict=True))
+    return decision
+
+
 def export_package(
     selection: Selection,
     out: str | Path,
@@ -142,6 +169,7 @@ def export_package(
         "input": first["input"],
         "members": members,
         "refit": refit.meta.get("refit") if refit is not None else None,
+        "decision": package_decision(selection.metas, [m["name"] for m in members], refit is not None),
         "training": {
             "run_id": selection.run.run_id,
             "run_dir": str(run_dir),

@@ -2,7 +2,8 @@
 
 Layout of a package folder (``sdc-bench export`` writes it, ``sdc-bench predict`` reads it)::
 
-    package.json             format, kind (ensemble | refit), classes, preprocessing, members, training audit
+    package.json             format, kind (ensemble | refit), classes, preprocessing, members, decision rule,
+                             training audit
     members/<name>.json      each member's kept-model JSON (see sdc_bench.zoo.model_files)
     members/<name>.safetensors
     members/<name>.onnx      with --onnx only
@@ -10,13 +11,16 @@ Layout of a package folder (``sdc-bench export`` writes it, ``sdc-bench predict`
     plugins/<file>.py        the run's plugin files, when it used any (``package.json`` ``plugins``)
     MODEL_CARD.md
 
-An ensemble averages its members' class probabilities; a refit package has one member.
+An ensemble averages its members' class probabilities; a refit package has one member. ``decision`` (format
+version 2) says how probabilities become the predicted class: ``argmax``, or ``inner_threshold`` with the
+threshold on the positive class's probability (the mean of the members' thresholds, each chosen on its
+cell's inner data; ``member_thresholds`` keeps each, used by ``predict --member``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sdc_bench.core.decision import OperatingPoint, apply_decision
 from sdc_bench.core.errors import ModelError
 from sdc_bench.core.run_manifest import PluginRecord
 from sdc_bench.core.store import read_format_json
@@ -45,7 +50,7 @@ __all__ = [
 ]
 
 PACKAGE_FORMAT = "sdc-bench-model-package"
-PACKAGE_VERSION = 1
+PACKAGE_VERSION = 2  # 2: package.json has 'decision'
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,19 @@ class ModelPackage:
     @property
     def preprocess(self) -> Preprocess:
         return input_preprocess(self.info["input"])
+
+    def decision(self, member: str | None = None) -> OperatingPoint:
+        """The rule that labels this package's probabilities (``member``: that member's own threshold)."""
+        record = dict(self.info["decision"])
+        thresholds = record.pop("member_thresholds", None) or {}
+        if member is not None and member in thresholds:
+            record["threshold"] = thresholds[member]
+        known = {f.name for f in fields(OperatingPoint)}
+        return OperatingPoint(**{k: v for k, v in record.items() if k in known})
+
+    def predicted(self, proba: np.ndarray, member: str | None = None) -> np.ndarray:
+        """Class names of probabilities ``proba`` under the package's stored decision rule."""
+        return apply_decision(proba, self.classes, self.decision(member))
 
     def member(self, name: str) -> Member:
         for member in self.members:
@@ -145,6 +163,8 @@ def _read_info(root: Path) -> dict[str, Any]:
         "model package",
         "give a folder written by `sdc-bench export`, or export the model again",
     )
+    if not isinstance(info.get("decision"), dict) or "rule" not in info["decision"]:
+        raise ModelError(f"{root / 'package.json'}: no decision rule; export the model again")
     if not info.get("members"):
         raise ModelError(f"{root / 'package.json'}: the package lists no members; export the model again")
     return info

@@ -222,7 +222,13 @@ def predict_source(
     if not kept:
         raise _no_image(skipped)
     return _result(
-        package, manifest.iloc[kept].reset_index(drop=True), np.concatenate(probas), cams, seconds, skipped
+        package,
+        manifest.iloc[kept].reset_index(drop=True),
+        np.concatenate(probas),
+        cams,
+        seconds,
+        skipped,
+        options.member,
     )
 
 
@@ -233,8 +239,8 @@ def _result(
     cams: list[str],
     seconds: float,
     skipped: list[tuple[str, str]],
+    member: str | None = None,
 ) -> PredictResult:
-    classes = np.asarray(package.classes)
     columns: dict[str, Any] = {
         "sample_id": manifest["sample_id"],
         "path": manifest["path"],
@@ -242,7 +248,7 @@ def _result(
     }
     for code, name in enumerate(package.classes):
         columns[probability_column(name)] = proba[:, code]
-    columns["predicted"] = classes[proba.argmax(axis=1)]
+    columns["predicted"] = package.predicted(proba, member)  # the package's stored decision rule
     columns.update(_flags(package, manifest))
     if cams:
         columns["cam_png"] = cams

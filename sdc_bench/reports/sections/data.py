@@ -65,6 +65,8 @@ def data_section(ctx: ReportContext) -> Section:
             + "."
         )
         section.paragraphs.append(_geometry_line(data))
+        if data.classes_note:
+            section.paragraphs.append(data.classes_note)
     _add_dataset_flow(ctx, section, list(data.classes))
     _add_audit(ctx, section)
     _add_samples(ctx, section, list(data.classes))

@@ -58,7 +58,7 @@ def protocol_section(ctx: ReportContext) -> Section:
     )
     paragraphs = [
         "Reported numbers are out-of-fold: each image is predicted by the model of the one outer fold that held "
-        f"its patient out. {tuning} Multi-class decisions are argmax of the predicted probabilities.",
+        f"its patient out. {tuning} {_decision_text(suite.tree)}",
         f"Intervals: Wilson for accuracy and per-class sensitivity/specificity, patient-level percentile bootstrap "
         f"otherwise. Comparisons with {display_name(reference)}: exact McNemar (accuracy), corrected resampled t-test "
         "(per-fold balanced accuracy) and a paired patient-level bootstrap (balanced accuracy, accuracy, macro "
@@ -98,3 +98,16 @@ def _seeds_text(seeds: Sequence[Any]) -> str:
     if len(seeds) == 1:
         return f"{seeds[0]} (one cross-validation)"
     return f"{', '.join(map(str, seeds))} ({len(seeds)} repetitions of the cross-validation)"
+
+
+def _decision_text(tree: Any) -> str:
+    """How probabilities became labels (``protocol.decision``; argmax in a run.json written before it existed)."""
+    decision = (tree.get("protocol") or {}).get("decision", "argmax")
+    if decision == "argmax":
+        return "Multi-class decisions are argmax of the predicted probabilities."
+    return (
+        "Decisions use an operating point chosen on inner data (protocol.decision = 'inner_threshold'): the "
+        "threshold on the second class's probability that maximised balanced accuracy on predictions of the "
+        "cell's inner validation patients, made by a model fitted on the inner fit patients only; each cell's "
+        "threshold is in its cell record and labels only that cell's predictions."
+    )

@@ -24,6 +24,7 @@ from sdc_bench.reports.figure_common import (
     _rows_of,
 )
 from sdc_bench.reports.flags import Flag
+from sdc_bench.reports.loaders import load_cells
 from sdc_bench.reports.metrics import (
     METRICS,
     OVERALL_METRICS,
@@ -76,6 +77,7 @@ from sdc_bench.reports.table_format import (
 __all__ = [
     "comparisons_table",
     "critical_difference",
+    "decision_note",
     "fold_scores",
     "fold_summary_table",
     "main_table",
@@ -97,7 +99,12 @@ def results_section(ctx: ReportContext) -> Section:
         writer.table(
             "main_comparison",
             main_table(
-                metrics, reference=reference, comparisons=ctx.comparisons, rules=ctx.rules, flags=ctx.flags
+                metrics,
+                reference=reference,
+                comparisons=ctx.comparisons,
+                rules=ctx.rules,
+                flags=ctx.flags,
+                decision_note=decision_note(load_cells(ctx.root)),
             ),
             "Main comparison: pooled out-of-fold headline metrics with 95% CIs; reference method first, "
             "reference rules last.",
@@ -225,6 +232,7 @@ def main_table(
     alpha: float = 0.05,
     rules: pd.DataFrame | None = None,
     flags: Sequence[Flag] = (),
+    decision_note: str = "",
 ) -> pd.DataFrame:
     """Methods x headline metrics (estimate [95% CI]); best in bold, significance marks, reference rules.
 
@@ -247,6 +255,8 @@ def main_table(
         :func:`~sdc_bench.reports.rules.reference_rules`: rows listed last, never bold or tested.
     flags : sequence of Flag
         :mod:`~sdc_bench.reports.flags`: a mark after the method name of each flagged configuration.
+    decision_note : str
+        :func:`decision_note`: the decision rule of the rows when it is not argmax (a footnote).
 
     Returns
     -------
@@ -288,9 +298,35 @@ def main_table(
     marks += flag_marks(order, flags)
     rows += rule_rows(rules, split, shown, rows[0].keys())
     notes = _main_notes(n_seeds, references_of(comparisons), reference, alpha) + rule_notes(rules, flags)
+    notes += [decision_note] if decision_note else []
     table = decorate(pd.DataFrame(rows), bold=bold, marks=marks, notes=notes)
     table.attrs["stack"] = ["Method", "Backbone"]  # the LaTeX copy sets the backbone under the method
     return table
+
+
+def decision_note(cells: Sequence[Mapping[str, Any]]) -> str:
+    """The main table's footnote on the decision rule of its rows; empty when every cell took argmax.
+
+    >>> decision_note([{"decision": {"rule": "argmax"}}])
+    ''
+    >>> cells = [{"decision": {"rule": "inner_threshold", "threshold": t, "positive_class": "b"}} for t in (0.2, 0.4)]
+    >>> "predicts b when p(b) is above a threshold" in decision_note(cells), "(0.2-0.4 over 2 cells)" in decision_note(cells)
+    (True, True)
+    """
+    points = [c.get("decision") or {"rule": "argmax"} for c in cells]
+    rules = sorted({str(p["rule"]) for p in points})
+    if rules in ([], ["argmax"]):
+        return ""
+    thresholds = [float(p["threshold"]) for p in points if p.get("threshold") is not None]
+    positive = next((str(p["positive_class"]) for p in points if p.get("positive_class")), "")
+    spread = (
+        f" ({min(thresholds):.3g}-{max(thresholds):.3g} over {len(thresholds)} cells)" if thresholds else ""
+    )
+    return (
+        f"Decision rule {', '.join(rules)}: every row predicts {positive} when p({positive}) is above a threshold "
+        f"chosen per cell on its inner data, never on its test fold{spread}; AUROC does not depend on it, the "
+        "label-based metrics do."
+    )
 
 
 def _main_notes(n_seeds: int, references: list[str], reference: str, alpha: float) -> list[str]:
