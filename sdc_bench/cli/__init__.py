@@ -18,6 +18,7 @@ from sdc_bench.cli._compare import add_compare_parser
 from sdc_bench.cli._errors import EXIT_USER_ERROR, report_error
 from sdc_bench.cli._leaderboard import add_leaderboard_parsers
 from sdc_bench.cli._regress import add_band_options, cmd_baseline, cmd_regress
+from sdc_bench.core.openmp import configure_openmp
 from sdc_bench.zoo.catalog import REGISTRIES
 
 __all__ = ["build_parser", "main"]
@@ -468,7 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; a user's mistake is one line on stderr and exit 2, Ctrl-C exit 130, a bug exit 1."""
+    """Run one command; a user's mistake is one line on stderr and exit 2, Ctrl-C exit 130, a bug exit 1.
+
+    The OpenMP wait policy and thread count are set first (:func:`~sdc_bench.core.openmp.configure_openmp`,
+    never over a value the user set): torch, which the commands import when they run, reads them as it loads.
+    """
+    configure_openmp()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -174,6 +174,10 @@ class EnvironmentRecord:
     cuda: str | None
     device: str
     packages: Mapping[str, str | None]
+    # how idle OpenMP threads waited (sdc_bench.core.openmp.wait_setting) and the cores the process
+    # could use; absent in run folders written before they were recorded
+    openmp_wait: str | None = None
+    usable_cores: int | None = None
 
 
 @dataclass(frozen=True)
@@ -328,7 +332,12 @@ def _plain(value: Any) -> Any:
             del plain["classes_note"]  # written only when the classes are the user's data's own
         return plain
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        # an optional field left at its default None is not written (older readers never saw it)
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in fields(value)
+            if not (f.default is None and getattr(value, f.name) is None)
+        }
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, tuple | list):

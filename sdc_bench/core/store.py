@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sdc_bench.core.errors import ConfigError, DiskFullError, ModelError, RunManifestError
+from sdc_bench.core.openmp import usable_cores, wait_setting
 from sdc_bench.core.run_manifest import RunManifest
 
 __all__ = [
@@ -233,6 +234,8 @@ def environment_info() -> dict[str, Any]:
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "device": device,
         "packages": versions,
+        "openmp_wait": wait_setting(),
+        "usable_cores": usable_cores(),
     }
 
 

@@ -64,9 +64,10 @@ def compare_methods(
     empty table (same columns) when there is no reference or nothing to compare.
     """
     frames = []
+    # each row's configuration, once for every reference (a row-wise apply: seconds at full size)
+    keys = pd.Series(list(zip(*(predictions[c].astype(str) for c in CONFIG))), index=predictions.index)
     for ref, others in _reference_plan(predictions, reference, backbone_order):
         wanted = {ref, *others}
-        keys = predictions[CONFIG].astype(str).apply(tuple, axis=1)
         subset = predictions[keys.isin(wanted).to_numpy()]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # configurations on other images are skipped

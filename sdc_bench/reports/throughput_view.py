@@ -16,7 +16,7 @@ __all__ = ["LOAD_LIMIT", "LOAD_RATIO", "markdown_table", "peak_memory_text", "un
 
 _MARKDOWN = (
     ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
-    ("batch_size", "{}"), ("img_size", "{}"), ("in_chans", "{}"), ("images_per_s", "{:.1f}"), ("latency_ms_p50", "{:.2f}"),
+    ("batch_size", "{}"), ("img_size", "{}"), ("in_chans", "{}"), ("images_per_s", "{:.1f}"), ("load", "{:.2f}"), ("latency_ms_p50", "{:.2f}"),
     ("latency_ms_p95", "{:.2f}"), ("peak_mem_mb", "{:.0f}"), ("gflops", "{:.3f}"), ("achieved_tflops", "{:.3f}"),
     ("fraction_of_peak", "{:.1%}"), ("status", "{}"),
 )  # fmt: skip
@@ -44,7 +44,16 @@ def markdown_table(table: pd.DataFrame) -> str:
         .itertuples(index=False)
     )
     versions = ", ".join(sorted(set(map(str, table["torch_version"]))))
-    header = f"Throughput on {devices}; torch {versions}.\n\n" if len(table) else ""
+    waits = ", ".join(sorted(set(map(str, table["omp_wait"])))) if "omp_wait" in table else ""
+    wait = f"; OpenMP wait {waits}" if waits else ""
+    header = f"Throughput on {devices}; torch {versions}{wait}.\n\n" if len(table) else ""
+    loaded = under_load(table)
+    if len(loaded):  # said beside the numbers, not only in the report: a noisy neighbour makes them low
+        header = (
+            f"**Measured under load: {len(loaded)} of {len(table)} row(s)** (load per core above "
+            f"{LOAD_LIMIT} or p95 latency above {LOAD_RATIO:g}x p50): other processes competed for the "
+            "cores, so those rows read low; measure again on an idle machine.\n\n" + header
+        )
     notes = [
         f"- {row.backbone} {row.mode} {row.precision} batch {row.requested_batch_size}: {row.status}: {row.error}"
         for row in table.itertuples(index=False)

@@ -217,3 +217,18 @@ def test_figures_that_pool_seeds_say_so(run: dict, monkeypatch: pytest.MonkeyPat
     per_class.confusion_matrices(single, tmp_path / "single")
     assert titles[:2] == ["Pooled over 2 protocol seeds (each image once per seed)"] * 2
     assert titles[2] == ""
+
+
+def test_roc_curves_colour_only_the_best_configurations_beyond_the_limit(
+    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn: list[Figure] = []
+    monkeypatch.setattr(per_class, "ROC_TOP_CONFIGURATIONS", 2)
+    monkeypatch.setattr(per_class, "save_figure", lambda figure, stem: drawn.append(figure) or [])
+    per_class.roc_curves(run["predictions"], tmp_path / "roc", palette=run["palette"], markers=run["markers"])
+    n_configurations = run["predictions"][["method", "backbone"]].drop_duplicates().shape[0]
+    legend = [text.get_text() for text in drawn[0].legends[0].get_texts()]
+    assert len(legend) == 3 and legend[-1] == f"{n_configurations - 2} other configurations (no band)"
+    macro = drawn[0].axes[0]
+    grey = [line for line in macro.get_lines() if line.get_color() == per_class._REST_COLOUR]
+    assert len(grey) == n_configurations - 2 and len(macro.collections) <= 2  # bands of the best two only

@@ -28,6 +28,7 @@ from sdc_bench.benchmark.throughput.timing import Case, Outcome, free_memory, sk
 from sdc_bench.core.contracts import THROUGHPUT_COLUMNS
 from sdc_bench.core.device import resolve_device
 from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.openmp import wait_setting
 from sdc_bench.zoo.backbones import BACKBONES, count_gflops, count_params, create_backbone
 
 __all__ = ["COLUMNS", "PEAK_TFLOPS", "RESUME_KEY", "load_per_core", "measure", "peak_tflops"]
@@ -267,6 +268,7 @@ def _row(
         "device_name": name,
         "threads": torch.get_num_threads(),
         "load": load_per_core(),
+        "omp_wait": wait_setting(),
         "precision": case.precision,
         "channels_last": case.channels_last,
         "compiled": case.compiled,

@@ -302,13 +302,11 @@ def compute_metrics(
     check_confidence(confidence)
     frame, names = validate_predictions(predictions)
     records: list[tuple[Any, ...]] = []
+    # the rows of each group, in table order, found in one pass (not one full-table mask per group)
+    positions = frame.groupby([*CONFIGURATION_COLUMNS, "split"], sort=False, dropna=False).indices
     for key in _group_keys(frame):
-        mask = np.ones(len(frame), dtype=bool)
-        for column, value in zip((*CONFIGURATION_COLUMNS, "split"), key, strict=True):
-            mask &= (frame[column] == value).to_numpy()
-        records += _group_records(
-            key, frame.loc[mask], names, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence
-        )
+        rows = frame.iloc[np.sort(positions[key])]
+        records += _group_records(key, rows, names, n_bootstrap=n_bootstrap, seed=seed, confidence=confidence)
     table = pd.DataFrame.from_records(records, columns=list(METRIC_TABLE_COLUMNS))
     return table.astype(_TABLE_DTYPES)
 

@@ -22,6 +22,10 @@ def environment_of(run: RunManifest) -> Section:
     for key in ("cpu_count", "torch_threads", "cuda"):
         value = getattr(environment, key)  # cuda is None on a machine without it: say so, not "None"
         facts.append((key.replace("_", " ").capitalize(), "none" if value is None else str(value)))
+    if environment.openmp_wait is not None:  # recorded since issue 26
+        facts.append(("OpenMP wait", environment.openmp_wait))
+    if environment.usable_cores is not None:
+        facts.append(("Usable cores", str(environment.usable_cores)))
     packages = environment.packages
     if packages:
         facts.append(("Packages", ", ".join(f"{k} {v}" for k, v in packages.items() if v)))

@@ -4,6 +4,7 @@ figures.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_curve
+from matplotlib.lines import Line2D
 
 from sdc_bench.core.contracts import OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.reports.document import Section
@@ -224,6 +225,43 @@ def per_class_sensitivity_specificity(
 #: Patient-bootstrap resamples of a ROC band (a picture, not a test: fewer than the tables' intervals).
 ROC_BAND_RESAMPLES = 200
 
+#: Most configurations the ROC figure draws in colour, with band, AUROC and legend entry: beyond it (a full
+#: suite has 64) the best ones by balanced accuracy are shown so and the rest as thin grey lines.
+ROC_TOP_CONFIGURATIONS = 8
+_REST_COLOUR = "#BBBBBB"
+
+
+def _roc_points(
+    positive: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``sklearn.metrics.roc_curve(positive, score, sample_weight=weights)``'s false and true positive rates.
+
+    The same points (thresholds at each distinct score, collinear ones dropped, the curve started at 0), in
+    numpy alone: the ROC bands draw thousands of curves, and sklearn's input checks cost ten times the
+    curve. Counts are sums of 0/1 labels times integer weights, exact in float64 in any order.
+    """
+    if weights is not None:
+        kept = weights != 0
+        positive, score, weights = positive[kept], score[kept], weights[kept]
+    order = np.argsort(-score, kind="stable")
+    score = score[order]
+    truth = positive[order].astype(np.float64)
+    thresholds = np.r_[np.flatnonzero(np.diff(score)), truth.size - 1]
+    if weights is None:
+        tps = np.cumsum(truth)[thresholds]
+        fps = 1.0 + thresholds.astype(np.float64) - tps
+    else:
+        weight = weights[order]
+        tps = np.cumsum(truth * weight)[thresholds]
+        fps = np.cumsum((1.0 - truth) * weight)[thresholds]
+    if fps.shape[0] > 2:
+        corners = np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True]
+        fps, tps = fps[corners], tps[corners]
+    tps, fps = np.r_[0.0, tps], np.r_[0.0, fps]
+    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
+    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
+    return fpr, tpr
+
 
 def _pooled_roc(
     truth: np.ndarray,
@@ -240,7 +278,7 @@ def _pooled_roc(
         positive = truth == k
         if positive.all() or not positive.any():
             continue
-        fpr, tpr, _ = roc_curve(positive, proba[:, k], sample_weight=weights)
+        fpr, tpr = _roc_points(positive, proba[:, k], weights)
         curves.append(np.interp(grid, fpr, tpr))
     if not curves:
         return np.full_like(grid, np.nan)
@@ -303,6 +341,9 @@ def roc_curves(
     Each configuration's curve is pooled over its out-of-fold images (the definition of the tables'
     AUROC), with a 95% patient-bootstrap band where there are at least ``MIN_N["roc_band"]`` patients;
     the AUROC and CI printed in each panel are the metrics table's (``metrics``), not a fold SD.
+    With more than ``ROC_TOP_CONFIGURATIONS`` configurations only the best that many (by pooled balanced
+    accuracy) get a colour, a band, an AUROC and a legend entry; the others are thin grey lines, one legend
+    entry for them all.
     """
     rows = predictions[predictions["split"].astype(str) == split]
     if rows.empty:
@@ -313,9 +354,16 @@ def roc_curves(
     configurations = _configurations(rows)
     scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in configurations}
     look = _look(configurations, palette, markers, scores)
+    rest = look.order[ROC_TOP_CONFIGURATIONS:] if len(look.order) > ROC_TOP_CONFIGURATIONS else []
+    look = dataclasses.replace(look, order=look.order[: len(look.order) - len(rest)])
     panels: list[tuple[str, int | None]] = [("macro", None), *((c, i) for i, c in enumerate(classes))]
-    figure, axes = _square_grid(len(panels), extra_height=0.15 + 0.1 * len(look.order))
+    figure, axes = _square_grid(len(panels), extra_height=0.15 + 0.1 * (len(look.order) + bool(rest)))
     for ax, (class_name, class_index) in zip(axes, panels):
+        for configuration in rest:  # under the others, no band: a summary of where the rest lie
+            mine = _rows_of(rows, configuration)
+            truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
+            proba = mine[[f"{PROBABILITY_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
+            ax.plot(grid, _pooled_roc(truth, proba, class_index, grid), color=_REST_COLOUR, lw=0.5, zorder=1)
         texts = []
         for configuration in look.order:
             mine = _rows_of(rows, configuration)
@@ -340,6 +388,9 @@ def roc_curves(
         ax.set_aspect("equal")
         ax.set_xlabel("False positive rate", fontsize=6.5)
     handles, labels = look.legend_handles(line=True)
+    if rest:
+        handles.append(Line2D([], [], color=_REST_COLOUR, lw=0.8))
+        labels.append(f"{len(rest)} other configurations (no band)")
     _legend_below(figure, handles, labels, ncol=4)
     figure.supylabel("True positive rate", fontsize=7)
     return save_figure(figure, stem)
