@@ -41,14 +41,15 @@ from sdc_bench.core.store import cpu_model  # noqa: E402
 MODEL = "tf_efficientnet_lite0"
 SIZE = 64
 BATCH = 32
-SLOWDOWN_BOUND = 2.2
+SLOWDOWN_BOUND = 2.5  # issue 26: a fair share of 2 cores is ~2.2x; 2.5x is its acceptance bound
 IDLE_COST_BOUND = 0.05
 _CANDIDATES: tuple[Mapping[str, str], ...] = (
     {},
     {"OMP_WAIT_POLICY": "PASSIVE"},
-    {"GOMP_SPINCOUNT": "100"},
     {"GOMP_SPINCOUNT": "1000"},
     {"GOMP_SPINCOUNT": "10000"},
+    {"GOMP_SPINCOUNT": "30000"},
+    {"GOMP_SPINCOUNT": "100000"},
 )
 if not any(all(WAIT_DEFAULTS.get(k) == v for k, v in c.items()) for c in _CANDIDATES if c):
     _CANDIDATES = (*_CANDIDATES, WAIT_DEFAULTS)  # the CLI's own setting is always measured

@@ -47,6 +47,7 @@ __all__ = [
     "load_baseline",
     "load_baseline_environments",
     "run_environment",
+    "samples_from_baseline",
     "samples_from_run",
     "verdict_table",
 ]
@@ -320,6 +321,54 @@ def baseline_from_samples(
             ],
         }
     return payload
+
+
+def samples_from_baseline(path: str | Path) -> tuple[str, list[RunSample]]:
+    """The suite and the samples a baseline was built from, so new runs can join them (``baseline --extend``).
+
+    A baseline keeps every run's environment and, per metric and speed ratio, one value per run in run
+    order: that is each sample again. Runs of another machine join a baseline this way without their run
+    folders, so its distribution can span machines as well as seeds.
+
+    Raises
+    ------
+    DataError
+        If the file is not a format-2 baseline, or its values do not line up with its runs.
+    """
+    path = Path(path)
+    payload = _read_baseline(path)
+    environments = payload.get(_BASELINE_ENVIRONMENTS)
+    if payload.get("format") != 2 or not isinstance(environments, list) or not environments:
+        raise DataError(f"baseline {path} keeps no per-run samples (format 2); rebuild it from run folders")
+    n = len(environments)
+    metrics: list[dict[tuple[str, ...], float]] = [{} for _ in range(n)]
+    speeds: list[dict[tuple[str, str], float]] = [{} for _ in range(n)]
+    for entry in payload.get("metrics", []):
+        values = entry.get("values", [])
+        if len(values) != n:
+            raise DataError(
+                f"baseline {path}: {entry.get('method')} {entry.get('metric')} has {len(values)} values for {n} "
+                "runs; rebuild it from run folders"
+            )
+        key = tuple(str(entry[k]) for k in KEY)
+        for sample, value in zip(metrics, values):
+            sample[key] = float(value)
+    section = payload.get("throughput") or {}
+    for entry in section.get("ratios", []):
+        values = entry.get("values", [])
+        if len(values) != n:
+            raise DataError(
+                f"baseline {path}: speed ratio {entry.get('backbone')} {entry.get('mode')} has {len(values)} values "
+                f"for {n} runs; rebuild it from run folders"
+            )
+        for speed, value in zip(speeds, values):
+            speed[(str(entry["backbone"]), str(entry["mode"]))] = float(value)
+    reference = str(section.get("reference_backbone", "resnet18"))
+    samples = [
+        RunSample(dict(environment), metric, speed, reference)
+        for environment, metric, speed in zip(environments, metrics, speeds)
+    ]
+    return str(payload.get("suite", "")), samples
 
 
 def write_baseline(path: str | Path, payload: dict[str, Any]) -> None:

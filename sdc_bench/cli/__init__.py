@@ -353,6 +353,11 @@ def _add_baseline_parser(sub: _Subparsers) -> None:
     )
     baseline.add_argument("run_dirs", nargs="+", help="run folders of the same suite")
     baseline.add_argument("--out", required=True, help="baseline JSON to write, e.g. baselines/smoke.json")
+    baseline.add_argument(
+        "--extend",
+        metavar="BASELINE",
+        help="keep this baseline's runs and add the given ones (e.g. another machine's), then rebuild the bands",
+    )
     add_band_options(baseline)
     baseline.set_defaults(func=cmd_baseline)
 

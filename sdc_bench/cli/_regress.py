@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sdc_bench.core.errors import ConfigError
+from sdc_bench.core.errors import ConfigError, DataError
 
 __all__ = ["add_band_options", "cmd_baseline", "cmd_regress"]
 
@@ -50,6 +50,17 @@ def _write_baseline(run_dirs: Sequence[str], out: Path, args: argparse.Namespace
     metric_rule, speed_rule = _band_rules(args)
     samples = [sample for run_dir in run_dirs for sample in samples_from_run(run_dir)]
     suites = {RunStore(Path(r)).read_manifest().suite.name for r in run_dirs}
+    extend = getattr(args, "extend", None)
+    if extend is not None:
+        from sdc_bench.benchmark.regress import samples_from_baseline
+
+        kept_suite, kept = samples_from_baseline(extend)
+        if {kept_suite} != suites:
+            raise DataError(
+                f"--extend {extend} is a baseline of suite {kept_suite!r}, the runs are of {sorted(suites)}; "
+                "extend a baseline of the same suite"
+            )
+        samples = [*kept, *samples]
     payload = baseline_from_samples(
         samples, suite="+".join(sorted(suites)), rule=metric_rule, speed_rule=speed_rule
     )

@@ -35,12 +35,13 @@ __all__ = [
 WAIT_VARIABLES: tuple[str, ...] = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 
 #: The wait setting ``sdc-bench`` starts with when the user set none of :data:`WAIT_VARIABLES`: the one
-#: place to change it. A bounded spin: GNU OpenMP spins 1,000 pauses (a few to tens of microseconds, about
-#: the gap between two kernels of an eager training step; libgomp itself drops to 1,000 when threads
-#: outnumber cores) and Intel OpenMP 1 ms before sleeping, against 300,000 pauses and 200 ms by default.
-#: ``{"OMP_WAIT_POLICY": "PASSIVE"}`` (never spin: every wake-up is a futex call) is the fairest and cost
-#: 28% when idle in issue 26; ``benchmarks/bench_contention.py`` measures the candidates against both bounds.
-WAIT_DEFAULTS: Mapping[str, str] = {"GOMP_SPINCOUNT": "1000", "KMP_BLOCKTIME": "1"}
+#: place to change it. A bounded spin: GNU OpenMP (torch's pip wheels) spins 10,000 pauses before it sleeps,
+#: against 300,000 by default; Intel OpenMP (conda builds) blocks 1 ms against 200 ms. Measured idle on
+#: 2 cores of an Intel Xeon with ``benchmarks/bench_contention.py`` (results/contention.md, medians of 2
+#: rounds): the default spin ran 124 img/s alone and 12 beside one busy process (10x); 10,000 ran 124 and
+#: 50 (2.5x, no idle cost); 1,000 ran 104 and 68 (1.5x, 16% idle cost); ``OMP_WAIT_POLICY=PASSIVE`` 98 and 73
+#: (1.3x, 21% idle cost). 10,000 is the one setting within both accepted bounds (2.5x, 5%).
+WAIT_DEFAULTS: Mapping[str, str] = {"GOMP_SPINCOUNT": "10000", "KMP_BLOCKTIME": "1"}
 
 #: The variable that sets the OpenMP (and so torch's intra-op) thread count.
 THREAD_VARIABLE = "OMP_NUM_THREADS"

@@ -270,3 +270,33 @@ def test_shuffled_labels_keep_the_class_counts() -> None:
     assert np.array_equal(np.bincount(noisy), np.bincount(labels))
     changed = float(np.mean(noisy != labels))
     assert 0.1 < changed <= 0.3  # 30% are drawn; about two thirds of those land on another class
+
+
+def test_extend_keeps_a_baselines_runs_and_adds_another_machines(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    first = _baseline_of(tmp_path / "a", [0.80, 0.81, 0.79])
+    other = str(_run_dir(tmp_path, _metrics(bacc=0.84), "intel", cpu="Intel(R) Xeon(R) Processor"))
+    out = tmp_path / "extended.json"
+    assert main(["baseline", other, "--extend", str(first), "--out", str(out)]) == 0
+    before, after = json.loads(first.read_text()), json.loads(out.read_text())
+    assert after["runs"] == [*before["runs"], after["runs"][-1]] and len(after["runs"]) == 4
+    [bacc] = [m for m in after["metrics"] if m["metric"] == "balanced_accuracy"]
+    assert bacc["values"] == [0.80, 0.81, 0.79, 0.84] and bacc["k"] == 4
+    # the samples of an extended baseline rebuild it unchanged
+    again = tmp_path / "again.json"
+    assert main(["baseline", other, "--extend", str(first), "--out", str(again)]) == 0
+    assert json.loads(again.read_text()) == after
+
+
+def test_extend_refuses_a_baseline_whose_values_do_not_line_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a").mkdir()
+    first = _baseline_of(tmp_path / "a", [0.80, 0.81, 0.79])
+    payload = json.loads(first.read_text())
+    payload["metrics"][0]["values"] = payload["metrics"][0]["values"][:2]
+    first.write_text(json.dumps(payload))
+    other = str(_run_dir(tmp_path, _metrics(bacc=0.84), "intel"))
+    assert main(["baseline", other, "--extend", str(first), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rebuild it from run folders" in err[0]
