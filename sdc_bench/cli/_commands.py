@@ -310,8 +310,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from sdc_bench.benchmark.runner import run_worker
 
-    _recorded_plugins(args, Path(args.run_dir))  # before anything names a plugin's entries
-    weights_dir, weights_files = _weight_options(args)
+    if args.weights_file:  # a --weights-file may name a plugin's backbone: the run's plugins load first
+        _recorded_plugins(args, Path(args.run_dir))
+        weights_dir, weights_files = _weight_options(args)
+    else:  # a bad --weights-dir is named before the run folder is read
+        weights_dir, weights_files = _weight_options(args)
+        _recorded_plugins(args, Path(args.run_dir))
     _warn_storage_password(args.storage)
     ran = run_worker(
         Path(args.run_dir),

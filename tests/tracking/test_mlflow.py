@@ -142,3 +142,42 @@ def test_untracked_commands_do_not_import_mlflow() -> None:
     code = "import sys; from sdc_bench.cli import main; main(['list', 'methods']); import sdc_bench.pipeline; print('mlflow' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_tracked_run_sigkilled_mid_run_resumes_without_duplicate_runs(tmp_path: Path) -> None:
+    """A real SIGKILL (no handler runs, the MLflow runs stay RUNNING, a cell's logging may be cut): the
+    resumed run still logs each run once."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    suite = tmp_path / "tiny.toml"
+    suite.write_text(TINY_SUITE)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "sdc_bench", "run", "--suite", str(suite), "--out", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [*command, "--track", "mlflow:file:./mlruns"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 300
+    while len(list((out / "cells").glob("*.parquet"))) < 2:
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline, "no two cells finished within 5 minutes"
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(list((out / "cells").glob("*.parquet"))) < 4, "killed too late: every cell was done"
+
+    assert main(["run", "--resume", str(out), "--quiet"]) == 0
+    runs = _runs(tmp_path / "mlruns")
+    keys = Counter(r.data.tags["sdc_bench_key"] for r in runs)
+    assert max(keys.values()) == 1, "a run was logged twice"
+    assert Counter(r.data.tags["sdc_bench_level"] for r in runs) == {
+        "run": 1,
+        "method": 2,
+        "cell": 4,
+        "trial": 8,
+    }
+    parent = next(r for r in runs if r.data.tags["sdc_bench_level"] == "run")
+    assert parent.info.status == "FINISHED"
