@@ -209,16 +209,18 @@ def check_manifest_source(
     """Check a CSV source as :func:`prepare_data` will read it, without decoding an image or importing torch.
 
     Its header, rows, files, labels and classes are checked, so ``sdc-bench run`` refuses a bad CSV in
-    about a second. SynthSpine and folder sources are left to :func:`prepare_data` (a folder is walked once).
+    about a second. SynthSpine, folder and ``dataset:NAME/TASK`` sources are left to :func:`prepare_data` (a
+    folder is walked once; a dataset task is found, fetched or converted there, with its own one-line errors).
 
     Raises
     ------
     DataError, ConfigError
         One line, as :func:`prepare_data` would raise it.
     """
-    chosen = Path(str(source if source is not None else spec.source)).expanduser()
-    if str(chosen) == "synthspine":
+    given = str(source if source is not None else spec.source)
+    if given == "synthspine" or given.startswith("dataset:"):
         return
+    chosen = Path(given).expanduser()
     if not chosen.exists() or chosen.is_file() or (chosen / "manifest.csv").is_file():
         classes_filter = tuple(spec.classes) or None
         manifest = _load_user_source(spec, chosen, skip_bad, None if classes_pinned_by else classes_filter)
