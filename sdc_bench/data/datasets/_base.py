@@ -157,7 +157,7 @@ class Dataset:
 
     def convert(self, root: Path, task: Task) -> Conversion:  # pragma: no cover - every dataset overrides it
         """Read the published layout under ``root`` into the manifest rows of ``task``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"dataset {self.name!r} must override convert(root, task)")
 
     def catalog_row(self, cache: Path | None = None) -> dict[str, str]:
         """The ``sdc-bench list datasets`` row: licence, how it is obtained, whether it is cached, tasks."""
