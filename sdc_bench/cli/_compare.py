@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["add_compare_parser", "cmd_compare"]
+if TYPE_CHECKING:
+    from sdc_bench.reports.compare import BaselineBands
+
+__all__ = ["add_compare_parser", "baseline_bands", "cmd_compare"]
 
 
 def add_compare_parser(sub: Any) -> None:
@@ -16,8 +19,9 @@ def add_compare_parser(sub: Any) -> None:
         help="compare two or more runs (paired on the same data, side by side otherwise)",
         description="Compare run folders from their stored artifacts: what differs (config, seeds, data, code, "
         "versions, machine); on the same data, paired differences per method and metric with a paired patient "
-        "bootstrap CI and McNemar, Holm-adjusted; on different data, side-by-side tables and rank agreement. "
-        "Writes compare.md, compare.html, CSV and LaTeX tables into --out.",
+        "bootstrap CI and McNemar, Holm-adjusted, which hold the two trained models fixed, and each difference "
+        "judged against the spread between training seeds (multi-seed runs, or --baseline); on different data, "
+        "side-by-side tables and rank agreement. Writes compare.md, compare.html, CSV and LaTeX tables into --out.",
     )
     compare.add_argument(
         "run_dirs", nargs="+", help="run folders; the first is the baseline of the differences"
@@ -30,8 +34,33 @@ def add_compare_parser(sub: Any) -> None:
     compare.add_argument(
         "--bootstrap", type=int, default=1000, help="patient-level bootstrap resamples (default: 1000)"
     )
+    compare.add_argument(
+        "--baseline",
+        help="baseline JSON of the runs' suite (sdc-bench baseline), whose bands give the seed spread of runs "
+        "with one seed each, e.g. baselines/smoke.json",
+    )
     compare.add_argument("--no-figures", action="store_true", help="write no figures (faster)")
     compare.set_defaults(func=cmd_compare)
+
+
+def baseline_bands(path: str | Path) -> BaselineBands:
+    """A baseline file's bands as the comparison reads them (the reports floor does not import ``regress``)."""
+    from sdc_bench.benchmark.regress import load_baseline, load_baseline_environments
+    from sdc_bench.reports.compare import BaselineBands
+
+    expected = load_baseline(path)
+    environments, rule = load_baseline_environments(path)
+    return BaselineBands(
+        source=str(path),
+        bands={item.key: (item.tolerance.band(item.value), item.gated) for item in expected},
+        rule=rule,
+        data_fingerprints=tuple(
+            str(environment["data_fingerprint"])
+            for environment in environments
+            if environment.get("data_fingerprint")
+        ),
+        n_runs=len(environments),
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -46,10 +75,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
         class_map=parse_class_map(args.classes),
         n_bootstrap=args.bootstrap,
         draw_figures=not args.no_figures,
+        baseline=baseline_bands(args.baseline) if args.baseline else None,
     )
     path = "paired (same data)" if result.same_data else "side by side (different data, no paired test)"
-    print(
-        f"compared {len(args.run_dirs)} runs, {path}: {Path(args.out) / 'compare.html'}"
-        + (f"; {result.n_significant} difference(s) significant after Holm" if result.same_data else "")
-    )
+    verdicts = ""
+    if result.same_data:
+        spread = (
+            "seed spread unknown (one seed per run, no --baseline)"
+            if result.judged_by == "unknown"
+            else f"{result.n_beyond_seed_spread} beyond the seed spread ({result.judged_by})"
+        )
+        paired = f"{result.n_significant} paired difference(s) significant after Holm"
+        paired += " (these two trained models only: the runs differ only in seed)" if result.seed_only else ""
+        verdicts = f"; {spread}; {paired}" if result.seed_only else f"; {paired}; {spread}"
+    print(f"compared {len(args.run_dirs)} runs, {path}: {Path(args.out) / 'compare.html'}{verdicts}")
     return 0

@@ -4,7 +4,10 @@ The one public face of the comparison report. It says first what differs between
 seeds, data fingerprint, code revision, package versions, CPU/GPU: the facts of
 :mod:`sdc_bench.core.run_facts`, which ``regress`` explains its verdicts with). On the same data (same
 fingerprint and tested samples) it gives paired differences per configuration and metric with a paired
-patient bootstrap interval and McNemar, Holm-adjusted (``_paired``); on different data, side-by-side
+patient bootstrap interval and McNemar, Holm-adjusted (``_paired``), and judges each difference against
+the spread between training seeds, which the paired tests hold fixed: from the runs' protocol seeds or a
+baseline's bands (``_seed_spread``; the report leads with it when the runs differ only in seed, and says
+in one line when the spread is unknown); on different data, side-by-side
 tables with each run's intervals and a rank-agreement slope chart (``_side_by_side``). Runs whose classes
 differ are refused unless ``class_map`` maps them (``_runs``); ``_build`` writes the report.
 """
@@ -13,5 +16,6 @@ from __future__ import annotations
 
 from sdc_bench.reports.compare._build import Comparison, compare_runs
 from sdc_bench.reports.compare._runs import parse_class_map
+from sdc_bench.reports.compare._seed_spread import SEED_SPREAD_COLUMNS, BaselineBands
 
-__all__ = ["Comparison", "compare_runs", "parse_class_map"]
+__all__ = ["SEED_SPREAD_COLUMNS", "BaselineBands", "Comparison", "compare_runs", "parse_class_map"]

@@ -1,4 +1,5 @@
-"""The comparison report: what differs, then paired differences (same data) or side-by-side tables."""
+"""The comparison report: what differs, then on the same data the paired differences and the seed spread
+(the seed spread first when the runs differ only in seed), or on different data side-by-side tables."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pandas as pd
 
 from sdc_bench.core.store import write_text
 from sdc_bench.reports.compare._paired import paired_differences
-from sdc_bench.reports.compare._runs import ComparedRun, differences_table, load_runs, same_data
+from sdc_bench.reports.compare._runs import ComparedRun, differences_table, load_runs, same_data, seed_only
+from sdc_bench.reports.compare._seed_spread import BaselineBands, SeedSpread, seed_spread
 from sdc_bench.reports.compare._side_by_side import (
     balanced_accuracies,
     rank_agreement,
@@ -37,12 +39,25 @@ class Comparison:
     same_data : bool
         True: the paired path (``paired_differences.csv``); False: side by side (``side_by_side.csv``).
     n_significant : int
-        Paired differences significant after Holm (0 on the side-by-side path).
+        Paired differences significant after Holm (0 on the side-by-side path): statements about the
+        compared trained models, which hold no training-seed variance.
+    seed_only : bool
+        The runs differ only in their seeds: the report leads with the seed spread, and a paired
+        "significant" concerns the two model instances, not the recipe.
+    judged_by : str
+        How differences were judged against the seed spread: ``'t-test over seeds'``, ``'baseline band'``,
+        both joined by ``and``, ``'unknown'`` (one seed per run and no baseline), or ``'not compared'``
+        (different data).
+    n_beyond_seed_spread : int
+        Differences beyond the seed spread (``seed_spread.csv``'s verdict).
     """
 
     written: list[Path]
     same_data: bool
     n_significant: int
+    seed_only: bool = False
+    judged_by: str = "not compared"
+    n_beyond_seed_spread: int = 0
 
 
 class _Writer:
@@ -60,7 +75,7 @@ class _Writer:
         self.written.append(path)
 
 
-def _runs_section(runs: Sequence[ComparedRun], writer: _Writer) -> Section:
+def _runs_section(runs: Sequence[ComparedRun], writer: _Writer) -> tuple[Section, pd.DataFrame]:
     facts = [
         (
             run.label,
@@ -81,10 +96,11 @@ def _runs_section(runs: Sequence[ComparedRun], writer: _Writer) -> Section:
             "package versions, CPU/GPU, injected faults and every configured key (`config.`)."
         )
         section.items.append(writer.table("differences", differences, "What differs between the runs."))
-    return section
+    return section, differences
 
 
-def _paired_display(table: pd.DataFrame) -> pd.DataFrame:
+def _paired_display(table: pd.DataFrame, seed_only_runs: bool) -> pd.DataFrame:
+    significant = "yes, these two models" if seed_only_runs else "yes"
     return pd.DataFrame(
         {
             "configuration": [f"{display_name(m)} / {b}" for m, b in zip(table["method"], table["backbone"])],
@@ -97,35 +113,117 @@ def _paired_display(table: pd.DataFrame) -> pd.DataFrame:
             ],
             "p (Holm)": [p_text(p) for p in table["p_holm"]],
             "McNemar p (Holm)": [p_text(p) for p in table["mcnemar_p_holm"]],
-            "significant": ["yes" if s else "" for s in table["significant"]],
+            "significant": [significant if s else "" for s in table["significant"]],
         }
     )
 
 
+#: What the paired tests cover, said wherever they are shown.
+PAIRED_CAVEAT = (
+    "What the paired tests cover: the paired patient bootstrap and McNemar test whether THESE two trained "
+    "models differ on these patients (patients are resampled, the models are held fixed). They do not include "
+    "training-seed variance: retraining with another seed gives other models, so for runs that differ only "
+    "in seed a 'significant' difference is a statement about the two model instances, not the recipe. The "
+    "seed spread section judges the recipe."
+)
+
+
 def _paired_section(
-    runs: Sequence[ComparedRun], writer: _Writer, reason: str, n_bootstrap: int, seed: int
+    runs: Sequence[ComparedRun],
+    writer: _Writer,
+    reason: str,
+    n_bootstrap: int,
+    seed: int,
+    seed_only_runs: bool,
 ) -> tuple[Section, int]:
     table, notes = paired_differences(runs, n_bootstrap=n_bootstrap, seed=seed)
     writer.csv("paired_differences", table)
     n_significant = int(table["significant"].sum())
+    lead = (
+        [
+            "The runs differ only in their seeds, so the verdicts below are about the two trained model "
+            f"instances: {n_significant} significant row(s) say these models differ on these patients, not "
+            "that the recipe does (see the seed spread above)."
+        ]
+        if seed_only_runs
+        else []
+    )
     section = Section(
-        "Paired differences (same data)",
+        "Paired differences: these trained models (not the recipe)"
+        if seed_only_runs
+        else "Paired differences (same data)",
         paragraphs=[
+            *lead,
             f"Same data: {reason}. Each later run minus the first ({runs[0].label}), per configuration, split "
             f"and metric, on the same images: a paired patient-level bootstrap ({n_bootstrap} resamples) gives "
             "the 95% interval and p-value; an exact McNemar test compares the predictions; both families are "
             f"Holm-adjusted. {n_significant} of {len(table)} differences are significant after Holm (p < 0.05). "
             f"With {n_bootstrap} resamples the smallest bootstrap p-value is {2 / (n_bootstrap + 1):.2g}, "
             "so a large family needs more resamples (`--bootstrap`) before any difference can pass Holm.",
+            PAIRED_CAVEAT,
             *notes,
         ],
     )
     section.items.append(
         writer.table(
-            "paired_differences", _paired_display(table), "Paired differences, later run minus the first."
+            "paired_differences",
+            _paired_display(table, seed_only_runs),
+            "Paired differences, later run minus the first.",
         )
     )
     return section, n_significant
+
+
+def _spread_display(table: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "configuration": [f"{display_name(m)} / {b}" for m, b in zip(table["method"], table["backbone"])],
+            "split": table["split"],
+            "runs": [f"{c} − {b}" for b, c in zip(table["baseline"], table["candidate"])],
+            "metric": table["metric"],
+            "seeds": [f"{a} / {b}" for a, b in zip(table["n_seeds_baseline"], table["n_seeds_candidate"])],
+            "difference": [fmt_number(v, signed=True) for v in table["difference"]],
+            "seed SD": [fmt_number(v) for v in table["seed_sd"]],
+            "t-test p (Holm)": [
+                f"{p_text(p)} ({test})" if test else "" for p, test in zip(table["p_holm"], table["test"])
+            ],
+            "band": [
+                "" if pd.isna(band) else fmt_number(band) + ("" if gated else " (not gated)")
+                for band, gated in zip(table["band"], table["band_gated"])
+            ],
+            "verdict": table["verdict"],
+        }
+    )
+
+
+def _spread_section(spread: SeedSpread, writer: _Writer, seed_only_runs: bool) -> Section:
+    title = "Seed spread: is the difference larger than another seed would give?"
+    if spread.refusal:
+        return Section(title, paragraphs=[spread.refusal, *spread.notes])
+    writer.csv("seed_spread", spread.table)
+    lead = (
+        "The runs differ only in their seeds, so this is the verdict on the recipe: each difference is judged "
+        "against the spread between training seeds, which the paired tests below do not include. "
+        if seed_only_runs
+        else "Each difference judged against the spread between training seeds (the paired tests hold the "
+        "models fixed and do not include it). "
+    )
+    section = Section(
+        title,
+        paragraphs=[
+            f"{lead}Judged by {spread.judged_by}: {spread.n_beyond} of {len(spread.table)} differences lie "
+            "beyond the seed spread.",
+            *spread.notes,
+        ],
+    )
+    section.items.append(
+        writer.table(
+            "seed_spread",
+            _spread_display(spread.table),
+            "Differences against the seed spread, later run minus the first.",
+        )
+    )
+    return section
 
 
 def _side_by_side_section(
@@ -171,12 +269,24 @@ def compare_runs(
     n_bootstrap: int = 1000,
     seed: int = 0,
     draw_figures: bool = True,
+    baseline: BaselineBands | None = None,
 ) -> Comparison:
     """Write the comparison of two or more runs into ``out``, from their stored artifacts only.
 
     ``compare.md`` and ``compare.html`` (self-contained), ``differences.csv``, then on the same data
-    ``paired_differences.csv``, on different data ``side_by_side.csv`` and ``rank_agreement.csv``; every
-    table also as ``tables/<name>.{csv,md,tex}``.
+    ``paired_differences.csv`` and, where the seed spread is known, ``seed_spread.csv``; on different data
+    ``side_by_side.csv`` and ``rank_agreement.csv``; every table also as ``tables/<name>.{csv,md,tex}``.
+
+    The paired tests hold the two trained models fixed, so they say nothing about training-seed variance.
+    The seed spread comes from the runs' protocol seeds (multi-seed runs) or from ``baseline`` (the bands
+    ``regress`` uses); with one seed per run and no baseline it is unknown, and the report says so in one
+    line. When the runs differ only in seed, the report leads with the seed spread and marks the paired
+    verdicts as statements about the two model instances.
+
+    Parameters
+    ----------
+    baseline : BaselineBands, optional
+        A baseline's bands (``sdc-bench compare --baseline FILE``), ignored with a note if built on other data.
 
     Raises
     ------
@@ -186,12 +296,17 @@ def compare_runs(
     out = Path(out)
     runs = load_runs(run_dirs, class_map)
     writer = _Writer(out)
-    sections = [_runs_section(runs, writer)]
+    runs_section, differences = _runs_section(runs, writer)
+    sections = [runs_section]
     same, reason = same_data(runs)
-    n_significant = 0
+    only_seeds = same and seed_only(differences)
+    n_significant, judged_by, n_beyond = 0, "not compared", 0
     if same:
-        paired, n_significant = _paired_section(runs, writer, reason, n_bootstrap, seed)
-        sections.append(paired)
+        spread = seed_spread(runs, baseline)
+        spread_part = _spread_section(spread, writer, only_seeds)
+        paired, n_significant = _paired_section(runs, writer, reason, n_bootstrap, seed, only_seeds)
+        sections += [spread_part, paired] if only_seeds else [paired, spread_part]
+        judged_by, n_beyond = spread.judged_by, spread.n_beyond
     else:
         sections.append(_side_by_side_section(runs, writer, reason, n_bootstrap, seed, draw_figures))
     title = "sdc-bench compare: " + " vs ".join(run.label for run in runs)
@@ -199,4 +314,4 @@ def compare_runs(
     write_text(markdown, render_markdown(title, sections, out))
     write_text(page, render_html(title, sections))
     writer.written += [markdown, page]
-    return Comparison(writer.written, same, n_significant)
+    return Comparison(writer.written, same, n_significant, only_seeds, judged_by, n_beyond)

@@ -14,7 +14,14 @@ from sdc_bench.core.run_manifest import RunManifest
 from sdc_bench.core.store import RunStore
 from sdc_bench.reports.loaders import load_predictions
 
-__all__ = ["ComparedRun", "differences_table", "load_runs", "parse_class_map", "same_data"]
+__all__ = [
+    "ComparedRun",
+    "differences_table",
+    "load_runs",
+    "parse_class_map",
+    "same_data",
+    "seed_only",
+]
 
 #: The columns naming one configuration of a run.
 CONFIGURATION = ("method", "backbone", "augment", "imbalance")
@@ -126,3 +133,18 @@ def differences_table(runs: Sequence[ComparedRun]) -> pd.DataFrame:
         {"fact": name, **dict(zip((r.label for r in runs), values))} for name, values in differing.items()
     ]
     return pd.DataFrame(rows, columns=["fact", *(r.label for r in runs)])
+
+
+def _is_seed_fact(name: str) -> bool:
+    return name == "seeds" or (name.startswith("config.") and name.rsplit(".", 1)[-1] in {"seed", "seeds"})
+
+
+def seed_only(differences: pd.DataFrame) -> bool:
+    """Whether the runs differ, and only in their seeds (``seeds`` or a configured ``seed``/``seeds`` key).
+
+    >>> seed_only(pd.DataFrame({"fact": ["seeds"], "a": ["0"], "b": ["1"]}))
+    True
+    >>> seed_only(pd.DataFrame({"fact": ["seeds", "git_revision"], "a": ["0", "x"], "b": ["1", "y"]}))
+    False
+    """
+    return not differences.empty and all(_is_seed_fact(str(name)) for name in differences["fact"])
