@@ -220,6 +220,11 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
             "over the per-seed values where both runs have two or more seeds, Student's pooled t-test where one "
             "has a single seed (it borrows the other's spread), Holm-adjusted over every row."
         )
+    notes.append(
+        "The values are each run's pooled out-of-fold metrics, as in metrics.csv and `regress` (on an external "
+        "split, the fold models' soft-vote ensemble), so an external difference here can differ from the "
+        "paired table's, which pairs each fold model's predictions."
+    )
     values = {run.label: per_seed_values(run) for run in runs}
     key = [*CONFIGURATION, "split", "metric", "class_name"]
     baseline = runs[0]
