@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -412,10 +413,9 @@ class RunStore:
             if stamps[0] is not None and stamps[1] is not None:
                 whole[parquet.stem] = (stamps[0], stamps[1])
         if read_any or set(known.entries) != set(whole):
-            try:
+            # the index only saves work: when it cannot be written, the next resume reads every cell again
+            with contextlib.suppress(OSError, DiskFullError):
                 write_text(self.cell_index_path, cell_index.index_text(whole))
-            except (OSError, DiskFullError):  # the index only saves work: the next resume reads again
-                pass
         return lines
 
     def collect_predictions(self, cell_ids: Iterable[str]) -> pd.DataFrame:
