@@ -92,7 +92,8 @@ METRIC_TABLE_COLUMNS: tuple[str, ...] = (
 # -------------------------------------------------------------------------------------- throughput
 
 THROUGHPUT_COLUMNS: tuple[str, ...] = (
-    "backbone", "device", "device_name", "threads", "load", "omp_wait", "precision", "channels_last", "compiled",
+    "backbone", "device", "device_name", "threads", "load", "omp_wait", "contention", "precision", "channels_last",
+    "compiled",
     "requested_batch_size", "batch_size", "img_size", "in_chans", "mode", "images_per_s", "latency_ms_p50",
     "latency_ms_p95", "peak_mem_mb", "params_m", "gflops", "achieved_tflops", "peak_tflops",
     "fraction_of_peak", "status", "error", "torch_version", "timestamp",
@@ -100,6 +101,8 @@ THROUGHPUT_COLUMNS: tuple[str, ...] = (
 """Columns of the throughput table, in order: the DESIGN.md schema plus ``threads``, ``load``
 (the 1-minute load average per core when the row was measured: above ~1 other work competed),
 ``omp_wait`` (how idle OpenMP threads waited: :func:`sdc_bench.core.openmp.wait_setting`),
+``contention`` (empty, or what competed for the CPU while the row was measured: other processes' load
+above the free cores, or hypervisor steal time; :mod:`sdc_bench.benchmark.throughput.contention`),
 ``requested_batch_size`` (before any out-of-memory decay), ``in_chans`` (input channels: 1 grey, K slices),
 the TFLOP/s columns, ``status``
 (``ok`` | ``skipped`` | ``failed``), ``error`` (why a row is skipped or failed; empty when ok),

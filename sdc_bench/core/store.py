@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -20,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from sdc_bench.core import cell_index
 from sdc_bench.core.errors import ConfigError, DiskFullError, ModelError, RunManifestError
 from sdc_bench.core.openmp import usable_cores, wait_setting
 from sdc_bench.core.run_manifest import RunManifest
@@ -360,18 +362,39 @@ class RunStore:
     def cell_done(self, cell_id: str) -> bool:
         return self.cell_path(cell_id).is_file()
 
+    @property
+    def cell_index_path(self) -> Path:
+        """``cells/index.jsonl``: the finished cells known whole (:mod:`sdc_bench.core.cell_index`)."""
+        return self.cells_dir / cell_index.INDEX_NAME
+
     def write_cell(self, cell_id: str, predictions: pd.DataFrame, info: dict[str, Any]) -> None:
-        # the json first: the parquet's presence is what marks a cell finished
+        """Write a finished cell: its JSON record, then its predictions, then its line in the cell index.
+
+        The parquet file's presence is what marks the cell finished; the index line (appended last) only
+        lets ``--resume`` skip reading it again.
+        """
         write_json(self.cells_dir / f"{cell_id}.json", info)
         write_parquet(self.cell_path(cell_id), predictions)
+        cell_index.record_cell(self.cells_dir, cell_id)
 
     def set_aside_unreadable_cells(self) -> list[str]:
         """Move finished cells whose files cannot be read (a truncated copy, a bad disk) to ``*.corrupt``.
 
         Such a cell counts as not done, so ``--resume`` recomputes it; returns one line per cell set aside.
+        A cell the cell index lists with unchanged files (size, modification time, parquet magic) is taken
+        as whole without reading it; every other cell is read whole, and the index is then rewritten
+        (atomically) with the cells found whole, so the next ``--resume`` reads none of them.
         """
         lines: list[str] = []
+        known = cell_index.read_index(self.cells_dir)
+        whole: dict[str, tuple[cell_index.FileStamp, cell_index.FileStamp]] = {}
+        read_any = False
         for parquet in sorted(self.cells_dir.glob("*.parquet")):
+            verified = known.verified(self.cells_dir, parquet.stem)
+            if verified is not None:
+                whole[parquet.stem] = verified
+                continue
+            read_any = True
             info = parquet.with_suffix(".json")
             try:
                 json.loads(info.read_text())
@@ -385,6 +408,14 @@ class RunStore:
                     f"cell {parquet.stem}: {parquet} or {info.name} is unreadable ({reason}); "
                     "recomputing the cell (the damaged files are kept as *.corrupt)"
                 )
+                continue
+            stamps = (cell_index.stamp(parquet), cell_index.stamp(info))
+            if stamps[0] is not None and stamps[1] is not None:
+                whole[parquet.stem] = (stamps[0], stamps[1])
+        if read_any or set(known.entries) != set(whole):
+            # the index only saves work: when it cannot be written, the next resume reads every cell again
+            with contextlib.suppress(OSError, DiskFullError):
+                write_text(self.cell_index_path, cell_index.index_text(whole))
         return lines
 
     def collect_predictions(self, cell_ids: Iterable[str]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ ids) are warnings; ``strict=True`` turns the serious ones into a
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -246,13 +247,31 @@ def _sample_list(groups: Iterable[Iterable[str]], limit: int = 3) -> str:
     return "; ".join(shown)
 
 
+_CHUNK_FILES = 256
+"""Most files one thread reads per task: per-file futures cost more than a tiny file's read."""
+
+
 def _read_files(
     df: pd.DataFrame, *, decode: bool, progress: bool, num_threads: int, max_pixels: int | None
 ) -> list[FileInfo]:
+    """One :class:`FileInfo` per row, in row order; threads read chunks of files (each file opened once)."""
     paths = [str(p) for p in df["path"]]
-    with ThreadPoolExecutor(max_workers=max(1, num_threads)) as pool:
-        results = pool.map(lambda p: inspect_file(p, decode=decode, max_pixels=max_pixels), paths)
-        return list(tqdm(results, total=len(paths), desc="auditing files", unit="file", disable=not progress))
+    threads = max(1, num_threads)
+    size = max(1, min(_CHUNK_FILES, math.ceil(len(paths) / (4 * threads))))
+    chunks = [paths[start : start + size] for start in range(0, len(paths), size)]
+
+    def read(chunk: list[str]) -> list[FileInfo]:
+        return [inspect_file(path, decode=decode, max_pixels=max_pixels) for path in chunk]
+
+    infos: list[FileInfo] = []
+    with (
+        ThreadPoolExecutor(max_workers=threads) as pool,
+        tqdm(total=len(paths), desc="auditing files", unit="file", disable=not progress) as bar,
+    ):
+        for part in pool.map(read, chunks):
+            infos.extend(part)
+            bar.update(len(part))
+    return infos
 
 
 @dataclass(frozen=True)
@@ -541,7 +560,7 @@ def _report(
         small_classes=small,
         n_folds=n_folds,
         files_read=read_headers,
-        fingerprint=fingerprint(df),
+        fingerprint=fingerprint(df, [info.content_hash for info in infos] if read_headers else None),
         warnings=tuple(problems + notes),
         problems=tuple(found),
         problem_counts=problem_counts(found),

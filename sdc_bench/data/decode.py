@@ -24,6 +24,7 @@ Every reader returns a ``float32`` array of shape ``(rows, columns)`` with value
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from dataclasses import asdict, dataclass
@@ -179,13 +180,15 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
-def is_dicom(path: str | Path) -> bool:
+def is_dicom(path: str | Path, data: bytes | None = None) -> bool:
     """Whether a file is DICOM: a ``.dcm``/``.dicom`` suffix or the ``DICM`` marker at byte 128.
 
     Parameters
     ----------
     path : str or pathlib.Path
         The file.
+    data : bytes, optional
+        Its content when already read: the marker is looked up there instead of opening the file.
 
     Returns
     -------
@@ -193,6 +196,8 @@ def is_dicom(path: str | Path) -> bool:
     """
     if str(path).lower().endswith(DICOM_SUFFIXES):
         return True
+    if data is not None:
+        return data[128:132] == b"DICM"
     try:
         with open(path, "rb") as handle:
             handle.seek(128)
@@ -223,11 +228,11 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- PIL formats
-def _read_pil(path: Path, max_pixels: int | None) -> np.ndarray:
+def _read_pil(path: Path, max_pixels: int | None, data: bytes | None = None) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data) if data is not None else path) as image:
                 width, height = image.size
                 check_pixel_count(path, width * height, f"{height}x{width} pixels", max_pixels)
                 image.load()
@@ -300,17 +305,20 @@ def _dicom_pixel_count(dataset: Any) -> tuple[int, str]:
     return max(rows, 0) * max(columns, 0) * max(frames, 1) * max(samples, 1), what
 
 
-def _read_dicom(path: Path, frame: str, max_pixels: int | None) -> np.ndarray:
+def _read_dicom(path: Path, frame: str, max_pixels: int | None, data: bytes | None = None) -> np.ndarray:
     import pydicom
     from pydicom.errors import InvalidDicomError
     from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
+    def source() -> Path | io.BytesIO:
+        return io.BytesIO(data) if data is not None else path
+
     try:
         try:
-            dataset = pydicom.dcmread(path)
+            dataset = pydicom.dcmread(source())
         except InvalidDicomError:
             # Files written without the 128-byte preamble are common in the wild.
-            dataset = pydicom.dcmread(path, force=True)
+            dataset = pydicom.dcmread(source(), force=True)
     except Exception as error:  # pydicom raises many exception types on bad input
         raise DataError(
             f"{path}: not a readable DICOM file ({_first_line(error)}); replace or remove it"
@@ -537,6 +545,7 @@ def read_image(
     frame: str = "middle",
     nifti_slice: str = "mid_sagittal",
     max_pixels: int | None = None,
+    data: bytes | None = None,
 ) -> np.ndarray:
     """Decode one image file to a 2-D ``float32`` array in ``[0, 1]``.
 
@@ -555,6 +564,9 @@ def read_image(
     max_pixels : int, optional
         Largest pixel (voxel) count a header may claim; ``None`` takes Pillow's
         ``Image.MAX_IMAGE_PIXELS``. Checked before pixel data is loaded.
+    data : bytes, optional
+        The file's whole content when the caller has read it already (the audit hashes every file), so
+        a PIL or DICOM file is decoded from memory, not opened again; volumes are always read by path.
 
     Returns
     -------
@@ -576,15 +588,15 @@ def read_image(
     _check_choice("frame", frame, FRAME_POLICIES)
     _check_choice("nifti_slice", nifti_slice, NIFTI_SLICES)
     path = Path(path)
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise DataError(f"{path}: image file does not exist; check the path")
-    if os.path.getsize(path) == 0:
+    if (len(data) if data is not None else os.path.getsize(path)) == 0:
         raise DataError(f"{path}: image file is empty; replace or remove it")
     if _is_volume(path):
         return _read_volume_slice(path, nifti_slice, max_pixels)
-    if is_dicom(path):
-        return _read_dicom(path, frame, max_pixels)
-    return _read_pil(path, max_pixels)
+    if is_dicom(path, data):
+        return _read_dicom(path, frame, max_pixels, data)
+    return _read_pil(path, max_pixels, data)
 
 
 def _pil_resize(image: np.ndarray, rows: int, columns: int) -> np.ndarray:

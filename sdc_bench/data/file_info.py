@@ -205,12 +205,12 @@ def inspect_file(path: str | Path, *, decode: bool = False, max_pixels: int | No
             info = _nifti_info(path, max_pixels)
         elif name.endswith(METAIMAGE_SUFFIXES):
             info = _metaimage_info(path, max_pixels)
-        elif is_dicom(path):
+        elif is_dicom(path, data):
             info = _dicom_info(path, data, max_pixels)
         else:
             info = _pil_info(path, data, max_pixels)
         if decode:
-            read_image(path, max_pixels=max_pixels)
+            read_image(path, max_pixels=max_pixels, data=data)
     except SdcBenchError as error:
         return FileInfo(content_hash=content_hash, error=str(error).split(": ", 1)[-1])
     except Exception as error:  # the audit reports any failure to read, it does not stop on it

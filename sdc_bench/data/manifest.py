@@ -23,7 +23,7 @@ import pandas as pd
 from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.columns import ColumnMap
 from sdc_bench.data.csv_text import read_raw_csv
-from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
+from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, RootGuard
 
 __all__ = [
     "MANIFEST_COLUMNS",
@@ -414,6 +414,7 @@ def _drop_bad_rows(
         keep.at[index] = False
 
     absolute = []
+    guard = RootGuard(folder)
     modality_col = names["modality"]
     for index, path_value, label, patient, modality in zip(
         df.index, df["path"], df["label"], df["patient_id"], df["modality"], strict=True
@@ -443,7 +444,7 @@ def _drop_bad_rows(
                 f"modality {modality!r} in column {modality_col!r} is not one of {', '.join(MODALITIES)}",
                 "fix the modality or drop the row",
             )
-        elif not allow_outside_root and is_outside_root(resolved_str, folder):
+        elif not allow_outside_root and guard.is_outside(resolved_str):
             bad_row(
                 index,
                 resolved_str,
@@ -498,7 +499,7 @@ def file_hash(path: str | os.PathLike[str]) -> str:
     return _content_hash(path)
 
 
-def fingerprint(df: pd.DataFrame) -> str:
+def fingerprint(df: pd.DataFrame, hashes: Sequence[str] | None = None) -> str:
     """A short, stable hash of a manifest's content.
 
     SHA-256 over the rows sorted by ``sample_id``, each contributing
@@ -513,6 +514,10 @@ def fingerprint(df: pd.DataFrame) -> str:
     ----------
     df : pandas.DataFrame
         A validated manifest.
+    hashes : sequence of str, optional
+        The BLAKE2b (:func:`file_hash`) of each row's file, in row order, when the caller has hashed
+        them already (the audit reads every file once); ``"-"`` or ``""`` for a file that cannot be
+        read. ``None`` reads the files here.
 
     Returns
     -------
@@ -526,10 +531,16 @@ def fingerprint(df: pd.DataFrame) -> str:
     >>> len(fingerprint(df))
     16
     """
+    if hashes is None:
+        digests = [_content_hash(path) for path in df["path"]]
+    else:
+        if len(hashes) != len(df):
+            raise ValueError(f"fingerprint: {len(hashes)} hashes for {len(df)} rows")
+        digests = [digest or "-" for digest in hashes]
     rows = sorted(
-        (str(sample_id), str(label), str(patient_id), _content_hash(path))
-        for sample_id, label, patient_id, path in zip(
-            df["sample_id"], df["label"], df["patient_id"], df["path"], strict=True
+        (str(sample_id), str(label), str(patient_id), digest)
+        for sample_id, label, patient_id, digest in zip(
+            df["sample_id"], df["label"], df["patient_id"], digests, strict=True
         )
     )
     digest = hashlib.sha256()

@@ -8,9 +8,10 @@ own. ``data.allow_outside_root = true`` accepts them on purpose.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["OUTSIDE_ROOT_FIX", "is_outside_root"]
+__all__ = ["OUTSIDE_ROOT_FIX", "RootGuard", "is_outside_root"]
 
 OUTSIDE_ROOT_FIX = (
     "move the image below that folder, or set data.allow_outside_root = true in the suite's [data] "
@@ -46,3 +47,46 @@ def is_outside_root(path: str | Path, root: str | Path) -> bool:
         return os.path.commonpath([real, real_root]) != real_root
     except ValueError:  # different drives on Windows
         return True
+
+
+@dataclass(frozen=True)
+class RootGuard:
+    """:func:`is_outside_root` for many files below one root, resolving each folder once, not each file.
+
+    ``realpath`` of a file is ``realpath`` of its folder joined with its name unless the file itself is a
+    symlink, so a guard resolves the root once and each folder once (remembered for the guard's life, one
+    listing or one manifest); only symlinked files are resolved in full. Same answers as
+    :func:`is_outside_root`, without one ``lstat`` per path component per file.
+
+    Examples
+    --------
+    >>> guard = RootGuard("/data/spine")
+    >>> guard.is_outside("/data/spine/../../etc/passwd"), guard.is_outside("/data/spine/normal/a.png")
+    (True, False)
+    """
+
+    root: str | Path
+    _real_root: str = field(init=False, repr=False)
+    _folders: dict[str, str] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_real_root", os.path.realpath(self.root))
+
+    def is_outside(self, path: str | Path) -> bool:
+        """Whether ``path`` (absolute), with every symlink resolved, lies outside the guard's root."""
+        text = os.fspath(path)
+        folder, name = os.path.split(text)
+        if name in ("", ".", "..") or os.path.islink(text):
+            real = os.path.realpath(text)
+        else:
+            real_folder = self._folders.get(folder)
+            if real_folder is None:
+                real_folder = self._folders[folder] = os.path.realpath(folder)
+            real = os.path.join(real_folder, name)
+        if os.name == "posix":  # both are normalised absolute paths: a prefix test is commonpath's answer
+            root = self._real_root
+            return not (real == root or real.startswith(root if root.endswith(os.sep) else root + os.sep))
+        try:
+            return os.path.commonpath([real, self._real_root]) != self._real_root
+        except ValueError:  # different drives on Windows
+            return True

@@ -28,7 +28,7 @@ from sdc_bench.core.errors import ConfigError, DataError
 from sdc_bench.data.decode import IMAGE_SUFFIXES, is_dicom
 from sdc_bench.data.dicom_meta import read_dicom_meta
 from sdc_bench.data.manifest import MODALITIES, ColumnMap, map_labels, read_manifest_csv, validate_manifest
-from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, is_outside_root
+from sdc_bench.data.paths import OUTSIDE_ROOT_FIX, RootGuard
 from sdc_bench.data.series import dicom_rows
 from sdc_bench.data.spec import PATIENT_GROUP
 
@@ -70,8 +70,8 @@ def _compile_patient_regex(patient_regex: str | None) -> re.Pattern[str] | None:
         ) from None
 
 
-def _patient_from_name(pattern: re.Pattern[str], path: Path) -> str | None:
-    match = pattern.search(path.name)
+def _patient_from_name(pattern: re.Pattern[str], path: str | Path) -> str | None:
+    match = pattern.search(os.path.basename(path))
     if match is None:
         return None
     if PATIENT_GROUP in pattern.groupindex:
@@ -96,11 +96,12 @@ def _visible(entry: os.DirEntry[str]) -> bool:
     return not entry.name.startswith(".")
 
 
-def _walk_files(folder: Path) -> list[Path]:
-    files: list[Path] = []
+def _walk_files(folder: Path) -> list[str]:
+    """Every visible file below ``folder``, as paths that start with ``str(folder)``, in sorted order."""
+    files: list[str] = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        files.extend(Path(root) / name for name in sorted(names) if not name.startswith("."))
+        files.extend(os.path.join(root, name) for name in sorted(names) if not name.startswith("."))
     return files
 
 
@@ -108,7 +109,7 @@ def _patients_with_regex(
     csv_df: pd.DataFrame, pattern: re.Pattern[str], where: str, skip_bad: bool
 ) -> pd.DataFrame:
     """Fill patient ids of a CSV without a patient column from the file names."""
-    patients = [_patient_from_name(pattern, Path(p)) for p in csv_df["path"]]
+    patients = [_patient_from_name(pattern, p) for p in csv_df["path"]]
     missing = [p for p, patient in zip(csv_df["path"], patients, strict=True) if patient is None]
     if missing and not skip_bad:
         raise DataError(
@@ -180,7 +181,7 @@ class _Skips:
         self.skip_bad = skip_bad
         self.skipped: list[tuple[str, str]] = []
 
-    def bad(self, path: Path, reason: str, fix: str) -> None:
+    def bad(self, path: str | Path, reason: str, fix: str) -> None:
         if not self.skip_bad:
             raise DataError(f"{path}: {reason}; {fix} (or pass --skip-bad to skip it)")
         self.skipped.append((str(path), f"{reason}; {fix}"))
@@ -233,10 +234,13 @@ def _image_rows(
 ) -> list[dict[str, str]]:
     """One row per image below each class folder (recursively); non-images and empty classes are bad."""
     rows: list[dict[str, str]] = []
+    guard = RootGuard(folder)
     for class_dir in class_dirs:
         images = []
+        # _walk_files' paths start with the class folder's: the sample id is the rest, without pathlib
+        prefix = len(str(class_dir)) + 1
         for file in _walk_files(class_dir):
-            if not allow_outside_root and is_outside_root(file, folder):
+            if not allow_outside_root and guard.is_outside(file):
                 skips.bad(file, f"symlink leads outside the source folder {folder}", OUTSIDE_ROOT_FIX)
             elif is_image_file(file):
                 images.append(file)
@@ -255,7 +259,7 @@ def _image_rows(
             continue
         rows.extend(
             {
-                "sample_id": image.relative_to(folder).as_posix(),
+                "sample_id": f"{class_dir.name}/{image[prefix:].replace(os.sep, '/')}",
                 "path": os.path.abspath(image),
                 "label": class_dir.name,
                 "modality": forced[0],
@@ -284,7 +288,7 @@ def _patients_of_rows(
         return rows, ("file" if not found else "dicom" if found == len(rows) else "dicom+file")
     kept = []
     for row in rows:
-        patient = _patient_from_name(pattern, Path(row["path"]))
+        patient = _patient_from_name(pattern, row["path"])
         if patient is None:
             skips.bad(
                 Path(row["path"]),

@@ -16,7 +16,7 @@ __all__ = ["LOAD_LIMIT", "LOAD_RATIO", "markdown_table", "peak_memory_text", "un
 
 _MARKDOWN = (
     ("backbone", "{}"), ("mode", "{}"), ("precision", "{}"), ("channels_last", "{}"), ("compiled", "{}"),
-    ("batch_size", "{}"), ("img_size", "{}"), ("in_chans", "{}"), ("images_per_s", "{:.1f}"), ("load", "{:.2f}"), ("latency_ms_p50", "{:.2f}"),
+    ("batch_size", "{}"), ("img_size", "{}"), ("in_chans", "{}"), ("images_per_s", "{:.1f}"), ("load", "{:.2f}"), ("contention", "{}"), ("latency_ms_p50", "{:.2f}"),
     ("latency_ms_p95", "{:.2f}"), ("peak_mem_mb", "{:.0f}"), ("gflops", "{:.3f}"), ("achieved_tflops", "{:.3f}"),
     ("fraction_of_peak", "{:.1%}"), ("status", "{}"),
 )  # fmt: skip
@@ -33,6 +33,8 @@ def markdown_table(table: pd.DataFrame) -> str:
     compact = pd.DataFrame(
         {c: [_cell(v, fmt) for v in table[c]] for c, fmt in _MARKDOWN if c in table}, index=table.index
     )
+    if "contention" in compact and not _contended(table).any():  # a column only when some row was contended
+        compact = compact.drop(columns="contention")
     if "peak_mem_mb" in compact:  # CPU runs do not measure it: 0 is "not measured", not 0 MB
         compact["peak_mem_mb"] = [
             peak_memory_text(d, v) for d, v in zip(table["device"], table["peak_mem_mb"])
@@ -51,8 +53,9 @@ def markdown_table(table: pd.DataFrame) -> str:
     if len(loaded):  # said beside the numbers, not only in the report: a noisy neighbour makes them low
         header = (
             f"**Measured under load: {len(loaded)} of {len(table)} row(s)** (load per core above "
-            f"{LOAD_LIMIT} or p95 latency above {LOAD_RATIO:g}x p50): other processes competed for the "
-            "cores, so those rows read low; measure again on an idle machine.\n\n" + header
+            f"{LOAD_LIMIT}, p95 latency above {LOAD_RATIO:g}x p50, or other load or CPU steal in the contention "
+            "column): other processes competed for the cores, so those rows read low; measure again on an "
+            "idle machine.\n\n" + header
         )
     notes = [
         f"- {row.backbone} {row.mode} {row.precision} batch {row.requested_batch_size}: {row.status}: {row.error}"
@@ -81,7 +84,8 @@ LOAD_LIMIT = 1.25
 
 def under_load(table: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of a throughput table measured under load: ``load`` (per core) above ``LOAD_LIMIT`` (or an older
-    table's ``load`` flag set), or p95 latency > ``LOAD_RATIO`` x p50."""
+    table's ``load`` flag set), p95 latency > ``LOAD_RATIO`` x p50, or a ``contention`` note (other load
+    above the free cores, or CPU steal: :mod:`sdc_bench.benchmark.throughput.contention`)."""
     if table is None or table.empty or not {"latency_ms_p50", "latency_ms_p95"} <= set(table.columns):
         return pd.DataFrame() if table is None else table.iloc[0:0]
     ratio = table["latency_ms_p95"].astype(float) / table["latency_ms_p50"].astype(float)
@@ -92,7 +96,15 @@ def under_load(table: pd.DataFrame | None) -> pd.DataFrame:
             loaded |= load.fillna(False).astype(bool)
         else:  # the load average per core: this process's own threads read up to ~1
             loaded |= (load.astype(float) > LOAD_LIMIT).fillna(False)
+    loaded |= _contended(table)
     return table[loaded.to_numpy()]
+
+
+def _contended(table: pd.DataFrame) -> pd.Series:
+    """Rows whose ``contention`` column holds a note (an older table without the column: none)."""
+    if "contention" not in table.columns:
+        return pd.Series(False, index=table.index)
+    return table["contention"].fillna("").astype(str).str.len() > 0
 
 
 def peak_memory_text(device: Any, value: Any, digits: int = 0) -> str:

@@ -33,7 +33,7 @@ SCHEMA = (
     "mode", "images_per_s", "latency_ms_p50", "latency_ms_p95", "peak_mem_mb", "params_m", "gflops",
 )  # fmt: skip
 EXTRA = (
-    "threads", "load", "omp_wait", "requested_batch_size", "in_chans", "achieved_tflops", "peak_tflops", "fraction_of_peak", "status", "error",
+    "threads", "load", "omp_wait", "contention", "requested_batch_size", "in_chans", "achieved_tflops", "peak_tflops", "fraction_of_peak", "status", "error",
     "torch_version", "timestamp",
 )  # fmt: skip
 GRID = ThroughputConfig(

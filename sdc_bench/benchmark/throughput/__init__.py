@@ -23,12 +23,14 @@ configurations is reused without growing the RSS (a ResNet read 0.19 MB).
 
 ``load`` is the 1-minute load average per core when the row was measured (``os.getloadavg``; NaN
 where the OS has none); :func:`sdc_bench.reports.throughput_view.under_load` flags rows above
-``LOAD_LIMIT``.
+``LOAD_LIMIT``. ``contention`` says, beside the numbers, when other processes' load exceeded the cores left
+free or the hypervisor stole CPU time during the row's measurement (:mod:`.contention`); empty otherwise.
 """
 
 from __future__ import annotations
 
 from sdc_bench.benchmark.throughput.config import MODES, ThroughputConfig
+from sdc_bench.benchmark.throughput.contention import Contention, ContentionProbe
 from sdc_bench.benchmark.throughput.table import COLUMNS, PEAK_TFLOPS, RESUME_KEY, measure, peak_tflops
 from sdc_bench.benchmark.throughput.timing import reference_images_per_s
 from sdc_bench.core.store import read_throughput
@@ -38,6 +40,8 @@ __all__ = [
     "MODES",
     "PEAK_TFLOPS",
     "RESUME_KEY",
+    "Contention",
+    "ContentionProbe",
     "ThroughputConfig",
     "measure",
     "peak_tflops",

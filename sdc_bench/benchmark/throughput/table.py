@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from sdc_bench.benchmark.throughput import timing
 from sdc_bench.benchmark.throughput.config import ThroughputConfig
+from sdc_bench.benchmark.throughput.contention import ContentionProbe
 from sdc_bench.benchmark.throughput.timing import Case, Outcome, free_memory, skip_reason
 from sdc_bench.core.contracts import THROUGHPUT_COLUMNS
 from sdc_bench.core.device import resolve_device
@@ -197,8 +198,12 @@ def measure(
                 f"{case.backbone} {case.mode} {case.precision} b{batch_size}"
                 f"{' cl' if case.channels_last else ''}{' compiled' if case.compiled else ''}"
             )
+            probe = ContentionProbe()
+            probe.start()
             outcome = _measure_case(case, batch_size, config, device)
-            rows.append(_row(case, batch_size, outcome, device, name, stats[case.backbone], config.in_chans))
+            row = _row(case, batch_size, outcome, device, name, stats[case.backbone], config.in_chans)
+            row["contention"] = probe.stop().note() if outcome.timing is not None else ""
+            rows.append(row)
             if on_row is not None:
                 on_row(pd.DataFrame(rows, columns=list(COLUMNS)))
     return pd.DataFrame(rows, columns=list(COLUMNS))
@@ -269,6 +274,7 @@ def _row(
         "threads": torch.get_num_threads(),
         "load": load_per_core(),
         "omp_wait": wait_setting(),
+        "contention": "",  # measure() fills it from a ContentionProbe around the timing
         "precision": case.precision,
         "channels_last": case.channels_last,
         "compiled": case.compiled,
