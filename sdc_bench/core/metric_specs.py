@@ -86,6 +86,50 @@ def macro_average(values: ArrayLike, axis: int = -1) -> FloatArray:
 
 
 @dataclass(frozen=True, eq=False)
+class ClassRanking:
+    """One class's one-vs-rest ranking of the images, prepared once for the rank metrics (AUROC, AUPRC).
+
+    The images are split into positives (of the class) and negatives, each in ascending score. Images of
+    equal score form one level; for each positive, the counts of images in lower (and in lower or equal)
+    levels locate it in the cumulative weight of the negatives and of the positives, so that a block of
+    weightings needs one cumulative sum over the negatives and one over the positives, not passes over
+    every image.
+
+    Build it with :meth:`of`.
+    """
+
+    negatives: IntArray  # image indices of the negatives, ascending score
+    positives: IntArray  # image indices of the positives, ascending score
+    negatives_below: IntArray  # per positive: negatives in strictly lower levels
+    negatives_up_to: IntArray  # per positive: negatives in lower or equal levels
+    positives_below: IntArray  # per positive: positives in strictly lower levels
+    ties: bool  # some positive shares its level with a negative
+
+    @classmethod
+    def of(cls, scores: FloatArray, positive: NDArray[np.bool_]) -> ClassRanking:
+        """The ranking of images with ``scores`` (one class's probability) and ``positive`` (of that class)."""
+        order = np.argsort(scores, kind="stable")
+        sorted_scores, sorted_positive = scores[order], positive[order]
+        starts = np.r_[True, sorted_scores[1:] != sorted_scores[:-1]]
+        level = np.cumsum(starts) - 1
+        level_starts = np.flatnonzero(starts)
+        level_ends = np.r_[level_starts[1:], len(order)]
+        negatives_before = np.r_[0, np.cumsum(~sorted_positive)]  # negatives before each sorted position
+        positives_before = np.r_[0, np.cumsum(sorted_positive)]
+        positive_level = level[sorted_positive]
+        below = negatives_before[level_starts[positive_level]]
+        up_to = negatives_before[level_ends[positive_level]]
+        return cls(
+            negatives=order[~sorted_positive],
+            positives=order[sorted_positive],
+            negatives_below=below,
+            negatives_up_to=up_to,
+            positives_below=positives_before[level_starts[positive_level]],
+            ties=bool(np.any(below != up_to)),
+        )
+
+
+@dataclass(frozen=True, eq=False)
 class ScoredImages:
     """The per-image arrays of one set of predictions, prepared once for any number of weightings.
 
@@ -100,7 +144,7 @@ class ScoredImages:
     bin_order: IntArray  # images sorted by calibration bin
     bin_starts: IntArray  # first sorted position of each occupied bin
     calibration_gap: FloatArray  # (correct - confidence), in bin order
-    ranking: tuple[tuple[IntArray, IntArray, FloatArray], ...]  # per class: order, level starts, positives
+    ranking: tuple[ClassRanking, ...]  # per class: the one-vs-rest ranking
 
     @property
     def n_images(self) -> int:
@@ -124,12 +168,7 @@ class ScoredImages:
         bins = np.searchsorted(inner_edges, confidence, side="left")  # bin m holds (e_m, e_m+1]
         bin_order = np.argsort(bins, kind="stable")
         sorted_bins = bins[bin_order]
-        ranking = []
-        for k in range(n_classes):
-            order = np.argsort(proba[:, k], kind="stable")
-            scores = proba[order, k]
-            level_starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
-            ranking.append((order, level_starts, (y_true[order] == k).astype(np.float64)))
+        ranking = [ClassRanking.of(proba[:, k], y_true == k) for k in range(n_classes)]
         return cls(
             y_true=y_true,
             y_pred=y_pred,
@@ -202,6 +241,11 @@ class MetricInputs:
     @cached_property
     def tn(self) -> FloatArray:
         return self.total[:, None] - self.tp - self.fn - self.fp
+
+    @cached_property
+    def ranked_auroc(self) -> tuple[FloatArray, tuple[RankedPositives, ...]]:
+        """Weighted one-vs-rest AUROC per class and each class's ranked positives (AUPRC reuses them)."""
+        return _ranked_auroc(self)
 
     @cached_property
     def ranking_curves(self) -> tuple[FloatArray, FloatArray]:
@@ -289,32 +333,82 @@ def _ece(inputs: MetricInputs) -> FloatArray:
     return _ratio(np.abs(gaps).sum(axis=1), inputs.total)
 
 
-def _ranking_curves(inputs: MetricInputs) -> tuple[FloatArray, FloatArray]:
-    """Weighted one-vs-rest AUROC and average precision of every class, shape ``(B, n_classes)`` each."""
+@dataclass(frozen=True, eq=False)
+class RankedPositives:
+    """One class's positives under ``B`` weightings, as the rank metrics need them.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (B, n_positives)
+        Each positive's weight, positives in ascending score.
+    negatives_below : ndarray of shape (B, n_positives)
+        Weight of the negatives in strictly lower score levels than each positive.
+    total_negative : ndarray of shape (B,)
+        Weight of all negatives.
+    """
+
+    weights: FloatArray
+    negatives_below: FloatArray
+    total_negative: FloatArray
+
+
+def _class_auroc(weights: FloatArray, ranking: ClassRanking) -> tuple[FloatArray, RankedPositives]:
+    """Weighted one-vs-rest AUROC of one class (ties count one half), and its positives for AUPRC."""
+    negative_cumulative = np.zeros((weights.shape[0], len(ranking.negatives) + 1))
+    np.cumsum(np.take(weights, ranking.negatives, axis=1), axis=1, out=negative_cumulative[:, 1:])
+    positives = RankedPositives(
+        weights=np.take(weights, ranking.positives, axis=1),
+        negatives_below=np.take(negative_cumulative, ranking.negatives_below, axis=1),
+        total_negative=negative_cumulative[:, -1],
+    )
+    below = positives.negatives_below
+    if ranking.ties:
+        below = below + 0.5 * (np.take(negative_cumulative, ranking.negatives_up_to, axis=1) - below)
+    concordant = (positives.weights * below).sum(axis=1)
+    total_positive = positives.weights.sum(axis=1)
+    return _ratio(concordant, total_positive * positives.total_negative), positives
+
+
+def _class_auprc(ranking: ClassRanking, positives: RankedPositives) -> FloatArray:
+    """Weighted average precision of one class, ``sum_n (R_n - R_n-1) P_n`` over the distinct thresholds:
+    each positive's weight times the precision at its score's threshold, over the positives' weight."""
+    positive_cumulative = np.zeros((positives.weights.shape[0], positives.weights.shape[1] + 1))
+    np.cumsum(positives.weights, axis=1, out=positive_cumulative[:, 1:])
+    total_positive = positive_cumulative[:, -1]
+    true_positives = total_positive[:, None] - np.take(positive_cumulative, ranking.positives_below, axis=1)
+    called = true_positives + (positives.total_negative[:, None] - positives.negatives_below)
+    precision = np.divide(true_positives, called, out=np.zeros_like(true_positives), where=called > 0)
+    return _ratio((positives.weights * precision).sum(axis=1), total_positive)
+
+
+def _ranked_auroc(inputs: MetricInputs) -> tuple[FloatArray, tuple[RankedPositives, ...]]:
+    """Weighted one-vs-rest AUROC of every class, ``(B, n_classes)``, and each class's ranked positives.
+
+    Per class, one cumulative sum of the negatives' weights in score order gives, for each positive, the
+    weight of the negatives ranked below it. With integer weights (plain metrics, bootstrap draws) every
+    sum here is exact, so the value does not depend on the summation order.
+    """
     weights, images = inputs.per_image()
     auroc = np.empty((weights.shape[0], images.n_classes))
-    auprc = np.empty((weights.shape[0], images.n_classes))
-    for class_code, (order, level_starts, positive) in enumerate(images.ranking):
-        sorted_weights = weights[:, order]
-        # Weight of positives / negatives at each distinct score, ascending.
-        level_all = np.add.reduceat(sorted_weights, level_starts, axis=1)
-        level_pos = np.add.reduceat(sorted_weights * positive, level_starts, axis=1)
-        level_neg = level_all - level_pos
-        total_pos = level_pos.sum(axis=1)
-        total_neg = level_neg.sum(axis=1)
-        neg_below = np.cumsum(level_neg, axis=1) - level_neg
-        concordant = (level_pos * (neg_below + 0.5 * level_neg)).sum(axis=1)
-        auroc[:, class_code] = _ratio(concordant, total_pos * total_neg)
-        # Average precision over thresholds taken from the highest score down.
-        tp_curve = np.cumsum(level_pos[:, ::-1], axis=1)
-        called = np.cumsum(level_all[:, ::-1], axis=1)
-        precision = np.divide(tp_curve, called, out=np.zeros_like(tp_curve), where=called > 0)
-        auprc[:, class_code] = _ratio((level_pos[:, ::-1] * precision).sum(axis=1), total_pos)
+    ranked = []
+    for class_code, ranking in enumerate(images.ranking):
+        auroc[:, class_code], positives = _class_auroc(weights, ranking)
+        ranked.append(positives)
+    return auroc, tuple(ranked)
+
+
+def _ranking_curves(inputs: MetricInputs) -> tuple[FloatArray, FloatArray]:
+    """Weighted one-vs-rest AUROC and average precision of every class, shape ``(B, n_classes)`` each."""
+    auroc, ranked = inputs.ranked_auroc
+    images = inputs.per_image()[1]
+    auprc = np.empty_like(auroc)
+    for class_code, (ranking, positives) in enumerate(zip(images.ranking, ranked, strict=True)):
+        auprc[:, class_code] = _class_auprc(ranking, positives)
     return auroc, auprc
 
 
 def _auroc(inputs: MetricInputs) -> FloatArray:
-    return inputs.ranking_curves[0]
+    return inputs.ranked_auroc[0]
 
 
 def _auprc(inputs: MetricInputs) -> FloatArray:

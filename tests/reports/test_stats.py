@@ -198,6 +198,15 @@ def test_holm_against_step_down_by_hand() -> None:
     assert holm([]).size == 0
 
 
+def test_holm_equals_statsmodels_multipletests() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 40):
+        p = np.round(rng.uniform(0.0, 0.3, size), 3)  # rounded: ties, and products above 1 capped
+        np.testing.assert_array_equal(holm(p), multipletests(p, method="holm")[1])
+
+
 # --------------------------------------------------------------------------- Friedman / Nemenyi
 
 SCORES = pd.DataFrame(
