@@ -6,23 +6,27 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from sdc_bench.core.contracts import OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.reports.document import Section
 from sdc_bench.reports.figure_common import (
     _GRID_COLOUR,
+    TOP_CONFIGURATIONS,
     Configuration,
     _balanced_accuracy,
     _class_names,
     _configurations,
     _legend_below,
+    _Look,
     _look,
     _pooled_scores,
     _pooled_seeds,
@@ -30,6 +34,7 @@ from sdc_bench.reports.figure_common import (
     _square_grid,
     _title_pooled_seeds,
     seed_pooling_note,
+    top_note,
 )
 from sdc_bench.reports.metrics import (
     ECE_BINS,
@@ -78,6 +83,8 @@ def per_class_section(ctx: ReportContext) -> Section:
     writer, metrics, predictions = ctx.writer, ctx.metrics, ctx.predictions
     palette, markers = ctx.palette, ctx.markers
     pooled = seed_pooling_note(predictions)
+    n_configurations = len(_configurations(predictions[predictions["split"].astype(str) == OOF_SPLIT]))
+    in_table = "every configuration is in the per-class table"
     per_class = Section("Per class")
     per_class.items.append(
         writer.table(
@@ -88,32 +95,38 @@ def per_class_section(ctx: ReportContext) -> Section:
     )
     per_class.items += writer.figure(
         "per_class_sensitivity_specificity",
-        "Per-class sensitivity and specificity with Wilson 95% CIs.",
+        "Per-class sensitivity and specificity with Wilson 95% CIs."
+        + top_note(n_configurations, rest="the others as a grey range (lowest to highest) with their median"),
         lambda stem: per_class_sensitivity_specificity(metrics, stem, palette=palette, markers=markers),
     )
     per_class.items += writer.figure(
         "roc_curves",
         "One-vs-rest ROC curves pooled out-of-fold, macro average then one panel per class, with 95% "
-        "patient-bootstrap bands; the AUROC [95% CI] in each panel is the tables' pooled estimate.",
+        "patient-bootstrap bands; the AUROC [95% CI] in each panel is the tables' pooled estimate."
+        + top_note(n_configurations, k=ROC_TOP_CONFIGURATIONS, rest="the others as thin grey lines, no band"),
         lambda stem: roc_curves(
             predictions, stem, metrics=metrics, palette=palette, markers=markers, seed=ctx.seed
         ),
     )
     per_class.items += writer.figure(
         "confusion_counts",
-        "Confusion matrices (pooled out-of-fold image counts)." + pooled,
+        "Confusion matrices (pooled out-of-fold image counts)."
+        + pooled
+        + top_note(n_configurations, rest=in_table),
         lambda stem: confusion_matrices(predictions, stem),
     )
     per_class.items += writer.figure(
         "confusion_normalised",
         "Confusion matrices normalised by true class (rows sum to 1; the diagonal is per-class sensitivity)."
-        + pooled,
+        + pooled
+        + top_note(n_configurations, rest=in_table),
         lambda stem: confusion_matrices(predictions, stem, normalise=True),
     )
     per_class.items += writer.figure(
         "reliability",
         "Reliability diagrams (top-label confidence, 15 bins; lighter bars hold fewer images) with the expected calibration error."
-        + pooled,
+        + pooled
+        + top_note(n_configurations, rest="the last panel shows the ECE of all of them"),
         lambda stem: reliability_diagrams(predictions, stem, palette=palette, markers=markers),
     )
     return per_class
@@ -174,8 +187,13 @@ def per_class_sensitivity_specificity(
     split: str = OOF_SPLIT,
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
-    """Per-class sensitivity and specificity (pooled out-of-fold, Wilson 95% CI), one colour per method."""
+    """Per-class sensitivity and specificity (pooled out-of-fold, Wilson 95% CI), one colour per method.
+
+    With more than ``top`` configurations the best ``top`` by pooled balanced accuracy are drawn so, and the
+    others, per class, as one grey range from their lowest to their highest estimate with their median.
+    """
     pooled = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == split)]
     data = pooled[
         pooled["metric"].isin(["sensitivity", "specificity"])
@@ -184,18 +202,19 @@ def per_class_sensitivity_specificity(
     if data.empty:
         return []
     apply_style()
-    look = _look(_configurations(data), palette, markers, _pooled_scores(metrics, split))
+    look, rest = _look(_configurations(data), palette, markers, _pooled_scores(metrics, split)).top(top)
     classes = list(dict.fromkeys(data["class_name"].astype(str)))
     n = len(look.order)
+    slots = n + bool(rest)
     figure, axes = plt.subplots(
         2, 1, figsize=(DOUBLE_COLUMN_IN, 3.4 + 0.1 * max(0, n - 8)), sharex=True, layout="constrained"
     )
-    width = 0.8 / max(n, 1)
+    width = 0.8 / max(slots, 1)
     for ax, metric in zip(axes, ("sensitivity", "specificity")):
         rows = data[data["metric"] == metric]
         for offset, configuration in enumerate(look.order):
             part = _rows_of(rows, configuration).set_index("class_name").reindex(classes)
-            x = np.arange(len(classes)) + (offset - (n - 1) / 2) * width
+            x = np.arange(len(classes)) + (offset - (slots - 1) / 2) * width
             low = (part["value"] - part["ci_low"]).clip(lower=0).fillna(0)
             high = (part["ci_high"] - part["value"]).clip(lower=0).fillna(0)
             ax.errorbar(
@@ -208,6 +227,8 @@ def per_class_sensitivity_specificity(
                 lw=0.8,
                 color=look.colours[configuration],
             )
+        if rest:
+            _rest_ranges(ax, rows, rest, classes, np.arange(len(classes)) + (slots - 1) / 2 * width)
         for boundary in np.arange(len(classes) - 1) + 0.5:
             ax.axvline(boundary, color=_GRID_COLOUR, lw=0.5)
         ax.grid(axis="x", visible=False)
@@ -218,8 +239,24 @@ def per_class_sensitivity_specificity(
     axes[-1].set_xticks(np.arange(len(classes)), [wrap_label(c, 14) for c in classes])
     axes[-1].set_xlim(-0.5, len(classes) - 0.5)
     handles, labels = look.legend_handles()
-    _legend_below(figure, handles, labels, ncol=4 if n > 3 else n)
+    if rest:
+        handles.append(Line2D([], [], color=_REST_COLOUR, lw=2.5, marker="_", mec="#777777", ms=5))
+        labels.append(f"{len(rest)} other configurations (range, median)")
+    _legend_below(figure, handles, labels, ncol=4 if slots > 3 else slots)
     return save_figure(figure, stem)
+
+
+def _rest_ranges(
+    ax: Axes, rows: pd.DataFrame, rest: Sequence[Configuration], classes: Sequence[str], x: np.ndarray
+) -> None:
+    """Per class, the estimates of the configurations beyond a figure's top: a grey bar from the lowest to the
+    highest, a tick at the median."""
+    values = pd.concat([_rows_of(rows, c) for c in rest]).groupby("class_name")["value"]
+    low, middle, high = (
+        values.agg(f).reindex(classes).to_numpy(dtype=float) for f in ("min", "median", "max")
+    )
+    ax.vlines(x, low, high, color=_REST_COLOUR, lw=2.5, zorder=1)
+    ax.scatter(x, middle, marker="_", s=30, color="#777777", lw=1.2, zorder=2)
 
 
 #: Patient-bootstrap resamples of a ROC band (a picture, not a test: fewer than the tables' intervals).
@@ -402,10 +439,13 @@ def confusion_matrices(
     *,
     normalise: bool = False,
     split: str = OOF_SPLIT,
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
     """Pooled out-of-fold confusion matrix of each configuration; counts, or rows normalised to 1.
 
-    With several protocol seeds each image counts once per seed, and the title says so.
+    With more than ``top`` configurations only the best ``top`` by pooled balanced accuracy get a panel
+    (the per-class table has every configuration). With several protocol seeds each image counts once per
+    seed, and the title says so.
     """
     rows = predictions[predictions["split"].astype(str) == split]
     if rows.empty:
@@ -423,11 +463,11 @@ def confusion_matrices(
         np.add.at(matrix, (truth, predicted), 1.0)
         matrices[configuration] = matrix
         accuracy[configuration] = _balanced_accuracy(mine)
-    look = _look(configurations, None, None, accuracy)
+    look, _ = _look(configurations, None, None, accuracy).top(top)
     k = len(classes)
     n = len(look.order)
     figure, axes = _square_grid(n, ncols=4 if k <= 4 else 3, extra_height=0.2)
-    vmax = 1.0 if normalise else max(m.max() for m in matrices.values())
+    vmax = 1.0 if normalise else max(matrices[c].max() for c in look.order)
     image = None
     for ax, configuration in zip(axes, look.order):
         matrix = matrices[configuration]
@@ -468,8 +508,12 @@ def reliability_diagrams(
     n_bins: int = ECE_BINS,
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
     """Top-label reliability diagram per configuration (pooled out-of-fold), ECE in the corner.
+
+    With more than ``top`` configurations the best ``top`` by pooled balanced accuracy get a diagram and a
+    last panel shows the ECE of every configuration (the drawn ones in their colour, the rest grey).
 
     Bins are ``((m-1)/n_bins, m/n_bins]`` as in the metrics table's ECE; bar height is the
     accuracy of a bin, the gap to the diagonal its calibration error; bins with fewer
@@ -499,8 +543,10 @@ def reliability_diagrams(
         ece = float(np.nansum(counts / max(len(confidence), 1) * np.abs(accuracy - mean_confidence)))
         data[configuration] = (accuracy, counts, ece)
     scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in data}
-    look = _look(list(data), palette, markers, scores)
-    figure, axes = _square_grid(len(look.order))
+    look, rest = _look(list(data), palette, markers, scores).top(top)
+    figure, axes = _square_grid(len(look.order) + bool(rest))
+    if rest:
+        _ece_strip(figure, axes.pop(), look, rest, {c: data[c][2] for c in data})
     width = 1.0 / n_bins
     for ax, configuration in zip(axes, look.order):
         accuracy, counts, ece = data[configuration]
@@ -530,3 +576,25 @@ def reliability_diagrams(
     figure.supxlabel("Confidence (largest class probability)", fontsize=7)
     figure.supylabel("Accuracy", fontsize=7)
     return save_figure(figure, stem)
+
+
+def _ece_strip(
+    figure: Figure, slot: Axes, look: _Look, rest: Sequence[Configuration], ece: Mapping[Configuration, float]
+) -> None:
+    """The summary panel of :func:`reliability_diagrams` beyond its top, in place of the grid's ``slot`` (whose
+    axes it does not share): every configuration's ECE, one dot each (rows: best to worst balanced accuracy),
+    the ones with a diagram in their colour, the others grey."""
+    spec = slot.get_subplotspec()
+    slot.remove()
+    ax = figure.add_subplot(spec) if spec is not None else figure.add_subplot()
+    order = [*look.order, *rest]
+    y = np.arange(len(order))
+    colours = [look.colours.get(c, _REST_COLOUR) for c in order]
+    ax.scatter([ece[c] for c in order], y, s=6, c=colours, lw=0, zorder=3)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xlim(0, max(0.05, 1.1 * max(ece.values())))
+    ax.set_aspect("auto")
+    ax.set_yticks([0, len(look.order) - 1, len(order) - 1], ["1", str(len(look.order)), str(len(order))])
+    ax.tick_params(axis="y", labelleft=True)
+    ax.set_ylabel("Rank (balanced accuracy)", fontsize=6.5)
+    ax.set_title(f"ECE, all {len(order)}", fontsize=7)
