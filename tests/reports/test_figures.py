@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from sdc_bench.reports import figure_common, style
@@ -230,8 +231,11 @@ def test_roc_curves_colour_only_the_best_configurations_beyond_the_limit(
     legend = [text.get_text() for text in drawn[0].legends[0].get_texts()]
     assert len(legend) == 3 and legend[-1] == f"{n_configurations - 2} other configurations (no band)"
     macro = drawn[0].axes[0]
-    grey = [line for line in macro.get_lines() if line.get_color() == per_class._REST_COLOUR]
-    assert len(grey) == n_configurations - 2 and len(macro.collections) <= 2  # bands of the best two only
+    grey = [
+        c for c in macro.collections if isinstance(c, LineCollection)
+    ]  # the rest: one collection of lines
+    assert len(grey) == 1 and len(grey[0].get_segments()) == n_configurations - 2
+    assert len(macro.collections) <= 3  # and the bands of the best two only
 
 
 # --------------------------------------------------------------------------- 64 configurations (a full suite)

@@ -4,8 +4,8 @@ figures.
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -31,6 +32,7 @@ from sdc_bench.reports.figure_common import (
     _pooled_scores,
     _pooled_seeds,
     _rows_of,
+    _split_by_configuration,
     _square_grid,
     _title_pooled_seeds,
     seed_pooling_note,
@@ -300,39 +302,32 @@ def _roc_points(
     return fpr, tpr
 
 
-def _pooled_roc(
-    truth: np.ndarray,
-    proba: np.ndarray,
-    class_index: int | None,
-    grid: np.ndarray,
-    weights: np.ndarray | None = None,
+def _class_rocs(
+    truth: np.ndarray, proba: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
-    """Pooled one-vs-rest ROC of one class (``class_index``) or the macro mean over classes, on ``grid``;
-    ``weights`` (positive) count each image that many times."""
-    indices = range(proba.shape[1]) if class_index is None else [class_index]
-    curves = []
-    for k in indices:
+    """Pooled one-vs-rest ROC curves on ``grid``: the macro mean over classes (row 0), then one row per class
+    (NaN for a class with no positive or no negative image); ``weights`` (positive) count each image that
+    many times."""
+    curves = np.full((proba.shape[1] + 1, grid.size), np.nan)
+    for k in range(proba.shape[1]):
         positive = truth == k
         if positive.all() or not positive.any():
             continue
         fpr, tpr = _roc_points(positive, proba[:, k], weights)
-        curves.append(np.interp(grid, fpr, tpr))
-    if not curves:
-        return np.full_like(grid, np.nan)
-    curve = np.mean(curves, axis=0)
-    curve[0] = 0.0
-    return curve
+        curves[k + 1] = np.interp(grid, fpr, tpr)
+        curves[k + 1, 0] = 0.0
+    valid = ~np.isnan(curves[1:, 0])
+    if valid.any():
+        curves[0] = curves[1:][valid].mean(axis=0)
+        curves[0, 0] = 0.0
+    return curves
 
 
-def _roc_band(
-    truth: np.ndarray,
-    proba: np.ndarray,
-    patients: np.ndarray,
-    class_index: int | None,
-    grid: np.ndarray,
-    seed: int,
+def _roc_bands(
+    truth: np.ndarray, proba: np.ndarray, patients: np.ndarray, grid: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """95% patient-bootstrap band of a pooled ROC curve; None below ``MIN_N["roc_band"]`` patients."""
+    """95% patient-bootstrap bands of :func:`_class_rocs` (macro, then each class), from one set of resamples
+    shared by every panel; None below ``MIN_N["roc_band"]`` patients."""
     if shortfall("roc_band", len(np.unique(patients))):
         return None
     curves = []
@@ -342,8 +337,10 @@ def _roc_band(
     ):
         for weights in block:
             drawn = weights > 0
-            curves.append(_pooled_roc(truth[drawn], proba[drawn], class_index, grid, weights[drawn]))
-    low, high = np.nanpercentile(np.array(curves), [2.5, 97.5], axis=0)
+            curves.append(_class_rocs(truth[drawn], proba[drawn], grid, weights[drawn]))
+    with warnings.catch_warnings():  # a class absent from every resample: an all-NaN band, not drawn
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(np.array(curves), [2.5, 97.5], axis=0)
     return low, high
 
 
@@ -388,30 +385,46 @@ def roc_curves(
     apply_style()
     classes = _class_names(rows)
     grid = np.linspace(0.0, 1.0, 201)
-    configurations = _configurations(rows)
-    scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in configurations}
-    look = _look(configurations, palette, markers, scores)
-    rest = look.order[ROC_TOP_CONFIGURATIONS:] if len(look.order) > ROC_TOP_CONFIGURATIONS else []
-    look = dataclasses.replace(look, order=look.order[: len(look.order) - len(rest)])
+    parts = _split_by_configuration(rows)
+    look = _look(list(parts), palette, markers, {c: _balanced_accuracy(part) for c, part in parts.items()})
+    look, rest = look.top(ROC_TOP_CONFIGURATIONS)
+    columns = [f"{PROBABILITY_PREFIX}{c}" for c in classes]
+
+    def arrays(configuration: Configuration) -> tuple[np.ndarray, np.ndarray]:
+        mine = parts[configuration]
+        truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
+        return truth, mine[columns].to_numpy(dtype=float)
+
+    # every panel's curve (row 0 the macro mean, then one row per class) and band, computed once
+    rest_curves = [_class_rocs(*arrays(c), grid) for c in rest]
+    curves, bands = {}, {}
+    for configuration in look.order:
+        truth, proba = arrays(configuration)
+        curves[configuration] = _class_rocs(truth, proba, grid)
+        patients = parts[configuration]["patient_id"].astype(str).to_numpy()
+        bands[configuration] = _roc_bands(truth, proba, patients, grid, seed)
+    # configurations sharing a method share its colour: then each is numbered (legend and AUROC texts) and
+    # its line carries the backbone's marker
+    numbered = len({look.colours[c] for c in look.order}) < len(look.order)
+    number = {c: f"{index}: " if numbered else "" for index, c in enumerate(look.order, start=1)}
     panels: list[tuple[str, int | None]] = [("macro", None), *((c, i) for i, c in enumerate(classes))]
     figure, axes = _square_grid(len(panels), extra_height=0.15 + 0.1 * (len(look.order) + bool(rest)))
-    for ax, (class_name, class_index) in zip(axes, panels):
-        for configuration in rest:  # under the others, no band: a summary of where the rest lie
-            mine = _rows_of(rows, configuration)
-            truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
-            proba = mine[[f"{PROBABILITY_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
-            ax.plot(grid, _pooled_roc(truth, proba, class_index, grid), color=_REST_COLOUR, lw=0.5, zorder=1)
+    for row, (ax, (class_name, class_index)) in enumerate(zip(axes, panels)):
+        if rest_curves:  # under the others, no band: a summary of where the rest lie, as one collection
+            lines = LineCollection(
+                [np.c_[grid, curve[row]] for curve in rest_curves], colors=_REST_COLOUR, lw=0.5
+            )
+            ax.add_collection(lines, autolim=False)
         texts = []
-        for configuration in look.order:
-            mine = _rows_of(rows, configuration)
-            truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
-            proba = mine[[f"{PROBABILITY_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
+        for index, configuration in enumerate(look.order):
             colour = look.colours[configuration]
-            band = _roc_band(truth, proba, mine["patient_id"].astype(str).to_numpy(), class_index, grid, seed)
+            band = bands[configuration]
             if band is not None:
-                ax.fill_between(grid, band[0], band[1], color=colour, alpha=0.15, lw=0)
-            ax.plot(grid, _pooled_roc(truth, proba, class_index, grid), color=colour, lw=1.1)
-            texts.append((_auroc_text(metrics, configuration, class_name, split), colour))
+                ax.fill_between(grid, band[0][row], band[1][row], color=colour, alpha=0.15, lw=0)
+            marks = {"marker": look.markers[configuration], "ms": 2.5, "markevery": (4 + 3 * index, 40)}
+            ax.plot(grid, curves[configuration][row], color=colour, lw=1.1, **(marks if numbered else {}))
+            text = _auroc_text(metrics, configuration, class_name, split)
+            texts.append((number[configuration] + text if text else "", colour))
         ax.plot([0, 1], [0, 1], color="#999999", lw=0.6, ls="--")
         ax.set_title("Macro average" if class_index is None else wrap_label(class_name, 24), fontsize=7)
         for line, (text, colour) in enumerate(reversed(texts)):
@@ -424,7 +437,11 @@ def roc_curves(
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")
         ax.set_xlabel("False positive rate", fontsize=6.5)
-    handles, labels = look.legend_handles(line=True)
+    handles = [
+        Line2D([], [], color=look.colours[c], marker=look.markers[c] if numbered else None, markersize=3)
+        for c in look.order
+    ]
+    labels = [number[c] + look.labels[c] for c in look.order]
     if rest:
         handles.append(Line2D([], [], color=_REST_COLOUR, lw=0.8))
         labels.append(f"{len(rest)} other configurations (no band)")

@@ -668,9 +668,19 @@ def _draw_critical_difference(ranks: pd.Series, cd: float, stem: str | Path, tit
     ax.axis("off")
     # the rank axis, best (1) on the left
     ax.plot([1, k], [0, 0], color="black", lw=0.8, clip_on=False)
+    # every rank a tick; beyond ~16 ranks their numbers would touch, so only 1 and every 5th (10th) is numbered
+    step = 1 if k <= 16 else 5 if k <= 40 else 10
     for tick in range(1, k + 1):
-        ax.plot([tick, tick], [0, 0.35], color="black", lw=0.8, clip_on=False)
-        ax.text(tick, 0.55, str(tick), ha="center", va="bottom", fontsize=6.5, clip_on=False)
+        numbered = tick == 1 or tick % step == 0
+        ax.plot(
+            [tick, tick],
+            [0, 0.35 if numbered else 0.2],
+            color="black",
+            lw=0.8 if numbered else 0.5,
+            clip_on=False,
+        )
+        if numbered:
+            ax.text(tick, 0.55, str(tick), ha="center", va="bottom", fontsize=6.5, clip_on=False)
     # the critical difference, as a bar above the axis starting at rank 1
     cd_end = 1 + cd
     ax.plot([1, min(cd_end, k)], [1.9, 1.9], color="black", lw=1.2, clip_on=False)
