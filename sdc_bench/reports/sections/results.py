@@ -656,7 +656,9 @@ def _draw_critical_difference(ranks: pd.Series, cd: float, stem: str | Path, tit
     figure = plt.figure(figsize=(width, height))
     # margins wide enough for the longest label on either side
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    probe = [figure.text(0, 0, f"{n} ({r:.2f})", fontsize=7) for n, r in zip(names, values)]
+    # many labels (a full suite's 64): a point smaller, so the rank axis between them keeps some width
+    label_size = 7 if k <= 16 else 6
+    probe = [figure.text(0, 0, f"{n} ({r:.2f})", fontsize=label_size) for n, r in zip(names, values)]
     text_in = max(t.get_window_extent(renderer).width for t in probe) / figure.dpi + 0.15
     for text in probe:
         text.remove()
@@ -703,7 +705,7 @@ def _draw_critical_difference(ranks: pd.Series, cd: float, stem: str | Path, tit
             f"{name} ({rank:.2f})",
             ha="right" if on_left else "left",
             va="center",
-            fontsize=7,
+            fontsize=label_size,
             clip_on=False,
         )
     figure.suptitle(title, fontsize=7.5, y=0.99, va="top")
