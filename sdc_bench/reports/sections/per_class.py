@@ -530,7 +530,7 @@ def reliability_diagrams(
     """Top-label reliability diagram per configuration (pooled out-of-fold), ECE in the corner.
 
     With more than ``top`` configurations the best ``top`` by pooled balanced accuracy get a diagram and a
-    last panel shows the ECE of every configuration (the drawn ones in their colour, the rest grey).
+    last panel shows the ECE of every configuration (the drawn ones larger).
 
     Bins are ``((m-1)/n_bins, m/n_bins]`` as in the metrics table's ECE; bar height is the
     accuracy of a bin, the gap to the diagonal its calibration error; bins with fewer
@@ -599,19 +599,30 @@ def _ece_strip(
     figure: Figure, slot: Axes, look: _Look, rest: Sequence[Configuration], ece: Mapping[Configuration, float]
 ) -> None:
     """The summary panel of :func:`reliability_diagrams` beyond its top, in place of the grid's ``slot`` (whose
-    axes it does not share): every configuration's ECE, one dot each (rows: best to worst balanced accuracy),
-    the ones with a diagram in their colour, the others grey."""
+    axes it does not share): every configuration's ECE, one dot in its method's colour each (rows: best to
+    worst balanced accuracy), the ones with a diagram larger, edged black."""
     spec = slot.get_subplotspec()
     slot.remove()
     ax = figure.add_subplot(spec) if spec is not None else figure.add_subplot()
     order = [*look.order, *rest]
     y = np.arange(len(order))
+    shown = len(look.order)
     colours = [look.colours.get(c, _REST_COLOUR) for c in order]
-    ax.scatter([ece[c] for c in order], y, s=6, c=colours, lw=0, zorder=3)
+    ax.scatter(
+        [ece[c] for c in order[:shown]],
+        y[:shown],
+        s=12,
+        c=colours[:shown],
+        edgecolor="black",
+        lw=0.4,
+        zorder=4,
+    )
+    ax.scatter([ece[c] for c in order[shown:]], y[shown:], s=6, c=colours[shown:], lw=0, zorder=3)
     ax.set_ylim(len(order) - 0.5, -0.5)
     ax.set_xlim(0, max(0.05, 1.1 * max(ece.values())))
     ax.set_aspect("auto")
     ax.set_yticks([0, len(look.order) - 1, len(order) - 1], ["1", str(len(look.order)), str(len(order))])
     ax.tick_params(axis="y", labelleft=True)
     ax.set_ylabel("Rank (balanced accuracy)", fontsize=6.5)
+    ax.set_xlabel("ECE", fontsize=6.5)
     ax.set_title(f"ECE, all {len(order)}", fontsize=7)
