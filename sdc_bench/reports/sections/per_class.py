@@ -255,7 +255,7 @@ def _rest_ranges(
     highest, a tick at the median."""
     values = pd.concat([_rows_of(rows, c) for c in rest]).groupby("class_name")["value"]
     low, middle, high = (
-        values.agg(f).reindex(classes).to_numpy(dtype=float) for f in ("min", "median", "max")
+        values.agg(f).reindex(list(classes)).to_numpy(dtype=float) for f in ("min", "median", "max")
     )
     ax.vlines(x, low, high, color=_REST_COLOUR, lw=2.5, zorder=1)
     ax.scatter(x, middle, marker="_", s=30, color="#777777", lw=1.2, zorder=2)
@@ -421,8 +421,10 @@ def roc_curves(
             band = bands[configuration]
             if band is not None:
                 ax.fill_between(grid, band[0][row], band[1][row], color=colour, alpha=0.15, lw=0)
-            marks = {"marker": look.markers[configuration], "ms": 2.5, "markevery": (4 + 3 * index, 40)}
-            ax.plot(grid, curves[configuration][row], color=colour, lw=1.1, **(marks if numbered else {}))
+            ax.plot(
+                grid, curves[configuration][row], color=colour, lw=1.1, ms=2.5,
+                marker=look.markers[configuration] if numbered else None, markevery=(4 + 3 * index, 40),
+            )  # fmt: skip
             text = _auroc_text(metrics, configuration, class_name, split)
             texts.append((number[configuration] + text if text else "", colour))
         ax.plot([0, 1], [0, 1], color="#999999", lw=0.6, ls="--")
