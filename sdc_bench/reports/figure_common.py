@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from sdc_bench.core.contracts import CONFIGURATION_COLUMNS, OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.reports.metrics import METRICS, balanced_accuracy_score
+from sdc_bench.reports.names import display_name
 from sdc_bench.reports.predictions_table import n_protocol_seeds
 from sdc_bench.reports.style import (
     DOUBLE_COLUMN_IN,
@@ -29,6 +31,10 @@ from sdc_bench.reports.style import (
 
 CONFIG = list(CONFIGURATION_COLUMNS)
 Configuration = tuple[str, ...]
+#: Most configurations a figure draws one by one (a panel, a colour, a legend entry each): beyond it (a full
+#: suite has 64) the best ones by pooled balanced accuracy are drawn so, the rest summarised, and the caption
+#: says so (:func:`top_note`).
+TOP_CONFIGURATIONS = 8
 _METRIC_TITLES = {name: spec.title() for name, spec in METRICS.items()}
 _GRID_COLOUR = "#BBBBBB"
 
@@ -58,6 +64,65 @@ class _Look:
             for c in self.order
         ]
         return handles, [self.labels[c] for c in self.order]
+
+    def factor_legend_handles(self) -> tuple[list[Any], list[str]]:
+        """One entry per method (its colour) and one per backbone (its marker), instead of one per configuration.
+
+        For a figure of many configurations crossed from a few methods and backbones (8 x 8 in a full suite):
+        16 entries say what 64 would.
+        """
+        methods = dict.fromkeys(c[0] for c in self.order)
+        backbones = dict.fromkeys(c[1] for c in self.order)
+        colour = {c[0]: self.colours[c] for c in reversed(self.order)}
+        marker = {c[1]: self.markers[c] for c in reversed(self.order)}
+        handles: list[Any] = [Patch(facecolor=colour[m], edgecolor="none") for m in methods]
+        handles += [
+            Line2D([], [], color="#555555", marker=marker[b], linestyle="none", markersize=4)
+            for b in backbones
+        ]
+        return handles, [display_name(m) for m in methods] + list(backbones)
+
+    def top(self, k: int) -> tuple[_Look, list[Configuration]]:
+        """This look cut to its best ``k`` configurations, and the others (best first); all when ``k`` or fewer."""
+        if len(self.order) <= k:
+            return self, []
+        return replace(self, order=self.order[:k]), self.order[k:]
+
+
+def crossed(configurations: Sequence[Configuration]) -> bool:
+    """Whether a legend by method and backbone (:meth:`_Look.factor_legend_handles`) names them all.
+
+    True when the configurations differ only by method and backbone, there are more than
+    :data:`TOP_CONFIGURATIONS` of them, and more than methods and backbones together (a legend entry per
+    configuration would be the longer one).
+
+    >>> crossed([(m, b, "x", "y") for m in "abc" for b in "pqr"])
+    True
+    >>> crossed([("a", "p", "x", "y"), ("b", "p", "x", "y")])
+    False
+    """
+    pairs = {(c[0], c[1]) for c in configurations}
+    methods, backbones = {c[0] for c in configurations}, {c[1] for c in configurations}
+    distinct = len(set(configurations))
+    return len(pairs) == distinct > max(TOP_CONFIGURATIONS, len(methods) + len(backbones))
+
+
+def top_note(
+    n_configurations: int, *, k: int = TOP_CONFIGURATIONS, rest: str = "", what: str = "configurations"
+) -> str:
+    """Caption sentence of a figure that draws the best ``k`` configurations (or other ``what``) only; empty
+    when it draws all.
+
+    >>> top_note(64, rest="the others are in the per-class table")
+    ' The best 8 of 64 configurations by pooled balanced accuracy; the others are in the per-class table.'
+    >>> top_note(8)
+    ''
+    """
+    if n_configurations <= k:
+        return ""
+    return f" The best {k} of {n_configurations} {what} by pooled balanced accuracy" + (
+        f"; {rest}." if rest else "."
+    )
 
 
 def _configurations(frame: pd.DataFrame) -> list[Configuration]:
@@ -92,10 +157,15 @@ def _look(
 
 
 def _row_labels(look: _Look, *, wrap: int) -> tuple[list[str], float]:
-    """Y tick labels of a one-row-per-configuration figure and the height (inches) each row needs."""
-    labels = [wrap_label(look.labels[c], wrap) for c in look.order]
+    """Y tick labels of a one-row-per-configuration figure and the height (inches) each row needs.
+
+    Beyond :data:`TOP_CONFIGURATIONS` rows (a full suite's 64) the labels stay on one line and the rows are
+    packed closer (0.14 in, twice the 6.5 pt text), so the figure stays about a page tall.
+    """
+    many = len(look.order) > TOP_CONFIGURATIONS
+    labels = [wrap_label(look.labels[c], max(wrap, 60) if many else wrap) for c in look.order]
     lines = max(label.count("\n") + 1 for label in labels) if labels else 1
-    return labels, 0.2 + 0.1 * (lines - 1)
+    return labels, (0.14 if many else 0.2) + 0.1 * (lines - 1)
 
 
 def _pooled_scores(
@@ -139,6 +209,15 @@ def _legend_below(
         handletextpad=0.4,
         columnspacing=1.2,
     )
+
+
+def _split_by_configuration(frame: pd.DataFrame) -> dict[Configuration, pd.DataFrame]:
+    """The rows of each configuration, sorted by configuration: one pass over ``frame`` (a full suite's
+    predictions hold 64 configurations; :func:`_rows_of` per configuration would scan it 64 times)."""
+    keys = [frame[c].astype(str).rename(c) for c in CONFIG]
+    return {
+        tuple(str(part) for part in key): rows for key, rows in frame.groupby(keys, sort=True, observed=True)
+    }
 
 
 def _rows_of(frame: pd.DataFrame, configuration: Configuration) -> pd.DataFrame:

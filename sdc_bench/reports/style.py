@@ -65,8 +65,16 @@ _FIXED = {
 }
 #: Markers for backbones, in first-seen order.
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">")
-#: Line styles for backbones (or folds), in first-seen order.
-LINESTYLES = ("-", "--", ":", "-.")
+#: Line styles for backbones (or folds), in first-seen order: six, so the five outer folds of a full suite
+#: never share one (long dashes, then dash-dot-dot after the four named styles).
+LINESTYLES: tuple[str | tuple[int, tuple[int, ...]], ...] = (
+    "-",
+    "--",
+    ":",
+    "-.",
+    (0, (6, 2)),
+    (0, (3, 1, 1, 1, 1, 1)),
+)
 
 
 def apply_style() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from sdc_bench.reports import figure_common, style
@@ -230,5 +231,154 @@ def test_roc_curves_colour_only_the_best_configurations_beyond_the_limit(
     legend = [text.get_text() for text in drawn[0].legends[0].get_texts()]
     assert len(legend) == 3 and legend[-1] == f"{n_configurations - 2} other configurations (no band)"
     macro = drawn[0].axes[0]
-    grey = [line for line in macro.get_lines() if line.get_color() == per_class._REST_COLOUR]
-    assert len(grey) == n_configurations - 2 and len(macro.collections) <= 2  # bands of the best two only
+    grey = [
+        c for c in macro.collections if isinstance(c, LineCollection)
+    ]  # the rest: one collection of lines
+    assert len(grey) == 1 and len(grey[0].get_segments()) == n_configurations - 2
+    assert len(macro.collections) <= 3  # and the bands of the best two only
+
+
+# --------------------------------------------------------------------------- 64 configurations (a full suite)
+
+_CLASSES = ("a", "b", "c")
+_MANY = [(f"m{i}", f"b{j}", "none", "none") for i in range(8) for j in range(8)]  # 8 methods x 8 backbones
+
+
+def _many_predictions(per_configuration: int = 12) -> pd.DataFrame:
+    """Out-of-fold predictions of 64 configurations; configuration i is right on its first 12 - i // 6 rows,
+    so balanced accuracy falls with i and the best ones are known."""
+    rng = np.random.default_rng(0)
+    frames = []
+    for index, (method, backbone, augment, imbalance) in enumerate(_MANY):
+        truth = np.array([_CLASSES[r % 3] for r in range(per_configuration)])
+        right = np.arange(per_configuration) < per_configuration - index // 6
+        predicted = np.where(right, truth, np.roll(truth, 1))
+        proba = rng.dirichlet(np.ones(3), size=per_configuration)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "method": method,
+                    "backbone": backbone,
+                    "augment": augment,
+                    "imbalance": imbalance,
+                    "seed": 0,
+                    "outer_fold": np.arange(per_configuration) % 2,
+                    "split": "test",
+                    "sample_id": [f"s{r}" for r in range(per_configuration)],
+                    "patient_id": [f"p{r}" for r in range(per_configuration)],
+                    "y_true": truth,
+                    "y_pred": predicted,
+                    **{f"p_{c}": proba[:, k] for k, c in enumerate(_CLASSES)},
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _many_metrics() -> pd.DataFrame:
+    """Pooled metrics rows of the 64 configurations: balanced accuracy falls with the index."""
+    rows = []
+    for index, configuration in enumerate(_MANY):
+        config = dict(zip(figure_common.CONFIG, configuration))
+        score = 0.9 - index / 200
+        rows.append({**config, "scope": "pooled", "split": "test", "metric": "balanced_accuracy",
+                     "class_name": "overall", "value": score, "ci_low": score - 0.02, "ci_high": score + 0.02})  # fmt: skip
+        for metric in ("sensitivity", "specificity"):
+            for class_name in _CLASSES:
+                rows.append({**config, "scope": "pooled", "split": "test", "metric": metric,
+                             "class_name": class_name, "value": score, "ci_low": score - 0.05,
+                             "ci_high": min(score + 0.05, 1.0)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def kept(monkeypatch: pytest.MonkeyPatch) -> list[Figure]:
+    """Figures handed to ``save_figure`` by the figure modules, kept instead of written."""
+    figures: list[Figure] = []
+
+    def keep(figure: Figure, stem: Path) -> list[Path]:
+        figures.append(figure)
+        return []
+
+    for module in (per_class, throughput, results):
+        monkeypatch.setattr(module, "save_figure", keep)
+    return figures
+
+
+def _legend(figure: Figure) -> list[str]:
+    return [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+
+
+def test_confusion_matrices_of_64_configurations_draw_the_best_8(kept: list[Figure], tmp_path: Path) -> None:
+    predictions = _many_predictions()
+    per_class.confusion_matrices(predictions, tmp_path / "confusion")
+    panels = [ax for ax in kept[0].axes if ax.get_images()]
+    assert len(panels) == figure_common.TOP_CONFIGURATIONS
+    # the first configurations are the best by balanced accuracy (labels: method / backbone)
+    assert [ax.get_title().replace("\n", " ") for ax in panels[:2]] == ["m0 / b0", "m0 / b1"]
+    per_class.confusion_matrices(predictions[predictions["method"] == "m0"], tmp_path / "small", top=8)
+    assert len([ax for ax in kept[1].axes if ax.get_images()]) == 8  # 8 configurations: all drawn, as before
+
+
+def test_reliability_of_64_configurations_draws_the_best_and_every_ece(
+    kept: list[Figure], tmp_path: Path
+) -> None:
+    per_class.reliability_diagrams(_many_predictions(), tmp_path / "reliability", top=4)
+    titles = [ax.get_title().replace("\n", " ") for ax in kept[0].axes]
+    assert titles[:4] == ["m0 / b0", "m0 / b1", "m0 / b2", "m0 / b3"] and titles[4] == "ECE, all 64"
+    strip = kept[0].axes[4]
+    assert sum(len(c.get_offsets()) for c in strip.collections) == 64
+    assert strip.get_ylim()[0] > 60 and strip.get_xlim()[0] == 0  # its own axes, not the diagrams' 0-1
+
+
+def test_per_class_figure_of_64_configurations_summarises_the_rest(
+    kept: list[Figure], tmp_path: Path
+) -> None:
+    per_class.per_class_sensitivity_specificity(_many_metrics(), tmp_path / "per_class")
+    legend = _legend(kept[0])
+    assert len(legend) == figure_common.TOP_CONFIGURATIONS + 1
+    assert legend[-1] == "56 other configurations (range, median)"
+    sensitivity = kept[0].axes[0]
+    assert len(sensitivity.containers) == figure_common.TOP_CONFIGURATIONS  # error bars of the best 8 only
+
+
+def test_pareto_legend_of_crossed_configurations_names_methods_and_backbones(
+    kept: list[Figure], tmp_path: Path
+) -> None:
+    rates = pd.DataFrame({"backbone": [f"b{j}" for j in range(8)], "device": "cpu", "device_name": "cpu",
+                          "mode": "infer", "status": "ok", "images_per_s": [10.0 * (j + 1) for j in range(8)]})  # fmt: skip
+    throughput.pareto_front(_many_metrics(), rates, tmp_path / "pareto")
+    legend = _legend(kept[0])
+    assert legend == [
+        *(f"m{i}" for i in range(8)),
+        *(f"b{j}" for j in range(8)),
+        "Pareto front (filled: optimal)",
+    ]
+
+
+def test_top_and_crossed_helpers() -> None:
+    look = figure_common._look(_MANY, None, None, {c: -i for i, c in enumerate(_MANY)})
+    best, rest = look.top(8)
+    assert best.order == _MANY[:8] and rest == _MANY[8:]
+    assert look.top(64) == (look, [])
+    assert figure_common.crossed(_MANY) and not figure_common.crossed(_MANY[:8])
+    assert figure_common.top_note(64, rest="x") == (
+        " The best 8 of 64 configurations by pooled balanced accuracy; x."
+    )
+    assert figure_common.top_note(2) == ""
+
+
+def test_slope_chart_of_64_configurations_names_the_best(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sdc_bench.reports.compare import _side_by_side
+
+    kept: list[Figure] = []
+    monkeypatch.setattr(_side_by_side, "save_figure", lambda figure, stem: kept.append(figure) or [])
+    scores = pd.DataFrame({"first": np.linspace(0.9, 0.5, 64), "second": np.linspace(0.5, 0.9, 64)},
+                          index=[f"c{i}" for i in range(64)])  # fmt: skip
+    _side_by_side.slope_chart(scores, tmp_path / "slope")
+    legend = [text.get_text() for text in kept[0].axes[0].get_legend().get_texts()]
+    assert legend == [*(f"c{i}" for i in range(8)), "56 other configurations"]
+    assert "the other 56 are thin grey lines" in _side_by_side.slope_note(scores)
+    assert _side_by_side.slope_note(scores.head(3)) == ""

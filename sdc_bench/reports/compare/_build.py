@@ -19,6 +19,7 @@ from sdc_bench.reports.compare._side_by_side import (
     run_metrics,
     side_by_side,
     slope_chart,
+    slope_note,
 )
 from sdc_bench.reports.document import FigureItem, Section, TableItem, render_html, render_markdown
 from sdc_bench.reports.names import display_name
@@ -256,7 +257,9 @@ def _side_by_side_section(
         writer.written += paths
         png = next(p for p in paths if p.suffix == ".png")
         section.items.append(
-            FigureItem("rank_slope", "Balanced accuracy of each configuration in each run.", png)
+            FigureItem(
+                "rank_slope", "Balanced accuracy of each configuration in each run." + slope_note(scores), png
+            )
         )
     return section
 

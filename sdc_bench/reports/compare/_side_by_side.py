@@ -21,7 +21,15 @@ from sdc_bench.reports.names import display_name
 from sdc_bench.reports.style import apply_style, save_figure
 from sdc_bench.reports.table_format import as_float, fmt_interval
 
-__all__ = ["SIDE_BY_SIDE_METRICS", "rank_agreement", "run_metrics", "side_by_side", "slope_chart"]
+__all__ = [
+    "SIDE_BY_SIDE_METRICS",
+    "SLOPE_TOP_CONFIGURATIONS",
+    "rank_agreement",
+    "run_metrics",
+    "side_by_side",
+    "slope_chart",
+    "slope_note",
+]
 
 #: (metric, class_name) shown side by side.
 SIDE_BY_SIDE_METRICS = (("balanced_accuracy", "overall"), ("accuracy", "overall"), ("auroc", "macro"))
@@ -99,14 +107,41 @@ def rank_agreement(scores: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["runs", "configurations", "kendall_tau", "p_value"])
 
 
-def slope_chart(scores: pd.DataFrame, stem: Path) -> list[Path]:
-    """Balanced accuracy of each configuration per run, one line each (a slope chart)."""
+#: Most configurations the slope chart colours and names: beyond it (a full suite has 64) the best by the first
+#: run's balanced accuracy are drawn so and the rest as thin grey lines.
+SLOPE_TOP_CONFIGURATIONS = 8
+_REST_COLOUR = "#BBBBBB"
+
+
+def slope_note(scores: pd.DataFrame, *, top: int = SLOPE_TOP_CONFIGURATIONS) -> str:
+    """Caption sentence of :func:`slope_chart` when it names only the best ``top`` configurations; else empty.
+
+    >>> slope_note(pd.DataFrame({"a": range(10)}), top=8)
+    ' The 8 best configurations in the first run are named; the other 2 are thin grey lines.'
+    """
+    if len(scores) <= top:
+        return ""
+    return f" The {top} best configurations in the first run are named; the other {len(scores) - top} are thin grey lines."
+
+
+def slope_chart(scores: pd.DataFrame, stem: Path, *, top: int = SLOPE_TOP_CONFIGURATIONS) -> list[Path]:
+    """Balanced accuracy of each configuration per run, one line each (a slope chart).
+
+    With more than ``top`` configurations, the best ``top`` by the first run's score get a colour and a legend
+    entry; the others are thin grey lines under them, one legend entry for them all.
+    """
     apply_style()
     figure, axes = plt.subplots(figsize=(3.2 + 0.9 * len(scores.columns), 3.6), layout="constrained")
-    positions = range(len(scores.columns))
-    for label, row in scores.iterrows():
-        axes.plot(list(positions), row.to_numpy(), marker="o", label=str(label))
-    axes.set_xticks(list(positions), [str(c) for c in scores.columns])
+    positions = list(range(len(scores.columns)))
+    ranked = scores.sort_values(scores.columns[0], ascending=False, kind="mergesort", na_position="last")
+    best, rest = ranked.iloc[:top], ranked.iloc[top:]
+    for _, row in rest.iterrows():
+        axes.plot(positions, row.to_numpy(), color=_REST_COLOUR, lw=0.6, marker="o", ms=1.5, zorder=1)
+    for label, row in (best if len(rest) else scores).iterrows():
+        axes.plot(positions, row.to_numpy(), marker="o", label=str(label), zorder=2)
+    if len(rest):
+        axes.plot([], [], color=_REST_COLOUR, lw=0.8, label=f"{len(rest)} other configurations")
+    axes.set_xticks(positions, [str(c) for c in scores.columns])
     axes.set_ylabel("balanced accuracy")
     axes.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small", frameon=False)
     return save_figure(figure, stem)

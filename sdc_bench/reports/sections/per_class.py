@@ -4,32 +4,39 @@ figures.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from sdc_bench.core.contracts import OOF_SPLIT, PROBABILITY_PREFIX
 from sdc_bench.reports.document import Section
 from sdc_bench.reports.figure_common import (
     _GRID_COLOUR,
+    TOP_CONFIGURATIONS,
     Configuration,
     _balanced_accuracy,
     _class_names,
     _configurations,
     _legend_below,
+    _Look,
     _look,
     _pooled_scores,
     _pooled_seeds,
     _rows_of,
+    _split_by_configuration,
     _square_grid,
     _title_pooled_seeds,
     seed_pooling_note,
+    top_note,
 )
 from sdc_bench.reports.metrics import (
     ECE_BINS,
@@ -78,6 +85,8 @@ def per_class_section(ctx: ReportContext) -> Section:
     writer, metrics, predictions = ctx.writer, ctx.metrics, ctx.predictions
     palette, markers = ctx.palette, ctx.markers
     pooled = seed_pooling_note(predictions)
+    n_configurations = len(_configurations(predictions[predictions["split"].astype(str) == OOF_SPLIT]))
+    in_table = "every configuration is in the per-class table"
     per_class = Section("Per class")
     per_class.items.append(
         writer.table(
@@ -88,32 +97,38 @@ def per_class_section(ctx: ReportContext) -> Section:
     )
     per_class.items += writer.figure(
         "per_class_sensitivity_specificity",
-        "Per-class sensitivity and specificity with Wilson 95% CIs.",
+        "Per-class sensitivity and specificity with Wilson 95% CIs."
+        + top_note(n_configurations, rest="the others as a grey range (lowest to highest) with their median"),
         lambda stem: per_class_sensitivity_specificity(metrics, stem, palette=palette, markers=markers),
     )
     per_class.items += writer.figure(
         "roc_curves",
         "One-vs-rest ROC curves pooled out-of-fold, macro average then one panel per class, with 95% "
-        "patient-bootstrap bands; the AUROC [95% CI] in each panel is the tables' pooled estimate.",
+        "patient-bootstrap bands; the AUROC [95% CI] in each panel is the tables' pooled estimate."
+        + top_note(n_configurations, k=ROC_TOP_CONFIGURATIONS, rest="the others as thin grey lines, no band"),
         lambda stem: roc_curves(
             predictions, stem, metrics=metrics, palette=palette, markers=markers, seed=ctx.seed
         ),
     )
     per_class.items += writer.figure(
         "confusion_counts",
-        "Confusion matrices (pooled out-of-fold image counts)." + pooled,
+        "Confusion matrices (pooled out-of-fold image counts)."
+        + pooled
+        + top_note(n_configurations, rest=in_table),
         lambda stem: confusion_matrices(predictions, stem),
     )
     per_class.items += writer.figure(
         "confusion_normalised",
         "Confusion matrices normalised by true class (rows sum to 1; the diagonal is per-class sensitivity)."
-        + pooled,
+        + pooled
+        + top_note(n_configurations, rest=in_table),
         lambda stem: confusion_matrices(predictions, stem, normalise=True),
     )
     per_class.items += writer.figure(
         "reliability",
         "Reliability diagrams (top-label confidence, 15 bins; lighter bars hold fewer images) with the expected calibration error."
-        + pooled,
+        + pooled
+        + top_note(n_configurations, rest="the last panel shows the ECE of all of them"),
         lambda stem: reliability_diagrams(predictions, stem, palette=palette, markers=markers),
     )
     return per_class
@@ -174,8 +189,13 @@ def per_class_sensitivity_specificity(
     split: str = OOF_SPLIT,
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
-    """Per-class sensitivity and specificity (pooled out-of-fold, Wilson 95% CI), one colour per method."""
+    """Per-class sensitivity and specificity (pooled out-of-fold, Wilson 95% CI), one colour per method.
+
+    With more than ``top`` configurations the best ``top`` by pooled balanced accuracy are drawn so, and the
+    others, per class, as one grey range from their lowest to their highest estimate with their median.
+    """
     pooled = metrics[(metrics["scope"] == "pooled") & (metrics["split"] == split)]
     data = pooled[
         pooled["metric"].isin(["sensitivity", "specificity"])
@@ -184,18 +204,19 @@ def per_class_sensitivity_specificity(
     if data.empty:
         return []
     apply_style()
-    look = _look(_configurations(data), palette, markers, _pooled_scores(metrics, split))
+    look, rest = _look(_configurations(data), palette, markers, _pooled_scores(metrics, split)).top(top)
     classes = list(dict.fromkeys(data["class_name"].astype(str)))
     n = len(look.order)
+    slots = n + bool(rest)
     figure, axes = plt.subplots(
         2, 1, figsize=(DOUBLE_COLUMN_IN, 3.4 + 0.1 * max(0, n - 8)), sharex=True, layout="constrained"
     )
-    width = 0.8 / max(n, 1)
+    width = 0.8 / max(slots, 1)
     for ax, metric in zip(axes, ("sensitivity", "specificity")):
         rows = data[data["metric"] == metric]
         for offset, configuration in enumerate(look.order):
             part = _rows_of(rows, configuration).set_index("class_name").reindex(classes)
-            x = np.arange(len(classes)) + (offset - (n - 1) / 2) * width
+            x = np.arange(len(classes)) + (offset - (slots - 1) / 2) * width
             low = (part["value"] - part["ci_low"]).clip(lower=0).fillna(0)
             high = (part["ci_high"] - part["value"]).clip(lower=0).fillna(0)
             ax.errorbar(
@@ -208,6 +229,8 @@ def per_class_sensitivity_specificity(
                 lw=0.8,
                 color=look.colours[configuration],
             )
+        if rest:
+            _rest_ranges(ax, rows, rest, classes, np.arange(len(classes)) + (slots - 1) / 2 * width)
         for boundary in np.arange(len(classes) - 1) + 0.5:
             ax.axvline(boundary, color=_GRID_COLOUR, lw=0.5)
         ax.grid(axis="x", visible=False)
@@ -218,8 +241,24 @@ def per_class_sensitivity_specificity(
     axes[-1].set_xticks(np.arange(len(classes)), [wrap_label(c, 14) for c in classes])
     axes[-1].set_xlim(-0.5, len(classes) - 0.5)
     handles, labels = look.legend_handles()
-    _legend_below(figure, handles, labels, ncol=4 if n > 3 else n)
+    if rest:
+        handles.append(Line2D([], [], color=_REST_COLOUR, lw=2.5, marker="_", mec="#777777", ms=5))
+        labels.append(f"{len(rest)} other configurations (range, median)")
+    _legend_below(figure, handles, labels, ncol=4 if slots > 3 else slots)
     return save_figure(figure, stem)
+
+
+def _rest_ranges(
+    ax: Axes, rows: pd.DataFrame, rest: Sequence[Configuration], classes: Sequence[str], x: np.ndarray
+) -> None:
+    """Per class, the estimates of the configurations beyond a figure's top: a grey bar from the lowest to the
+    highest, a tick at the median."""
+    values = pd.concat([_rows_of(rows, c) for c in rest]).groupby("class_name")["value"]
+    low, middle, high = (
+        values.agg(f).reindex(list(classes)).to_numpy(dtype=float) for f in ("min", "median", "max")
+    )
+    ax.vlines(x, low, high, color=_REST_COLOUR, lw=2.5, zorder=1)
+    ax.scatter(x, middle, marker="_", s=30, color="#777777", lw=1.2, zorder=2)
 
 
 #: Patient-bootstrap resamples of a ROC band (a picture, not a test: fewer than the tables' intervals).
@@ -263,39 +302,32 @@ def _roc_points(
     return fpr, tpr
 
 
-def _pooled_roc(
-    truth: np.ndarray,
-    proba: np.ndarray,
-    class_index: int | None,
-    grid: np.ndarray,
-    weights: np.ndarray | None = None,
+def _class_rocs(
+    truth: np.ndarray, proba: np.ndarray, grid: np.ndarray, weights: np.ndarray | None = None
 ) -> np.ndarray:
-    """Pooled one-vs-rest ROC of one class (``class_index``) or the macro mean over classes, on ``grid``;
-    ``weights`` (positive) count each image that many times."""
-    indices = range(proba.shape[1]) if class_index is None else [class_index]
-    curves = []
-    for k in indices:
+    """Pooled one-vs-rest ROC curves on ``grid``: the macro mean over classes (row 0), then one row per class
+    (NaN for a class with no positive or no negative image); ``weights`` (positive) count each image that
+    many times."""
+    curves = np.full((proba.shape[1] + 1, grid.size), np.nan)
+    for k in range(proba.shape[1]):
         positive = truth == k
         if positive.all() or not positive.any():
             continue
         fpr, tpr = _roc_points(positive, proba[:, k], weights)
-        curves.append(np.interp(grid, fpr, tpr))
-    if not curves:
-        return np.full_like(grid, np.nan)
-    curve = np.mean(curves, axis=0)
-    curve[0] = 0.0
-    return curve
+        curves[k + 1] = np.interp(grid, fpr, tpr)
+        curves[k + 1, 0] = 0.0
+    valid = ~np.isnan(curves[1:, 0])
+    if valid.any():
+        curves[0] = curves[1:][valid].mean(axis=0)
+        curves[0, 0] = 0.0
+    return curves
 
 
-def _roc_band(
-    truth: np.ndarray,
-    proba: np.ndarray,
-    patients: np.ndarray,
-    class_index: int | None,
-    grid: np.ndarray,
-    seed: int,
+def _roc_bands(
+    truth: np.ndarray, proba: np.ndarray, patients: np.ndarray, grid: np.ndarray, seed: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """95% patient-bootstrap band of a pooled ROC curve; None below ``MIN_N["roc_band"]`` patients."""
+    """95% patient-bootstrap bands of :func:`_class_rocs` (macro, then each class), from one set of resamples
+    shared by every panel; None below ``MIN_N["roc_band"]`` patients."""
     if shortfall("roc_band", len(np.unique(patients))):
         return None
     curves = []
@@ -305,8 +337,10 @@ def _roc_band(
     ):
         for weights in block:
             drawn = weights > 0
-            curves.append(_pooled_roc(truth[drawn], proba[drawn], class_index, grid, weights[drawn]))
-    low, high = np.nanpercentile(np.array(curves), [2.5, 97.5], axis=0)
+            curves.append(_class_rocs(truth[drawn], proba[drawn], grid, weights[drawn]))
+    with warnings.catch_warnings():  # a class absent from every resample: an all-NaN band, not drawn
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanpercentile(np.array(curves), [2.5, 97.5], axis=0)
     return low, high
 
 
@@ -351,30 +385,48 @@ def roc_curves(
     apply_style()
     classes = _class_names(rows)
     grid = np.linspace(0.0, 1.0, 201)
-    configurations = _configurations(rows)
-    scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in configurations}
-    look = _look(configurations, palette, markers, scores)
-    rest = look.order[ROC_TOP_CONFIGURATIONS:] if len(look.order) > ROC_TOP_CONFIGURATIONS else []
-    look = dataclasses.replace(look, order=look.order[: len(look.order) - len(rest)])
+    parts = _split_by_configuration(rows)
+    look = _look(list(parts), palette, markers, {c: _balanced_accuracy(part) for c, part in parts.items()})
+    look, rest = look.top(ROC_TOP_CONFIGURATIONS)
+    columns = [f"{PROBABILITY_PREFIX}{c}" for c in classes]
+
+    def arrays(configuration: Configuration) -> tuple[np.ndarray, np.ndarray]:
+        mine = parts[configuration]
+        truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
+        return truth, mine[columns].to_numpy(dtype=float)
+
+    # every panel's curve (row 0 the macro mean, then one row per class) and band, computed once
+    rest_curves = [_class_rocs(*arrays(c), grid) for c in rest]
+    curves, bands = {}, {}
+    for configuration in look.order:
+        truth, proba = arrays(configuration)
+        curves[configuration] = _class_rocs(truth, proba, grid)
+        patients = parts[configuration]["patient_id"].astype(str).to_numpy()
+        bands[configuration] = _roc_bands(truth, proba, patients, grid, seed)
+    # configurations sharing a method share its colour: then each is numbered (legend and AUROC texts) and
+    # its line carries the backbone's marker
+    numbered = len({look.colours[c] for c in look.order}) < len(look.order)
+    number = {c: f"{index}: " if numbered else "" for index, c in enumerate(look.order, start=1)}
     panels: list[tuple[str, int | None]] = [("macro", None), *((c, i) for i, c in enumerate(classes))]
     figure, axes = _square_grid(len(panels), extra_height=0.15 + 0.1 * (len(look.order) + bool(rest)))
-    for ax, (class_name, class_index) in zip(axes, panels):
-        for configuration in rest:  # under the others, no band: a summary of where the rest lie
-            mine = _rows_of(rows, configuration)
-            truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
-            proba = mine[[f"{PROBABILITY_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
-            ax.plot(grid, _pooled_roc(truth, proba, class_index, grid), color=_REST_COLOUR, lw=0.5, zorder=1)
+    for row, (ax, (class_name, class_index)) in enumerate(zip(axes, panels)):
+        if rest_curves:  # under the others, no band: a summary of where the rest lie, as one collection
+            lines = LineCollection(
+                [np.c_[grid, curve[row]] for curve in rest_curves], colors=_REST_COLOUR, lw=0.5
+            )
+            ax.add_collection(lines, autolim=False)
         texts = []
-        for configuration in look.order:
-            mine = _rows_of(rows, configuration)
-            truth = pd.Categorical(mine["y_true"].astype(str), categories=classes).codes
-            proba = mine[[f"{PROBABILITY_PREFIX}{c}" for c in classes]].to_numpy(dtype=float)
+        for index, configuration in enumerate(look.order):
             colour = look.colours[configuration]
-            band = _roc_band(truth, proba, mine["patient_id"].astype(str).to_numpy(), class_index, grid, seed)
+            band = bands[configuration]
             if band is not None:
-                ax.fill_between(grid, band[0], band[1], color=colour, alpha=0.15, lw=0)
-            ax.plot(grid, _pooled_roc(truth, proba, class_index, grid), color=colour, lw=1.1)
-            texts.append((_auroc_text(metrics, configuration, class_name, split), colour))
+                ax.fill_between(grid, band[0][row], band[1][row], color=colour, alpha=0.15, lw=0)
+            ax.plot(
+                grid, curves[configuration][row], color=colour, lw=1.1, ms=2.5,
+                marker=look.markers[configuration] if numbered else None, markevery=(4 + 3 * index, 40),
+            )  # fmt: skip
+            text = _auroc_text(metrics, configuration, class_name, split)
+            texts.append((number[configuration] + text if text else "", colour))
         ax.plot([0, 1], [0, 1], color="#999999", lw=0.6, ls="--")
         ax.set_title("Macro average" if class_index is None else wrap_label(class_name, 24), fontsize=7)
         for line, (text, colour) in enumerate(reversed(texts)):
@@ -387,7 +439,11 @@ def roc_curves(
         ax.set_ylim(0, 1.02)
         ax.set_aspect("equal")
         ax.set_xlabel("False positive rate", fontsize=6.5)
-    handles, labels = look.legend_handles(line=True)
+    handles = [
+        Line2D([], [], color=look.colours[c], marker=look.markers[c] if numbered else None, markersize=3)
+        for c in look.order
+    ]
+    labels = [number[c] + look.labels[c] for c in look.order]
     if rest:
         handles.append(Line2D([], [], color=_REST_COLOUR, lw=0.8))
         labels.append(f"{len(rest)} other configurations (no band)")
@@ -402,10 +458,13 @@ def confusion_matrices(
     *,
     normalise: bool = False,
     split: str = OOF_SPLIT,
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
     """Pooled out-of-fold confusion matrix of each configuration; counts, or rows normalised to 1.
 
-    With several protocol seeds each image counts once per seed, and the title says so.
+    With more than ``top`` configurations only the best ``top`` by pooled balanced accuracy get a panel
+    (the per-class table has every configuration). With several protocol seeds each image counts once per
+    seed, and the title says so.
     """
     rows = predictions[predictions["split"].astype(str) == split]
     if rows.empty:
@@ -423,11 +482,11 @@ def confusion_matrices(
         np.add.at(matrix, (truth, predicted), 1.0)
         matrices[configuration] = matrix
         accuracy[configuration] = _balanced_accuracy(mine)
-    look = _look(configurations, None, None, accuracy)
+    look, _ = _look(configurations, None, None, accuracy).top(top)
     k = len(classes)
     n = len(look.order)
     figure, axes = _square_grid(n, ncols=4 if k <= 4 else 3, extra_height=0.2)
-    vmax = 1.0 if normalise else max(m.max() for m in matrices.values())
+    vmax = 1.0 if normalise else max(matrices[c].max() for c in look.order)
     image = None
     for ax, configuration in zip(axes, look.order):
         matrix = matrices[configuration]
@@ -468,8 +527,12 @@ def reliability_diagrams(
     n_bins: int = ECE_BINS,
     palette: Mapping[str, str] | None = None,
     markers: Mapping[str, str] | None = None,
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
     """Top-label reliability diagram per configuration (pooled out-of-fold), ECE in the corner.
+
+    With more than ``top`` configurations the best ``top`` by pooled balanced accuracy get a diagram and a
+    last panel shows the ECE of every configuration (the drawn ones larger).
 
     Bins are ``((m-1)/n_bins, m/n_bins]`` as in the metrics table's ECE; bar height is the
     accuracy of a bin, the gap to the diagonal its calibration error; bins with fewer
@@ -499,8 +562,10 @@ def reliability_diagrams(
         ece = float(np.nansum(counts / max(len(confidence), 1) * np.abs(accuracy - mean_confidence)))
         data[configuration] = (accuracy, counts, ece)
     scores = {c: _balanced_accuracy(_rows_of(rows, c)) for c in data}
-    look = _look(list(data), palette, markers, scores)
-    figure, axes = _square_grid(len(look.order))
+    look, rest = _look(list(data), palette, markers, scores).top(top)
+    figure, axes = _square_grid(len(look.order) + bool(rest))
+    if rest:
+        _ece_strip(figure, axes.pop(), look, rest, {c: data[c][2] for c in data})
     width = 1.0 / n_bins
     for ax, configuration in zip(axes, look.order):
         accuracy, counts, ece = data[configuration]
@@ -530,3 +595,36 @@ def reliability_diagrams(
     figure.supxlabel("Confidence (largest class probability)", fontsize=7)
     figure.supylabel("Accuracy", fontsize=7)
     return save_figure(figure, stem)
+
+
+def _ece_strip(
+    figure: Figure, slot: Axes, look: _Look, rest: Sequence[Configuration], ece: Mapping[Configuration, float]
+) -> None:
+    """The summary panel of :func:`reliability_diagrams` beyond its top, in place of the grid's ``slot`` (whose
+    axes it does not share): every configuration's ECE, one dot in its method's colour each (rows: best to
+    worst balanced accuracy), the ones with a diagram larger, edged black."""
+    spec = slot.get_subplotspec()
+    slot.remove()
+    ax = figure.add_subplot(spec) if spec is not None else figure.add_subplot()
+    order = [*look.order, *rest]
+    y = np.arange(len(order))
+    shown = len(look.order)
+    colours = [look.colours.get(c, _REST_COLOUR) for c in order]
+    ax.scatter(
+        [ece[c] for c in order[:shown]],
+        y[:shown],
+        s=12,
+        c=colours[:shown],
+        edgecolor="black",
+        lw=0.4,
+        zorder=4,
+    )
+    ax.scatter([ece[c] for c in order[shown:]], y[shown:], s=6, c=colours[shown:], lw=0, zorder=3)
+    ax.set_ylim(len(order) - 0.5, -0.5)
+    ax.set_xlim(0, max(0.05, 1.1 * max(ece.values())))
+    ax.set_aspect("auto")
+    ax.set_yticks([0, len(look.order) - 1, len(order) - 1], ["1", str(len(look.order)), str(len(order))])
+    ax.tick_params(axis="y", labelleft=True)
+    ax.set_ylabel("Rank (balanced accuracy)", fontsize=6.5)
+    ax.set_xlabel("ECE", fontsize=6.5)
+    ax.set_title(f"ECE, all {len(order)}", fontsize=7)

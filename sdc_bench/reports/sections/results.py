@@ -656,7 +656,9 @@ def _draw_critical_difference(ranks: pd.Series, cd: float, stem: str | Path, tit
     figure = plt.figure(figsize=(width, height))
     # margins wide enough for the longest label on either side
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    probe = [figure.text(0, 0, f"{n} ({r:.2f})", fontsize=7) for n, r in zip(names, values)]
+    # many labels (a full suite's 64): a point smaller, so the rank axis between them keeps some width
+    label_size = 7 if k <= 16 else 6
+    probe = [figure.text(0, 0, f"{n} ({r:.2f})", fontsize=label_size) for n, r in zip(names, values)]
     text_in = max(t.get_window_extent(renderer).width for t in probe) / figure.dpi + 0.15
     for text in probe:
         text.remove()
@@ -668,9 +670,19 @@ def _draw_critical_difference(ranks: pd.Series, cd: float, stem: str | Path, tit
     ax.axis("off")
     # the rank axis, best (1) on the left
     ax.plot([1, k], [0, 0], color="black", lw=0.8, clip_on=False)
+    # every rank a tick; beyond ~16 ranks their numbers would touch, so only 1 and every 5th (10th) is numbered
+    step = 1 if k <= 16 else 5 if k <= 40 else 10
     for tick in range(1, k + 1):
-        ax.plot([tick, tick], [0, 0.35], color="black", lw=0.8, clip_on=False)
-        ax.text(tick, 0.55, str(tick), ha="center", va="bottom", fontsize=6.5, clip_on=False)
+        numbered = tick == 1 or tick % step == 0
+        ax.plot(
+            [tick, tick],
+            [0, 0.35 if numbered else 0.2],
+            color="black",
+            lw=0.8 if numbered else 0.5,
+            clip_on=False,
+        )
+        if numbered:
+            ax.text(tick, 0.55, str(tick), ha="center", va="bottom", fontsize=6.5, clip_on=False)
     # the critical difference, as a bar above the axis starting at rank 1
     cd_end = 1 + cd
     ax.plot([1, min(cd_end, k)], [1.9, 1.9], color="black", lw=1.2, clip_on=False)
@@ -693,7 +705,7 @@ def _draw_critical_difference(ranks: pd.Series, cd: float, stem: str | Path, tit
             f"{name} ({rank:.2f})",
             ha="right" if on_left else "left",
             va="center",
-            fontsize=7,
+            fontsize=label_size,
             clip_on=False,
         )
     figure.suptitle(title, fontsize=7.5, y=0.99, va="top")

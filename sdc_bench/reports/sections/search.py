@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +13,10 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from sqlalchemy.exc import SQLAlchemyError
 
+from sdc_bench.core.contracts import OOF_SPLIT
 from sdc_bench.core.optuna_storage import DEFAULT_STORAGE_FILE, storage_file
 from sdc_bench.reports.document import Section
-from sdc_bench.reports.figure_common import _legend_below
+from sdc_bench.reports.figure_common import TOP_CONFIGURATIONS, _legend_below, _pooled_scores, top_note
 from sdc_bench.reports.loaders import run_storage_url
 from sdc_bench.reports.min_n import shortfall
 from sdc_bench.reports.optuna_trials import load_optuna_importances, load_optuna_trials
@@ -82,25 +83,45 @@ def _add_search_items(ctx: ReportContext, search: Section, trials: pd.DataFrame,
             "Optuna studies: trials per state and the best inner-validation value.",
         )
     )
+    # the best (method, backbone) pairs first, by the tables' pooled out-of-fold balanced accuracy
+    scores: dict[tuple[str, str], float] = {}
+    for configuration, score in _pooled_scores(ctx.metrics, OOF_SPLIT).items():
+        key = (configuration[0], configuration[1])
+        scores[key] = max(scores.get(key, -math.inf), score)
+    order = sorted(scores, key=lambda k: -scores[k])
+    n_studied = len({(str(m), str(b)) for m, b in zip(trials["method"], trials["backbone"])})
     search.items += writer.figure(
         "optuna_history",
-        "Optimisation history per method and backbone: trial values, best so far per outer fold, pruned trials.",
-        lambda stem: optuna_history(trials, stem, palette=ctx.palette),
+        "Optimisation history per method and backbone: trial values, best so far per outer fold, pruned trials."
+        + top_note(n_studied, rest="every study is in the search table", what="method and backbone pairs"),
+        lambda stem: optuna_history(trials, stem, palette=ctx.palette, order=order),
     )
     complete = (
         trials[trials["state"] == "COMPLETE"].groupby("study").size() if "study" in trials else pd.Series()
     )
-    enough = [str(s) for s, n in complete.items() if not shortfall("fanova", int(n))]
+    # importances of the pairs the history draws (all of a small run; the best 8 of a full suite's 64)
+    drawn = set(_drawn_pairs(trials, order))
+    pair_of = (
+        {str(s): (str(m), str(b)) for s, m, b in zip(trials["study"], trials["method"], trials["backbone"])}
+        if "study" in trials
+        else {}
+    )
+    enough = [
+        str(s)
+        for s, n in complete.items()
+        if not shortfall("fanova", int(n)) and pair_of.get(str(s)) in drawn
+    ]
     if not enough:
         reason = shortfall("fanova", int(complete.max()) if len(complete) else 0)
         search.paragraphs.append(f"Hyperparameter importances not computed: {reason}.")
         ctx.small_n.append(f"no hyperparameter importances: {reason}")
     elif writer.draw:
-        importances = load_optuna_importances(url, seed=ctx.seed)
+        importances = load_optuna_importances(url, seed=ctx.seed, studies=enough)
         importances = importances[importances["study"].astype(str).isin(enough)]
         search.items += writer.figure(
             "param_importances",
-            "Hyperparameter importances (fANOVA, seeded), mean over outer folds.",
+            "Hyperparameter importances (fANOVA, seeded), mean over outer folds."
+            + top_note(n_studied, rest="the search table has every study", what="method and backbone pairs"),
             lambda stem: param_importances(importances, stem),
         )
 
@@ -152,18 +173,34 @@ def search_table(trials: pd.DataFrame) -> pd.DataFrame:
     return decorate(pd.DataFrame(rows), notes=notes, group="Method")
 
 
+def _drawn_pairs(
+    trials: pd.DataFrame, order: Sequence[tuple[str, str]], top: int = TOP_CONFIGURATIONS
+) -> list[tuple[str, str]]:
+    """The (method, backbone) pairs of ``trials`` in ``order`` (those it does not name last, by name), the
+    first ``top``."""
+    studied = sorted({(str(m), str(b)) for m, b in zip(trials["method"], trials["backbone"])})
+    rank = {pair: index for index, pair in enumerate(order)}
+    return sorted(studied, key=lambda pair: (rank.get(pair, len(rank)), pair))[:top]
+
+
 def optuna_history(
     trials: pd.DataFrame,
     stem: str | Path,
     *,
     palette: Mapping[str, str] | None = None,
+    order: Sequence[tuple[str, str]] = (),
+    top: int = TOP_CONFIGURATIONS,
 ) -> list[Path]:
     """Optimisation history per (method, backbone): inner-validation value of each trial, one line
-    style per outer fold for the best value so far; pruned trials at their last reported value (x)."""
+    style per outer fold for the best value so far; pruned trials at their last reported value (x).
+
+    Panels follow ``order`` (best first; pairs it does not name last, by name); with more than ``top`` pairs
+    only the first ``top`` get a panel (every study is in :func:`search_table`).
+    """
     if trials is None or trials.empty:
         return []
     apply_style()
-    groups = sorted({(str(m), str(b)) for m, b in zip(trials["method"], trials["backbone"])})
+    groups = _drawn_pairs(trials, order, top)
     palette = dict(palette or method_palette(m for m, _ in groups))
     labels = configuration_labels([(m, b, "", "") for m, b in groups])
     ncols = min(len(groups), 4)

@@ -19,6 +19,7 @@ from sdc_bench.reports.figure_common import (
     _legend_below,
     _look,
     _pooled_scores,
+    crossed,
 )
 from sdc_bench.reports.loaders import load_throughput
 from sdc_bench.reports.min_n import shortfall
@@ -292,8 +293,10 @@ def pareto_front(
     look = _look(list(dict.fromkeys(keys)), palette, markers, _pooled_scores(metrics, split, metric))
     devices = list(dict.fromkeys(points["device"]))
     width = DOUBLE_COLUMN_IN if len(devices) > 1 else SINGLE_COLUMN_IN
-    entry_in = 0.45 + 0.052 * max(len(label) for label in look.labels.values())
-    legend_rows = math.ceil((len(look.order) + 1) / max(1, min(4, int(width // entry_in))))
+    # many configurations crossed from a few methods and backbones: the legend names those, not every pair
+    handles, labels = look.factor_legend_handles() if crossed(look.order) else look.legend_handles()
+    entry_in = 0.45 + 0.052 * max(len(label) for label in labels)
+    legend_rows = math.ceil((len(labels) + 1) / max(1, min(4, int(width // entry_in))))
     figure, axes = plt.subplots(
         1, len(devices), figsize=(width, 2.0 + 0.14 * legend_rows),
         sharey=True, squeeze=False, layout="constrained",
@@ -327,7 +330,6 @@ def pareto_front(
         ax.set_xlim(low / 1.6, high * 1.6)
         ax.margins(y=0.08)
     axes[0][0].set_ylabel(f"{_METRIC_TITLES.get(metric, metric)} (out-of-fold)")
-    handles, labels = look.legend_handles()
     handles.append(Line2D([], [], color="#555555", lw=0.8, ls="--", marker="o", mfc="#555555", mec="black"))
     labels.append("Pareto front (filled: optimal)")
     _legend_below(figure, handles, labels, ncol=4)

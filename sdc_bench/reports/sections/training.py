@@ -180,5 +180,5 @@ def learning_curves(
     for ax in axes[-1]:
         ax.set_xlabel("Epoch (both stages, in order)")
     handles = [Line2D([], [], color=palette.get(m, "#777777"), lw=1.1) for m in methods]
-    _legend_below(figure, handles, methods, ncol=4)
+    _legend_below(figure, handles, [display_name(m) for m in methods], ncol=4)
     return save_figure(figure, stem)
