@@ -65,16 +65,15 @@ def load_optuna_trials(storage: str | Path) -> pd.DataFrame:
     opened = open_storage(_storage_url(storage), create=False)
     records = []
     try:
-        for summary in sorted(
-            optuna.get_all_study_summaries(opened, include_best_trial=False), key=lambda s: s.study_name
-        ):
-            method, backbone, repeat, fold = _study_key(summary.study_name)
-            study = optuna.load_study(study_name=summary.study_name, storage=opened)
+        # Names only: get_all_study_summaries would read every study's trials to count them.
+        for name in sorted(optuna.get_all_study_names(opened)):
+            method, backbone, repeat, fold = _study_key(name)
+            study = optuna.load_study(study_name=name, storage=opened)
             for trial in study.get_trials(deepcopy=False):
                 steps = sorted(trial.intermediate_values)
                 records.append(
                     {
-                        "study": summary.study_name,
+                        "study": name,
                         "method": method,
                         "backbone": backbone,
                         "seed": repeat,
@@ -113,12 +112,11 @@ def load_optuna_importances(
     opened = open_storage(_storage_url(storage), create=False)
     records = []
     try:
-        for summary in sorted(
-            optuna.get_all_study_summaries(opened, include_best_trial=False), key=lambda s: s.study_name
-        ):
-            if studies is not None and summary.study_name not in studies:
+        # Names only: get_all_study_summaries would read every study's trials to count them.
+        for name in sorted(optuna.get_all_study_names(opened)):
+            if studies is not None and name not in studies:
                 continue
-            study = optuna.load_study(study_name=summary.study_name, storage=opened)
+            study = optuna.load_study(study_name=name, storage=opened)
             complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
             if len(complete) < 2:
                 continue
@@ -129,12 +127,12 @@ def load_optuna_importances(
                         study, evaluator=FanovaImportanceEvaluator(n_trees=n_trees, seed=seed)
                     )
             except (ValueError, RuntimeError) as error:  # e.g. a single-valued search space
-                _log.info("no importances for %s: %s", summary.study_name, error)
+                _log.info("no importances for %s: %s", name, error)
                 continue
-            method, backbone, _, fold = _study_key(summary.study_name)
+            method, backbone, _, fold = _study_key(name)
             records += [
                 {
-                    "study": summary.study_name,
+                    "study": name,
                     "method": method,
                     "backbone": backbone,
                     "outer_fold": fold,
