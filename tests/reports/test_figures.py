@@ -4,6 +4,7 @@ house style keeps method colours fixed."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -354,6 +355,26 @@ def test_pareto_legend_of_crossed_configurations_names_methods_and_backbones(
         *(f"b{j}" for j in range(8)),
         "Pareto front (filled: optimal)",
     ]
+
+
+def test_pareto_front_of_the_full_suites_names_keeps_its_axes(tmp_path: Path) -> None:
+    """With the full suite's 8 method and 8 backbone names (long ones: 'SDC-DL (no imbalance)',
+    'mobilenetv3_large_100'), the legend gets the width it needs: constrained layout still applies (it
+    warned and drew the legend over the axes when the figure kept a single column's width)."""
+    methods = ["sdc_dl", "sdc_dl_no_staging", "sdc_dl_no_imbalance", "linear_probe", "finetune_noaug",
+               "sdc_dl_no_aug", "scratch", "classical"]  # fmt: skip
+    backbones = ["convnext_atto", "resnet18", "tf_efficientnet_lite0", "mobilenetv3_large_100", "densenet121",
+                 "efficientnet_b0", "regnety_008", "resnet50"]  # fmt: skip
+    names = {f"m{i}": m for i, m in enumerate(methods)} | {f"b{j}": b for j, b in enumerate(backbones)}
+    metrics = _many_metrics().replace({"method": names, "backbone": names})
+    rates = pd.DataFrame({"backbone": backbones, "device": "cpu", "device_name": "Intel(R) Xeon(R) Processor",
+                          "mode": "infer", "status": "ok", "images_per_s": [10.0 * (j + 1) for j in range(8)]})  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "error"
+        )  # "constrained_layout not applied because axes sizes collapsed to zero"
+        written = throughput.pareto_front(metrics, rates, tmp_path / "pareto")
+    assert [p.suffix for p in written] == [".pdf", ".png"] and all(p.stat().st_size > 0 for p in written)
 
 
 def test_top_and_crossed_helpers() -> None:

@@ -17,6 +17,7 @@ from sdc_bench.reports.document import Section
 from sdc_bench.reports.figure_common import (
     _METRIC_TITLES,
     _legend_below,
+    _legend_height_in,
     _look,
     _pooled_scores,
     crossed,
@@ -292,13 +293,14 @@ def pareto_front(
     keys = [tuple(str(r[c]) for c in CONFIG) for _, r in points.iterrows()]
     look = _look(list(dict.fromkeys(keys)), palette, markers, _pooled_scores(metrics, split, metric))
     devices = list(dict.fromkeys(points["device"]))
-    width = DOUBLE_COLUMN_IN if len(devices) > 1 else SINGLE_COLUMN_IN
-    # many configurations crossed from a few methods and backbones: the legend names those, not every pair
-    handles, labels = look.factor_legend_handles() if crossed(look.order) else look.legend_handles()
-    entry_in = 0.45 + 0.052 * max(len(label) for label in labels)
-    legend_rows = math.ceil((len(labels) + 1) / max(1, min(4, int(width // entry_in))))
+    # many configurations crossed from a few methods and backbones: the legend names those, not every pair,
+    # and takes the double column (16 long names in one single-column row each would crush the axes)
+    by_factor = crossed(look.order)
+    handles, labels = look.factor_legend_handles() if by_factor else look.legend_handles()
+    labels.append("Pareto front (filled: optimal)")
+    width = DOUBLE_COLUMN_IN if len(devices) > 1 or by_factor else SINGLE_COLUMN_IN
     figure, axes = plt.subplots(
-        1, len(devices), figsize=(width, 2.0 + 0.14 * legend_rows),
+        1, len(devices), figsize=(width, 2.6 + _legend_height_in(width, labels, 4)),
         sharey=True, squeeze=False, layout="constrained",
     )  # fmt: skip
     for ax, device in zip(axes[0], devices):
@@ -331,6 +333,5 @@ def pareto_front(
         ax.margins(y=0.08)
     axes[0][0].set_ylabel(f"{_METRIC_TITLES.get(metric, metric)} (out-of-fold)")
     handles.append(Line2D([], [], color="#555555", lw=0.8, ls="--", marker="o", mfc="#555555", mec="black"))
-    labels.append("Pareto front (filled: optimal)")
     _legend_below(figure, handles, labels, ncol=4)
     return save_figure(figure, stem)
