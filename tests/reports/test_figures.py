@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
@@ -112,6 +113,22 @@ def test_figure_is_written_as_pdf_and_png(run: dict, tmp_path: Path, name: str) 
     assert width_in <= style.DOUBLE_COLUMN_IN + 0.15, (name, width_in)
     if name in ("method_comparison", "roc_curves", "per_class"):
         assert width_in >= style.DOUBLE_COLUMN_IN * 0.85, (name, width_in)
+
+
+def test_saved_box_holds_long_labels_as_the_png_draws_them() -> None:
+    """Hinted text is wider at the PNG's 300 dpi than at the figure's 100: the saved box is measured at
+    both, so a label reaching the figure's edge (the critical-difference diagram's) is not cut."""
+    figure = Figure(figsize=(3.0, 1.0))
+    canvas = FigureCanvasAgg(figure)
+    label = "SDC-DL (no imbalance) / tf_efficientnet_lite0 (29.60)"
+    text = figure.text(0.99, 0.5, label, ha="right", fontsize=6)
+    box = style._tight_bbox(figure)
+    figure.set_dpi(style.PNG_DPI)
+    drawn = text.get_window_extent(canvas.get_renderer()).transformed(
+        figure.dpi_scale_trans.inverted()
+    )
+    assert box.x0 <= drawn.x0 and drawn.x1 <= box.x1
+    assert figure.dpi == style.PNG_DPI  # set here; _tight_bbox itself left the figure's own dpi as it was
 
 
 def test_optional_figures_draw_nothing_without_their_input(run: dict, tmp_path: Path) -> None:
