@@ -124,9 +124,7 @@ def test_saved_box_holds_long_labels_as_the_png_draws_them() -> None:
     text = figure.text(0.99, 0.5, label, ha="right", fontsize=6)
     box = style._tight_bbox(figure)
     figure.set_dpi(style.PNG_DPI)
-    drawn = text.get_window_extent(canvas.get_renderer()).transformed(
-        figure.dpi_scale_trans.inverted()
-    )
+    drawn = text.get_window_extent(canvas.get_renderer()).transformed(figure.dpi_scale_trans.inverted())
     assert box.x0 <= drawn.x0 and drawn.x1 <= box.x1
     assert figure.dpi == style.PNG_DPI  # set here; _tight_bbox itself left the figure's own dpi as it was
 
