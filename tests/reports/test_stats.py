@@ -22,6 +22,7 @@ from sdc_bench.reports.stats import (
     mcnemar_exact,
     paired_bootstrap_auroc,
 )
+from sdc_bench.reports.stats.paired import PairedReplicates
 
 CLASSES = ("normal", "scoliosis", "spondylolisthesis")
 
@@ -183,6 +184,23 @@ def test_paired_bootstrap_auroc() -> None:
         paired_bootstrap_auroc(y_true, strong, weak, patients, n_bootstrap=0)
     with pytest.raises(DataError, match="patient_ids=3"):
         paired_bootstrap_auroc(y_true, strong, weak, patients[:3])
+
+
+def test_paired_replicates_add_training_seed_variance_to_the_interval() -> None:
+    # replicates of a difference ~ N(0.05, 0.01^2); a seed SD of 0.03 makes the difference's SD
+    # sqrt(0.01^2 + 0.03^2) = 0.0316, so the 95% interval is 0.05 +- 1.96 * 0.0316 and covers 0
+    replicates = PairedReplicates(0.05, np.random.default_rng(0).normal(0.05, 0.01, 20_000))
+    models = replicates.result(0.95)
+    assert models.test == "paired_bootstrap" and models.ci_low > 0 and models.p_value < 0.001
+    assert (models.ci_low, models.ci_high) == pytest.approx((0.05 - 0.0196, 0.05 + 0.0196), abs=0.001)
+    both = replicates.result(0.95, seed_sd=0.03, rng=np.random.default_rng(1))
+    assert both.test == "paired_bootstrap+seed_variance" and both.estimate == 0.05
+    margin = 1.96 * math.sqrt(0.01**2 + 0.03**2)
+    assert (both.ci_low, both.ci_high) == pytest.approx((0.05 - margin, 0.05 + margin), abs=0.002)
+    assert both.ci_low < 0 < both.ci_high and both.p_value > 0.05
+    assert replicates.result(0.95, seed_sd=0.0) == models  # 0: the models held fixed
+    with pytest.raises(ConfigError, match="rng"):
+        replicates.result(0.95, seed_sd=0.02)
 
 
 # --------------------------------------------------------------------------- Holm

@@ -1,8 +1,9 @@
 """Paired tests of two classifiers on the same images, and Holm's correction within a test family.
 
 Exact McNemar on pooled out-of-fold predictions, the Nadeau-Bengio corrected resampled t-test on
-per-fold scores, a patient-level paired bootstrap (macro AUROC, balanced accuracy, accuracy), and
-Holm's step-down adjustment. Maintained implementations (statsmodels, SciPy) do the arithmetic.
+per-fold scores, a patient-level paired bootstrap (macro AUROC, balanced accuracy, accuracy; its
+replicates can take training-seed variance as well, :class:`PairedReplicates`), and Holm's step-down
+adjustment. Maintained implementations (statsmodels, SciPy) do the arithmetic.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from sdc_bench.reports.stats._checks import check_positive_int, check_probabilit
 
 __all__ = [
     "PAIRED_METRICS",
+    "PairedReplicates",
     "TestResult",
     "corrected_resampled_ttest",
     "holm",
     "mcnemar_exact",
     "paired_bootstrap",
     "paired_bootstrap_auroc",
+    "paired_replicates",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -204,17 +207,75 @@ def _interval(differences: FloatArray, confidence: float) -> tuple[float, float]
 PAIRED_METRICS = ("auroc", "balanced_accuracy", "accuracy")
 
 
-def paired_bootstrap(
+@dataclass(frozen=True)
+class PairedReplicates:
+    """A paired bootstrap's point estimate of ``A - B`` and its replicates, before they are summarised.
+
+    Kept apart from the summary so that one set of resamples gives both the interval that holds the two
+    trained models fixed and the one that adds training-seed variance (:meth:`result`).
+
+    Attributes
+    ----------
+    estimate : float
+        ``A - B`` on all images.
+    differences : ndarray of float, shape (n_bootstrap,)
+        ``A - B`` on each patient resample (NaN where a resample left the metric undefined).
+    """
+
+    estimate: float
+    differences: FloatArray
+
+    def result(
+        self, confidence: float, *, seed_sd: float = 0.0, rng: np.random.Generator | None = None
+    ) -> TestResult:
+        """Percentile interval and the p-value that inverts it, optionally with training-seed variance.
+
+        Parameters
+        ----------
+        confidence : float
+            Coverage of the percentile interval.
+        seed_sd : float, default=0.0
+            SD that training with other seeds adds to the difference (e.g. ``sigma * sqrt(2)`` for two
+            single-seed runs whose seed-to-seed SD is ``sigma``). When positive, each replicate gets an
+            independent ``Normal(0, seed_sd**2)`` draw, so the interval covers the two sources of
+            variation a recipe's difference has, patients and training seeds, assumed independent
+            (Bouthillier et al., "Accounting for variance in machine learning benchmarks", MLSys 2021).
+            0 holds the two trained models fixed: only patients vary.
+        rng : numpy.random.Generator, optional
+            Source of the seed draws; required when ``seed_sd > 0``.
+
+        Returns
+        -------
+        TestResult
+            ``test`` is ``'paired_bootstrap'``, or ``'paired_bootstrap+seed_variance'`` when ``seed_sd > 0``.
+        """
+        differences, test = self.differences, "paired_bootstrap"
+        if math.isfinite(seed_sd) and seed_sd > 0.0:
+            if rng is None:
+                raise ConfigError("PairedReplicates.result: seed_sd > 0 needs an rng for the seed draws")
+            differences = differences + rng.normal(0.0, seed_sd, size=differences.shape)
+            test = "paired_bootstrap+seed_variance"
+        low, high = _interval(differences, confidence)
+        return TestResult(
+            test=test,
+            statistic=math.nan,
+            p_value=_bootstrap_p_value(differences),
+            estimate=self.estimate,
+            ci_low=low,
+            ci_high=high,
+        )
+
+
+def paired_replicates(
     y_true: NDArray[np.int64],
     a: tuple[NDArray[np.int64], FloatArray],
     b: tuple[NDArray[np.int64], FloatArray],
     patient_ids: NDArray[Any],
     n_bootstrap: int,
     rng: np.random.Generator,
-    confidence: float,
-) -> dict[str, TestResult]:
-    """Paired patient-level bootstrap of A - B for macro AUROC, balanced accuracy and
-    accuracy; both methods see the same resamples."""
+) -> dict[str, PairedReplicates]:
+    """Paired patient-level bootstrap replicates of A - B for macro AUROC, balanced accuracy and
+    accuracy (:data:`PAIRED_METRICS`); both methods see the same resamples."""
     evaluator_a = MetricEvaluator(y_true, *a)
     evaluator_b = MetricEvaluator(y_true, *b)
 
@@ -235,19 +296,25 @@ def paired_bootstrap(
         block_b = summary(evaluator_b(weights, PAIRED_METRICS))
         for name in PAIRED_METRICS:
             blocks[name].append(block_a[name] - block_b[name])
-    results = {}
-    for name in PAIRED_METRICS:
-        differences = np.concatenate(blocks[name])
-        low, high = _interval(differences, confidence)
-        results[name] = TestResult(
-            test="paired_bootstrap",
-            statistic=math.nan,
-            p_value=_bootstrap_p_value(differences),
-            estimate=float(point_a[name][0] - point_b[name][0]),
-            ci_low=low,
-            ci_high=high,
-        )
-    return results
+    return {
+        name: PairedReplicates(float(point_a[name][0] - point_b[name][0]), np.concatenate(blocks[name]))
+        for name in PAIRED_METRICS
+    }
+
+
+def paired_bootstrap(
+    y_true: NDArray[np.int64],
+    a: tuple[NDArray[np.int64], FloatArray],
+    b: tuple[NDArray[np.int64], FloatArray],
+    patient_ids: NDArray[Any],
+    n_bootstrap: int,
+    rng: np.random.Generator,
+    confidence: float,
+) -> dict[str, TestResult]:
+    """Paired patient-level bootstrap of A - B for macro AUROC, balanced accuracy and
+    accuracy; both methods see the same resamples and the two models are held fixed."""
+    replicates = paired_replicates(y_true, a, b, patient_ids, n_bootstrap, rng)
+    return {name: replicates[name].result(confidence) for name in PAIRED_METRICS}
 
 
 def paired_bootstrap_auroc(
