@@ -104,7 +104,9 @@ def _contended(table: pd.DataFrame) -> pd.Series:
     """Rows whose ``contention`` column holds a note (an older table without the column: none)."""
     if "contention" not in table.columns:
         return pd.Series(False, index=table.index)
-    return table["contention"].fillna("").astype(str).str.len() > 0
+    # an all-empty column reads back from CSV as float NaN: test for text, not fill NaN with it
+    notes = table["contention"]
+    return notes.notna() & (notes.astype(str).str.len() > 0)
 
 
 def peak_memory_text(device: Any, value: Any, digits: int = 0) -> str:
