@@ -116,6 +116,7 @@ class Expected:
     tolerance: Tolerance
     higher_is_better: bool = True
     gated: bool = True  # False: too noisy at this suite's size; shown, never failed
+    sd: float = math.nan  # the SD over the baseline's runs (format 2); NaN for a hand-set tolerance
 
 
 @dataclass(frozen=True)
@@ -408,6 +409,7 @@ def _expected(entry: Mapping[str, Any], key: tuple[str, ...], default: Tolerance
             Tolerance(absolute=float(entry["band"])),
             bool(entry.get("higher_is_better", True)),
             bool(entry.get("gated", True)),
+            math.nan if entry.get("sd") is None else float(entry["sd"]),  # one run: no spread (null)
         )
     # format 1: one value and a hand-set tolerance
     return Expected(key, float(entry["value"]), _tolerance(entry.get("tolerance"), default),

@@ -19,8 +19,8 @@ def add_compare_parser(sub: Any) -> None:
         help="compare two or more runs (paired on the same data, side by side otherwise)",
         description="Compare run folders from their stored artifacts: what differs (config, seeds, data, code, "
         "versions, machine); on the same data, paired differences per method and metric with a paired patient "
-        "bootstrap CI and McNemar, Holm-adjusted, which hold the two trained models fixed, and each difference "
-        "judged against the spread between training seeds (multi-seed runs, or --baseline); on different data, "
+        "bootstrap CI and McNemar, Holm-adjusted, and each difference judged against the spread between "
+        "training seeds (multi-seed runs, or --baseline), which the paired CIs then add; on different data, "
         "side-by-side tables and rank agreement. Writes compare.md, compare.html, CSV and LaTeX tables into --out.",
     )
     compare.add_argument(
@@ -36,8 +36,8 @@ def add_compare_parser(sub: Any) -> None:
     )
     compare.add_argument(
         "--baseline",
-        help="baseline JSON of the runs' suite (sdc-bench baseline), whose bands give the seed spread of runs "
-        "with one seed each, e.g. baselines/smoke.json",
+        help="baseline JSON of the runs' suite (sdc-bench baseline), whose bands and SDs give the seed spread "
+        "of runs with one seed each, e.g. baselines/smoke.json",
     )
     compare.add_argument("--no-figures", action="store_true", help="write no figures (faster)")
     compare.set_defaults(func=cmd_compare)
@@ -53,6 +53,7 @@ def baseline_bands(path: str | Path) -> BaselineBands:
     return BaselineBands(
         source=str(path),
         bands={item.key: (item.tolerance.band(item.value), item.gated) for item in expected},
+        sds={item.key: item.sd for item in expected},
         rule=rule,
         data_fingerprints=tuple(
             str(environment["data_fingerprint"])
@@ -86,7 +87,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             else f"{result.n_beyond_seed_spread} beyond the seed spread ({result.judged_by})"
         )
         paired = f"{result.n_significant} paired difference(s) significant after Holm"
-        paired += " (these two trained models only: the runs differ only in seed)" if result.seed_only else ""
+        if result.paired_with_seeds:
+            paired += " (CIs over patients and training seeds)"
+        elif result.seed_only:
+            paired += " (these two trained models only: the runs differ only in seed)"
         verdicts = f"; {spread}; {paired}" if result.seed_only else f"; {paired}; {spread}"
     print(f"compared {len(args.run_dirs)} runs, {path}: {Path(args.out) / 'compare.html'}{verdicts}")
     return 0

@@ -35,7 +35,7 @@ SPEC = SyntheticRun(
 )
 N_BOOTSTRAP = 200
 #: what every paired section says about what its tests cover
-CAVEAT = "They do not include training-seed variance"
+CAVEAT = "the headline interval and p-value add the SD that training seeds give a difference"
 SEED_SPREAD_TITLE = "## Seed spread"
 PAIRED_TITLE = "## Paired differences"
 
@@ -122,6 +122,37 @@ def test_different_seeds_are_named_first_and_images_still_pair(run_a: Path, tmp_
     assert differences["fact"].tolist() == ["seeds"]
     assert result.same_data
     assert "the runs' seeds differ" in (tmp_path / "out" / "compare.md").read_text()
+
+
+def test_paired_differences_are_the_differences_of_the_runs_reported_metrics(
+    run_a: Path, tmp_path: Path
+) -> None:
+    # on the external split each run's image is its fold models' soft vote, as metrics.csv scores it, so
+    # the paired table and each run's own report agree on every difference (the external split included)
+    other = _reseeded(run_a, tmp_path / "seed1", seed=1, share=0.2)
+    compare_runs([run_a, other], tmp_path / "out", n_bootstrap=N_BOOTSTRAP, draw_figures=False)
+    paired = pd.read_csv(tmp_path / "out" / "paired_differences.csv")
+    assert set(paired["split"]) == {"test", "external:site_b"}
+    external = paired[paired["split"] != "test"]
+    predictions = pd.read_parquet(RunStore(run_a).predictions)
+    images = predictions.loc[predictions["split"] != "test", "sample_id"]
+    assert len(images) > images.nunique()  # every fold model predicts each external image...
+    assert (external["n_images"] == images.nunique()).all()  # ...and the pairs are one soft vote per image
+
+    def pooled(run: Path) -> pd.Series:
+        metrics = compute_metrics(pd.read_parquet(RunStore(run).predictions), n_bootstrap=0)
+        wanted = {("auroc", "macro"), ("balanced_accuracy", "overall"), ("accuracy", "overall")}
+        pairs = zip(metrics["metric"], metrics["class_name"])
+        keep = (metrics["scope"] == "pooled") & np.array([pair in wanted for pair in pairs])
+        return metrics[keep].set_index(["method", "split", "metric"])["value"]
+
+    expected = pooled(other) - pooled(run_a)
+    assert len(expected) == len(paired) == 12
+    for row in paired.itertuples(index=False):
+        assert row.difference == pytest.approx(
+            expected[(row.method, row.split, row.metric)], rel=1e-5
+        )  # CSV: 6 digits
+    assert (paired["difference"] != 0).any()
 
 
 def test_different_data_is_shown_side_by_side_with_no_paired_test(run_a: Path, tmp_path: Path) -> None:
@@ -245,6 +276,22 @@ def test_seed_0_and_1_differ_in_the_seed_and_balanced_accuracy_stays_within_the_
         assert row.difference != 0  # the seeds did change the predictions
     assert accuracy["within_band"].all() and (accuracy["verdict"] == "within seed spread").all()
     assert (spread["verdict"] == "within seed spread").all()
+    # the paired intervals add the seed spread (the baseline's SDs): each covers 0, and is wider than the
+    # one that holds the two trained models fixed
+    paired = pd.read_csv(out / "paired_differences.csv")
+    assert (paired["covers"] == "patients and training seeds").all() and (paired["seed_sd"] > 0).all()
+    assert ((paired["ci_low"] <= 0) & (paired["ci_high"] >= 0)).all() and not paired["significant"].any()
+    width, models_width = (
+        paired["ci_high"] - paired["ci_low"],
+        paired["models_ci_high"] - paired["models_ci_low"],
+    )
+    assert (width > models_width).all()
+    # the seed SD of a difference of two one-seed runs is sqrt(2) times the baseline's SD of one run
+    sds = {
+        (e["method"], e["split"], e["metric"]): e["sd"] for e in json.loads(baseline.read_text())["metrics"]
+    }
+    for row in paired.itertuples(index=False):
+        assert row.seed_sd == pytest.approx(sds[(row.method, row.split, row.metric)] * 2**0.5, rel=1e-4)
 
     # the band check can fail: a run that lost half of SDC-DL's right answers lies outside the band
     worse = _copy(runs[1], tmp_path / "worse")
@@ -270,14 +317,29 @@ def test_runs_that_differ_only_in_seed_lead_with_the_seed_spread_and_mark_the_pa
     assert main(["compare", str(runs[0]), str(worse), "--out", str(out), *args]) == 0
     printed = capsys.readouterr().out
     assert printed.index("beyond the seed spread (baseline band)") < printed.index("paired difference(s)")
-    assert "these two trained models only" in printed
+    assert "significant after Holm (CIs over patients and training seeds)" in printed
     report = (out / "compare.md").read_text()
     assert report.index("## What differs") < report.index(SEED_SPREAD_TITLE) < report.index(PAIRED_TITLE)
     assert "so this is the verdict on the recipe" in report
+    assert "## Paired differences (same data)" in report and "patients + seeds" in report
+    assert CAVEAT in report and CAVEAT in (out / "compare.html").read_text()
+    paired = pd.read_csv(out / "paired_differences.csv")
+    # half of SDC-DL's right answers lost is beyond patients and seeds together; the scratch CNN is not
+    assert paired.loc[(paired["method"] == "sdc_dl") & (paired["metric"] != "auroc"), "significant"].all()
+    assert not paired.loc[paired["method"] == "scratch", "significant"].any()
+
+    # without a baseline the seed spread is unknown: the paired verdicts are marked as about these models
+    assert (
+        main(["compare", str(runs[0]), str(worse), "--out", str(out), "--bootstrap", "1000", "--no-figures"])
+        == 0
+    )
+    assert "these two trained models only" in capsys.readouterr().out
+    report = (out / "compare.md").read_text()
     assert "## Paired differences: these trained models (not the recipe)" in report
     assert CAVEAT in report and "yes, these two models" in report
-    assert CAVEAT in (out / "compare.html").read_text()
-    assert pd.read_csv(out / "paired_differences.csv")["significant"].any()
+    paired = pd.read_csv(out / "paired_differences.csv")
+    assert (paired["covers"] == "patients only (these two models)").all() and paired["seed_sd"].isna().all()
+    assert paired["significant"].any()
 
     # the same runs with a code change as well: the paired view leads, unmarked, and keeps its caveat
     RunStore(worse).update_manifest(lambda manifest: manifest.replace(git_revision="f" * 40))
@@ -376,9 +438,12 @@ def test_smoke_runs_of_seeds_0_and_1_differ_in_the_seed_and_stay_within_the_smok
         assert abs(row.difference) <= bands[(row.method, row.backbone, row.split)][0]
     assert accuracy["within_band"].all()
     assert not (spread["verdict"] == "beyond seed spread").any()
-    # the paired tests hold the two trained models fixed: on full smoke runs SDC-DL's site_b AUROC differs
-    # between the seed-0 and seed-1 models beyond the patients' noise, so paired CIs need not cover 0;
-    # the report says so and leads with the seed spread
+    # the paired intervals add the baseline's seed SDs, so they cover patients and training seeds: every one
+    # covers 0, and none is significant after Holm
+    paired = pd.read_csv(tmp_path / "out" / "paired_differences.csv")
+    assert len(paired) == 12 and (paired["covers"] == "patients and training seeds").all()
+    assert ((paired["ci_low"] <= 0) & (paired["ci_high"] >= 0)).all(), paired.to_string()
+    assert not paired["significant"].any()
     report = (tmp_path / "out" / "compare.md").read_text()
     assert report.index(SEED_SPREAD_TITLE) < report.index(PAIRED_TITLE) and CAVEAT in report
 

@@ -5,9 +5,10 @@ seeds, data fingerprint, code revision, package versions, CPU/GPU: the facts of
 :mod:`sdc_bench.core.run_facts`, which ``regress`` explains its verdicts with). On the same data (same
 fingerprint and tested samples) it gives paired differences per configuration and metric with a paired
 patient bootstrap interval and McNemar, Holm-adjusted (``_paired``), and judges each difference against
-the spread between training seeds, which the paired tests hold fixed: from the runs' protocol seeds or a
-baseline's bands (``_seed_spread``; the report leads with it when the runs differ only in seed, and says
-in one line when the spread is unknown); on different data, side-by-side
+the spread between training seeds: from the runs' protocol seeds or a baseline's bands and SDs
+(``_seed_spread``; the report leads with it when the runs differ only in seed, and says in one line when
+the spread is unknown). Where that spread is known, the paired intervals add it, so they cover patients
+and training seeds, not only the two trained models; on different data, side-by-side
 tables with each run's intervals and a rank-agreement slope chart (``_side_by_side``). Runs whose classes
 differ are refused unless ``class_map`` maps them (``_runs``); ``_build`` writes the report.
 """

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from sdc_bench.core.store import write_text
-from sdc_bench.reports.compare._paired import paired_differences
+from sdc_bench.reports.compare._paired import SEEDS_AND_PATIENTS, paired_differences
 from sdc_bench.reports.compare._runs import ComparedRun, differences_table, load_runs, same_data, seed_only
 from sdc_bench.reports.compare._seed_spread import BaselineBands, SeedSpread, seed_spread
 from sdc_bench.reports.compare._side_by_side import (
@@ -40,17 +40,19 @@ class Comparison:
     same_data : bool
         True: the paired path (``paired_differences.csv``); False: side by side (``side_by_side.csv``).
     n_significant : int
-        Paired differences significant after Holm (0 on the side-by-side path): statements about the
-        compared trained models, which hold no training-seed variance.
+        Paired differences significant after Holm (0 on the side-by-side path). Where the seed spread is
+        known their intervals cover patients and training seeds (a statement about the recipes);
+        otherwise they hold the two trained models fixed (a statement about these models).
     seed_only : bool
-        The runs differ only in their seeds: the report leads with the seed spread, and a paired
-        "significant" concerns the two model instances, not the recipe.
+        The runs differ only in their seeds: the report leads with the seed spread.
     judged_by : str
         How differences were judged against the seed spread: ``'t-test over seeds'``, ``'baseline band'``,
         both joined by ``and``, ``'unknown'`` (one seed per run and no baseline), or ``'not compared'``
         (different data).
     n_beyond_seed_spread : int
         Differences beyond the seed spread (``seed_spread.csv``'s verdict).
+    paired_with_seeds : bool
+        Every paired interval adds training-seed variance (the seed spread is known for every row).
     """
 
     written: list[Path]
@@ -59,6 +61,7 @@ class Comparison:
     seed_only: bool = False
     judged_by: str = "not compared"
     n_beyond_seed_spread: int = 0
+    paired_with_seeds: bool = False
 
 
 class _Writer:
@@ -101,7 +104,8 @@ def _runs_section(runs: Sequence[ComparedRun], writer: _Writer) -> tuple[Section
 
 
 def _paired_display(table: pd.DataFrame, seed_only_runs: bool) -> pd.DataFrame:
-    significant = "yes, these two models" if seed_only_runs else "yes"
+    with_seeds = table["covers"] == SEEDS_AND_PATIENTS
+    models_only = "yes, these two models" if seed_only_runs else "yes"
     return pd.DataFrame(
         {
             "configuration": [f"{display_name(m)} / {b}" for m, b in zip(table["method"], table["backbone"])],
@@ -112,21 +116,44 @@ def _paired_display(table: pd.DataFrame, seed_only_runs: bool) -> pd.DataFrame:
                 fmt_interval(v, lo, hi, signed=True)
                 for v, lo, hi in zip(table["difference"], table["ci_low"], table["ci_high"])
             ],
+            "CI covers": ["patients + seeds" if s else "patients" for s in with_seeds],
             "p (Holm)": [p_text(p) for p in table["p_holm"]],
+            "models fixed [95% CI]": [
+                fmt_interval(v, lo, hi, signed=True)
+                for v, lo, hi in zip(table["difference"], table["models_ci_low"], table["models_ci_high"])
+            ],
             "McNemar p (Holm)": [p_text(p) for p in table["mcnemar_p_holm"]],
-            "significant": [significant if s else "" for s in table["significant"]],
+            "significant": [
+                ("yes" if seeds else models_only) if significant else ""
+                for significant, seeds in zip(table["significant"], with_seeds)
+            ],
         }
     )
 
 
-#: What the paired tests cover, said wherever they are shown.
+#: What the paired intervals cover, said wherever they are shown.
 PAIRED_CAVEAT = (
-    "What the paired tests cover: the paired patient bootstrap and McNemar test whether THESE two trained "
-    "models differ on these patients (patients are resampled, the models are held fixed). They do not include "
-    "training-seed variance: retraining with another seed gives other models, so for runs that differ only "
-    "in seed a 'significant' difference is a statement about the two model instances, not the recipe. The "
-    "seed spread section judges the recipe."
+    "What the paired intervals cover: the paired patient bootstrap resamples patients and holds the two "
+    "trained models fixed, and McNemar compares those two models' predictions. Retraining with another seed "
+    "gives other models, so where the spread between training seeds is known (the runs' protocol seeds, or "
+    "--baseline) the headline interval and p-value add the SD that training seeds give a difference ('CI "
+    "covers: patients + seeds'; each bootstrap replicate gets an independent normal draw of that SD, "
+    "Bouthillier et al. 2021), and the interval with the models fixed is shown beside it. Where the seed "
+    "spread is unknown the interval covers patients only: a 'significant' difference then says that THESE two "
+    "trained models differ on these patients, not that the recipes do."
 )
+
+
+def _covered(n_with_seeds: int, n_rows: int) -> str:
+    """What the paired intervals cover, in words."""
+    if n_with_seeds == n_rows:
+        return f"over patients and training seeds in all {n_rows} rows"
+    if not n_with_seeds:
+        return "over patients only (the seed spread is unknown)"
+    return (
+        f"over patients and training seeds in {n_with_seeds} of {n_rows} rows (where the seed spread is known) "
+        "and over patients only in the rest"
+    )
 
 
 def _paired_section(
@@ -136,28 +163,34 @@ def _paired_section(
     n_bootstrap: int,
     seed: int,
     seed_only_runs: bool,
-) -> tuple[Section, int]:
-    table, notes = paired_differences(runs, n_bootstrap=n_bootstrap, seed=seed)
+    spread: SeedSpread,
+) -> tuple[Section, int, bool]:
+    table, notes = paired_differences(
+        runs, n_bootstrap=n_bootstrap, seed=seed, seed_sds=spread.difference_sds()
+    )
     writer.csv("paired_differences", table)
     n_significant = int(table["significant"].sum())
+    with_seeds = bool(len(table)) and bool((table["covers"] == SEEDS_AND_PATIENTS).all())
+    n_with_seeds = int((table["covers"] == SEEDS_AND_PATIENTS).sum())
     lead = (
         [
-            "The runs differ only in their seeds, so the verdicts below are about the two trained model "
-            f"instances: {n_significant} significant row(s) say these models differ on these patients, not "
-            "that the recipe does (see the seed spread above)."
+            "The runs differ only in their seeds and the seed spread is unknown, so the verdicts below are "
+            f"about the two trained model instances: {n_significant} significant row(s) say these models "
+            "differ on these patients, not that the recipe does."
         ]
-        if seed_only_runs
+        if seed_only_runs and not n_with_seeds
         else []
     )
     section = Section(
         "Paired differences: these trained models (not the recipe)"
-        if seed_only_runs
+        if seed_only_runs and not n_with_seeds
         else "Paired differences (same data)",
         paragraphs=[
             *lead,
             f"Same data: {reason}. Each later run minus the first ({runs[0].label}), per configuration, split "
             f"and metric, on the same images: a paired patient-level bootstrap ({n_bootstrap} resamples) gives "
-            "the 95% interval and p-value; an exact McNemar test compares the predictions; both families are "
+            f"the 95% interval and p-value, {_covered(n_with_seeds, len(table))}; an exact McNemar test "
+            "compares the predictions; each family is "
             f"Holm-adjusted. {n_significant} of {len(table)} differences are significant after Holm (p < 0.05). "
             f"With {n_bootstrap} resamples the smallest bootstrap p-value is {2 / (n_bootstrap + 1):.2g}, "
             "so a large family needs more resamples (`--bootstrap`) before any difference can pass Holm.",
@@ -172,7 +205,7 @@ def _paired_section(
             "Paired differences, later run minus the first.",
         )
     )
-    return section, n_significant
+    return section, n_significant, with_seeds
 
 
 def _spread_display(table: pd.DataFrame) -> pd.DataFrame:
@@ -185,6 +218,7 @@ def _spread_display(table: pd.DataFrame) -> pd.DataFrame:
             "seeds": [f"{a} / {b}" for a, b in zip(table["n_seeds_baseline"], table["n_seeds_candidate"])],
             "difference": [fmt_number(v, signed=True) for v in table["difference"]],
             "seed SD": [fmt_number(v) for v in table["seed_sd"]],
+            "difference SD": [fmt_number(v) for v in table["difference_sd"]],
             "t-test p (Holm)": [
                 f"{p_text(p)} ({test})" if test else "" for p, test in zip(table["p_holm"], table["test"])
             ],
@@ -204,10 +238,9 @@ def _spread_section(spread: SeedSpread, writer: _Writer, seed_only_runs: bool) -
     writer.csv("seed_spread", spread.table)
     lead = (
         "The runs differ only in their seeds, so this is the verdict on the recipe: each difference is judged "
-        "against the spread between training seeds, which the paired tests below do not include. "
+        "against the spread between training seeds. "
         if seed_only_runs
-        else "Each difference judged against the spread between training seeds (the paired tests hold the "
-        "models fixed and do not include it). "
+        else "Each difference judged against the spread between training seeds. "
     )
     section = Section(
         title,
@@ -280,11 +313,12 @@ def compare_runs(
     ``paired_differences.csv`` and, where the seed spread is known, ``seed_spread.csv``; on different data
     ``side_by_side.csv`` and ``rank_agreement.csv``; every table also as ``tables/<name>.{csv,md,tex}``.
 
-    The paired tests hold the two trained models fixed, so they say nothing about training-seed variance.
-    The seed spread comes from the runs' protocol seeds (multi-seed runs) or from ``baseline`` (the bands
-    ``regress`` uses); with one seed per run and no baseline it is unknown, and the report says so in one
-    line. When the runs differ only in seed, the report leads with the seed spread and marks the paired
-    verdicts as statements about the two model instances.
+    The paired patient bootstrap holds the two trained models fixed. The seed spread comes from the runs'
+    protocol seeds (multi-seed runs) or from ``baseline`` (the bands and SDs ``regress`` uses); where it is
+    known, each paired interval adds the SD training seeds give the difference, so it covers patients and
+    training seeds (the models-fixed interval is kept beside it). With one seed per run and no baseline it
+    is unknown, the report says so in one line, and the paired intervals cover patients only. When the runs
+    differ only in seed, the report leads with the seed spread.
 
     Parameters
     ----------
@@ -303,11 +337,13 @@ def compare_runs(
     sections = [runs_section]
     same, reason = same_data(runs)
     only_seeds = same and seed_only(differences)
-    n_significant, judged_by, n_beyond = 0, "not compared", 0
+    n_significant, judged_by, n_beyond, with_seeds = 0, "not compared", 0, False
     if same:
         spread = seed_spread(runs, baseline)
         spread_part = _spread_section(spread, writer, only_seeds)
-        paired, n_significant = _paired_section(runs, writer, reason, n_bootstrap, seed, only_seeds)
+        paired, n_significant, with_seeds = _paired_section(
+            runs, writer, reason, n_bootstrap, seed, only_seeds, spread
+        )
         sections += [spread_part, paired] if only_seeds else [paired, spread_part]
         judged_by, n_beyond = spread.judged_by, spread.n_beyond
     else:
@@ -317,4 +353,4 @@ def compare_runs(
     write_text(markdown, render_markdown(title, sections, out))
     write_text(page, render_html(title, sections))
     writer.written += [markdown, page]
-    return Comparison(writer.written, same, n_significant, only_seeds, judged_by, n_beyond)
+    return Comparison(writer.written, same, n_significant, only_seeds, judged_by, n_beyond, with_seeds)

@@ -1,11 +1,11 @@
 """Differences between runs judged against the spread between training seeds, not only between patients.
 
 The paired patient bootstrap and McNemar (``_paired``) resample patients while holding the two trained
-models fixed: they test whether *these two model instances* differ on these patients. Training with
-another seed gives other instances (other folds, initialisation and augmentation draws), so for runs that
-differ only in seed a paired "significant" is a statement about the two instances, not about the recipe.
-This module judges each later run's difference from the first, per configuration, split and metric,
-against the seed-to-seed spread instead, from one or both of two sources:
+models fixed: alone, they test whether *these two model instances* differ on these patients. Training with
+another seed gives other instances (other folds, initialisation and augmentation draws). This module
+judges each later run's difference from the first, per configuration, split and metric, against the
+seed-to-seed spread, and gives the SD that training seeds add to each difference (``difference_sd``),
+which ``_paired`` adds to its intervals. The spread comes from one or both of two sources:
 
 - **Protocol seeds in the runs** (multi-seed runs: ``--seeds`` or ``protocol.seeds``). Each seed's pooled
   out-of-fold metric is one draw of the recipe on this dataset. The runs' means are compared with Welch's
@@ -50,7 +50,8 @@ SPREAD_METRICS = (("balanced_accuracy", "overall"), ("accuracy", "overall"), ("a
 
 SEED_SPREAD_COLUMNS = (
     *CONFIGURATION, "split", "baseline", "candidate", "metric", "class_name", "n_seeds_baseline",
-    "n_seeds_candidate", "mean_baseline", "mean_candidate", "difference", "seed_sd", "test", "p_value",
+    "n_seeds_candidate", "mean_baseline", "mean_candidate", "difference", "seed_sd", "difference_sd", "test",
+    "p_value",
     "p_holm", "band", "band_gated", "within_band", "verdict",
 )  # fmt: skip
 
@@ -76,6 +77,8 @@ class BaselineBands:
         The data fingerprints of the baseline's runs; a band only describes runs on one of them.
     n_runs : int
         How many runs (draws) the baseline holds.
+    sds : mapping
+        The same keys -> the SD of the metric over the baseline's runs (one run's seed-to-seed SD).
     """
 
     source: str
@@ -83,6 +86,7 @@ class BaselineBands:
     rule: str = ""
     data_fingerprints: tuple[str, ...] = ()
     n_runs: int = 0
+    sds: Mapping[tuple[str, ...], float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,16 @@ class SeedSpread:
     def n_beyond(self) -> int:
         """Rows whose difference lies beyond the seed spread."""
         return int((self.table["verdict"] == BEYOND).sum()) if len(self.table) else 0
+
+    def difference_sds(self) -> dict[tuple[str, ...], float]:
+        """``(*configuration, split, metric, candidate)`` -> the SD that training seeds add to that
+        difference (``difference_sd``); rows where it is unknown are left out."""
+        keys = [*CONFIGURATION, "split", "metric", "candidate"]
+        known = self.table[np.isfinite(self.table["difference_sd"].to_numpy(dtype=np.float64))]
+        return {
+            tuple(str(part) for part in key): float(sd)
+            for key, sd in zip(known[keys].itertuples(index=False, name=None), known["difference_sd"])
+        }
 
 
 def per_seed_values(run: ComparedRun) -> pd.DataFrame:
@@ -222,8 +236,9 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
         )
     notes.append(
         "The values are each run's pooled out-of-fold metrics, as in metrics.csv and `regress` (on an external "
-        "split, the fold models' soft-vote ensemble), so an external difference here can differ from the "
-        "paired table's, which pairs each fold model's predictions."
+        "split, the fold models' soft-vote ensemble), as in the paired table. 'difference SD' is the SD that "
+        "training seeds add to a difference: one seed's SD (the larger of the runs' own and the baseline's "
+        "estimate) times sqrt(1/n_seeds + 1/n_seeds); the paired intervals add it."
     )
     values = {run.label: per_seed_values(run) for run in runs}
     key = [*CONFIGURATION, "split", "metric", "class_name"]
@@ -240,11 +255,13 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
             if not len(a) or not len(b):
                 continue
             test, p_value = _t_test(a, b)
-            band, gated = (
-                usable.bands.get(tuple(str(part) for part in group_key), (math.nan, False))
-                if usable
-                else (math.nan, False)
-            )
+            band_key = tuple(str(part) for part in group_key)
+            band, gated = usable.bands.get(band_key, (math.nan, False)) if usable else (math.nan, False)
+            seed_sd = _pooled_sd(a, b)
+            baseline_sd = usable.sds.get(band_key, math.nan) if usable else math.nan
+            # one seed's SD: the larger of the runs' own and the baseline's estimate, so that a lucky
+            # small sample of seeds does not narrow the paired intervals that add it
+            sigma = max((v for v in (seed_sd, baseline_sd) if math.isfinite(v)), default=math.nan)
             rows.append(
                 {
                     **dict(zip(key, group_key)),
@@ -255,7 +272,8 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
                     "mean_baseline": float(a.mean()),
                     "mean_candidate": float(b.mean()),
                     "difference": float(b.mean() - a.mean()),
-                    "seed_sd": _pooled_sd(a, b),
+                    "seed_sd": seed_sd,
+                    "difference_sd": sigma * math.sqrt(1.0 / len(a) + 1.0 / len(b)),
                     "test": test,
                     "p_value": p_value,
                     "band": float(band),
