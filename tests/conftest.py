@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -12,6 +10,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import pytest
 import torch
+
+from tests.smoke_runs import SMOKE_FAULTS, train_smoke_runs
 
 torch.set_num_threads(2)
 
@@ -23,13 +23,17 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture(scope="session")
-def smoke_run_of_seed_1(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The full smoke suite (the one ``baselines/smoke.json`` describes) at protocol seed 1, throughput off,
-    trained once per session: the regression check's noise test and compare's seed test both read it (about
-    two minutes of CI each time it is trained)."""
-    out = tmp_path_factory.mktemp("smoke-seed1") / "run"
-    command = [sys.executable, "-m", "sdc_bench", "run", "--suite", "smoke", "--out", str(out), "--seed", "1"]
-    command += ["--set", "throughput.enabled=false", "--quiet", "--no-models"]
-    done = subprocess.run(command, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return out
+def smoke_runs_of_seeds_0_and_1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The full smoke suite at protocol seeds 0 and 1, one thread each, trained side by side once per
+    session: the regression check's noise tests (another seed; one thread) and compare's seed test read them."""
+    jobs = {f"seed{seed}": (("--seed", str(seed)), "") for seed in (0, 1)}
+    runs = train_smoke_runs(tmp_path_factory.mktemp("smoke-seeds"), jobs)
+    return runs["seed0"], runs["seed1"]
+
+
+@pytest.fixture(scope="session")
+def faulted_smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """SDC-DL alone on the full smoke suite with each of :data:`SMOKE_FAULTS` injected, one thread each,
+    two at a time: fault -> run folder (the regression check must fail on each)."""
+    jobs = {fault: (("--set", 'methods=["sdc_dl"]'), fault) for fault in SMOKE_FAULTS}
+    return train_smoke_runs(tmp_path_factory.mktemp("smoke-faults"), jobs)

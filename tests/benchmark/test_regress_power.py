@@ -5,7 +5,8 @@
 - It fails (exit 1) for real regressions injected through the ``SDC_BENCH_INJECT_FAULT`` test hook while
   the suite config stays the same: no pretrained weights, no augmentation, 30% of training labels shuffled.
 
-Each case is one smoke run (about a minute on 2 cores): the throughput stage is off and only SDC-DL is
+Each case is one full smoke run, throughput off, one torch thread, trained two at a time by the session
+fixtures in ``tests/conftest.py`` (the seed runs are shared with compare's seed test); only SDC-DL is
 trained for the injected faults, so the check uses ``--skip-speed`` and ``--methods sdc_dl``.
 ``benchmarks/bench_regress_power.py`` measures the same cases with the distances to each band.
 """
@@ -19,44 +20,32 @@ from pathlib import Path
 
 import pytest
 
+from tests.smoke_runs import SMOKE_FAULTS
+
 pytestmark = pytest.mark.slow
 
 BASELINE = Path(__file__).resolve().parents[2] / "baselines" / "smoke.json"
-QUICK = ["--set", "throughput.enabled=false"]
 
 
-def _sdc_bench(*args: str, fault: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SDC_BENCH_INJECT_FAULT": fault}
-    return subprocess.run(
-        [sys.executable, "-m", "sdc_bench", *args], env=env, capture_output=True, text=True, timeout=900
-    )
+def _regress(run: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sdc_bench", "regress", str(run), "--baseline", str(BASELINE), *args]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
 
 
-def _smoke(out: Path, *args: str, fault: str = "") -> Path:
-    done = _sdc_bench("run", "--suite", "smoke", "--out", str(out), "--quiet", *QUICK, *args, fault=fault)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return out
-
-
-@pytest.mark.parametrize("variant", ["another-seed", "one-thread"])
-def test_noise_passes(tmp_path: Path, variant: str, request: pytest.FixtureRequest) -> None:
-    # another seed: the session's seed-1 smoke run, which compare's seed test reads too
-    run = (
-        request.getfixturevalue("smoke_run_of_seed_1")
-        if variant == "another-seed"
-        else _smoke(tmp_path / "run", "--set", "train.threads=1")
-    )
-    checked = _sdc_bench("regress", str(run), "--baseline", str(BASELINE), "--skip-speed")
+@pytest.mark.parametrize("variant", ["one-thread", "another-seed"])
+def test_noise_passes(variant: str, smoke_runs_of_seeds_0_and_1: tuple[Path, Path]) -> None:
+    # one thread: the seed-0 run, which differs from the default only in the thread count; another seed:
+    # the seed-1 run (other data order, folds and initialisation), one thread as well
+    run = smoke_runs_of_seeds_0_and_1[0 if variant == "one-thread" else 1]
+    checked = _regress(run, "--skip-speed")
     assert checked.returncode == 0, checked.stdout
     assert "ok:" in checked.stdout and "regressed" not in checked.stdout
 
 
-@pytest.mark.parametrize("fault", ["no_pretrained", "no_augment", "label_noise=0.3"])
-def test_injected_regressions_fail(tmp_path: Path, fault: str) -> None:
-    run = _smoke(tmp_path / "run", "--set", 'methods=["sdc_dl"]', fault=fault)
-    checked = _sdc_bench(
-        "regress", str(run), "--baseline", str(BASELINE), "--skip-speed", "--methods", "sdc_dl"
-    )
+@pytest.mark.parametrize("fault", SMOKE_FAULTS)
+def test_injected_regressions_fail(fault: str, faulted_smoke_runs: dict[str, Path]) -> None:
+    checked = _regress(faulted_smoke_runs[fault], "--skip-speed", "--methods", "sdc_dl")
     assert checked.returncode == 1, checked.stdout
     lines = checked.stdout.splitlines()
     assert lines[0].startswith("REGRESSION:")

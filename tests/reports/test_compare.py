@@ -29,6 +29,7 @@ from sdc_bench.core.store import RunStore, write_parquet
 from sdc_bench.reports.compare import compare_runs
 from sdc_bench.reports.metrics import compute_metrics
 from tests.reports.fixtures import SyntheticRun, make_synthetic_run
+from tests.smoke_runs import train_smoke_runs
 
 SPEC = SyntheticRun(
     methods=("sdc_dl", "scratch"), backbones=("resnet18",), n_patients=60, optuna=False, throughput=False
@@ -403,28 +404,21 @@ def test_a_baseline_of_other_data_is_ignored_and_the_spread_is_unknown(
 
 SHRINK = [
     "--set", "data.n_images=120", "--set", "external.site_b.n_images=40", "--set", "params.sdc_dl.epochs=2",
-    "--set", "params.sdc_dl.head_epochs=1", "--set", "params.scratch.epochs=1", "--quiet", "--no-models",
+    "--set", "params.sdc_dl.head_epochs=1", "--set", "params.scratch.epochs=1",
 ]  # fmt: skip
-
-
-def _smoke(out: Path, *extra: str) -> Path:
-    assert main(["run", "--suite", "smoke", "--out", str(out), *SHRINK, *extra]) == 0
-    return out
 
 
 SMOKE_BASELINE = Path(__file__).resolve().parents[2] / "baselines" / "smoke.json"
 
 
 @pytest.mark.slow
-def test_smoke_runs_of_seeds_0_and_1_differ_in_the_seed_and_stay_within_the_smoke_baseline_bands(
-    tmp_path: Path, smoke_run_of_seed_1: Path
+def test_smoke_runs_of_seeds_0_and_1_differ_in_the_seed_and_every_paired_interval_covers_zero(
+    tmp_path: Path, smoke_runs_of_seeds_0_and_1: tuple[Path, Path]
 ) -> None:
     # the full smoke suite (the one baselines/smoke.json describes; a shrunk one has other data and
-    # another spread, and compare would ignore the baseline), about a minute each on 2 idle cores; seed 1's
-    # run is the session's (the regression check's noise test reads it too)
-    full = ["--set", "throughput.enabled=false", "--quiet", "--no-models"]
-    assert main(["run", "--suite", "smoke", "--out", str(tmp_path / "seed0"), "--seed", "0", *full]) == 0
-    runs = [tmp_path / "seed0", smoke_run_of_seed_1]
+    # another spread, and compare would ignore the baseline) at seeds 0 and 1, one thread each: the
+    # session's runs, which the regression check's noise tests read too
+    runs = list(smoke_runs_of_seeds_0_and_1)
     compared = ["--out", str(tmp_path / "out"), "--bootstrap", "300", "--no-figures"]
     assert main(["compare", *map(str, runs), *compared, "--baseline", str(SMOKE_BASELINE)]) == 0
     differences = pd.read_csv(tmp_path / "out" / "differences.csv", dtype=str)
@@ -449,16 +443,13 @@ def test_smoke_runs_of_seeds_0_and_1_differ_in_the_seed_and_stay_within_the_smok
 
 
 @pytest.mark.slow
-def test_a_smoke_run_without_pretrained_weights_makes_sdc_dl_significantly_worse(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_smoke_run_without_pretrained_weights_makes_sdc_dl_significantly_worse(tmp_path: Path) -> None:
     # at SHRINK's 120 images and 2 epochs the paired CIs are too wide for Holm over 12 rows; 300 images and
-    # 4 epochs of SDC-DL are the smallest run where the lost pretraining shows, still under a minute each
+    # 4 epochs of SDC-DL are the smallest run where the lost pretraining shows, the two trained side by side
     bigger = ("--set", "data.n_images=300", "--set", "params.sdc_dl.epochs=4")
-    good = _smoke(tmp_path / "good", *bigger)
-    monkeypatch.setenv("SDC_BENCH_INJECT_FAULT", "no_pretrained")
-    broken = _smoke(tmp_path / "broken", *bigger)
-    compare_runs([good, broken], tmp_path / "out", n_bootstrap=1000)
+    jobs = {"good": (bigger, ""), "broken": (bigger, "no_pretrained")}
+    runs = train_smoke_runs(tmp_path, jobs, *SHRINK)
+    compare_runs([runs["good"], runs["broken"]], tmp_path / "out", n_bootstrap=1000)
     paired = pd.read_csv(tmp_path / "out" / "paired_differences.csv")
     sdc_dl = paired[(paired["method"] == "sdc_dl") & (paired["split"] == "test")]
     assert sdc_dl["significant"].any()
@@ -468,9 +459,9 @@ def test_a_smoke_run_without_pretrained_weights_makes_sdc_dl_significantly_worse
 
 @pytest.mark.slow
 def test_a_smoke_run_on_another_site_is_compared_side_by_side(tmp_path: Path) -> None:
-    site_a = _smoke(tmp_path / "site_a")
-    site_b = _smoke(tmp_path / "site_b", "--set", "data.site='site_b'")
-    result = compare_runs([site_a, site_b], tmp_path / "out", n_bootstrap=200)
+    jobs = {"site_a": ((), ""), "site_b": (("--set", "data.site='site_b'"), "")}
+    runs = train_smoke_runs(tmp_path, jobs, *SHRINK)
+    result = compare_runs([runs["site_a"], runs["site_b"]], tmp_path / "out", n_bootstrap=200)
     assert not result.same_data
     assert not (tmp_path / "out" / "paired_differences.csv").exists()
     assert (tmp_path / "out" / "side_by_side.csv").is_file()
