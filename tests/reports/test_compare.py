@@ -125,6 +125,20 @@ def test_different_seeds_are_named_first_and_images_still_pair(run_a: Path, tmp_
     assert "the runs' seeds differ" in (tmp_path / "out" / "compare.md").read_text()
 
 
+def test_a_runs_column_only_where_three_or_more_runs_are_compared(run_a: Path, tmp_path: Path) -> None:
+    copy, other = _copy(run_a, tmp_path / "copy"), _reseeded(run_a, tmp_path / "seed1", seed=1, share=0.2)
+    compare_runs([run_a, copy], tmp_path / "two", n_bootstrap=N_BOOTSTRAP, draw_figures=False)
+    shown = pd.read_csv(tmp_path / "two" / "tables" / "paired_differences.csv")
+    assert "runs" not in shown.columns and "configuration" in shown.columns
+    labels = pd.read_csv(tmp_path / "two" / "paired_differences.csv")[["candidate", "baseline"]].iloc[0]
+    caption = f"Paired differences, {labels['candidate']} minus {labels['baseline']}."
+    assert caption in (tmp_path / "two" / "compare.md").read_text()
+    compare_runs([run_a, copy, other], tmp_path / "three", n_bootstrap=N_BOOTSTRAP, draw_figures=False)
+    shown = pd.read_csv(tmp_path / "three" / "tables" / "paired_differences.csv")
+    assert shown["runs"].nunique() == 2
+    assert "Paired differences, later run minus the first." in (tmp_path / "three" / "compare.md").read_text()
+
+
 def test_paired_differences_are_the_differences_of_the_runs_reported_metrics(
     run_a: Path, tmp_path: Path
 ) -> None:

@@ -103,6 +103,22 @@ def _runs_section(runs: Sequence[ComparedRun], writer: _Writer) -> tuple[Section
     return section, differences
 
 
+def _one_pair(table: pd.DataFrame) -> bool:
+    """Every row is the same later run minus the first (two runs compared)."""
+    return table[["baseline", "candidate"]].drop_duplicates().shape[0] <= 1
+
+
+def _without_constant_runs(shown: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Two runs: the 'runs' column would say the same on every row; the caption says it once instead."""
+    return shown.drop(columns="runs") if _one_pair(table) else shown
+
+
+def _caption(what: str, table: pd.DataFrame) -> str:
+    if _one_pair(table) and len(table):
+        return f"{what}, {table['candidate'].iloc[0]} minus {table['baseline'].iloc[0]}."
+    return f"{what}, later run minus the first."
+
+
 def _paired_display(table: pd.DataFrame, seed_only_runs: bool) -> pd.DataFrame:
     with_seeds = table["covers"] == SEEDS_AND_PATIENTS
     models_only = "yes, these two models" if seed_only_runs else "yes"
@@ -201,8 +217,8 @@ def _paired_section(
     section.items.append(
         writer.table(
             "paired_differences",
-            _paired_display(table, seed_only_runs),
-            "Paired differences, later run minus the first.",
+            _without_constant_runs(_paired_display(table, seed_only_runs), table),
+            _caption("Paired differences", table),
         )
     )
     return section, n_significant, with_seeds
@@ -253,8 +269,8 @@ def _spread_section(spread: SeedSpread, writer: _Writer, seed_only_runs: bool) -
     section.items.append(
         writer.table(
             "seed_spread",
-            _spread_display(spread.table),
-            "Differences against the seed spread, later run minus the first.",
+            _without_constant_runs(_spread_display(spread.table), spread.table),
+            _caption("Differences against the seed spread", spread.table),
         )
     )
     return section
