@@ -307,6 +307,7 @@ def test_seed_0_and_1_differ_in_the_seed_and_balanced_accuracy_stays_within_the_
     }
     for row in paired.itertuples(index=False):
         assert row.seed_sd == pytest.approx(sds[(row.method, row.split, row.metric)] * 2**0.5, rel=1e-4)
+    assert (paired["seed_df"] == N_SEEDS - 1).all()  # the baseline's SDs come from its N_SEEDS runs
 
     # the band check can fail: a run that lost half of SDC-DL's right answers lies outside the band
     worse = _copy(runs[1], tmp_path / "worse")
@@ -387,6 +388,14 @@ def test_multi_seed_runs_are_judged_by_a_t_test_over_their_seeds(
     assert (spread["test"] == "Welch t").all() and (spread["n_seeds_baseline"] == 3).all()
     assert (spread["seed_sd"] > 0).all() and (spread["p_holm"] >= spread["p_value"]).all()
     assert spread["band"].isna().all()  # no baseline given
+    # the runs' own seeds give the paired intervals their seed SD: pooled over 3 + 3 seeds (4 degrees of
+    # freedom), times sqrt(1/3 + 1/3) for a difference of two 3-seed means
+    assert (spread["sd_df"] == 4).all()
+    assert spread["difference_sd"].to_numpy() == pytest.approx(
+        spread["seed_sd"].to_numpy() * (2 / 3) ** 0.5, rel=1e-5
+    )
+    paired = pd.read_csv(tmp_path / "out" / "paired_differences.csv")
+    assert (paired["covers"] == "patients and training seeds").all() and (paired["seed_df"] == 4).all()
 
     # SDC-DL made worse in every seed lies beyond the seed spread; the scratch CNN does not
     for run in runs[3:]:

@@ -199,6 +199,11 @@ def test_paired_replicates_add_training_seed_variance_to_the_interval() -> None:
     assert (both.ci_low, both.ci_high) == pytest.approx((0.05 - margin, 0.05 + margin), abs=0.002)
     assert both.ci_low < 0 < both.ci_high and both.p_value > 0.05
     assert replicates.result(0.95, seed_sd=0.0) == models  # 0: the models held fixed
+    # an SD estimated from 6 runs (5 degrees of freedom): Student's t draws, a wider interval
+    t = replicates.result(0.95, seed_sd=0.03, seed_df=5, rng=np.random.default_rng(1))
+    assert t.ci_high - t.ci_low > (both.ci_high - both.ci_low) * 1.1 and t.p_value > both.p_value
+    with pytest.raises(ConfigError, match="seed_df"):
+        replicates.result(0.95, seed_sd=0.03, seed_df=0.5, rng=np.random.default_rng(1))
     with pytest.raises(ConfigError, match="rng"):
         replicates.result(0.95, seed_sd=0.02)
 

@@ -153,8 +153,8 @@ PAIRED_CAVEAT = (
     "trained models fixed, and McNemar compares those two models' predictions. Retraining with another seed "
     "gives other models, so where the spread between training seeds is known (the runs' protocol seeds, or "
     "--baseline) the headline interval and p-value add the SD that training seeds give a difference ('CI "
-    "covers: patients + seeds'; each bootstrap replicate gets an independent normal draw of that SD, "
-    "Bouthillier et al. 2021), and the interval with the models fixed is shown beside it. Where the seed "
+    "covers: patients + seeds'; each bootstrap replicate gets an independent draw of that SD, Student's t "
+    "with the degrees of freedom of its estimate, Bouthillier et al. 2021), and the interval with the models fixed is shown beside it. Where the seed "
     "spread is unknown the interval covers patients only: a 'significant' difference then says that THESE two "
     "trained models differ on these patients, not that the recipes do."
 )

@@ -30,7 +30,7 @@ __all__ = ["PAIRED_COLUMNS", "SEEDS_AND_PATIENTS", "THESE_MODELS", "paired_diffe
 
 PAIRED_COLUMNS = (
     *CONFIGURATION, "split", "baseline", "candidate", "metric", "n_images", "n_patients", "difference",
-    "ci_low", "ci_high", "p_bootstrap", "p_holm", "significant", "covers", "seed_sd", "models_ci_low",
+    "ci_low", "ci_high", "p_bootstrap", "p_holm", "significant", "covers", "seed_sd", "seed_df", "models_ci_low",
     "models_ci_high", "models_p", "models_p_holm", "mcnemar_p", "mcnemar_p_holm",
 )  # fmt: skip
 
@@ -86,15 +86,15 @@ def paired_differences(
     n_bootstrap: int,
     seed: int,
     confidence: float = 0.95,
-    seed_sds: Mapping[tuple[str, ...], float] | None = None,
+    seed_sds: Mapping[tuple[str, ...], tuple[float, float]] | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Every later run against the first: the paired table (:data:`PAIRED_COLUMNS`) and notes on matching.
 
     Parameters
     ----------
     seed_sds : mapping, optional
-        ``(*configuration, split, metric, candidate label)`` -> the SD training seeds add to that
-        difference (:meth:`SeedSpread.difference_sds`). Rows found there get the interval over patients and
+        ``(*configuration, split, metric, candidate label)`` -> (the SD training seeds add to that
+        difference, its degrees of freedom) (:meth:`SeedSpread.difference_sds`). Rows found there get the interval over patients and
         training seeds (``covers`` = :data:`SEEDS_AND_PATIENTS`); the others hold the models fixed.
     """
     seed_sds = seed_sds or {}
@@ -129,9 +129,11 @@ def paired_differences(
             where = dict(zip([*CONFIGURATION, "split"], map(str, group_key)))
             for metric in PAIRED_METRICS:
                 models = replicates[metric].result(confidence)
-                seed_sd = seed_sds.get((*where.values(), metric, candidate.label), math.nan)
+                seed_sd, seed_df = seed_sds.get(
+                    (*where.values(), metric, candidate.label), (math.nan, math.nan)
+                )
                 headline = (
-                    replicates[metric].result(confidence, seed_sd=seed_sd, rng=rng)
+                    replicates[metric].result(confidence, seed_sd=seed_sd, seed_df=seed_df, rng=rng)
                     if math.isfinite(seed_sd)
                     else models
                 )
@@ -149,6 +151,7 @@ def paired_differences(
                         "p_bootstrap": headline.p_value,
                         "covers": SEEDS_AND_PATIENTS if math.isfinite(seed_sd) else THESE_MODELS,
                         "seed_sd": seed_sd,
+                        "seed_df": seed_df,
                         "models_ci_low": models.ci_low,
                         "models_ci_high": models.ci_high,
                         "models_p": models.p_value,

@@ -50,7 +50,7 @@ SPREAD_METRICS = (("balanced_accuracy", "overall"), ("accuracy", "overall"), ("a
 
 SEED_SPREAD_COLUMNS = (
     *CONFIGURATION, "split", "baseline", "candidate", "metric", "class_name", "n_seeds_baseline",
-    "n_seeds_candidate", "mean_baseline", "mean_candidate", "difference", "seed_sd", "difference_sd", "test",
+    "n_seeds_candidate", "mean_baseline", "mean_candidate", "difference", "seed_sd", "difference_sd", "sd_df", "test",
     "p_value",
     "p_holm", "band", "band_gated", "within_band", "verdict",
 )  # fmt: skip
@@ -117,14 +117,17 @@ class SeedSpread:
         """Rows whose difference lies beyond the seed spread."""
         return int((self.table["verdict"] == BEYOND).sum()) if len(self.table) else 0
 
-    def difference_sds(self) -> dict[tuple[str, ...], float]:
-        """``(*configuration, split, metric, candidate)`` -> the SD that training seeds add to that
-        difference (``difference_sd``); rows where it is unknown are left out."""
+    def difference_sds(self) -> dict[tuple[str, ...], tuple[float, float]]:
+        """``(*configuration, split, metric, candidate)`` -> (the SD that training seeds add to that
+        difference, its degrees of freedom): ``difference_sd`` and ``sd_df``; rows where it is unknown are
+        left out."""
         keys = [*CONFIGURATION, "split", "metric", "candidate"]
         known = self.table[np.isfinite(self.table["difference_sd"].to_numpy(dtype=np.float64))]
         return {
-            tuple(str(part) for part in key): float(sd)
-            for key, sd in zip(known[keys].itertuples(index=False, name=None), known["difference_sd"])
+            tuple(str(part) for part in key): (float(sd), float(df))
+            for key, sd, df in zip(
+                known[keys].itertuples(index=False, name=None), known["difference_sd"], known["sd_df"]
+            )
         }
 
 
@@ -238,7 +241,8 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
         "The values are each run's pooled out-of-fold metrics, as in metrics.csv and `regress` (on an external "
         "split, the fold models' soft-vote ensemble), as in the paired table. 'difference SD' is the SD that "
         "training seeds add to a difference: one seed's SD (the larger of the runs' own and the baseline's "
-        "estimate) times sqrt(1/n_seeds + 1/n_seeds); the paired intervals add it."
+        "estimate) times sqrt(1/n_seeds + 1/n_seeds); the paired intervals add it, as Student's t with the "
+        "estimate's degrees of freedom (K runs: K - 1), since a few runs give an uncertain SD."
     )
     values = {run.label: per_seed_values(run) for run in runs}
     key = [*CONFIGURATION, "split", "metric", "class_name"]
@@ -260,8 +264,15 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
             seed_sd = _pooled_sd(a, b)
             baseline_sd = usable.sds.get(band_key, math.nan) if usable else math.nan
             # one seed's SD: the larger of the runs' own and the baseline's estimate, so that a lucky
-            # small sample of seeds does not narrow the paired intervals that add it
-            sigma = max((v for v in (seed_sd, baseline_sd) if math.isfinite(v)), default=math.nan)
+            # small sample of seeds does not narrow the paired intervals that add it; with the degrees
+            # of freedom of the estimate chosen (K runs: K - 1; unknown K: none, the normal)
+            estimates = [
+                (seed_sd, float(sum(max(len(g) - 1, 0) for g in (a, b) if len(g) >= 2))),
+                (baseline_sd, float(usable.n_runs - 1) if usable and usable.n_runs >= 2 else math.inf),
+            ]
+            sigma, sd_df = max(
+                ((v, df) for v, df in estimates if math.isfinite(v)), default=(math.nan, math.nan)
+            )
             rows.append(
                 {
                     **dict(zip(key, group_key)),
@@ -274,6 +285,7 @@ def seed_spread(runs: Sequence[ComparedRun], bands: BaselineBands | None = None)
                     "difference": float(b.mean() - a.mean()),
                     "seed_sd": seed_sd,
                     "difference_sd": sigma * math.sqrt(1.0 / len(a) + 1.0 / len(b)),
+                    "sd_df": sd_df,
                     "test": test,
                     "p_value": p_value,
                     "band": float(band),

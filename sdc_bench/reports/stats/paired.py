@@ -226,7 +226,12 @@ class PairedReplicates:
     differences: FloatArray
 
     def result(
-        self, confidence: float, *, seed_sd: float = 0.0, rng: np.random.Generator | None = None
+        self,
+        confidence: float,
+        *,
+        seed_sd: float = 0.0,
+        seed_df: float = math.inf,
+        rng: np.random.Generator | None = None,
     ) -> TestResult:
         """Percentile interval and the p-value that inverts it, optionally with training-seed variance.
 
@@ -241,6 +246,10 @@ class PairedReplicates:
             variation a recipe's difference has, patients and training seeds, assumed independent
             (Bouthillier et al., "Accounting for variance in machine learning benchmarks", MLSys 2021).
             0 holds the two trained models fixed: only patients vary.
+        seed_df : float, default=inf
+            Degrees of freedom of ``seed_sd`` when it is estimated from a few runs (K runs: K - 1). The
+            draws are then ``seed_sd`` times Student's t with ``seed_df`` degrees of freedom, the predictive
+            spread of a difference whose SD is itself uncertain; ``inf`` draws from the normal.
         rng : numpy.random.Generator, optional
             Source of the seed draws; required when ``seed_sd > 0``.
 
@@ -253,7 +262,14 @@ class PairedReplicates:
         if math.isfinite(seed_sd) and seed_sd > 0.0:
             if rng is None:
                 raise ConfigError("PairedReplicates.result: seed_sd > 0 needs an rng for the seed draws")
-            differences = differences + rng.normal(0.0, seed_sd, size=differences.shape)
+            if seed_df < 1:
+                raise ConfigError(f"PairedReplicates.result: seed_df must be >= 1, got {seed_df}")
+            noise = (
+                rng.standard_t(seed_df, differences.shape)
+                if math.isfinite(seed_df)
+                else rng.standard_normal(differences.shape)
+            )
+            differences = differences + seed_sd * noise
             test = "paired_bootstrap+seed_variance"
         low, high = _interval(differences, confidence)
         return TestResult(
