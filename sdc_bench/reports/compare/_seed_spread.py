@@ -50,9 +50,8 @@ SPREAD_METRICS = (("balanced_accuracy", "overall"), ("accuracy", "overall"), ("a
 
 SEED_SPREAD_COLUMNS = (
     *CONFIGURATION, "split", "baseline", "candidate", "metric", "class_name", "n_seeds_baseline",
-    "n_seeds_candidate", "mean_baseline", "mean_candidate", "difference", "seed_sd", "difference_sd", "sd_df", "test",
-    "p_value",
-    "p_holm", "band", "band_gated", "within_band", "verdict",
+    "n_seeds_candidate", "mean_baseline", "mean_candidate", "difference", "seed_sd", "difference_sd",
+    "sd_df", "test", "p_value", "p_holm", "band", "band_gated", "within_band", "verdict",
 )  # fmt: skip
 
 #: Verdicts of a row.
