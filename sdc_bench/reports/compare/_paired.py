@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from sdc_bench.reports.compare._runs import CONFIGURATION, ComparedRun
-from sdc_bench.reports.metrics import FloatArray, IntArray
+from sdc_bench.reports.metrics import FloatArray, IntArray, soft_vote
 from sdc_bench.reports.stats import holm, mcnemar_exact
 from sdc_bench.reports.stats.paired import PAIRED_METRICS, paired_replicates
 
@@ -44,17 +44,12 @@ def _with_repetition(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ensembled(rows: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
-    """External-split rows as one prediction per image and repetition: the fold models' soft vote (mean
-    probabilities, argmax), the pooled prediction ``metrics.csv`` scores."""
+    """External-split rows as one prediction per image and repetition: the fold models' soft vote, the
+    pooled prediction ``metrics.csv`` scores (:func:`~sdc_bench.reports.metrics.soft_vote`), and its argmax."""
     columns = [f"p_{c}" for c in classes]
-    keys = [*CONFIGURATION, "split", "sample_id", "repetition", "seed"]
-    # a fixed row order fixes the summation order of the mean (as metrics.csv does)
-    grouped = rows.sort_values([*keys, "outer_fold"], kind="mergesort").groupby(keys, sort=True)
-    votes = grouped[columns].mean()
-    first = grouped[["y_true", "patient_id"]].first()
-    proba = votes.to_numpy(dtype=np.float64)
-    predicted = np.asarray(classes, dtype=object)[proba.argmax(axis=1)] if len(proba) else []
-    return pd.concat([first, votes], axis=1).assign(y_pred=predicted).reset_index()
+    votes = soft_vote(rows, columns, keys=[*CONFIGURATION, "split", "sample_id", "repetition", "seed"])
+    proba = votes[columns].to_numpy(dtype=np.float64)
+    return votes.assign(y_pred=np.asarray(classes, dtype=object)[proba.argmax(axis=1)] if len(proba) else [])
 
 
 def _pairs(

@@ -90,7 +90,7 @@ from sdc_bench.reports.metrics._engine import (
     point_metrics,
     wilson_interval,
 )
-from sdc_bench.reports.metrics._table import compute_metrics, summarize_folds, summarize_seeds
+from sdc_bench.reports.metrics._table import compute_metrics, soft_vote, summarize_folds, summarize_seeds
 
 __all__ = [
     "CLASS_METRICS",
@@ -117,6 +117,7 @@ __all__ = [
     "percentile_interval",
     "point_metrics",
     "register_metric",
+    "soft_vote",
     "summarize_folds",
     "summarize_seeds",
     "unregister_metric",

@@ -39,7 +39,7 @@ from sdc_bench.reports.metrics._engine import (
 )
 from sdc_bench.reports.predictions_table import validate_predictions
 
-__all__ = ["compute_metrics", "summarize_folds", "summarize_seeds"]
+__all__ = ["compute_metrics", "soft_vote", "summarize_folds", "summarize_seeds"]
 
 _SUMMARY_KEYS: tuple[str, ...] = (*CONFIGURATION_COLUMNS, "split", "metric", "class_name")
 _TABLE_DTYPES = {
@@ -109,22 +109,40 @@ def _pooled(rows: pd.DataFrame, split: str, names: list[str], probability_column
             f"predictions column 'sample_id' has {sample!r} in several outer folds of split '{OOF_SPLIT}'; "
             "out-of-fold predictions must hold each image once"
         )
-    # A fixed row order fixes the summation order of the mean, so results do not depend
-    # on how the input table was ordered.
-    rows = rows.sort_values(["sample_id", "outer_fold"], kind="mergesort")
-    per_sample = rows.groupby("sample_id", sort=True)
-    if (per_sample["y_true"].nunique() > 1).any() or (per_sample["patient_id"].nunique() > 1).any():
-        raise DataError(
-            f"predictions columns 'y_true'/'patient_id' disagree between folds for one sample of split {split!r}"
-        )
-    proba = per_sample[probability_columns].mean().to_numpy(dtype=np.float64)
-    first = per_sample[["y_true", "patient_id"]].first()
+    voted = soft_vote(rows, probability_columns)
+    proba = voted[probability_columns].to_numpy(dtype=np.float64)
     return _Scoped(
-        y_true=_codes(first["y_true"], names),
+        y_true=_codes(voted["y_true"], names),
         y_pred=proba.argmax(axis=1).astype(np.int64),
         proba=proba,
-        patient_ids=first["patient_id"].astype(str).to_numpy(),
+        patient_ids=voted["patient_id"].astype(str).to_numpy(),
     )
+
+
+def soft_vote(
+    rows: pd.DataFrame, probability_columns: Sequence[str], keys: Sequence[str] = ("sample_id",)
+) -> pd.DataFrame:
+    """The fold models' soft-vote ensemble of predictions that several outer-fold models made of one
+    image (an external split): per ``keys``, the mean of ``probability_columns``, with ``y_true`` and
+    ``patient_id``. Rows come out sorted by ``keys``; the pooled external metrics score this ensemble.
+
+    Raises
+    ------
+    DataError
+        If the folds disagree on an image's ``y_true`` or ``patient_id``.
+    """
+    keys = list(keys)
+    # A fixed row order fixes the summation order of the mean, so results do not depend
+    # on how the input table was ordered.
+    rows = rows.sort_values([*keys, "outer_fold"], kind="mergesort")
+    per_sample = rows.groupby(keys, sort=True)
+    if (per_sample["y_true"].nunique() > 1).any() or (per_sample["patient_id"].nunique() > 1).any():
+        split = ", ".join(map(repr, rows["split"].unique())) if "split" in rows else "?"
+        raise DataError(
+            f"predictions columns 'y_true'/'patient_id' disagree between folds for one sample of split {split}"
+        )
+    first = per_sample[["y_true", "patient_id"]].first()
+    return pd.concat([first, per_sample[list(probability_columns)].mean()], axis=1).reset_index()
 
 
 def _stacked(blocks: Sequence[_Scoped]) -> _Scoped:
