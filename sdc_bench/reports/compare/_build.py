@@ -154,9 +154,10 @@ PAIRED_CAVEAT = (
     "gives other models, so where the spread between training seeds is known (the runs' protocol seeds, or "
     "--baseline) the headline interval and p-value add the SD that training seeds give a difference ('CI "
     "covers: patients + seeds'; each bootstrap replicate gets an independent draw of that SD, Student's t "
-    "with the degrees of freedom of its estimate, Bouthillier et al. 2021), and the interval with the models fixed is shown beside it. Where the seed "
-    "spread is unknown the interval covers patients only: a 'significant' difference then says that THESE two "
-    "trained models differ on these patients, not that the recipes do."
+    "with the degrees of freedom of its estimate, Bouthillier et al. 2021), and the interval with the "
+    "models fixed is shown beside it. Where the seed spread is unknown the interval covers patients only: "
+    "a 'significant' difference then says that THESE two trained models differ on these patients, not that "
+    "the recipes do."
 )
 
 
@@ -186,8 +187,8 @@ def _paired_section(
     )
     writer.csv("paired_differences", table)
     n_significant = int(table["significant"].sum())
-    with_seeds = bool(len(table)) and bool((table["covers"] == SEEDS_AND_PATIENTS).all())
     n_with_seeds = int((table["covers"] == SEEDS_AND_PATIENTS).sum())
+    with_seeds = 0 < n_with_seeds == len(table)
     lead = (
         [
             "The runs differ only in their seeds and the seed spread is unknown, so the verdicts below are "
