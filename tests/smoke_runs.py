@@ -32,15 +32,8 @@ def train_smoke_runs(
         args, fault = jobs[name]
         out = root / name
         command = [sys.executable, "-m", "sdc_bench", "run", "--suite", "smoke", "--out", str(out), "--quiet"]
-        command += [
-            "--no-models",
-            "--set",
-            "throughput.enabled=false",
-            "--set",
-            "train.threads=1",
-            *common,
-            *args,
-        ]
+        command += ["--no-models", "--set", "throughput.enabled=false", "--set", "train.threads=1"]
+        command += [*common, *args]
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "SDC_BENCH_INJECT_FAULT": fault}
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"

@@ -384,10 +384,9 @@ def test_pareto_front_of_the_full_suites_names_keeps_its_axes(tmp_path: Path) ->
     metrics = _many_metrics().replace({"method": names, "backbone": names})
     rates = pd.DataFrame({"backbone": backbones, "device": "cpu", "device_name": "Intel(R) Xeon(R) Processor",
                           "mode": "infer", "status": "ok", "images_per_s": [10.0 * (j + 1) for j in range(8)]})  # fmt: skip
+    # as errors: "constrained_layout not applied because axes sizes collapsed to zero"
     with warnings.catch_warnings():
-        warnings.simplefilter(
-            "error"
-        )  # "constrained_layout not applied because axes sizes collapsed to zero"
+        warnings.simplefilter("error")
         written = throughput.pareto_front(metrics, rates, tmp_path / "pareto")
     assert [p.suffix for p in written] == [".pdf", ".png"] and all(p.stat().st_size > 0 for p in written)
 
